@@ -1,0 +1,1 @@
+"""Grafana dashboards kept as code."""

@@ -1,0 +1,1 @@
+"""The sensor fleet simulator: speaks only the wire protocol, imports nothing of linli."""

@@ -1,0 +1,1 @@
+"""The data path: MQTT → parse → InfluxDB (or the spool) → acknowledge."""

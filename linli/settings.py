@@ -1,0 +1,71 @@
+"""The one typed settings object, built at the entry point and passed down (CONTRACT §1)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every `LINLI_*` variable of the contract, plus the tunables linli adds."""
+
+    model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
+
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    influx_url: str = "http://127.0.0.1:8086"
+    influx_db: str = "linli"
+    influx_token: str | None = None
+    influx_user: str | None = None
+    influx_password: str | None = None
+    db_url: str = "sqlite:///./var/linli.db"
+    api_addr: str = "127.0.0.1:8000"
+    admin_token: str | None = None
+    tz: str = "Asia/Shanghai"
+
+    # Ingest tunables (not in the contract; documented in the README).
+    mqtt_client_id: str = "linli-ingest"
+    mqtt_share_group: str | None = Field(
+        default=None, description="subscribe through $share/<group>/ for several ingest workers"
+    )
+    topic_prefix: str = "linli/v1"
+    spool_dir: Path = Path("./var/spool")
+    spool_max_bytes: int = 1 << 30
+    batch_max_readings: int = 5000
+    batch_max_age_ms: int = 200
+    influx_timeout_s: float = 5.0
+    influx_retention: str = "400d"
+    registry_refresh_s: float = 2.0
+
+    def mqtt_parts(self) -> MqttEndpoint:
+        """Split `mqtt_url` into host, port, TLS flag and credentials."""
+        parts = urlsplit(self.mqtt_url)
+        if parts.scheme not in ("mqtt", "mqtts"):
+            raise ValueError(f"LINLI_MQTT_URL: scheme {parts.scheme!r} is not mqtt:// or mqtts://")
+        tls = parts.scheme == "mqtts"
+        return MqttEndpoint(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or (8883 if tls else 1883),
+            tls=tls,
+            username=parts.username,
+            password=parts.password,
+        )
+
+    def api_host_port(self) -> tuple[str, int]:
+        """Split `api_addr` into host and port."""
+        host, _, port = self.api_addr.rpartition(":")
+        return host or "127.0.0.1", int(port)
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    """Where the broker is and how to log in."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
