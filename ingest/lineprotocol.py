@@ -1,0 +1,139 @@
+"""InfluxDB line protocol, built as strings on the hot path (no per-point objects).
+
+Escaping per the line protocol reference: measurement names escape commas and
+spaces; tag keys, tag values and field keys escape commas, equals signs and
+spaces; string field values escape double quotes and backslashes. NaN and ±inf
+cannot be written (InfluxDB rejects them), so they are dropped here as a last
+guard behind rules/parse.py, which already rejects them.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+
+from linli.rules.constants import (
+    F_DUPLICATES,
+    F_FW,
+    F_ONLINE,
+    F_PERIOD_S,
+    F_SEQ,
+    F_SEQ_GAPS,
+    M_DEVICE,
+    TAG_GRID,
+    TAG_SENSOR,
+    TAG_SITE,
+    TAG_ZONE,
+)
+from linli.rules.reading import DeviceHealth, DeviceStatus, Reading, SensorKind
+from linli.rules.registry import SensorTags
+
+_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
+_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
+_STRING = str.maketrans({'"': r"\"", "\\": r"\\", "\n": r"\n"})
+
+
+def escape_measurement(name: str) -> str:
+    """Escape a measurement name."""
+    return name.translate(_MEASUREMENT)
+
+
+def escape_tag(text: str) -> str:
+    """Escape a tag key, tag value or field key."""
+    return text.translate(_TAG)
+
+
+def quote_string(text: str) -> str:
+    """A string field value, quoted and escaped."""
+    return '"' + text.translate(_STRING) + '"'
+
+
+def format_value(value: object) -> str | None:
+    """One field value: bool, integer (`i`), float or string; None for NaN/inf."""
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, int):
+        return f"{value}i"
+    if isinstance(value, float):
+        return repr(value) if math.isfinite(value) else None
+    if isinstance(value, str):
+        return quote_string(value)
+    raise TypeError(f"cannot write a {type(value).__name__} field")
+
+
+def line(
+    measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ms: int
+) -> str | None:
+    """One point; tags sorted as InfluxDB prefers; None when no field is writable."""
+    head = escape_measurement(measurement) + "".join(
+        f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v != ""
+    )
+    return _finish(head, fields.items(), ts_ms)
+
+
+def _finish(head: str, fields: Iterable[tuple[str, object]], ts_ms: int) -> str | None:
+    parts = []
+    for key, value in fields:
+        text = format_value(value)
+        if text is not None:
+            parts.append(f"{escape_tag(key)}={text}")
+    if not parts:
+        return None
+    return f"{head} {','.join(parts)} {ts_ms}"
+
+
+class LineBuilder:
+    """Turns domain values into line protocol, caching each sensor's escaped tag set."""
+
+    __slots__ = ("_heads",)
+
+    def __init__(self) -> None:
+        self._heads: dict[tuple[str, str], str] = {}
+
+    def clear(self) -> None:
+        """Forget cached tag sets (after the registry changed)."""
+        self._heads.clear()
+
+    def _head(self, measurement: str, tags: SensorTags) -> str:
+        key = (measurement, tags.sensor)
+        head = self._heads.get(key)
+        if head is None:
+            pairs = {TAG_SENSOR: tags.sensor, TAG_SITE: tags.site, TAG_GRID: tags.grid}
+            if measurement == SensorKind.NOISE:
+                pairs[TAG_ZONE] = tags.zone
+            head = escape_measurement(measurement) + "".join(
+                f",{k}={escape_tag(v)}" for k, v in sorted(pairs.items())
+            )
+            self._heads[key] = head
+        return head
+
+    def reading(self, reading: Reading, tags: SensorTags) -> str:
+        """A reading: its metrics, period_s and seq (CONTRACT §4)."""
+        fields = []
+        for name, value in reading.metrics.items():
+            if value is True:
+                fields.append(f"{name}=true")
+            elif value is False:
+                fields.append(f"{name}=false")
+            else:
+                fields.append(f"{name}={float(value)!r}")
+        fields.append(f"{F_PERIOD_S}={reading.period_s}i,{F_SEQ}={reading.seq}i")
+        return f"{self._head(reading.kind, tags)} {','.join(fields)} {reading.ts_ms}"
+
+    def status(self, status: DeviceStatus, tags: SensorTags) -> str | None:
+        """A status message or last will: online, and the firmware version when given."""
+        fields: dict[str, object] = {F_ONLINE: status.online}
+        if status.fw is not None:
+            fields[F_FW] = status.fw
+        return _finish(self._head(M_DEVICE, tags), fields.items(), status.ts_ms)
+
+    def health(self, health: DeviceHealth, tags: SensorTags) -> str | None:
+        """A health message: battery, RSSI, temperature, uptime."""
+        return _finish(self._head(M_DEVICE, tags), health.values.items(), health.ts_ms)
+
+    def accounting(self, tags: SensorTags, seq_gaps: int, duplicates: int, ts_ms: int) -> str:
+        """Readings confirmed lost at source and duplicates seen, since the last such point."""
+        head = self._head(M_DEVICE, tags)
+        return f"{head} {F_SEQ_GAPS}={seq_gaps}i,{F_DUPLICATES}={duplicates}i {ts_ms}"
