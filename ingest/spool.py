@@ -1,0 +1,99 @@
+"""The local durable spool: batches InfluxDB could not take yet (CONTRACT §3).
+
+Each batch of line protocol is one file, written to a temporary name, fsynced and
+renamed, so a file in the spool is always whole. Files are replayed oldest first and
+deleted only after InfluxDB has taken them. The spool has a byte limit: when it is
+full, `append` refuses and the writer stops acknowledging, so the broker holds the rest.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+
+class SpoolFull(Exception):
+    """The spool reached its byte limit."""
+
+
+class Spool:
+    """A directory of whole, ordered line-protocol batches."""
+
+    def __init__(self, directory: Path, max_bytes: int) -> None:
+        self.dir = directory
+        self.max_bytes = max_bytes
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.failed_dir = self.dir / "failed"
+        self.failed_dir.mkdir(exist_ok=True)
+        self._lock = threading.Lock()
+        for leftover in self.dir.glob("*.tmp"):
+            leftover.unlink()  # a crash mid-write: its batch was never acknowledged
+        files = self._files()
+        self._next = int(files[-1].stem) + 1 if files else 1
+        self._bytes = sum(f.stat().st_size for f in files)
+
+    def _files(self) -> list[Path]:
+        return sorted(self.dir.glob("*.lp"))
+
+    @property
+    def bytes(self) -> int:
+        """Bytes waiting in the spool."""
+        return self._bytes
+
+    def __len__(self) -> int:
+        return len(self._files())
+
+    def append(self, body: bytes) -> Path:
+        """Store one batch durably; raises SpoolFull past the limit."""
+        with self._lock:
+            if self._bytes + len(body) > self.max_bytes:
+                raise SpoolFull(
+                    f"spool {self.dir} holds {self._bytes} bytes; limit {self.max_bytes}"
+                )
+            path = self.dir / f"{self._next:012d}.lp"
+            self._next += 1
+            _write_durably(path, body)
+            self._bytes += len(body)
+            return path
+
+    def oldest(self) -> tuple[Path, bytes] | None:
+        """The oldest batch, or None when empty."""
+        files = self._files()
+        if not files:
+            return None
+        return files[0], files[0].read_bytes()
+
+    def remove(self, path: Path) -> None:
+        """Drop a batch InfluxDB has taken."""
+        with self._lock:
+            size = path.stat().st_size
+            path.unlink()
+            self._bytes -= size
+
+    def set_aside(self, path: Path) -> Path:
+        """Move a batch InfluxDB refused as data (HTTP 4xx) to failed/, keeping it for a person."""
+        with self._lock:
+            size = path.stat().st_size
+            target = self.failed_dir / path.name
+            path.rename(target)
+            self._bytes -= size
+            return target
+
+
+def _write_durably(path: Path, body: bytes) -> None:
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    try:
+        view = memoryview(body)
+        while view:
+            view = view[os.write(fd, view) :]
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.rename(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,72 @@
+"""The `linli` command (CONTRACT §1): serve, ingest, api, sim, demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from linli.settings import Settings
+
+
+def _common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help="community TOML: inventory, rules, channels (applied at start)"
+    )
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="linli", description="linli (邻里): community noise and cooking-fume monitoring"
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    _common(sub.add_parser("serve", help="ingest + HTTP API in one service"))
+    ingest = sub.add_parser("ingest", help="the MQTT → InfluxDB data path alone")
+    _common(ingest)
+    ingest.add_argument(
+        "--workers", type=int, default=1,
+        help="ingest processes sharing the subscription ($share/linli/...)",
+    )
+    _common(sub.add_parser("api", help="the HTTP API alone"))
+    demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
+    _common(demo)
+    demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second")
+    from linli.sim.cli import add_arguments
+
+    add_arguments(sub.add_parser("sim", help="the sensor fleet simulator, against any broker"))
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `linli` console command."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=getattr(args, "log_level", "INFO").upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "sim":
+        from linli.sim.cli import run
+
+        return run(args)
+    settings = Settings()
+    from linli import service
+
+    try:
+        if args.command == "serve":
+            return service.serve(settings, args.config)
+        if args.command == "ingest":
+            return service.ingest(settings, args.config, args.workers)
+        if args.command == "api":
+            return service.api(settings, args.config)
+        if args.command == "demo":
+            from linli import demo
+
+            return demo.run(settings, args)
+    except service.StartupError as err:
+        print(f"linli: {err}", file=sys.stderr)
+        return 2
+    return 2

@@ -1,0 +1,100 @@
+"""Wiring of the data path: MQTT source → pipeline → writer (InfluxDB or spool) → ack."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from linli.ingest.influx import InfluxClient
+from linli.ingest.mqtt import MqttSource
+from linli.ingest.pipeline import Pipeline
+from linli.ingest.spool import Spool
+from linli.ingest.writer import Writer
+from linli.rules.ports import RegistrySource, RejectSink
+from linli.rules.reading import Reading
+from linli.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class Ingest:
+    """One ingest worker: a persistent MQTT session feeding InfluxDB, acknowledging when durable."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        store: RegistrySource,
+        rejects: RejectSink,
+        influx: InfluxClient,
+        *,
+        client_id: str | None = None,
+        on_stored: Callable[[Sequence[Reading]], None] | None = None,
+        retry_s: float = 1.0,
+        seq_grace_ms: int = 10 * 60 * 1000,
+        account_every_ms: int = 10_000,
+    ) -> None:
+        self.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
+        self.writer = Writer(
+            influx, rejects, self.spool, self._ack, retry_s=retry_s, on_stored=on_stored
+        )
+        self.pipeline = Pipeline(
+            store,
+            self.writer.submit,
+            prefix=settings.topic_prefix,
+            max_readings=settings.batch_max_readings,
+            max_age_ms=settings.batch_max_age_ms,
+            refresh_ms=int(settings.registry_refresh_s * 1000),
+            seq_grace_ms=seq_grace_ms,
+            account_every_ms=account_every_ms,
+            keep_readings=on_stored is not None,
+        )
+        topic = f"{settings.topic_prefix}/#"
+        if settings.mqtt_share_group:
+            topic = f"$share/{settings.mqtt_share_group}/{topic}"
+        self.source = MqttSource(
+            settings.mqtt_parts(),
+            client_id or settings.mqtt_client_id,
+            [topic],
+            self.pipeline.accept,
+            on_new_session=self.pipeline.new_epoch,
+        )
+        self._stop = threading.Event()
+        self._draining = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def _can_read(self) -> bool:
+        return self.writer.ready() and not self._draining.is_set()
+
+    def _ack(self, epoch: int, mids: Sequence[int]) -> None:
+        self.source.ack(epoch, mids)
+
+    def run(self) -> None:
+        """Run in this thread until `stop()`."""
+        self.writer.start()
+        try:
+            self.source.run(self._stop, can_read=self._can_read, tick=self.pipeline.tick)
+        finally:
+            self.pipeline.flush()
+            self.writer.stop()
+
+    def start(self) -> Ingest:
+        """Run in a background thread."""
+        self._thread = threading.Thread(target=self.run, name="linli-ingest", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop reading, finish what was read, acknowledge it, disconnect.
+
+        What is not durable by the timeout stays unacknowledged: the broker redelivers it.
+        """
+        self._draining.set()
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline and not self.writer.drained(self.pipeline.empty()):
+            time.sleep(0.05)
+        time.sleep(0.1)  # one more loop turn sends the last acknowledgements
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)

@@ -1,0 +1,20 @@
+"""The relational store (SQLAlchemy 2): registry, rejected records and API tokens."""
+
+from linli.store.database import Database
+from linli.store.errors import Duplicate, Invalid, NotFound, StoreError
+from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.tokens import Grant, Role
+
+__all__ = [
+    "Database",
+    "Duplicate",
+    "Grant",
+    "GridRecord",
+    "Invalid",
+    "NotFound",
+    "RejectionCount",
+    "Role",
+    "SiteRecord",
+    "StoreError",
+    "StoredRejection",
+]

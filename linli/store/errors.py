@@ -1,0 +1,19 @@
+"""The store's few named errors; the API maps each to one HTTP status."""
+
+from __future__ import annotations
+
+
+class StoreError(Exception):
+    """The relational store refused or failed an operation."""
+
+
+class NotFound(StoreError):
+    """No grid, site, sensor or token has that id."""
+
+
+class Duplicate(StoreError):
+    """An entry with that id already exists."""
+
+
+class Invalid(StoreError):
+    """The entry breaks a rule: a bad id, an unknown grid or site, a wrong scope."""

@@ -1,0 +1,51 @@
+"""Values the store hands out beyond the core's registry types."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from linli.rules.registry import Grid, Site
+from linli.rules.rejection import ReasonCode
+
+
+@dataclass(frozen=True, slots=True)
+class GridRecord(Grid):
+    """A grid as stored: the core's grid plus its English gloss for display."""
+
+    name_en: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SiteRecord(Site):
+    """A site as stored: the core's site plus its English gloss for display."""
+
+    name_en: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRejection:
+    """A rejected record as kept (CONTRACT §3): `payload` is at most the first 64 KiB."""
+
+    id: int
+    topic: str
+    sensor: str | None
+    received_ms: int
+    reason: ReasonCode
+    detail: str
+    index: int | None
+    payload: bytes
+    payload_size: int
+
+    @property
+    def truncated(self) -> bool:
+        """Whether only the head of the payload was kept."""
+        return len(self.payload) < self.payload_size
+
+
+@dataclass(frozen=True, slots=True)
+class RejectionCount:
+    """How many records were rejected for one sensor (None: no sensor known) and reason."""
+
+    sensor: str | None
+    reason: ReasonCode
+    count: int

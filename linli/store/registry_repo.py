@@ -1,0 +1,224 @@
+"""Grids, sites and sensors in the relational store, with the rules an entry must keep."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Final, TypeVar
+
+from sqlalchemy import Connection, Row, Table, insert, select, update
+
+from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.reading import SensorKind
+from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
+from linli.store.errors import Duplicate, Invalid, NotFound
+from linli.store.records import GridRecord, SiteRecord
+from linli.store.tables import REGISTRY_VERSION, grids, meta, sensors, sites
+
+# Grid and site ids appear in URL paths and as InfluxDB tag values: keep them plain.
+ENTRY_ID_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+_ENTRY_ID = re.compile(ENTRY_ID_PATTERN)
+_SENSOR_ID = re.compile(SENSOR_ID_PATTERN)
+
+Entry = TypeVar("Entry", GridRecord, SiteRecord, Sensor)
+
+
+# -- rows <-> values ---------------------------------------------------------------
+
+
+def _contacts_json(contacts: Iterable[Contact]) -> list[dict[str, Any]]:
+    return [{"name": c.name, "phone": c.phone, "channels": dict(c.channels)} for c in contacts]
+
+
+def _contacts(doc: Sequence[Mapping[str, Any]]) -> tuple[Contact, ...]:
+    return tuple(
+        Contact(d["name"], d.get("phone"), dict(d.get("channels") or {})) for d in doc
+    )
+
+
+def _grid_row(grid: GridRecord) -> dict[str, Any]:
+    return {
+        "id": grid.id,
+        "name": grid.name,
+        "name_en": grid.name_en,
+        "workers": _contacts_json(grid.workers),
+    }
+
+
+def _grid(row: Row[Any]) -> GridRecord:
+    m = row._mapping
+    return GridRecord(m["id"], m["name"], _contacts(m["workers"]), name_en=m["name_en"])
+
+
+def _site_row(site: SiteRecord) -> dict[str, Any]:
+    merchant = site.merchant
+    return {
+        "id": site.id,
+        "name": site.name,
+        "name_en": site.name_en,
+        "kind": site.kind.value,
+        "zone": site.zone.value,
+        "grid": site.grid,
+        "address": site.address,
+        "category": site.category,
+        "merchant": None
+        if merchant is None
+        else {"name": merchant.name, "contacts": _contacts_json(merchant.contacts)},
+        "cooking_heads": site.cooking_heads,
+    }
+
+
+def _site(row: Row[Any]) -> SiteRecord:
+    m = row._mapping
+    merchant = m["merchant"]
+    return SiteRecord(
+        id=m["id"],
+        name=m["name"],
+        kind=SiteKind(m["kind"]),
+        zone=Zone(m["zone"]),
+        grid=m["grid"],
+        address=m["address"],
+        category=m["category"],
+        merchant=None
+        if merchant is None
+        else Merchant(merchant["name"], _contacts(merchant.get("contacts") or [])),
+        cooking_heads=m["cooking_heads"],
+        name_en=m["name_en"],
+    )
+
+
+def _sensor_row(sensor: Sensor) -> dict[str, Any]:
+    return {"id": sensor.id, "kind": sensor.kind.value, "site": sensor.site}
+
+
+def _sensor(row: Row[Any]) -> Sensor:
+    m = row._mapping
+    return Sensor(m["id"], SensorKind(m["kind"]), m["site"])
+
+
+# -- the rules an entry keeps ------------------------------------------------------
+
+
+def _check_grid(conn: Connection, grid: GridRecord) -> None:
+    _check_id("grid", grid.id, _ENTRY_ID, ENTRY_ID_PATTERN)
+    _check_name("grid", grid.id, grid.name)
+
+
+def _check_site(conn: Connection, site: SiteRecord) -> None:
+    _check_id("site", site.id, _ENTRY_ID, ENTRY_ID_PATTERN)
+    _check_name("site", site.id, site.name)
+    if not _exists(conn, grids, site.grid):
+        raise Invalid(f"site {site.id!r}: grid {site.grid!r} does not exist")
+    if site.cooking_heads is not None and site.cooking_heads < 0:
+        raise Invalid(f"site {site.id!r}: cooking_heads {site.cooking_heads} is negative")
+
+
+def _check_sensor(conn: Connection, sensor: Sensor) -> None:
+    _check_id("sensor", sensor.id, _SENSOR_ID, SENSOR_ID_PATTERN)
+    if not _exists(conn, sites, sensor.site):
+        raise Invalid(f"sensor {sensor.id!r}: site {sensor.site!r} does not exist")
+
+
+def _check_id(what: str, value: str, pattern: re.Pattern[str], text: str) -> None:
+    if not pattern.fullmatch(value):
+        raise Invalid(f"{what} id {value!r} does not match {text}")
+
+
+def _check_name(what: str, entry_id: str, name: str) -> None:
+    if not name.strip():
+        raise Invalid(f"{what} {entry_id!r}: name is empty")
+
+
+def _exists(conn: Connection, table: Table, entry_id: str) -> bool:
+    return conn.execute(select(table.c.id).where(table.c.id == entry_id)).first() is not None
+
+
+# -- one kind of entry: its table, codec and rules ---------------------------------
+
+
+_KINDS: Final[dict[type, tuple[str, Table, Any, Any, Any]]] = {
+    GridRecord: ("grid", grids, _grid_row, _grid, _check_grid),
+    SiteRecord: ("site", sites, _site_row, _site, _check_site),
+    Sensor: ("sensor", sensors, _sensor_row, _sensor, _check_sensor),
+}
+
+
+def list_entries(conn: Connection, kind: type[Entry]) -> list[Entry]:
+    """Every entry of one kind, by id."""
+    _, table, _, decode, _ = _KINDS[kind]
+    return [decode(r) for r in conn.execute(select(table).order_by(table.c.id))]
+
+
+def get_entry(conn: Connection, kind: type[Entry], entry_id: str) -> Entry:
+    """One entry by id; raises NotFound."""
+    what, table, _, decode, _ = _KINDS[kind]
+    row = conn.execute(select(table).where(table.c.id == entry_id)).first()
+    if row is None:
+        raise NotFound(f"{what} {entry_id!r} does not exist")
+    entry: Entry = decode(row)
+    return entry
+
+
+def insert_entry(conn: Connection, entry: Entry) -> None:
+    """Add a new entry; raises Duplicate or Invalid. The caller bumps the version."""
+    what, table, encode, _, check = _KINDS[type(entry)]
+    if _exists(conn, table, entry.id):
+        raise Duplicate(f"{what} {entry.id!r} already exists")
+    check(conn, entry)
+    conn.execute(insert(table).values(encode(entry)))
+
+
+def patch_entry(
+    conn: Connection, kind: type[Entry], entry_id: str, changes: Mapping[str, Any]
+) -> tuple[Entry, bool]:
+    """Change some fields of an entry (never its id); the flag says whether anything changed."""
+    current = get_entry(conn, kind, entry_id)
+    if changes.get("id", entry_id) != entry_id:
+        raise Invalid(f"{_KINDS[kind][0]} {entry_id!r}: an id cannot be changed")
+    try:
+        changed = dataclasses.replace(current, **changes)
+    except TypeError as err:
+        raise Invalid(f"{_KINDS[kind][0]} {entry_id!r}: {err}") from err
+    return changed, _write_if_changed(conn, current, changed)
+
+
+def upsert_entry(conn: Connection, entry: Entry) -> bool:
+    """Insert or overwrite an entry; True if the store changed."""
+    _, table, _, decode, _ = _KINDS[type(entry)]
+    row = conn.execute(select(table).where(table.c.id == entry.id)).first()
+    if row is None:
+        insert_entry(conn, entry)
+        return True
+    return _write_if_changed(conn, decode(row), entry)
+
+
+def _write_if_changed(conn: Connection, current: Entry, changed: Entry) -> bool:
+    if changed == current:
+        return False
+    _, table, encode, _, check = _KINDS[type(changed)]
+    check(conn, changed)
+    conn.execute(update(table).where(table.c.id == changed.id).values(encode(changed)))
+    return True
+
+
+# -- the registry version ----------------------------------------------------------
+
+
+def ensure_version(conn: Connection) -> None:
+    """Create the `registry_version` row at 0 if it is missing."""
+    if read_version(conn) is None:
+        conn.execute(insert(meta).values(key=REGISTRY_VERSION, value=0))
+
+
+def read_version(conn: Connection) -> int | None:
+    """The current registry version, or None before the schema was initialised."""
+    value = conn.execute(select(meta.c.value).where(meta.c.key == REGISTRY_VERSION)).scalar()
+    return None if value is None else int(value)
+
+
+def bump_version(conn: Connection) -> None:
+    """Raise the registry version by one, in the caller's transaction."""
+    conn.execute(
+        update(meta).where(meta.c.key == REGISTRY_VERSION).values(value=meta.c.value + 1)
+    )
