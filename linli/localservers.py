@@ -28,7 +28,7 @@ allow_anonymous true
 persistence true
 persistence_location {dir}/
 autosave_interval {autosave_s}
-max_inflight_messages 0
+max_inflight_messages 20000
 max_queued_messages 0
 max_queued_bytes 0
 message_size_limit 0

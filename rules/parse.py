@@ -11,6 +11,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -101,7 +102,9 @@ def parse_message(
     return out
 
 
+@lru_cache(maxsize=1 << 16)
 def _split_topic(topic: str, prefix: str) -> tuple[str, str]:
+    """(sensor, channel) of a well-formed topic (remembered: topics repeat per sensor)."""
     parts = topic.split("/")
     want = prefix.count("/") + 3
     channels = (CHANNEL_TELEMETRY, CHANNEL_STATUS, CHANNEL_HEALTH, CHANNEL_CONFIG)

@@ -1,0 +1,144 @@
+"""Entry points of `linli serve`, `linli ingest` and `linli api`: build, start, stop."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from linli.ingest.influx import InfluxClient, InfluxError
+from linli.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+class StartupError(Exception):
+    """linli cannot start: a server is unreachable or the configuration is wrong."""
+
+
+def open_store(settings: Settings, config: Path | None):  # type: ignore[no-untyped-def]
+    """The case store, with the community file applied when one is given."""
+    from linli.community import apply_community, load_community
+    from linli.store import Database
+
+    db = Database(settings.db_url)
+    if config is not None:
+        apply_community(db, load_community(config))
+    return db
+
+
+def open_influx(settings: Settings) -> InfluxClient:
+    """The InfluxDB client, with the database and retention policy in place."""
+    influx = InfluxClient(
+        settings.influx_url,
+        settings.influx_db,
+        token=settings.influx_token,
+        user=settings.influx_user,
+        password=settings.influx_password,
+        timeout_s=settings.influx_timeout_s,
+    )
+    try:
+        influx.ensure_database(settings.influx_retention)
+    except InfluxError as err:
+        raise StartupError(f"InfluxDB at {settings.influx_url}: {err}") from err
+    return influx
+
+
+def wait_for_signal() -> threading.Event:
+    """An event set by SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def handler(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    signal.signal(signal.SIGTERM, handler)
+    return stop
+
+
+def ingest(settings: Settings, config: Path | None, workers: int = 1) -> int:
+    """`linli ingest`: one worker here, or several processes on a shared subscription."""
+    if workers > 1:
+        return _ingest_workers(settings, config, workers)
+    from linli.ingestion import Ingest
+
+    db = open_store(settings, config)
+    influx = open_influx(settings)
+    stop = wait_for_signal()
+    worker = Ingest(settings, db, db, influx).start()
+    log.info("ingesting %s/# from %s into %s/%s", settings.topic_prefix, settings.mqtt_url,
+             settings.influx_url, settings.influx_db)
+    stop.wait()
+    worker.stop()
+    return 0
+
+
+def _ingest_worker(settings: Settings, index: int) -> None:
+    from linli.ingestion import Ingest
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
+    db = open_store(settings, None)
+    influx = open_influx(settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    worker = Ingest(settings, db, db, influx, client_id=f"{settings.mqtt_client_id}-{index}")
+    worker.start()
+    stop.wait()
+    worker.stop()
+
+
+def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> int:
+    open_store(settings, config)  # apply the community once, before the workers read it
+    open_influx(settings).close()
+    shared = settings.model_copy(update={"mqtt_share_group": settings.mqtt_share_group or "linli"})
+    ctx = multiprocessing.get_context("spawn")
+    procs = [ctx.Process(target=_ingest_worker, args=(shared, i), name=f"linli-ingest-{i}")
+             for i in range(workers)]
+    for p in procs:
+        p.start()
+    stop = wait_for_signal()
+    stop.wait()
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.join(30)
+    return 0
+
+
+def _run_api(settings: Settings, db, influx: InfluxClient, broker_status) -> None:  # type: ignore[no-untyped-def]
+    import uvicorn
+
+    from linli.api.app import create_app
+
+    host, port = settings.api_host_port()
+    app = create_app(settings, db, influx, broker_status)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def serve(settings: Settings, config: Path | None) -> int:
+    """`linli serve`: ingest in a thread, the HTTP API in the foreground."""
+    from linli.ingestion import Ingest
+
+    db = open_store(settings, config)
+    influx = open_influx(settings)
+    worker = Ingest(settings, db, db, influx).start()
+    host, port = settings.api_host_port()
+    log.info("API on http://%s:%s/docs", host, port)
+    try:
+        _run_api(settings, db, influx, lambda: worker.source.connected)
+    finally:
+        worker.stop()
+    return 0
+
+
+def api(settings: Settings, config: Path | None) -> int:
+    """`linli api`: the HTTP API alone; broker status from a probe connection."""
+    from linli.broker import probe_broker
+
+    db = open_store(settings, config)
+    influx = open_influx(settings)
+    _run_api(settings, db, influx, lambda: probe_broker(settings))
+    return 0
