@@ -1,0 +1,289 @@
+"""linli's ingest benchmark on real mosquitto and influxd (README "Benchmark").
+
+    .venv/bin/python -m bench.run            # the full run: about 4 minutes
+
+(a) sustained: N simulated sensors (default 10,000) at one reading per second for
+    60 s through `linli sim`; linli must keep up; latency publish → queryable in
+    InfluxDB (p50/p99) and linli's RSS.
+(b) maximum: single-reading QoS 1 messages published as fast as the broker takes
+    them (bench/fastpub.py); readings per second stored end to end.
+(c) the plain way (bench/baseline.py), one paho subscriber writing each reading to
+    `/write`, measured the same way; and the ratio.
+
+Latency is measured by polling InfluxDB every 100 ms for counts per 100 ms of
+reading time: a reading counts as queryable at the first poll that sees it, and its
+latency is that poll's time minus the start of its 100 ms bucket (an upper bound).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+from bench.fastpub import publish_all
+from linli.ingest.influx import InfluxClient
+from linli.localservers import LocalServer, influxd, mosquitto
+
+PREFIX = "linli/v1"
+PY = sys.executable
+
+
+def community_toml(n_sensors: int) -> str:
+    """A synthetic community: one grid, a site per 10 noise sensors."""
+    out = ['[community]\nname = "bench"\n\n[[grid]]\nid = "g-bench"\nname = "bench"\n']
+    for s in range((n_sensors + 9) // 10):
+        out.append(
+            f'[[site]]\nid = "site-{s:05d}"\nname = "楼{s}"\nkind = "residential"\n'
+            f'zone = "2"\ngrid = "g-bench"\nprofile = "residential"\n'
+        )
+    for i in range(n_sensors):
+        out.append(f'[[sensor]]\nid = "b-n-{i:05d}"\nkind = "noise"\nsite = "site-{i // 10:05d}"\n')
+    return "\n".join(out)
+
+
+def rss_mb(pids: list[int]) -> float:
+    """Resident set size of these processes, in MB."""
+    total = 0
+    for pid in pids:
+        try:
+            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            pass
+    return total / 1024
+
+
+def children(pid: int) -> list[int]:
+    """A process and its children (ingest workers)."""
+    out = [pid]
+    try:
+        kids = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        kids = []
+    for kid in kids:
+        out.extend(children(int(kid)))
+    return out
+
+
+def count(influx: InfluxClient, where: str = "") -> int:
+    """Noise points stored."""
+    series = influx.query(f'SELECT count("laeq") FROM "noise" {where}')
+    return int(series[0].values[0][1]) if series else 0
+
+
+class Linli:
+    """`linli ingest` as a subprocess with its own environment."""
+
+    def __init__(self, work: Path, broker: LocalServer, db: str, influx_url: str,
+                 config: Path, workers: int) -> None:
+        env = dict(os.environ)
+        env.update({
+            "LINLI_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}",
+            "LINLI_INFLUX_URL": influx_url,
+            "LINLI_INFLUX_DB": db,
+            "LINLI_DB_URL": f"sqlite:///{work}/{db}.db",
+            "LINLI_SPOOL_DIR": str(work / f"spool-{db}"),
+            "LINLI_MQTT_CLIENT_ID": f"linli-{db}",
+        })
+        self.proc = subprocess.Popen(
+            [PY, "-m", "linli", "ingest", "--config", str(config), "--workers", str(workers),
+             "--log-level", "WARNING"],
+            env=env, stdout=open(work / f"linli-{db}.log", "wb"), stderr=subprocess.STDOUT,
+        )
+
+    def pids(self) -> list[int]:
+        return children(self.proc.pid)
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+def wait_count(influx: InfluxClient, target: int, timeout_s: float, where: str = "") -> float:
+    """Seconds until `target` points are queryable (raises on timeout)."""
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < timeout_s:
+        if count(influx, where) >= target:
+            return time.perf_counter() - t0
+        time.sleep(0.05)
+    raise RuntimeError(f"only {count(influx, where)} of {target} points after {timeout_s}s")
+
+
+def sustained(work: Path, broker: LocalServer, influx_url: str, config: Path,
+              n_sensors: int, seconds: int, workers: int) -> dict[str, float]:
+    """(a) N sensors × 1/s for `seconds`: keeps up? latency p50/p99, RSS."""
+    db = "sustained"
+    influx = InfluxClient(influx_url, db, timeout_s=30)
+    linli = Linli(work, broker, db, influx_url, config, workers)
+    time.sleep(4)
+    start_ms = int(time.time() * 1000)
+    sim = subprocess.Popen(
+        [PY, "-m", "linli", "sim", "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}",
+         "--community", str(config), "--connections", "shared", "--period", "1",
+         "--duration", str(seconds)],
+        stdout=open(work / "sim.log", "wb"), stderr=subprocess.STDOUT,
+    )
+    seen: dict[int, int] = {}
+    latencies: list[np.ndarray] = []
+    rss: list[float] = []
+    next_rss = 0.0
+    while True:
+        now = time.time()
+        since = max(start_ms, int(now * 1000) - 20_000)
+        series = influx.query(
+            f'SELECT count("laeq") FROM "noise" WHERE time >= {since}ms GROUP BY time(100ms)'
+        )
+        polled = time.time()
+        for t_ms, c in series[0].values if series else []:
+            new = int(c or 0) - seen.get(t_ms, 0)
+            if new > 0:
+                seen[t_ms] = seen.get(t_ms, 0) + new
+                latencies.append(np.full(new, polled - t_ms / 1000))
+        if now >= next_rss:
+            rss.append(rss_mb(linli.pids()))
+            next_rss = now + 1
+        if sim.poll() is not None and polled - now < 1 and now - start_ms / 1000 > seconds + 5:
+            break
+        time.sleep(0.1)
+    published = _sim_published(work / "sim.log")
+    stored = count(influx, f"WHERE time >= {start_ms}ms")
+    linli.stop()
+    lat = np.concatenate(latencies) if latencies else np.array([np.nan])
+    return {
+        "sensors": n_sensors, "seconds": seconds, "published": published, "stored": stored,
+        "p50_s": float(np.percentile(lat, 50)), "p99_s": float(np.percentile(lat, 99)),
+        "max_s": float(lat.max()), "rss_max_mb": max(rss),
+    }
+
+
+def _sim_published(log: Path) -> int:
+    """The simulator's final count of published readings (its last summary line)."""
+    for line in reversed(log.read_text().splitlines()):
+        if "published" in line:
+            for word in line.replace(",", " ").split():
+                if word.startswith("published="):
+                    return int(word.split("=")[1])
+    return -1
+
+
+def maximum(work: Path, broker: LocalServer, influx_url: str, config: Path,
+            readings: int, n_sensors: int, workers: int) -> dict[str, float]:
+    """(b) single-reading messages as fast as the broker takes them, stored end to end."""
+    db = f"maximum_w{workers}"
+    influx = InfluxClient(influx_url, db, timeout_s=30)
+    linli = Linli(work, broker, db, influx_url, config, workers)
+    time.sleep(4)
+    messages = _messages(readings, n_sensors)
+    t0 = time.perf_counter()
+    result = publish_all("127.0.0.1", broker.port, messages, client_id=f"pub-{db}")
+    wait_count(influx, readings, 600)
+    seconds = time.perf_counter() - t0
+    linli.stop()
+    return {"readings": readings, "publish_per_s": readings / result.seconds,
+            "stored_per_s": readings / seconds, "seconds": seconds, "workers": workers}
+
+
+def _messages(readings: int, n_sensors: int) -> list[tuple[str, bytes]]:
+    base = int(time.time() * 1000) - 6 * 86_400_000
+    out = []
+    for k in range(readings):
+        sensor, seq = k % n_sensors, k // n_sensors
+        doc = {"ts": base + seq * 1000, "seq": seq, "period_s": 1,
+               "metrics": {"laeq": 50.0 + (k % 200) / 10, "lamax": 75.0, "lamin": 40.0}}
+        out.append((f"{PREFIX}/b-n-{sensor:05d}/telemetry", orjson.dumps(doc)))
+    return out
+
+
+def plain(work: Path, broker: LocalServer, influx_url: str, readings: int,
+          n_sensors: int) -> dict[str, float]:
+    """(c) the plain per-reading subscriber, measured like (b)."""
+    db = "plain"
+    influx = InfluxClient(influx_url, db, timeout_s=30)
+    influx.ensure_database("400d")
+    proc = subprocess.Popen(
+        [PY, "-m", "bench.baseline", "127.0.0.1", str(broker.port), influx_url, db, PREFIX],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
+    time.sleep(1)
+    t0 = time.perf_counter()
+    publish_all("127.0.0.1", broker.port, _messages(readings, n_sensors), client_id="pub-plain")
+    wait_count(influx, readings, 600)
+    seconds = time.perf_counter() - t0
+    assert proc.stdin is not None
+    proc.stdin.close()
+    proc.wait(30)
+    return {"readings": readings, "stored_per_s": readings / seconds, "seconds": seconds}
+
+
+def main() -> int:
+    """Run the three measurements and print the table."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sensors", type=int, default=10_000)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--max-readings", type=int, default=600_000)
+    parser.add_argument("--plain-readings", type=int, default=20_000)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="linli-bench-"))
+    config = work / "bench.toml"
+    config.write_text(community_toml(args.sensors))
+    broker = mosquitto(work / "mosquitto").start()
+    db_server = influxd(work / "influxd").start()
+    influx_url = f"http://127.0.0.1:{db_server.port}"
+    results: dict[str, dict[str, float]] = {}
+    try:
+        if "a" not in args.skip:
+            results["sustained"] = sustained(work, broker, influx_url, config, args.sensors,
+                                             args.seconds, args.workers)
+        if "b" not in args.skip:
+            results["maximum"] = maximum(work, broker, influx_url, config, args.max_readings,
+                                         min(args.sensors, 1000), args.workers)
+        if "c" not in args.skip:
+            results["plain"] = plain(work, broker, influx_url, args.plain_readings,
+                                     min(args.sensors, 1000))
+    finally:
+        broker.stop()
+        db_server.stop()
+    report(results)
+    out = Path("bench/results")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    return 0
+
+
+def report(results: dict[str, dict[str, float]]) -> None:
+    """Print the table the README records."""
+    print(f"\nmachine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+          f"Python {platform.python_version()}")
+    print("| measurement | result |\n| --- | --- |")
+    if s := results.get("sustained"):
+        print(f"| (a) sustained {s['sensors']:,} sensors × 1/s, {s['seconds']} s | "
+              f"published {s['published']:,}, stored {s['stored']:,}; publish → queryable "
+              f"p50 {s['p50_s']:.2f} s, p99 {s['p99_s']:.2f} s, max {s['max_s']:.2f} s; "
+              f"linli RSS max {s['rss_max_mb']:.0f} MB |")
+    if m := results.get("maximum"):
+        print(f"| (b) maximum, single-reading QoS 1 messages, {m['readings']:,} readings, "
+              f"{m['workers']} worker(s) | {m['stored_per_s']:,.0f} readings/s stored end to end "
+              f"(publisher {m['publish_per_s']:,.0f}/s) |")
+    if p := results.get("plain"):
+        print(f"| (c) plain paho → /write per reading, {p['readings']:,} readings | "
+              f"{p['stored_per_s']:,.0f} readings/s |")
+    if (m := results.get("maximum")) and (p := results.get("plain")):
+        print(f"| ratio (b)/(c) | {m['stored_per_s'] / p['stored_per_s']:.1f}× |")
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
