@@ -107,7 +107,7 @@ class InfluxClient:
                 raise InfluxRejected(f"InfluxQL {q!r}: {result['error']}")
             for s in result.get("series", []):
                 out.append(
-                    Series(s.get("name", ""), s.get("tags", {}), s["columns"], s["values"])
+                    Series(s.get("name", ""), s.get("tags", {}), s["columns"], s.get("values", []))
                 )
         return out
 

@@ -114,6 +114,7 @@ class MqttSource:
         os.set_blocking(self._wake_w, False)
         self.epoch = 0
         self.connected = False
+        self.subscribed = threading.Event()
         self.received = 0
         self.acked = 0
         client = _Client(
@@ -130,6 +131,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = lambda *_: self.subscribed.set()
         client.connect_async(endpoint.host, endpoint.port, keepalive=keepalive_s)
         self._client = client
 

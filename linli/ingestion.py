@@ -79,10 +79,12 @@ class Ingest:
             self.pipeline.flush()
             self.writer.stop()
 
-    def start(self) -> Ingest:
-        """Run in a background thread."""
+    def start(self, wait_subscribed_s: float = 0.0) -> Ingest:
+        """Run in a background thread; optionally wait until the subscription is in place."""
         self._thread = threading.Thread(target=self.run, name="linli-ingest", daemon=True)
         self._thread.start()
+        if wait_subscribed_s and not self.source.subscribed.wait(wait_subscribed_s):
+            raise TimeoutError(f"not subscribed to the broker within {wait_subscribed_s}s")
         return self
 
     def stop(self, timeout_s: float = 15.0) -> None:

@@ -20,8 +20,9 @@ import httpx
 
 # The broker is part of the never-lost chain (CONTRACT §3): sessions persist to disk,
 # and the default max_queued_messages of 1000 would silently drop QoS 1 messages for
-# a subscriber that falls behind, so the queue is lifted. max_inflight_messages 0
-# lets the broker stream to linli, which pushes back by not reading (ingest/mqtt.py).
+# a subscriber that falls behind, so the queue is lifted. max_inflight_messages 20000
+# lets the broker stream whole batches to linli before it acknowledges them; linli
+# pushes back by not reading (ingest/mqtt.py).
 MOSQUITTO_CONF = """\
 listener {port} 127.0.0.1
 allow_anonymous true

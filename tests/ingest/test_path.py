@@ -19,7 +19,7 @@ def path(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path):
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
     store = MemoryStore(small_registry())
-    ingest = Ingest(settings, store, store, influx).start()
+    ingest = Ingest(settings, store, store, influx).start(wait_subscribed_s=10)
     pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
     yield settings, influx, store, ingest, pub
     pub.close()

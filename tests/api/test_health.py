@@ -1,0 +1,61 @@
+"""`GET /api/v1/health`: 200 with each part's status when all are up, 503 when one is down."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi.testclient import TestClient
+
+from linli.ingest.influx import InfluxClient
+from linli.localservers import free_port
+
+
+def test_all_up_is_200(client: TestClient) -> None:
+    response = client.get("/api/v1/health")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["broker"] == {"ok": True, "detail": "connected"}
+    assert body["case_store"] == {"ok": True, "detail": "reachable"}
+    assert body["influxdb"]["ok"] is True
+    assert body["influxdb"]["detail"].startswith("InfluxDB 1.")
+
+
+def test_influxdb_on_a_closed_port_is_503_with_the_same_body(
+    make_client: Callable[..., TestClient],
+) -> None:
+    closed = InfluxClient(f"http://127.0.0.1:{free_port()}", "linli", timeout_s=1.0)
+    response = make_client(influx_client=closed).get("/api/v1/health")
+    closed.close()
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["status"], body["broker"]["ok"], body["case_store"]["ok"]) == (
+        "degraded",
+        True,
+        True,
+    )
+    assert body["influxdb"]["ok"] is False
+    assert body["influxdb"]["detail"].startswith(f"InfluxDB at {closed.url}: ConnectError(")
+
+
+def test_a_disconnected_broker_is_503(make_client: Callable[..., TestClient]) -> None:
+    response = make_client(broker_status=lambda: False).get("/api/v1/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["broker"] == {"ok": False, "detail": "not connected"}
+    assert (body["status"], body["influxdb"]["ok"], body["case_store"]["ok"]) == (
+        "degraded",
+        True,
+        True,
+    )
+
+
+def test_a_failing_broker_probe_is_reported_not_raised(
+    make_client: Callable[..., TestClient],
+) -> None:
+    def broken() -> bool:
+        raise RuntimeError("paho client not started")
+
+    response = make_client(broker_status=broken).get("/api/v1/health")
+    assert response.status_code == 503
+    assert response.json()["broker"] == {"ok": False, "detail": "paho client not started"}

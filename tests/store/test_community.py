@@ -1,0 +1,204 @@
+"""The community file: the bundled Tianxin demo, applying it at every start, clear errors."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from linli.community import CommunityError, apply_community, load_community
+from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.reading import SensorKind
+from linli.rules.registry import Sensor, SiteKind, Zone
+from linli.store import Database
+from tests.store.conftest import HOME
+
+TIANXIN = Path(__file__).parents[2] / "community" / "tianxin.toml"
+
+
+def test_tianxin_loads_with_its_counts() -> None:
+    community = load_community(TIANXIN)
+    assert community.community.name == "天新社区"
+    assert community.community.tz == "Asia/Shanghai"
+    assert (len(community.grid), len(community.site), len(community.sensor)) == (4, 25, 40)
+    assert Counter(s.kind for s in community.sensor) == {SensorKind.NOISE: 30, SensorKind.FUME: 10}
+    assert Counter(s.kind for s in community.site) == {SiteKind.SHOP: 15, SiteKind.RESIDENTIAL: 10}
+    residential_zones = Counter(s.zone for s in community.site if s.kind is SiteKind.RESIDENTIAL)
+    assert residential_zones == {Zone.Z2: 6, Zone.Z4A: 4}
+    assert all(re.fullmatch(SENSOR_ID_PATTERN, s.id) for s in community.sensor)
+    assert all(s.name_en for s in community.site) and all(g.name_en for g in community.grid)
+
+
+def test_tianxin_applied_every_reference_resolves(db: Database) -> None:
+    apply_community(db, load_community(TIANXIN))
+    registry = db.load_registry()
+    assert (len(registry.grids), len(registry.sites), len(registry.sensors)) == (4, 25, 40)
+    assert all(s.site in registry.sites for s in registry.sensors.values())
+    assert all(s.grid in registry.grids for s in registry.sites.values())
+    assert len(registry.tags) == 40
+
+
+def test_tianxin_every_kitchen_has_a_fume_sensor_and_its_heads(db: Database) -> None:
+    apply_community(db, load_community(TIANXIN))
+    registry = db.load_registry()
+    fumed = {s.site for s in registry.sensors.values() if s.kind is SensorKind.FUME}
+    kitchens = {
+        s.id
+        for s in registry.sites.values()
+        if s.category in ("restaurant", "bbq", "noodle", "hotpot")
+    }
+    assert fumed == kitchens
+    assert len(kitchens) == 9
+    assert all(registry.sites[k].cooking_heads for k in kitchens)
+    heads = sorted(registry.sites[k].cooking_heads or 0 for k in kitchens)
+    assert heads == [1, 1.5, 2, 2, 3, 3, 4, 5, 8]
+    assert registry.sites["rest-tiancheng"].merchant is not None
+    assert registry.grids["g-hj-east"].workers[0].phone == "138-0000-0001"
+
+
+def test_reapplying_changes_nothing(db: Database) -> None:
+    community = load_community(TIANXIN)
+    apply_community(db, community)
+    version = db.registry_version()
+    apply_community(db, load_community(TIANXIN))
+    assert db.registry_version() == version
+
+
+def test_entries_made_through_the_api_survive_a_restart(db: Database) -> None:
+    community = load_community(TIANXIN)
+    apply_community(db, community)
+    db.create_site(replace(HOME, id="hj-b9", grid="g-hj-east"))
+    db.create_sensor(Sensor("n-hj-99", SensorKind.NOISE, "hj-b9"))
+    version = db.registry_version()
+    apply_community(db, community)
+    assert db.registry_version() == version
+    assert db.sensor("n-hj-99").site == "hj-b9"
+
+
+def test_an_edited_file_overwrites_its_entries_and_bumps_once(db: Database, tmp_path: Path) -> None:
+    apply_community(db, load_community(TIANXIN))
+    version = db.registry_version()
+    edited = tmp_path / "edited.toml"
+    text = TIANXIN.read_text(encoding="utf-8")
+    edited.write_text(text.replace('name = "欢唱KTV"', 'name = "欢乐KTV"'), encoding="utf-8")
+    apply_community(db, load_community(edited))
+    assert db.site("ktv-huanchang").name == "欢乐KTV"
+    assert db.registry_version() == version + 1
+
+
+MINIMAL = """\
+[community]
+name = "测试社区"
+
+[[grid]]
+id = "g1"
+name = "一网格"
+
+[[site]]
+id = "s1"
+name = "一幢"
+kind = "residential"
+zone = "2"
+grid = "g1"
+
+[[sensor]]
+id = "n-s1-01"
+kind = "noise"
+site = "s1"
+"""
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param(
+            'zone = "2"',
+            'zone = "5"',
+            "[[site]] #1 's1' field 'zone': Input should be '0', '1', '2', '3', '4a' or '4b'",
+            id="zone outside GB 3096's classes",
+        ),
+        pytest.param(
+            'zone = "2"\n',
+            "",
+            "[[site]] #1 's1' field 'zone': Field required",
+            id="a site without zone",
+        ),
+        pytest.param(
+            'id = "n-s1-01"',
+            'id = "N_S1"',
+            "[[sensor]] #1 'N_S1' field 'id': String should match pattern "
+            "'^[a-z0-9][a-z0-9-]{2,63}$'",
+            id="a sensor id off the pattern",
+        ),
+        pytest.param(
+            'kind = "noise"',
+            'kind = "smell"',
+            "[[sensor]] #1 'n-s1-01' field 'kind': Input should be 'noise' or 'fume'",
+            id="a sensor kind that is neither noise nor fume",
+        ),
+        pytest.param(
+            'grid = "g1"',
+            'grid = "g2"',
+            "[[site]] #1 's1' field 'grid': 'g2' is not a [[grid]] id",
+            id="a site in a grid the file lacks",
+        ),
+        pytest.param(
+            'site = "s1"',
+            'site = "s2"',
+            "[[sensor]] #1 'n-s1-01' field 'site': 's2' is not a [[site]] id",
+            id="a sensor at a site the file lacks",
+        ),
+        pytest.param(
+            '[community]\nname = "测试社区"',
+            '[community]\nname = "测试社区"\ntz = "Mars/Olympus"',
+            "[community] field 'tz': Value error, 'Mars/Olympus' is not an IANA time zone",
+            id="an unknown time zone",
+        ),
+        pytest.param(
+            '[community]\nname = "测试社区"\n',
+            "",
+            "[community]: Field required",
+            id="no [community] table",
+        ),
+        pytest.param(
+            'name = "一幢"',
+            'name = "一幢"\ncolour = "red"',
+            "[[site]] #1 's1' field 'colour': Extra inputs are not permitted",
+            id="an unknown key",
+        ),
+        pytest.param(
+            "[[sensor]]",
+            '[[sensor]]\nid = "n-s1-01"\nkind = "noise"\nsite = "s1"\n\n[[sensor]]',
+            "[[sensor]] #2 field 'id': 'n-s1-01' appears twice",
+            id="an id twice",
+        ),
+    ],
+)
+def test_errors_name_the_file_the_table_and_the_field(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    path = tmp_path / "community.toml"
+    assert old in MINIMAL
+    path.write_text(MINIMAL.replace(old, new, 1), encoding="utf-8")
+    with pytest.raises(CommunityError) as caught:
+        load_community(path)
+    assert str(caught.value) == f"{path}: {message}"
+
+
+def test_a_file_that_is_not_toml_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "broken.toml"
+    path.write_text("[community\n", encoding="utf-8")
+    with pytest.raises(CommunityError) as caught:
+        load_community(path)
+    assert str(caught.value).startswith(f"{path}: not valid TOML: ")
+
+
+def test_the_minimal_file_loads(tmp_path: Path) -> None:
+    path = tmp_path / "community.toml"
+    path.write_text(MINIMAL, encoding="utf-8")
+    community = load_community(path)
+    assert community.sensor_records() == [Sensor("n-s1-01", SensorKind.NOISE, "s1")]
+    assert community.community.tz == "Asia/Shanghai"

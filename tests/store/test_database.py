@@ -1,0 +1,52 @@
+"""Opening the store: the SQLite file, WAL, the version row, and the registry snapshot."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from linli.rules.reading import SensorKind
+from linli.rules.registry import SensorTags, Zone
+from linli.store import Database
+from tests.store.conftest import FUME, GRID, HOME, NOISE, SITE
+
+
+def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "er" / "linli.db"
+    db = Database(f"sqlite:///{path}")
+    db.ping()
+    db.close()
+    assert path.is_file()
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    assert tables == {"grids", "sites", "sensors", "meta", "rejections", "tokens"}
+
+
+def test_a_new_store_is_at_version_0_and_empty(db: Database) -> None:
+    assert db.registry_version() == 0
+    registry = db.load_registry()
+    assert (registry.grids, registry.sites, registry.sensors, registry.version) == ({}, {}, {}, 0)
+
+
+def test_reopening_keeps_entries_and_version(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path}/linli.db"
+    first = Database(url)
+    first.create_grid(GRID)
+    first.close()
+    second = Database(url)
+    assert second.registry_version() == 1
+    assert second.grids() == [GRID]
+    second.close()
+
+
+def test_load_registry_gives_the_snapshot_with_tags(filled: Database) -> None:
+    registry = filled.load_registry()
+    assert registry.version == 5
+    assert registry.grids == {"g1": GRID}
+    assert registry.sites == {"hj-b1": HOME, "rest-1": SITE}
+    assert registry.sensors == {"f-rest-01": FUME, "n-hj-01": NOISE}
+    assert registry.tags == {
+        "f-rest-01": SensorTags("f-rest-01", SensorKind.FUME, "rest-1", "g1", Zone.Z4A),
+        "n-hj-01": SensorTags("n-hj-01", SensorKind.NOISE, "hj-b1", "g1", Zone.Z2),
+    }

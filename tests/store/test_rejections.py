@@ -1,0 +1,128 @@
+"""Rejected records (CONTRACT §3): kept with their raw head, listed newest first, counted."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from linli.rules.constants import REJECT_RAW_KEEP_BYTES
+from linli.rules.rejection import ReasonCode, Rejection
+from linli.store import Database, RejectionCount, StoredRejection
+
+T0 = 1_764_201_600_000  # 2025-11-27T00:00:00Z
+
+BATCH = [
+    Rejection(
+        "linli/v1/n-hj-01/telemetry", b"{bad", T0, ReasonCode.NOT_JSON, "not JSON", "n-hj-01"
+    ),
+    Rejection(
+        "linli/v1/n-hj-01/telemetry",
+        b'{"batch": [1]}',
+        T0 + 1000,
+        ReasonCode.SCHEMA,
+        "reading 0 is not an object",
+        "n-hj-01",
+        0,
+    ),
+    Rejection("linli/v1/x/telemetry", b"{}", T0 + 2000, ReasonCode.BAD_TOPIC, "bad topic"),
+    Rejection(
+        "linli/v1/f-rest-01/telemetry",
+        b'{"ts": 1}',
+        T0 + 3000,
+        ReasonCode.TS_OUT_OF_RANGE,
+        "too old",
+        "f-rest-01",
+    ),
+    Rejection(
+        "linli/v1/n-hj-01/telemetry", b"\xff\xfe", T0 + 4000, ReasonCode.NOT_JSON, "bin", "n-hj-01"
+    ),
+]
+
+
+def test_a_batch_is_kept_whole_and_listed_newest_first(db: Database) -> None:
+    db.add_rejections(BATCH)
+    found = db.list_rejections()
+    assert [r.received_ms - T0 for r in found] == [4000, 3000, 2000, 1000, 0]
+    assert found[3] == StoredRejection(
+        id=2,
+        topic="linli/v1/n-hj-01/telemetry",
+        sensor="n-hj-01",
+        received_ms=T0 + 1000,
+        reason=ReasonCode.SCHEMA,
+        detail="reading 0 is not an object",
+        index=0,
+        payload=b'{"batch": [1]}',
+        payload_size=14,
+    )
+    assert found[2].sensor is None and found[2].index is None
+
+
+@pytest.mark.parametrize(
+    ("filters", "ages_s"),
+    [
+        pytest.param({"sensor": "n-hj-01"}, [4, 1, 0], id="by sensor"),
+        pytest.param({"reason": ReasonCode.NOT_JSON}, [4, 0], id="by reason"),
+        pytest.param(
+            {"sensor": "n-hj-01", "reason": ReasonCode.SCHEMA}, [1], id="by sensor and reason"
+        ),
+        pytest.param({"since_ms": T0 + 2000}, [4, 3, 2], id="since is inclusive"),
+        pytest.param({"until_ms": T0 + 2000}, [1, 0], id="until is exclusive"),
+        pytest.param({"limit": 2, "offset": 1}, [3, 2], id="limit and offset page"),
+        pytest.param({"sensors": {"f-rest-01"}}, [3], id="a scope's sensors only"),
+        pytest.param({"sensors": set()}, [], id="an empty scope sees nothing"),
+    ],
+)
+def test_filters(db: Database, filters: dict[str, Any], ages_s: list[int]) -> None:
+    db.add_rejections(BATCH)
+    assert [(r.received_ms - T0) // 1000 for r in db.list_rejections(**filters)] == ages_s
+
+
+def test_only_the_first_64_kib_are_kept_but_the_size_is(db: Database) -> None:
+    payload = b"x" * (REJECT_RAW_KEEP_BYTES + 10)
+    db.add_rejections([Rejection("t", payload, T0, ReasonCode.TOO_LARGE, "too large", "n-1x")])
+    (kept,) = db.list_rejections()
+    assert len(kept.payload) == 65536
+    assert kept.payload_size == 65546
+    assert kept.truncated is True
+
+
+def test_counts_per_sensor_and_reason(db: Database) -> None:
+    db.add_rejections(BATCH)
+    assert db.rejection_counts() == [
+        RejectionCount("n-hj-01", ReasonCode.NOT_JSON, 2),
+        RejectionCount(None, ReasonCode.BAD_TOPIC, 1),
+        RejectionCount("f-rest-01", ReasonCode.TS_OUT_OF_RANGE, 1),
+        RejectionCount("n-hj-01", ReasonCode.SCHEMA, 1),
+    ]
+    assert db.rejection_counts(sensors={"f-rest-01"}) == [
+        RejectionCount("f-rest-01", ReasonCode.TS_OUT_OF_RANGE, 1)
+    ]
+
+
+def test_an_empty_batch_stores_nothing(db: Database) -> None:
+    db.add_rejections([])
+    assert db.list_rejections() == []
+
+
+def test_ten_thousand_rejections_go_in_one_fast_transaction(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path}/linli.db")
+    batch = [
+        Rejection(
+            "linli/v1/n-hj-01/telemetry", b"{}" * 100, T0 + i, ReasonCode.SCHEMA, "s", "n-hj-01", i
+        )
+        for i in range(10_000)
+    ]
+    started = time.perf_counter()
+    db.add_rejections(batch)
+    elapsed = time.perf_counter() - started
+    db.close()
+    with sqlite3.connect(tmp_path / "linli.db") as conn:
+        assert conn.execute("SELECT count(*), max(batch_index) FROM rejections").fetchone() == (
+            10_000,
+            9_999,
+        )
+    assert elapsed < 2.0
