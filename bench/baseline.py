@@ -29,7 +29,9 @@ def main(host: str, port: int, influx_url: str, db: str, prefix: str) -> None:
         client.ack(msg.mid, msg.qos)
 
     client = paho.Client(
-        CallbackAPIVersion.VERSION2, client_id="plain-baseline", clean_session=False,
+        CallbackAPIVersion.VERSION2,
+        client_id="plain-baseline",
+        clean_session=False,
         manual_ack=True,
     )
     client.on_message = on_message

@@ -1,4 +1,4 @@
-"""A publisher that is not the bottleneck: prebuilt MQTT 3.1.1 QoS 1 PUBLISH packets on a raw socket.
+"""A publisher that is not the bottleneck: prebuilt MQTT 3.1.1 QoS 1 packets on a raw socket.
 
 Every packet is encoded before the clock starts; sending is `sendall` of large joined
 chunks, with a window of unacknowledged packets and a thread counting PUBACKs, so

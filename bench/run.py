@@ -32,7 +32,7 @@ import orjson
 
 from bench.fastpub import publish_all
 from linli.ingest.influx import InfluxClient
-from linli.localservers import LocalServer, influxd, mosquitto
+from linli.localservers import LocalServer, influxd, mosquitto, spawn_logged
 
 PREFIX = "linli/v1"
 PY = sys.executable
@@ -85,22 +85,23 @@ def count(influx: InfluxClient, where: str = "") -> int:
 class Linli:
     """`linli ingest` as a subprocess with its own environment."""
 
-    def __init__(self, work: Path, broker: LocalServer, db: str, influx_url: str,
-                 config: Path, workers: int) -> None:
+    def __init__(
+        self, work: Path, broker: LocalServer, db: str, influx_url: str, config: Path, workers: int
+    ) -> None:
         env = dict(os.environ)
-        env.update({
-            "LINLI_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}",
-            "LINLI_INFLUX_URL": influx_url,
-            "LINLI_INFLUX_DB": db,
-            "LINLI_DB_URL": f"sqlite:///{work}/{db}.db",
-            "LINLI_SPOOL_DIR": str(work / f"spool-{db}"),
-            "LINLI_MQTT_CLIENT_ID": f"linli-{db}",
-        })
-        self.proc = subprocess.Popen(
-            [PY, "-m", "linli", "ingest", "--config", str(config), "--workers", str(workers),
-             "--log-level", "WARNING"],
-            env=env, stdout=open(work / f"linli-{db}.log", "wb"), stderr=subprocess.STDOUT,
+        env.update(
+            {
+                "LINLI_MQTT_URL": f"mqtt://127.0.0.1:{broker.port}",
+                "LINLI_INFLUX_URL": influx_url,
+                "LINLI_INFLUX_DB": db,
+                "LINLI_DB_URL": f"sqlite:///{work}/{db}.db",
+                "LINLI_SPOOL_DIR": str(work / f"spool-{db}"),
+                "LINLI_MQTT_CLIENT_ID": f"linli-{db}",
+            }
         )
+        argv = [PY, "-m", "linli", "ingest", "--config", str(config)]
+        argv += ["--workers", str(workers), "--log-level", "WARNING"]
+        self.proc = spawn_logged(argv, work / f"linli-{db}.log", env)
 
     def pids(self) -> list[int]:
         return children(self.proc.pid)
@@ -120,20 +121,25 @@ def wait_count(influx: InfluxClient, target: int, timeout_s: float, where: str =
     raise RuntimeError(f"only {count(influx, where)} of {target} points after {timeout_s}s")
 
 
-def sustained(work: Path, broker: LocalServer, influx_url: str, config: Path,
-              n_sensors: int, seconds: int, workers: int) -> dict[str, float]:
+def sustained(
+    work: Path,
+    broker: LocalServer,
+    influx_url: str,
+    config: Path,
+    n_sensors: int,
+    seconds: int,
+    workers: int,
+) -> dict[str, float]:
     """(a) N sensors × 1/s for `seconds`: keeps up? latency p50/p99, RSS."""
     db = "sustained"
     influx = InfluxClient(influx_url, db, timeout_s=30)
     linli = Linli(work, broker, db, influx_url, config, workers)
     time.sleep(4)
     start_ms = int(time.time() * 1000)
-    sim = subprocess.Popen(
-        [PY, "-m", "linli", "sim", "--mqtt-url", f"mqtt://127.0.0.1:{broker.port}",
-         "--community", str(config), "--connections", "shared", "--period", "1",
-         "--duration", str(seconds)],
-        stdout=open(work / "sim.log", "wb"), stderr=subprocess.STDOUT,
-    )
+    url = f"mqtt://127.0.0.1:{broker.port}"
+    argv = [PY, "-m", "linli", "sim", "--mqtt-url", url, "--community", str(config)]
+    argv += ["--connections", "shared", "--period", "1", "--duration", str(seconds)]
+    sim = spawn_logged(argv, work / "sim.log")
     seen: dict[int, int] = {}
     latencies: list[np.ndarray] = []
     rss: list[float] = []
@@ -161,9 +167,14 @@ def sustained(work: Path, broker: LocalServer, influx_url: str, config: Path,
     linli.stop()
     lat = np.concatenate(latencies) if latencies else np.array([np.nan])
     return {
-        "sensors": n_sensors, "seconds": seconds, "published": published, "stored": stored,
-        "p50_s": float(np.percentile(lat, 50)), "p99_s": float(np.percentile(lat, 99)),
-        "max_s": float(lat.max()), "rss_max_mb": max(rss),
+        "sensors": n_sensors,
+        "seconds": seconds,
+        "published": published,
+        "stored": stored,
+        "p50_s": float(np.percentile(lat, 50)),
+        "p99_s": float(np.percentile(lat, 99)),
+        "max_s": float(lat.max()),
+        "rss_max_mb": max(rss),
     }
 
 
@@ -177,8 +188,15 @@ def _sim_published(log: Path) -> int:
     return -1
 
 
-def maximum(work: Path, broker: LocalServer, influx_url: str, config: Path,
-            readings: int, n_sensors: int, workers: int) -> dict[str, float]:
+def maximum(
+    work: Path,
+    broker: LocalServer,
+    influx_url: str,
+    config: Path,
+    readings: int,
+    n_sensors: int,
+    workers: int,
+) -> dict[str, float]:
     """(b) single-reading messages as fast as the broker takes them, stored end to end."""
     db = f"maximum_w{workers}"
     influx = InfluxClient(influx_url, db, timeout_s=30)
@@ -190,8 +208,13 @@ def maximum(work: Path, broker: LocalServer, influx_url: str, config: Path,
     wait_count(influx, readings, 600)
     seconds = time.perf_counter() - t0
     linli.stop()
-    return {"readings": readings, "publish_per_s": readings / result.seconds,
-            "stored_per_s": readings / seconds, "seconds": seconds, "workers": workers}
+    return {
+        "readings": readings,
+        "publish_per_s": readings / result.seconds,
+        "stored_per_s": readings / seconds,
+        "seconds": seconds,
+        "workers": workers,
+    }
 
 
 def _messages(readings: int, n_sensors: int) -> list[tuple[str, bytes]]:
@@ -199,21 +222,27 @@ def _messages(readings: int, n_sensors: int) -> list[tuple[str, bytes]]:
     out = []
     for k in range(readings):
         sensor, seq = k % n_sensors, k // n_sensors
-        doc = {"ts": base + seq * 1000, "seq": seq, "period_s": 1,
-               "metrics": {"laeq": 50.0 + (k % 200) / 10, "lamax": 75.0, "lamin": 40.0}}
+        doc = {
+            "ts": base + seq * 1000,
+            "seq": seq,
+            "period_s": 1,
+            "metrics": {"laeq": 50.0 + (k % 200) / 10, "lamax": 75.0, "lamin": 40.0},
+        }
         out.append((f"{PREFIX}/b-n-{sensor:05d}/telemetry", orjson.dumps(doc)))
     return out
 
 
-def plain(work: Path, broker: LocalServer, influx_url: str, readings: int,
-          n_sensors: int) -> dict[str, float]:
+def plain(
+    work: Path, broker: LocalServer, influx_url: str, readings: int, n_sensors: int
+) -> dict[str, float]:
     """(c) the plain per-reading subscriber, measured like (b)."""
     db = "plain"
     influx = InfluxClient(influx_url, db, timeout_s=30)
     influx.ensure_database("400d")
     proc = subprocess.Popen(
         [PY, "-m", "bench.baseline", "127.0.0.1", str(broker.port), influx_url, db, PREFIX],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
     time.sleep(1)
@@ -246,14 +275,23 @@ def main() -> int:
     results: dict[str, dict[str, float]] = {}
     try:
         if "a" not in args.skip:
-            results["sustained"] = sustained(work, broker, influx_url, config, args.sensors,
-                                             args.seconds, args.workers)
+            results["sustained"] = sustained(
+                work, broker, influx_url, config, args.sensors, args.seconds, args.workers
+            )
         if "b" not in args.skip:
-            results["maximum"] = maximum(work, broker, influx_url, config, args.max_readings,
-                                         min(args.sensors, 1000), args.workers)
+            results["maximum"] = maximum(
+                work,
+                broker,
+                influx_url,
+                config,
+                args.max_readings,
+                min(args.sensors, 1000),
+                args.workers,
+            )
         if "c" not in args.skip:
-            results["plain"] = plain(work, broker, influx_url, args.plain_readings,
-                                     min(args.sensors, 1000))
+            results["plain"] = plain(
+                work, broker, influx_url, args.plain_readings, min(args.sensors, 1000)
+            )
     finally:
         broker.stop()
         db_server.stop()
@@ -266,21 +304,29 @@ def main() -> int:
 
 def report(results: dict[str, dict[str, float]]) -> None:
     """Print the table the README records."""
-    print(f"\nmachine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
-          f"Python {platform.python_version()}")
+    print(
+        f"\nmachine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}"
+    )
     print("| measurement | result |\n| --- | --- |")
     if s := results.get("sustained"):
-        print(f"| (a) sustained {s['sensors']:,} sensors × 1/s, {s['seconds']} s | "
-              f"published {s['published']:,}, stored {s['stored']:,}; publish → queryable "
-              f"p50 {s['p50_s']:.2f} s, p99 {s['p99_s']:.2f} s, max {s['max_s']:.2f} s; "
-              f"linli RSS max {s['rss_max_mb']:.0f} MB |")
+        print(
+            f"| (a) sustained {s['sensors']:,} sensors × 1/s, {s['seconds']} s | "
+            f"published {s['published']:,}, stored {s['stored']:,}; publish → queryable "
+            f"p50 {s['p50_s']:.2f} s, p99 {s['p99_s']:.2f} s, max {s['max_s']:.2f} s; "
+            f"linli RSS max {s['rss_max_mb']:.0f} MB |"
+        )
     if m := results.get("maximum"):
-        print(f"| (b) maximum, single-reading QoS 1 messages, {m['readings']:,} readings, "
-              f"{m['workers']} worker(s) | {m['stored_per_s']:,.0f} readings/s stored end to end "
-              f"(publisher {m['publish_per_s']:,.0f}/s) |")
+        print(
+            f"| (b) maximum, single-reading QoS 1 messages, {m['readings']:,} readings, "
+            f"{m['workers']} worker(s) | {m['stored_per_s']:,.0f} readings/s stored end to end "
+            f"(publisher {m['publish_per_s']:,.0f}/s) |"
+        )
     if p := results.get("plain"):
-        print(f"| (c) plain paho → /write per reading, {p['readings']:,} readings | "
-              f"{p['stored_per_s']:,.0f} readings/s |")
+        print(
+            f"| (c) plain paho → /write per reading, {p['readings']:,} readings | "
+            f"{p['stored_per_s']:,.0f} readings/s |"
+        )
     if (m := results.get("maximum")) and (p := results.get("plain")):
         print(f"| ratio (b)/(c) | {m['stored_per_s'] / p['stored_per_s']:.1f}× |")
 

@@ -13,10 +13,10 @@ from a user-space buffer and its many small PUBACK writes leave in one `send`.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
-import socket
 import ssl
 import threading
 import time
@@ -140,10 +140,8 @@ class MqttSource:
     def ack(self, epoch: int, mids: Sequence[int]) -> None:
         """Acknowledge these message ids of connection `epoch` (thread-safe)."""
         self._acks.append((epoch, mids))
-        try:
+        with contextlib.suppress(BlockingIOError):  # full pipe: the loop is already awake
             os.write(self._wake_w, b"a")
-        except BlockingIOError:
-            pass  # the loop is already awake
 
     # --- paho callbacks: hand off only -----------------------------------------------
 
@@ -152,8 +150,12 @@ class MqttSource:
             log.error("broker refused the connection: %s", rc)
             return
         self.connected = True
-        log.info("connected to %s:%s (session present: %s)",
-                 self._endpoint.host, self._endpoint.port, flags.session_present)
+        log.info(
+            "connected to %s:%s (session present: %s)",
+            self._endpoint.host,
+            self._endpoint.port,
+            flags.session_present,
+        )
         for sub in self._subscriptions:
             client.subscribe(sub, qos=1)
 
@@ -167,8 +169,12 @@ class MqttSource:
         except UnicodeDecodeError:
             topic = message._topic.decode("utf-8", "replace")
         self.received += 1
-        self._handler(topic, message.payload, message.mid if message.qos else 0,
-                      time.time_ns() // 1_000_000)
+        self._handler(
+            topic,
+            bytes(message.payload),
+            message.mid if message.qos else 0,
+            time.time_ns() // 1_000_000,
+        )
 
     # --- the loop ---------------------------------------------------------------------
 
@@ -194,7 +200,7 @@ class MqttSource:
             wlist = [sock] if (client.want_write() or sock.has_output()) else []
             timeout = 0.0 if readable and sock.pending() else tick_s
             try:
-                r, w, _ = select.select(rlist, wlist, [], timeout)
+                r, _w, _x = select.select(rlist, wlist, [], timeout)
             except (OSError, ValueError):
                 self._lost("select failed")
                 continue
@@ -209,10 +215,8 @@ class MqttSource:
                 if not self.connected:
                     continue
             if self._wake_r in r:
-                try:
+                with contextlib.suppress(BlockingIOError):
                     os.read(self._wake_r, 4096)
-                except BlockingIOError:
-                    pass
             self._send_acks()
             tick(time.time_ns() // 1_000_000)
             if client.want_write():
@@ -250,17 +254,22 @@ class MqttSource:
         while not stop.is_set():
             try:
                 self._client.reconnect()
-            except (OSError, socket.timeout) as err:
-                log.warning("cannot reach the broker at %s:%s (%s); retrying in %.1fs",
-                            self._endpoint.host, self._endpoint.port, err, delay)
+            except (TimeoutError, OSError) as err:
+                log.warning(
+                    "cannot reach the broker at %s:%s (%s); retrying in %.1fs",
+                    self._endpoint.host,
+                    self._endpoint.port,
+                    err,
+                    delay,
+                )
                 stop.wait(delay)
                 delay = min(delay * 2, 5.0)
                 continue
             self.epoch += 1
             self._on_new_session(self.epoch)
             sock = self._client.socket()
-            if sock is not None:
-                sock.flush()  # type: ignore[union-attr]
+            if isinstance(sock, _BufferedSocket):
+                sock.flush()
             self.connected = True  # the socket is open; CONNACK arrives through the loop
             return True
         return False

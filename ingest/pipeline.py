@@ -169,7 +169,9 @@ class Pipeline:
                 self._builder.clear()
                 log.info("registry reloaded: %r", self.registry)
         except Exception:  # the store is briefly unavailable: keep the snapshot we have
-            log.exception("could not refresh the registry; keeping version %s", self.registry.version)
+            log.exception(
+                "could not refresh the registry; keeping version %s", self.registry.version
+            )
 
 
 def _now_ms() -> int:

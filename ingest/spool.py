@@ -37,7 +37,7 @@ class Spool:
         return sorted(self.dir.glob("*.lp"))
 
     @property
-    def bytes(self) -> int:
+    def size_bytes(self) -> int:
         """Bytes waiting in the spool."""
         return self._bytes
 

@@ -116,14 +116,16 @@ class Writer:
                 self._rejects.add_rejections(batch.rejections)
                 break
             except Exception:  # the case store is down: keep the batch, do not acknowledge
-                log.exception("could not store %d rejected records; retrying", len(batch.rejections))
+                log.exception(
+                    "could not store %d rejected records; retrying", len(batch.rejections)
+                )
                 time.sleep(self._retry_s)
         body = batch.body()
         if not body:
             return
         self.stats.lines += len(batch.lines)
         while True:
-            if self._spool.bytes == 0:
+            if self._spool.size_bytes == 0:
                 try:
                     self._influx.write(body)
                     self.stats.written_batches += 1
@@ -170,4 +172,4 @@ class Writer:
                 continue
             self._spool.remove(path)
             self.stats.replayed_batches += 1
-            log.info("replayed %s; %d bytes still spooled", path.name, self._spool.bytes)
+            log.info("replayed %s; %d bytes still spooled", path.name, self._spool.size_bytes)

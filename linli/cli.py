@@ -27,7 +27,9 @@ def build_parser() -> argparse.ArgumentParser:
     ingest = sub.add_parser("ingest", help="the MQTT → InfluxDB data path alone")
     _common(ingest)
     ingest.add_argument(
-        "--workers", type=int, default=1,
+        "--workers",
+        type=int,
+        default=1,
         help="ingest processes sharing the subscription ($share/linli/...)",
     )
     _common(sub.add_parser("api", help="the HTTP API alone"))
@@ -48,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         level=getattr(args, "log_level", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     if args.command == "sim":
         from linli.sim.cli import run
 

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from linli import service
-from linli.localservers import LocalServer, free_port, influxd, mosquitto
+from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
 from linli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -80,12 +80,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         threading.Thread(target=server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
-        sim = subprocess.Popen(
-            [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url,
-             "--prefix", settings.topic_prefix, "--community", str(config),
-             "--scenario", str(SCENARIO), "--speed", str(args.speed)],
-            stdout=open(sim_log, "ab"), stderr=subprocess.STDOUT,
-        )
+        argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
+        argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
+        argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
+        sim = spawn_logged(argv, sim_log)
         _banner(settings, config, sim_log)
         stop = service.wait_for_signal()
         deadline = time.monotonic() + args.duration if args.duration else None
@@ -109,7 +107,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 def _banner(settings: Settings, config: Path, sim_log: Path) -> None:
     host, port = settings.api_host_port()
-    print(f"""
+    print(
+        f"""
 linli demo — Tianxin community (天新社区), {config}
   API docs      http://{host}:{port}/docs   (token: Bearer {settings.admin_token})
   health        http://{host}:{port}/api/v1/health
@@ -120,7 +119,9 @@ linli demo — Tianxin community (天新社区), {config}
                        --data-urlencode 'q=SELECT last(laeq) FROM noise GROUP BY site'
   simulator log {sim_log}
 Ctrl-C stops everything the demo started.
-""", flush=True)
+""",
+        flush=True,
+    )
 
 
 def _report(worker: object, db: object) -> None:
@@ -132,6 +133,9 @@ def _report(worker: object, db: object) -> None:
     by_reason: dict[str, int] = {}
     for row in counts:
         by_reason[row.reason] = by_reason.get(row.reason, 0) + row.count
-    print(f"[demo] messages {p.messages:,}  readings {p.readings:,}  lines written {w.lines:,}  "
-          f"duplicates {p.duplicates}  spooled batches {w.spooled_batches}  "
-          f"rejected {sum(by_reason.values())} {by_reason or ''}", flush=True)
+    print(
+        f"[demo] messages {p.messages:,}  readings {p.readings:,}  lines written {w.lines:,}  "
+        f"duplicates {p.duplicates}  spooled batches {w.spooled_batches}  "
+        f"rejected {sum(by_reason.values())} {by_reason or ''}",
+        flush=True,
+    )

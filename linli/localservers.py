@@ -81,6 +81,16 @@ def free_port() -> int:
         return port
 
 
+def spawn_logged(
+    argv: list[str], log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    """Start a child process with stdout and stderr appended to `log`, in its own session."""
+    with open(log, "ab") as out:
+        return subprocess.Popen(
+            argv, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True
+        )
+
+
 def _binary(name: str) -> str:
     for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
         if candidate and os.access(candidate, os.X_OK):
@@ -107,17 +117,11 @@ class LocalServer:
 
     def start(self, timeout_s: float = 20.0) -> LocalServer:
         """Start the process and wait until its port answers."""
-        log = open(self.dir / f"{self.name}.out", "ab")  # noqa: SIM115 (owned by the child)
-        self.proc = subprocess.Popen(
-            self.argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
-        log.close()
+        self.proc = spawn_logged(self.argv, self.dir / f"{self.name}.out")
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
-                raise ServerError(
-                    f"{self.name} exited with {self.proc.returncode}; see {self.dir}"
-                )
+                raise ServerError(f"{self.name} exited with {self.proc.returncode}; see {self.dir}")
             if self._ready():
                 return self
             time.sleep(0.05)

@@ -69,8 +69,13 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1) -> int:
     influx = open_influx(settings)
     stop = wait_for_signal()
     worker = Ingest(settings, db, db, influx).start()
-    log.info("ingesting %s/# from %s into %s/%s", settings.topic_prefix, settings.mqtt_url,
-             settings.influx_url, settings.influx_db)
+    log.info(
+        "ingesting %s/# from %s into %s/%s",
+        settings.topic_prefix,
+        settings.mqtt_url,
+        settings.influx_url,
+        settings.influx_db,
+    )
     stop.wait()
     worker.stop()
     return 0
@@ -95,8 +100,10 @@ def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> in
     open_influx(settings).close()
     shared = settings.model_copy(update={"mqtt_share_group": settings.mqtt_share_group or "linli"})
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_ingest_worker, args=(shared, i), name=f"linli-ingest-{i}")
-             for i in range(workers)]
+    procs = [
+        ctx.Process(target=_ingest_worker, args=(shared, i), name=f"linli-ingest-{i}")
+        for i in range(workers)
+    ]
     for p in procs:
         p.start()
     stop = wait_for_signal()

@@ -85,9 +85,7 @@ def parse_message(
             )
         tags = registry.tags.get(sensor)
         if tags is None:
-            raise _Invalid(
-                ReasonCode.UNKNOWN_SENSOR, f"sensor {sensor!r} is not in the registry"
-            )
+            raise _Invalid(ReasonCode.UNKNOWN_SENSOR, f"sensor {sensor!r} is not in the registry")
         doc = _decode(payload)
         if channel == CHANNEL_STATUS:
             out.status = _status(sensor, doc, received_ms)
@@ -127,9 +125,7 @@ def _decode(payload: bytes) -> dict[str, Any]:
     except orjson.JSONDecodeError as err:
         raise _Invalid(ReasonCode.NOT_JSON, f"payload is not UTF-8 JSON: {err}") from None
     if not isinstance(doc, dict):
-        raise _Invalid(
-            ReasonCode.SCHEMA, f"payload is a JSON {type(doc).__name__}, not an object"
-        )
+        raise _Invalid(ReasonCode.SCHEMA, f"payload is a JSON {type(doc).__name__}, not an object")
     return doc
 
 

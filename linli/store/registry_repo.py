@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 from sqlalchemy import Connection, Row, Table, insert, select, update
@@ -32,9 +33,7 @@ def _contacts_json(contacts: Iterable[Contact]) -> list[dict[str, Any]]:
 
 
 def _contacts(doc: Sequence[Mapping[str, Any]]) -> tuple[Contact, ...]:
-    return tuple(
-        Contact(d["name"], d.get("phone"), dict(d.get("channels") or {})) for d in doc
-    )
+    return tuple(Contact(d["name"], d.get("phone"), dict(d.get("channels") or {})) for d in doc)
 
 
 def _grid_row(grid: GridRecord) -> dict[str, Any]:
@@ -137,36 +136,47 @@ def _exists(conn: Connection, table: Table, entry_id: str) -> bool:
 # -- one kind of entry: its table, codec and rules ---------------------------------
 
 
-_KINDS: Final[dict[type, tuple[str, Table, Any, Any, Any]]] = {
-    GridRecord: ("grid", grids, _grid_row, _grid, _check_grid),
-    SiteRecord: ("site", sites, _site_row, _site, _check_site),
-    Sensor: ("sensor", sensors, _sensor_row, _sensor, _check_sensor),
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    """How one kind of entry is stored and checked."""
+
+    what: str
+    table: Table
+    encode: Callable[[Any], dict[str, Any]]
+    decode: Callable[[Row[Any]], Any]
+    check: Callable[[Connection, Any], None]
+
+
+_KINDS: Final[dict[type, _Kind]] = {
+    GridRecord: _Kind("grid", grids, _grid_row, _grid, _check_grid),
+    SiteRecord: _Kind("site", sites, _site_row, _site, _check_site),
+    Sensor: _Kind("sensor", sensors, _sensor_row, _sensor, _check_sensor),
 }
 
 
 def list_entries(conn: Connection, kind: type[Entry]) -> list[Entry]:
     """Every entry of one kind, by id."""
-    _, table, _, decode, _ = _KINDS[kind]
-    return [decode(r) for r in conn.execute(select(table).order_by(table.c.id))]
+    k = _KINDS[kind]
+    return [k.decode(r) for r in conn.execute(select(k.table).order_by(k.table.c.id))]
 
 
 def get_entry(conn: Connection, kind: type[Entry], entry_id: str) -> Entry:
     """One entry by id; raises NotFound."""
-    what, table, _, decode, _ = _KINDS[kind]
-    row = conn.execute(select(table).where(table.c.id == entry_id)).first()
+    k = _KINDS[kind]
+    row = conn.execute(select(k.table).where(k.table.c.id == entry_id)).first()
     if row is None:
-        raise NotFound(f"{what} {entry_id!r} does not exist")
-    entry: Entry = decode(row)
+        raise NotFound(f"{k.what} {entry_id!r} does not exist")
+    entry: Entry = k.decode(row)
     return entry
 
 
 def insert_entry(conn: Connection, entry: Entry) -> None:
     """Add a new entry; raises Duplicate or Invalid. The caller bumps the version."""
-    what, table, encode, _, check = _KINDS[type(entry)]
-    if _exists(conn, table, entry.id):
-        raise Duplicate(f"{what} {entry.id!r} already exists")
-    check(conn, entry)
-    conn.execute(insert(table).values(encode(entry)))
+    k = _KINDS[type(entry)]
+    if _exists(conn, k.table, entry.id):
+        raise Duplicate(f"{k.what} {entry.id!r} already exists")
+    k.check(conn, entry)
+    conn.execute(insert(k.table).values(k.encode(entry)))
 
 
 def patch_entry(
@@ -174,31 +184,32 @@ def patch_entry(
 ) -> tuple[Entry, bool]:
     """Change some fields of an entry (never its id); the flag says whether anything changed."""
     current = get_entry(conn, kind, entry_id)
+    what = _KINDS[kind].what
     if changes.get("id", entry_id) != entry_id:
-        raise Invalid(f"{_KINDS[kind][0]} {entry_id!r}: an id cannot be changed")
+        raise Invalid(f"{what} {entry_id!r}: an id cannot be changed")
     try:
         changed = dataclasses.replace(current, **changes)
     except TypeError as err:
-        raise Invalid(f"{_KINDS[kind][0]} {entry_id!r}: {err}") from err
+        raise Invalid(f"{what} {entry_id!r}: {err}") from err
     return changed, _write_if_changed(conn, current, changed)
 
 
 def upsert_entry(conn: Connection, entry: Entry) -> bool:
     """Insert or overwrite an entry; True if the store changed."""
-    _, table, _, decode, _ = _KINDS[type(entry)]
-    row = conn.execute(select(table).where(table.c.id == entry.id)).first()
+    k = _KINDS[type(entry)]
+    row = conn.execute(select(k.table).where(k.table.c.id == entry.id)).first()
     if row is None:
         insert_entry(conn, entry)
         return True
-    return _write_if_changed(conn, decode(row), entry)
+    return _write_if_changed(conn, k.decode(row), entry)
 
 
 def _write_if_changed(conn: Connection, current: Entry, changed: Entry) -> bool:
     if changed == current:
         return False
-    _, table, encode, _, check = _KINDS[type(changed)]
-    check(conn, changed)
-    conn.execute(update(table).where(table.c.id == changed.id).values(encode(changed)))
+    k = _KINDS[type(changed)]
+    k.check(conn, changed)
+    conn.execute(update(k.table).where(k.table.c.id == changed.id).values(k.encode(changed)))
     return True
 
 
@@ -219,6 +230,4 @@ def read_version(conn: Connection) -> int | None:
 
 def bump_version(conn: Connection) -> None:
     """Raise the registry version by one, in the caller's transaction."""
-    conn.execute(
-        update(meta).where(meta.c.key == REGISTRY_VERSION).values(value=meta.c.value + 1)
-    )
+    conn.execute(update(meta).where(meta.c.key == REGISTRY_VERSION).values(value=meta.c.value + 1))

@@ -19,7 +19,7 @@ from pathlib import Path
 import orjson
 
 from linli.ingest.influx import InfluxClient
-from linli.localservers import influxd, mosquitto
+from linli.localservers import influxd, mosquitto, spawn_logged
 from tests.helpers import Publisher, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
@@ -27,9 +27,8 @@ SENSORS = [f"n-{i:02d}" for i in range(1, 21)]
 
 
 def _linli(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "linli", "ingest", "--config", str(CONFIG)],
-        env=env, stdout=open(log, "ab"), stderr=subprocess.STDOUT,
+    return spawn_logged(
+        [sys.executable, "-m", "linli", "ingest", "--config", str(CONFIG)], log, env
     )
 
 
@@ -59,8 +58,12 @@ def test_influx_outage_and_kill_9_lose_nothing(tmp_path: Path):
         while not done.is_set():
             items = []
             for sensor in SENSORS:
-                doc = {"ts": base + seq * 1000, "seq": seq, "period_s": 1,
-                       "metrics": {"laeq": 50 + seq % 30, "lamax": 90.0}}
+                doc = {
+                    "ts": base + seq * 1000,
+                    "seq": seq,
+                    "period_s": 1,
+                    "metrics": {"laeq": 50 + seq % 30, "lamax": 90.0},
+                }
                 items.append((f"linli/v1/{sensor}/telemetry", orjson.dumps(doc)))
             pub.send_many(items)
             for sensor in SENSORS:
@@ -91,7 +94,8 @@ def test_influx_outage_and_kill_9_lose_nothing(tmp_path: Path):
         wait_for(lambda: _count(influx) == total, timeout_s=60, every_s=0.5)
         for sensor in SENSORS:
             rows = influx.query(
-                f"SELECT count(laeq), min(seq), max(seq) FROM noise WHERE sensor = '{sensor}'")
+                f"SELECT count(laeq), min(seq), max(seq) FROM noise WHERE sensor = '{sensor}'"
+            )
             assert rows[0].values[0][1:] == [published[sensor], 0, published[sensor] - 1], sensor
         wait_for(lambda: not list((tmp_path / "spool").glob("*.lp")), timeout_s=30)
     finally:

@@ -10,7 +10,7 @@ import pytest
 from linli.ingest.influx import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
-from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
+from tests.helpers import Publisher, noise, settings_for, small_registry, wait_for
 
 
 @pytest.fixture
@@ -40,9 +40,19 @@ def test_reading_is_stored_with_tags_and_once(path):
     row = dict(zip(series[0].columns, series[0].values[0], strict=True))
     assert len(series[0].values) == 1
     assert row == {
-        "time": now, "grid": "g1", "l10": 61.0, "l50": 56.2, "l90": 49.8, "laeq": 58.3,
-        "lamax": 71.2, "lamin": 44.0, "period_s": 60, "seq": 7, "sensor": "n-01",
-        "site": "hj-b1", "zone": "2",
+        "time": now,
+        "grid": "g1",
+        "l10": 61.0,
+        "l50": 56.2,
+        "l90": 49.8,
+        "laeq": 58.3,
+        "lamax": 71.2,
+        "lamin": 44.0,
+        "period_s": 60,
+        "seq": 7,
+        "sensor": "n-01",
+        "site": "hj-b1",
+        "zone": "2",
     }
     assert ingest.pipeline.stats.duplicates == 1
     assert store.rejections == []

@@ -19,10 +19,12 @@ from tests.helpers import Publisher, count, noise, settings_for, wait_for
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
 
 
-def test_every_reason_code_is_kept_and_listed(mqtt_url, influx_url, influx_db, topic_prefix,
-                                              tmp_path):
-    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path,
-                            admin_token="t-admin")
+def test_every_reason_code_is_kept_and_listed(
+    mqtt_url, influx_url, influx_db, topic_prefix, tmp_path
+):
+    settings = settings_for(
+        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, admin_token="t-admin"
+    )
     db = Database(settings.db_url)
     apply_community(db, load_community(CONFIG))
     influx = InfluxClient(influx_url, influx_db)
@@ -37,9 +39,13 @@ def test_every_reason_code_is_kept_and_listed(mqtt_url, influx_url, influx_db, t
         (f"{p}/n-01/telemetry", b'{"pad": "' + b"x" * 300_000 + b'"}', "too_large"),
         (f"{p}/n-01/telemetry", orjson.dumps({"ts": now, "seq": "one"}), "schema"),
         (f"{p}/n-77/telemetry", orjson.dumps(noise(now, 1)), "unknown_sensor"),
-        (f"{p}/n-01/telemetry", orjson.dumps(
-            {"ts": now, "seq": 1, "period_s": 60, "metrics": {"laeq": 50, "oil_fume": 1.2}}),
-         "kind_mismatch"),
+        (
+            f"{p}/n-01/telemetry",
+            orjson.dumps(
+                {"ts": now, "seq": 1, "period_s": 60, "metrics": {"laeq": 50, "oil_fume": 1.2}}
+            ),
+            "kind_mismatch",
+        ),
         (f"{p}/n-01/telemetry", orjson.dumps(noise(now, 1, 171.2)), "out_of_range"),
         (f"{p}/n-01/telemetry", orjson.dumps(noise(now, 1, 80.0, lamax=70.0)), "inconsistent"),
         (f"{p}/n-01/telemetry", orjson.dumps(noise(now - 8 * 86_400_000, 1)), "ts_out_of_range"),
@@ -66,8 +72,15 @@ def test_every_reason_code_is_kept_and_listed(mqtt_url, influx_url, influx_db, t
         assert len(too_large["payload"]) == 64 * 1024
         counts = api.get("/api/v1/rejected/counts", headers=auth).json()
         n01 = {r["reason"]: r["count"] for r in counts if r["sensor"] == "n-01"}
-        assert n01 == {"not_json": 1, "too_large": 1, "schema": 1, "kind_mismatch": 1,
-                       "out_of_range": 1, "inconsistent": 1, "ts_out_of_range": 1}
+        assert n01 == {
+            "not_json": 1,
+            "too_large": 1,
+            "schema": 1,
+            "kind_mismatch": 1,
+            "out_of_range": 1,
+            "inconsistent": 1,
+            "ts_out_of_range": 1,
+        }
         assert [r["count"] for r in counts if r["reason"] == "bad_topic"] == [1]
         wait_for(lambda: count(influx, "noise", "laeq") == 7)
         assert count(influx, "noise", "laeq", "WHERE sensor = 'n-03'") == 5

@@ -10,10 +10,18 @@ CASES = [
     pytest.param([(1, 10), (2, 20), (3, 30)], [0, 0, 0], (0, 0), id="rising without gaps"),
     pytest.param([(1, 10), (2, 20), (2, 20)], [0, 0, 1], (0, 1), id="same seq and ts → duplicate"),
     pytest.param([(1, 10), (5, 50)], [0, 0], (3, 0), id="1 then 5 → 3 lost"),
-    pytest.param([(1, 10), (4, 40), (2, 20), (3, 30)], [0, 0, 2, 2], (0, 0),
-                 id="a backfill fills the gap → nothing lost"),
-    pytest.param([(900, 10), (0, 20), (1, 30)], [0, 0, 0], (0, 0),
-                 id="lower seq with newer ts → counter restarted"),
+    pytest.param(
+        [(1, 10), (4, 40), (2, 20), (3, 30)],
+        [0, 0, 2, 2],
+        (0, 0),
+        id="a backfill fills the gap → nothing lost",
+    ),
+    pytest.param(
+        [(900, 10), (0, 20), (1, 30)],
+        [0, 0, 0],
+        (0, 0),
+        id="lower seq with newer ts → counter restarted",
+    ),
 ]
 
 
@@ -21,7 +29,8 @@ CASES = [
 def test_seq_accounting(seen, verdicts, harvest):
     tracker = SeqTracker(grace_ms=0)
     assert [tracker.observe("n-01", seq, ts, now_ms=ts) for seq, ts in seen] == [
-        (Verdict.NEW, Verdict.DUPLICATE, Verdict.LATE_FILL)[v] for v in verdicts]
+        (Verdict.NEW, Verdict.DUPLICATE, Verdict.LATE_FILL)[v] for v in verdicts
+    ]
     assert tracker.harvest(now_ms=1000).get("n-01", (0, 0)) == harvest
 
 

@@ -1,0 +1,63 @@
+"""`create_app`: the HTTP API under /api/v1 (CONTRACT §5), built from clients passed in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Final
+
+from fastapi import FastAPI, Request, status
+from fastapi.responses import JSONResponse
+
+from linli import __version__
+from linli.api.routers import grids, health, readings, rejected, sensors, sites, tokens
+from linli.api.services import Services
+from linli.api.telemetry import RangeTooLarge
+from linli.ingest.influx import InfluxClient, InfluxError, InfluxUnavailable
+from linli.settings import Settings
+from linli.store import Database, Duplicate, Invalid, NotFound, StoreError
+
+API_PREFIX: Final = "/api/v1"
+# Raw points one readings request may aggregate in Python (InfluxQL cannot average
+# energetically): about 70 days of one sensor's 1-minute readings.
+DEFAULT_MAX_RAW_POINTS: Final = 100_000
+
+# The project's errors and the status each one means, checked in this order.
+_STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
+    (NotFound, status.HTTP_404_NOT_FOUND),
+    (Duplicate, status.HTTP_409_CONFLICT),
+    (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (RangeTooLarge, status.HTTP_422_UNPROCESSABLE_CONTENT),
+    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (InfluxUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
+    (InfluxError, status.HTTP_502_BAD_GATEWAY),
+)
+
+
+def create_app(
+    settings: Settings,
+    db: Database,
+    influx: InfluxClient,
+    broker_status: Callable[[], bool],
+    *,
+    max_raw_points: int = DEFAULT_MAX_RAW_POINTS,
+) -> FastAPI:
+    """The API app; it owns none of the clients it is given, and closes none."""
+    app = FastAPI(
+        title="linli",
+        version=__version__,
+        summary="Community noise and cooking-fume monitoring",
+        docs_url="/docs",
+    )
+    app.state.services = Services(settings, db, influx, broker_status, max_raw_points)
+    for module in (health, grids, sites, sensors, readings, rejected, tokens):
+        app.include_router(module.router, prefix=API_PREFIX)
+    for error, code in _STATUS:
+        app.add_exception_handler(error, _handler(code))
+    return app
+
+
+def _handler(code: int) -> Callable[[Request, Exception], JSONResponse]:
+    def handle(_request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse({"detail": str(exc)}, status_code=code)
+
+    return handle

@@ -1,0 +1,45 @@
+"""`GET /api/v1/health`: the broker, InfluxDB and the case store; no token needed."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import APIRouter, status
+from fastapi.responses import JSONResponse
+
+from linli.api.schemas import Health, Part
+from linli.api.services import Services, ServicesDep
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=Health, responses={503: {"model": Health}})
+def health(services: ServicesDep) -> JSONResponse:
+    """200 when every part answers, 503 with the same body when any does not."""
+    broker = _check(lambda: "connected" if services.broker_status() else None)
+    influx = _check(lambda: f"InfluxDB {services.influx.ping()}")
+    store = _check(lambda: _store_ping(services))
+    body = Health(
+        status="ok" if broker.ok and influx.ok and store.ok else "degraded",
+        broker=broker,
+        influxdb=influx,
+        case_store=store,
+    )
+    code = status.HTTP_200_OK if body.status == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
+    return JSONResponse(body.model_dump(), status_code=code)
+
+
+def _store_ping(services: Services) -> str:
+    services.db.ping()
+    return "reachable"
+
+
+def _check(probe: Callable[[], str | None]) -> Part:
+    """Run one probe: its text when up; None or any exception means down."""
+    try:
+        detail = probe()
+    except Exception as err:  # a health check reports every failure, whatever its type
+        return Part(ok=False, detail=str(err) or type(err).__name__)
+    if detail is None:
+        return Part(ok=False, detail="not connected")
+    return Part(ok=True, detail=detail)

@@ -1,0 +1,408 @@
+"""HTTP request and response bodies (the API boundary); values inside are the core's types."""
+
+from __future__ import annotations
+
+import base64
+import codecs
+from typing import Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from linli.api.telemetry import SensorStatus
+from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.reading import SensorKind
+from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
+from linli.rules.rejection import ReasonCode
+from linli.store import Grant, GridRecord, RejectionCount, Role, SiteRecord, StoredRejection
+from linli.store.registry_repo import ENTRY_ID_PATTERN
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class _Patch(_In):
+    """A partial update: only the fields sent change; `null` only where a field allows it."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null(self) -> _Patch:
+        for name in self.model_fields_set:
+            if getattr(self, name) is None and name not in self.nullable:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+    def sent(self) -> dict[str, Any]:
+        """The fields the client sent."""
+        return {name: getattr(self, name) for name in self.model_fields_set}
+
+
+class ContactBody(BaseModel):
+    """A grid worker or a merchant's contact."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    phone: str | None = None
+    channels: dict[str, str] = Field(default_factory=dict)
+
+    def value(self) -> Contact:
+        """The core's Contact."""
+        return Contact(self.name, self.phone, dict(self.channels))
+
+    @classmethod
+    def of(cls, contact: Contact) -> ContactBody:
+        """The body of a Contact."""
+        return cls(name=contact.name, phone=contact.phone, channels=dict(contact.channels))
+
+
+class MerchantBody(BaseModel):
+    """The business running a shop."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1)
+    contacts: list[ContactBody] = Field(default_factory=list)
+
+    def value(self) -> Merchant:
+        """The core's Merchant."""
+        return Merchant(self.name, tuple(c.value() for c in self.contacts))
+
+    @classmethod
+    def of(cls, merchant: Merchant) -> MerchantBody:
+        """The body of a Merchant."""
+        return cls(name=merchant.name, contacts=[ContactBody.of(c) for c in merchant.contacts])
+
+
+# -- grids ---------------------------------------------------------------------------
+
+
+class GridOut(BaseModel):
+    """A grid (网格) and its grid workers."""
+
+    id: str
+    name: str
+    name_en: str
+    workers: list[ContactBody]
+
+    @classmethod
+    def of(cls, grid: GridRecord) -> GridOut:
+        """The body of a stored grid."""
+        return cls(
+            id=grid.id,
+            name=grid.name,
+            name_en=grid.name_en,
+            workers=[ContactBody.of(w) for w in grid.workers],
+        )
+
+
+class GridCreate(_In):
+    """A new grid."""
+
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    workers: list[ContactBody] = Field(default_factory=list)
+
+    def record(self) -> GridRecord:
+        """The grid to store."""
+        workers = tuple(w.value() for w in self.workers)
+        return GridRecord(self.id, self.name, workers, name_en=self.name_en)
+
+
+class GridPatch(_Patch):
+    """Changes to a grid."""
+
+    name: str | None = Field(default=None, min_length=1)
+    name_en: str | None = None
+    workers: list[ContactBody] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The changed fields as the core's values."""
+        sent = self.sent()
+        if self.workers is not None:
+            sent["workers"] = tuple(w.value() for w in self.workers)
+        return sent
+
+
+# -- sites ---------------------------------------------------------------------------
+
+
+class SiteOut(BaseModel):
+    """A shop or residential building."""
+
+    id: str
+    name: str
+    name_en: str
+    kind: SiteKind
+    category: str
+    zone: Zone
+    grid: str
+    address: str
+    merchant: MerchantBody | None
+    cooking_heads: float | None
+
+    @classmethod
+    def of(cls, site: SiteRecord) -> SiteOut:
+        """The body of a stored site."""
+        return cls(
+            id=site.id,
+            name=site.name,
+            name_en=site.name_en,
+            kind=site.kind,
+            category=site.category,
+            zone=site.zone,
+            grid=site.grid,
+            address=site.address,
+            merchant=None if site.merchant is None else MerchantBody.of(site.merchant),
+            cooking_heads=site.cooking_heads,
+        )
+
+
+class SiteCreate(_In):
+    """A new site, in an existing grid."""
+
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    kind: SiteKind
+    category: str = ""
+    zone: Zone
+    grid: str
+    address: str = ""
+    merchant: MerchantBody | None = None
+    cooking_heads: float | None = Field(default=None, ge=0)
+
+    def record(self) -> SiteRecord:
+        """The site to store."""
+        return SiteRecord(
+            id=self.id,
+            name=self.name,
+            kind=self.kind,
+            zone=self.zone,
+            grid=self.grid,
+            address=self.address,
+            category=self.category,
+            merchant=None if self.merchant is None else self.merchant.value(),
+            cooking_heads=self.cooking_heads,
+            name_en=self.name_en,
+        )
+
+
+class SitePatch(_Patch):
+    """Changes to a site; `merchant` and `cooking_heads` may be set to null."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset({"merchant", "cooking_heads"})
+
+    name: str | None = Field(default=None, min_length=1)
+    name_en: str | None = None
+    kind: SiteKind | None = None
+    category: str | None = None
+    zone: Zone | None = None
+    grid: str | None = None
+    address: str | None = None
+    merchant: MerchantBody | None = None
+    cooking_heads: float | None = Field(default=None, ge=0)
+
+    def changes(self) -> dict[str, Any]:
+        """The changed fields as the core's values."""
+        sent = self.sent()
+        if self.merchant is not None:
+            sent["merchant"] = self.merchant.value()
+        return sent
+
+
+# -- sensors -------------------------------------------------------------------------
+
+
+class SensorOut(BaseModel):
+    """A sensor: its id is its MQTT client id and username."""
+
+    id: str
+    kind: SensorKind
+    site: str
+
+    @classmethod
+    def of(cls, sensor: Sensor) -> SensorOut:
+        """The body of a stored sensor."""
+        return cls(id=sensor.id, kind=sensor.kind, site=sensor.site)
+
+
+class SensorDetail(SensorOut):
+    """A sensor with what InfluxDB knows of it; status `unknown` when InfluxDB does not answer."""
+
+    status: SensorStatus
+    online: bool | None
+    last_seen_ms: int | None
+    last_reading_ms: int | None
+
+
+class SensorCreate(_In):
+    """A new sensor, at an existing site."""
+
+    id: str = Field(pattern=f"^{SENSOR_ID_PATTERN}$")
+    kind: SensorKind
+    site: str
+
+    def record(self) -> Sensor:
+        """The sensor to store."""
+        return Sensor(self.id, self.kind, self.site)
+
+
+class SensorPatch(_Patch):
+    """Changes to a sensor: its kind or its site."""
+
+    kind: SensorKind | None = None
+    site: str | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The changed fields as the core's values."""
+        return self.sent()
+
+
+# -- readings ------------------------------------------------------------------------
+
+
+class Point(BaseModel):
+    """One bucket of a series: its start, its aggregate and how many readings made it."""
+
+    ts_ms: int
+    value: float
+    count: int
+
+
+class SensorSeries(BaseModel):
+    """One sensor's buckets."""
+
+    sensor: str
+    points: list[Point]
+
+
+class Readings(BaseModel):
+    """A site's series of one metric; dB metrics are averaged energetically (CONTRACT §4)."""
+
+    site: str
+    metric: str
+    unit: str
+    aggregate: str
+    every_ms: int
+    from_ms: int
+    to_ms: int
+    series: list[SensorSeries]
+
+
+# -- rejected records ------------------------------------------------------------------
+
+
+class RejectionOut(BaseModel):
+    """A rejected record; the payload is text when it is UTF-8, base64 otherwise."""
+
+    id: int
+    topic: str
+    sensor: str | None
+    received_ms: int
+    reason: ReasonCode
+    detail: str
+    index: int | None
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+    payload_size: int
+    payload_truncated: bool
+
+    @classmethod
+    def of(cls, r: StoredRejection) -> RejectionOut:
+        """The body of a stored rejected record."""
+        encoding: Literal["utf-8", "base64"] = "utf-8"
+        try:
+            # A kept head may end inside a multi-byte character: decode it as unfinished.
+            payload = codecs.getincrementaldecoder("utf-8")().decode(
+                r.payload, final=not r.truncated
+            )
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(r.payload).decode("ascii"), "base64"
+        return cls(
+            id=r.id,
+            topic=r.topic,
+            sensor=r.sensor,
+            received_ms=r.received_ms,
+            reason=r.reason,
+            detail=r.detail,
+            index=r.index,
+            payload=payload,
+            payload_encoding=encoding,
+            payload_size=r.payload_size,
+            payload_truncated=r.truncated,
+        )
+
+
+class RejectionPage(BaseModel):
+    """A page of rejected records, newest first."""
+
+    items: list[RejectionOut]
+    limit: int
+    offset: int
+
+
+class RejectionCountOut(BaseModel):
+    """How many records were rejected for one sensor and reason."""
+
+    sensor: str | None
+    reason: ReasonCode
+    count: int
+
+    @classmethod
+    def of(cls, c: RejectionCount) -> RejectionCountOut:
+        """The body of a count."""
+        return cls(sensor=c.sensor, reason=c.reason, count=c.count)
+
+
+# -- tokens and health -----------------------------------------------------------------
+
+
+class TokenCreate(_In):
+    """A token to issue: grid workers name their grids, merchants their site."""
+
+    role: Role
+    grids: list[str] = Field(default_factory=list)
+    site: str | None = None
+    note: str = ""
+
+
+class TokenOut(BaseModel):
+    """An issued token; `token` is shown only in this answer."""
+
+    token: str
+    role: Role
+    grids: list[str]
+    site: str | None
+    note: str
+    created_ms: int
+
+    @classmethod
+    def of(cls, token: str, grant: Grant) -> TokenOut:
+        """The body of a newly issued token."""
+        return cls(
+            token=token,
+            role=grant.role,
+            grids=sorted(grant.grids),
+            site=grant.site,
+            note=grant.note,
+            created_ms=grant.created_ms,
+        )
+
+
+class Part(BaseModel):
+    """One dependency's status."""
+
+    ok: bool
+    detail: str
+
+
+class Health(BaseModel):
+    """The status of the broker, InfluxDB and the case store."""
+
+    status: Literal["ok", "degraded"]
+    broker: Part
+    influxdb: Part
+    case_store: Part

@@ -1,0 +1,94 @@
+"""Role scoping, done once: the registry as one token sees it (CONTRACT §5).
+
+Admin and staff see the whole community; a grid worker their grids and the sites and
+sensors in them; a merchant their one site and its sensors. Anything outside the scope
+is reported exactly like an id that does not exist: 404, never 403.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends
+
+from linli.api.auth import GrantDep, require_admin
+from linli.api.services import ServicesDep
+from linli.rules.registry import Sensor, Site
+from linli.store import Database, Grant, GridRecord, NotFound, Role, SiteRecord
+
+
+class Scope:
+    """Reads of grids, sites and sensors limited to what one token may see."""
+
+    __slots__ = ("_db", "grant")
+
+    def __init__(self, grant: Grant, db: Database) -> None:
+        self.grant = grant
+        self._db = db
+
+    @property
+    def whole(self) -> bool:
+        """Whether the token sees the whole community."""
+        return self.grant.role in (Role.ADMIN, Role.STAFF)
+
+    def require_admin(self) -> None:
+        """403 unless the token is an admin's; call after the entry was found in scope."""
+        require_admin(self.grant)
+
+    def grids(self) -> list[GridRecord]:
+        """The grids in scope."""
+        return [g for g in self._db.grids() if self._sees_grid(g.id)]
+
+    def grid(self, grid_id: str) -> GridRecord:
+        """One grid in scope; NotFound otherwise."""
+        if not self._sees_grid(grid_id):
+            raise NotFound(f"grid {grid_id!r} does not exist")
+        return self._db.grid(grid_id)
+
+    def sites(self) -> list[SiteRecord]:
+        """The sites in scope."""
+        return [s for s in self._db.sites() if self._sees_site(s)]
+
+    def site(self, site_id: str) -> SiteRecord:
+        """One site in scope; NotFound otherwise."""
+        found = self._db.site(site_id)
+        if not self._sees_site(found):
+            raise NotFound(f"site {site_id!r} does not exist")
+        return found
+
+    def sensors(self) -> list[Sensor]:
+        """The sensors in scope."""
+        if self.whole:
+            return self._db.sensors()
+        sites = {s.id for s in self.sites()}
+        return [s for s in self._db.sensors() if s.site in sites]
+
+    def sensor(self, sensor_id: str) -> Sensor:
+        """One sensor in scope; NotFound otherwise."""
+        found = self._db.sensor(sensor_id)
+        if not self.whole:
+            try:
+                self.site(found.site)
+            except NotFound:
+                raise NotFound(f"sensor {sensor_id!r} does not exist") from None
+        return found
+
+    def sensor_ids(self) -> set[str] | None:
+        """The ids of the sensors in scope; None when the token sees them all."""
+        return None if self.whole else {s.id for s in self.sensors()}
+
+    def _sees_grid(self, grid_id: str) -> bool:
+        return self.whole or (self.grant.role is Role.GRID_WORKER and grid_id in self.grant.grids)
+
+    def _sees_site(self, site: Site) -> bool:
+        if self.grant.role is Role.MERCHANT:
+            return site.id == self.grant.site
+        return self._sees_grid(site.grid)
+
+
+def scope(grant: GrantDep, services: ServicesDep) -> Scope:
+    """The request's scope, from its bearer token."""
+    return Scope(grant, services.db)
+
+
+ScopeDep = Annotated[Scope, Depends(scope)]

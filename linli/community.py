@@ -1,0 +1,227 @@
+"""The community file (`--config FILE`): grids, sites and sensors in TOML, applied at start.
+
+The file is a boundary, so it is read with pydantic; errors name the file, the table
+and the field. `apply_community` upserts the file's entries into the store: the file
+wins for what it lists, and entries created through the API that it does not list are
+kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import tomllib
+import zoneinfo
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.reading import SensorKind
+from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
+from linli.store import Database, GridRecord, SiteRecord
+from linli.store.registry_repo import ENTRY_ID_PATTERN
+
+log = logging.getLogger(__name__)
+
+# What the simulator makes a site's sensors sound and smell like (firmware-sim/).
+Profile = Literal["residential", "restaurant", "ktv", "bbq", "convenience", "traffic"]
+
+
+class CommunityError(ValueError):
+    """The community file cannot be read or breaks a rule; the message says where."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ContactModel(_Model):
+    """A grid worker or a merchant's contact."""
+
+    name: str = Field(min_length=1)
+    phone: str | None = None
+    channels: dict[str, str] = Field(default_factory=dict)
+
+
+class MerchantModel(_Model):
+    """The business running a shop."""
+
+    name: str = Field(min_length=1)
+    contacts: list[ContactModel] = Field(default_factory=list)
+
+
+class CommunityInfo(_Model):
+    """The `[community]` table."""
+
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    tz: str = "Asia/Shanghai"
+
+    @field_validator("tz")
+    @classmethod
+    def _known_tz(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone") from None
+        return value
+
+
+class GridModel(_Model):
+    """A `[[grid]]` entry."""
+
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    workers: list[ContactModel] = Field(default_factory=list)
+
+
+class SiteModel(_Model):
+    """A `[[site]]` entry."""
+
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
+    name: str = Field(min_length=1)
+    name_en: str = ""
+    kind: SiteKind
+    category: str = ""
+    profile: Profile | None = None
+    zone: Zone
+    grid: str
+    address: str = ""
+    merchant: MerchantModel | None = None
+    cooking_heads: float | None = Field(default=None, ge=0)
+
+
+class SensorModel(_Model):
+    """A `[[sensor]]` entry."""
+
+    id: str = Field(pattern=f"^{SENSOR_ID_PATTERN}$")
+    kind: SensorKind
+    site: str
+
+
+class Community(_Model):
+    """A whole community file."""
+
+    community: CommunityInfo
+    grid: list[GridModel] = Field(default_factory=list)
+    site: list[SiteModel] = Field(default_factory=list)
+    sensor: list[SensorModel] = Field(default_factory=list)
+
+    def grid_records(self) -> list[GridRecord]:
+        """The grids as the store keeps them."""
+        return [
+            GridRecord(g.id, g.name, _contacts(g.workers), name_en=g.name_en) for g in self.grid
+        ]
+
+    def site_records(self) -> list[SiteRecord]:
+        """The sites as the store keeps them."""
+        return [
+            SiteRecord(
+                id=s.id,
+                name=s.name,
+                kind=s.kind,
+                zone=s.zone,
+                grid=s.grid,
+                address=s.address,
+                category=s.category,
+                merchant=None
+                if s.merchant is None
+                else Merchant(s.merchant.name, _contacts(s.merchant.contacts)),
+                cooking_heads=s.cooking_heads,
+                name_en=s.name_en,
+            )
+            for s in self.site
+        ]
+
+    def sensor_records(self) -> list[Sensor]:
+        """The sensors as the store keeps them."""
+        return [Sensor(s.id, s.kind, s.site) for s in self.sensor]
+
+
+def load_community(path: Path | str) -> Community:
+    """Read and check a community file; raises CommunityError naming file, table and field."""
+    path = Path(path)
+    try:
+        doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise CommunityError(f"{path}: cannot read: {err.strerror or err}") from err
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise CommunityError(f"{path}: not valid TOML: {err}") from err
+    try:
+        community = Community.model_validate(doc)
+    except ValidationError as err:
+        lines = [_where(doc, e["loc"]) + f": {e['msg']}" for e in err.errors()]
+        raise CommunityError(f"{path}: " + f"\n{path}: ".join(lines)) from None
+    problems = _cross_check(community)
+    if problems:
+        raise CommunityError(f"{path}: " + f"\n{path}: ".join(problems))
+    return community
+
+
+def apply_community(db: Database, community: Community) -> None:
+    """Upsert the file's grids, sites and sensors; the registry version rises only on change."""
+    changed = db.apply_registry(
+        community.grid_records(), community.site_records(), community.sensor_records()
+    )
+    log.info(
+        "community %s: %d grids, %d sites, %d sensors applied (%s)",
+        community.community.name,
+        len(community.grid),
+        len(community.site),
+        len(community.sensor),
+        "changed" if changed else "unchanged",
+    )
+
+
+def _contacts(models: Sequence[ContactModel]) -> tuple[Contact, ...]:
+    return tuple(Contact(m.name, m.phone, dict(m.channels)) for m in models)
+
+
+def _where(doc: dict[str, Any], loc: tuple[int | str, ...]) -> str:
+    """`[[site]] #3 'hj-1' field 'zone'` from a pydantic error location."""
+    if not loc:
+        return "file"
+    table, rest = str(loc[0]), list(loc[1:])
+    entries = doc.get(table)
+    index = rest[0] if rest else None
+    if isinstance(entries, list) and isinstance(index, int):
+        rest.pop(0)
+        entry = entries[index] if index < len(entries) else None
+        entry_id = entry.get("id") if isinstance(entry, dict) else None
+        place = f"[[{table}]] #{index + 1}" + (f" {entry_id!r}" if entry_id else "")
+    else:
+        place = f"[{table}]"
+    if rest:
+        return f"{place} field {'.'.join(str(p) for p in rest)!r}"
+    return place
+
+
+def _cross_check(community: Community) -> list[str]:
+    """Ids are unique per table and every reference points at an entry of the file."""
+    problems: list[str] = []
+    for table, ids in (
+        ("grid", [g.id for g in community.grid]),
+        ("site", [s.id for s in community.site]),
+        ("sensor", [s.id for s in community.sensor]),
+    ):
+        seen: set[str] = set()
+        for n, entry_id in enumerate(ids, 1):
+            if entry_id in seen:
+                problems.append(f"[[{table}]] #{n} field 'id': {entry_id!r} appears twice")
+            seen.add(entry_id)
+    grid_ids = {g.id for g in community.grid}
+    site_ids = {s.id for s in community.site}
+    for n, site in enumerate(community.site, 1):
+        if site.grid not in grid_ids:
+            problems.append(
+                f"[[site]] #{n} {site.id!r} field 'grid': {site.grid!r} is not a [[grid]] id"
+            )
+    for n, sensor in enumerate(community.sensor, 1):
+        if sensor.site not in site_ids:
+            problems.append(
+                f"[[sensor]] #{n} {sensor.id!r} field 'site': {sensor.site!r} is not a [[site]] id"
+            )
+    return problems

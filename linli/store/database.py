@@ -1,0 +1,230 @@
+"""`Database`: the relational store behind ingest's ports and the API (rules/ports.py).
+
+Schema: `tables.metadata.create_all` at open, for now; Alembic migrations replace it
+with a later issue.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from linli.rules.registry import Registry, Sensor
+from linli.rules.rejection import ReasonCode, Rejection
+from linli.store import registry_repo as repo
+from linli.store import rejections as rejected
+from linli.store import tokens as tokens_repo
+from linli.store.engine import open_engine
+from linli.store.errors import Duplicate, StoreError
+from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.tables import metadata
+from linli.store.tokens import Grant, Role
+
+
+class Database:
+    """The store at one SQLAlchemy URL (SQLite by default, PostgreSQL in production)."""
+
+    def __init__(self, url: str) -> None:
+        self._engine = open_engine(url)
+        try:
+            metadata.create_all(self._engine)
+            with self._engine.begin() as conn:
+                repo.ensure_version(conn)
+        except IntegrityError:
+            pass  # another process starting at the same moment wrote the version row first
+        except SQLAlchemyError as err:
+            raise StoreError(f"store at {self._engine.url!r}: {err}") from err
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def ping(self) -> None:
+        """A trivial SELECT; raises StoreError when the store does not answer."""
+        with self._reading() as conn:
+            conn.execute(text("SELECT 1"))
+
+    # -- registry (ports.RegistrySource) --------------------------------------------
+
+    def registry_version(self) -> int:
+        """A number that rises whenever grids, sites or sensors change."""
+        with self._reading() as conn:
+            return repo.read_version(conn) or 0
+
+    def load_registry(self) -> Registry:
+        """A consistent snapshot of grids, sites and sensors, with its version."""
+        with self._transaction() as conn:  # one transaction: one consistent snapshot
+            return Registry(
+                repo.list_entries(conn, GridRecord),
+                repo.list_entries(conn, SiteRecord),
+                repo.list_entries(conn, Sensor),
+                version=repo.read_version(conn) or 0,
+            )
+
+    def grids(self) -> list[GridRecord]:
+        """Every grid, by id."""
+        with self._reading() as conn:
+            return repo.list_entries(conn, GridRecord)
+
+    def sites(self) -> list[SiteRecord]:
+        """Every site, by id."""
+        with self._reading() as conn:
+            return repo.list_entries(conn, SiteRecord)
+
+    def sensors(self) -> list[Sensor]:
+        """Every sensor, by id."""
+        with self._reading() as conn:
+            return repo.list_entries(conn, Sensor)
+
+    def grid(self, grid_id: str) -> GridRecord:
+        """One grid; raises NotFound."""
+        with self._reading() as conn:
+            return repo.get_entry(conn, GridRecord, grid_id)
+
+    def site(self, site_id: str) -> SiteRecord:
+        """One site; raises NotFound."""
+        with self._reading() as conn:
+            return repo.get_entry(conn, SiteRecord, site_id)
+
+    def sensor(self, sensor_id: str) -> Sensor:
+        """One sensor; raises NotFound."""
+        with self._reading() as conn:
+            return repo.get_entry(conn, Sensor, sensor_id)
+
+    def create_grid(self, grid: GridRecord) -> GridRecord:
+        """Add a grid; raises Duplicate or Invalid."""
+        return self._create(grid)
+
+    def create_site(self, site: SiteRecord) -> SiteRecord:
+        """Add a site to an existing grid; raises Duplicate or Invalid."""
+        return self._create(site)
+
+    def create_sensor(self, sensor: Sensor) -> Sensor:
+        """Add a sensor to an existing site; raises Duplicate or Invalid."""
+        return self._create(sensor)
+
+    def patch_grid(self, grid_id: str, changes: Mapping[str, Any]) -> GridRecord:
+        """Change some fields of a grid; raises NotFound or Invalid."""
+        return self._patch(GridRecord, grid_id, changes)
+
+    def patch_site(self, site_id: str, changes: Mapping[str, Any]) -> SiteRecord:
+        """Change some fields of a site; raises NotFound or Invalid."""
+        return self._patch(SiteRecord, site_id, changes)
+
+    def patch_sensor(self, sensor_id: str, changes: Mapping[str, Any]) -> Sensor:
+        """Change some fields of a sensor; raises NotFound or Invalid."""
+        return self._patch(Sensor, sensor_id, changes)
+
+    def apply_registry(
+        self, grids: Iterable[GridRecord], sites: Iterable[SiteRecord], sensors: Iterable[Sensor]
+    ) -> bool:
+        """Insert or overwrite these entries in one transaction; True if anything changed."""
+        with self._transaction() as conn:
+            changed = [repo.upsert_entry(conn, g) for g in grids]
+            changed += [repo.upsert_entry(conn, s) for s in sites]
+            changed += [repo.upsert_entry(conn, s) for s in sensors]
+            if any(changed):
+                repo.bump_version(conn)
+            return any(changed)
+
+    def _create(self, entry: repo.Entry) -> repo.Entry:
+        with self._transaction() as conn:
+            repo.insert_entry(conn, entry)
+            repo.bump_version(conn)
+        return entry
+
+    def _patch(
+        self, kind: type[repo.Entry], entry_id: str, changes: Mapping[str, Any]
+    ) -> repo.Entry:
+        with self._transaction() as conn:
+            entry, changed = repo.patch_entry(conn, kind, entry_id, changes)
+            if changed:
+                repo.bump_version(conn)
+        return entry
+
+    # -- rejected records (ports.RejectSink) ----------------------------------------
+
+    def add_rejections(self, rejections: Sequence[Rejection]) -> None:
+        """Store rejected records in one transaction; raises StoreError on failure."""
+        with self._transaction() as conn:
+            rejected.add_rejections(conn, rejections)
+
+    def list_rejections(
+        self,
+        *,
+        sensor: str | None = None,
+        reason: ReasonCode | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        sensors: Collection[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> list[StoredRejection]:
+        """Rejected records, newest first; `sensors` limits them to a scope's sensors."""
+        with self._reading() as conn:
+            return rejected.list_rejections(
+                conn,
+                sensor=sensor,
+                reason=reason,
+                since_ms=since_ms,
+                until_ms=until_ms,
+                sensors=sensors,
+                limit=limit,
+                offset=offset,
+            )
+
+    def rejection_counts(self, *, sensors: Collection[str] | None = None) -> list[RejectionCount]:
+        """Rejected records counted per sensor and reason."""
+        with self._reading() as conn:
+            return rejected.count_rejections(conn, sensors=sensors)
+
+    # -- tokens ---------------------------------------------------------------------
+
+    def create_token(
+        self,
+        role: Role,
+        *,
+        grids: Iterable[str] = (),
+        site: str | None = None,
+        note: str = "",
+        now_ms: int | None = None,
+    ) -> tuple[str, Grant]:
+        """Issue a token for a role and scope; the token itself is returned once, never kept."""
+        created_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        with self._transaction() as conn:
+            return tokens_repo.create_token(
+                conn, role, grid_ids=grids, site=site, note=note, now_ms=created_ms
+            )
+
+    def resolve_token(self, token: str) -> Grant | None:
+        """The role and scope of a token, or None if linli did not issue it."""
+        with self._reading() as conn:
+            return tokens_repo.resolve_token(conn, token)
+
+    # -- plumbing -------------------------------------------------------------------
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One transaction: committed on success, rolled back and translated on error."""
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except IntegrityError as err:
+            # Only reachable in a race: the checks before each write name the usual cases.
+            raise Duplicate(f"conflicts with a concurrent change: {err.orig}") from err
+        except SQLAlchemyError as err:
+            raise StoreError(f"store at {self._engine.url!r}: {err}") from err
+
+    @contextmanager
+    def _reading(self) -> Iterator[Connection]:
+        """A connection for reads, its errors translated."""
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as err:
+            raise StoreError(f"store at {self._engine.url!r}: {err}") from err
