@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 
 from linli.ingest.influx import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
-from tests.helpers import Publisher, noise, settings_for, small_registry, wait_for
+from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
 
 
 @pytest.fixture
@@ -56,3 +58,55 @@ def test_reading_is_stored_with_tags_and_once(path):
     }
     assert ingest.pipeline.stats.duplicates == 1
     assert store.rejections == []
+
+
+def test_status_will_health_and_seq_gaps_reach_the_device_measurement(
+    mqtt_url, influx_url, influx_db, topic_prefix, tmp_path
+):
+    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
+    influx = InfluxClient(influx_url, influx_db)
+    influx.ensure_database("400d")
+    store = MemoryStore(small_registry())
+    ingest = Ingest(settings, store, store, influx, seq_grace_ms=0, account_every_ms=0)
+    ingest.start(wait_subscribed_s=10)
+    now = int(time.time() * 1000)
+    p = topic_prefix
+    # a device with a last will, which then vanishes without DISCONNECT
+    device = paho.Client(CallbackAPIVersion.VERSION2, client_id="n-02")
+    device.will_set(f"{p}/n-02/status", b'{"online": false}', qos=1, retain=True)
+    host, port = mqtt_url.removeprefix("mqtt://").split(":")
+    device.connect(host, int(port), keepalive=1)
+    device.loop_start()
+    device.publish(
+        f"{p}/n-02/status", b'{"online": true, "fw": "1.4.2", "ts": %d}' % (now - 5000), 1, True
+    ).wait_for_publish(5)
+    pub = Publisher(mqtt_url, f"pub-dev-{p.split('/')[0]}")
+    try:
+        pub.send(
+            f"{p}/f-01/health",
+            {
+                "ts": now - 4000,
+                "battery_v": 3.9,
+                "rssi_dbm": -71,
+                "temp_c": 31.5,
+                "uptime_s": 86400,
+            },
+        )
+        for seq in (1, 2, 5):  # 3 and 4 never arrive
+            pub.send(f"{p}/n-01/telemetry", noise(now - 3000 + seq, seq))
+        device.loop_stop()
+        device.socket().close()  # the broker publishes the will after 1.5 × keepalive
+        wait_for(lambda: count(influx, "device", "online") == 2, timeout_s=10)
+        online = influx.query("SELECT online, fw FROM device WHERE sensor = 'n-02'")[0].values
+        assert [row[1:] for row in online] == [[True, "1.4.2"], [False, None]]
+        health = influx.query(
+            "SELECT battery_v, rssi_dbm, temp_c, uptime_s, site FROM device WHERE sensor = 'f-01'"
+        )[0].values
+        assert health == [[now - 4000, 3.9, -71.0, 31.5, 86400, "rest-1"]]
+        gaps = wait_for(
+            lambda: influx.query("SELECT sum(seq_gaps) FROM device WHERE sensor = 'n-01'")
+        )
+        assert gaps[0].values[0][1] == 2
+    finally:
+        pub.close()
+        ingest.stop()
