@@ -68,6 +68,7 @@ class Pipeline:
         account_every_ms: int = 10_000,
         seq_grace_ms: int = 10 * 60 * 1000,
         keep_readings: bool = False,
+        seq_accounting: bool = True,
     ) -> None:
         self._source = registry_source
         self._submit = submit
@@ -78,7 +79,9 @@ class Pipeline:
         self._account_every_ms = account_every_ms
         self._keep_readings = keep_readings
         self._builder = LineBuilder()
-        self._seq = SeqTracker(seq_grace_ms)
+        # With a shared subscription a sensor's messages are spread over the workers, so
+        # no worker sees its whole seq: accounting is then off (README, "Several workers").
+        self._seq = SeqTracker(seq_grace_ms) if seq_accounting else None
         self.registry: Registry = registry_source.load_registry()
         self._checked_ms = self._accounted_ms = _now_ms()
         self._batch: Batch | None = None
@@ -95,9 +98,11 @@ class Pipeline:
         batch.messages += 1
         parsed = parse_message(topic, payload, received_ms, self.registry, self._prefix)
         tags_of = self.registry.tags
+        seq = self._seq
         for reading in parsed.readings:
-            if self._seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms) == (
-                Verdict.DUPLICATE
+            if seq is not None and (
+                seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
+                == Verdict.DUPLICATE
             ):
                 batch.duplicates += 1  # written again all the same: InfluxDB keeps it once
             batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
@@ -151,7 +156,7 @@ class Pipeline:
         self.epoch = epoch
 
     def _account(self, now_ms: int) -> None:
-        harvest = self._seq.harvest(now_ms)
+        harvest = self._seq.harvest(now_ms) if self._seq is not None else None
         if not harvest:
             return
         if self._batch is None:

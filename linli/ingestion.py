@@ -49,6 +49,7 @@ class Ingest:
             seq_grace_ms=seq_grace_ms,
             account_every_ms=account_every_ms,
             keep_readings=on_stored is not None,
+            seq_accounting=settings.mqtt_share_group is None,
         )
         topic = f"{settings.topic_prefix}/#"
         if settings.mqtt_share_group:

@@ -95,7 +95,9 @@ def test_status_will_health_and_seq_gaps_reach_the_device_measurement(
         for seq in (1, 2, 5):  # 3 and 4 never arrive
             pub.send(f"{p}/n-01/telemetry", noise(now - 3000 + seq, seq))
         device.loop_stop()
-        device.socket().close()  # the broker publishes the will after 1.5 × keepalive
+        sock = device.socket()
+        assert sock is not None
+        sock.close()  # no DISCONNECT: the broker publishes the will after 1.5 × keepalive
         wait_for(lambda: count(influx, "device", "online") == 2, timeout_s=10)
         online = influx.query("SELECT online, fw FROM device WHERE sensor = 'n-02'")[0].values
         assert [row[1:] for row in online] == [[True, "1.4.2"], [False, None]]
