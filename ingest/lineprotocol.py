@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from linli.rules.constants import (
     F_DUPLICATES,
     F_FW,
+    F_LAEQ_ES,
     F_ONLINE,
     F_PERIOD_S,
     F_SEQ,
@@ -119,6 +120,10 @@ class LineBuilder:
                 fields.append(f"{name}=false")
             else:
                 fields.append(f"{name}={float(value)!r}")
+        laeq = reading.metrics.get("laeq")
+        if laeq is not None:
+            energy = 10.0 ** (float(laeq) / 10.0) * reading.period_s
+            fields.append(f"{F_LAEQ_ES}={energy!r}")
         fields.append(f"{F_PERIOD_S}={reading.period_s}i,{F_SEQ}={reading.seq}i")
         return f"{self._head(reading.kind, tags)} {','.join(fields)} {reading.ts_ms}"
 

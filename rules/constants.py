@@ -44,6 +44,10 @@ F_PERIOD_S: Final = "period_s"
 # Extension to CONTRACT §4 (README "Stored schema"): the reading's seq, kept so that
 # seq accounting survives a restart and evidence names the exact reading.
 F_SEQ: Final = "seq"
+# Extension to CONTRACT §4 (README "Stored schema"): the reading's A-weighted sound
+# energy times its period, 10^(laeq/10)·period_s, so that InfluxQL can average dB
+# energetically: Leq = 10·log10(sum(laeq_es) / sum(period_s)).
+F_LAEQ_ES: Final = "laeq_es"
 F_ONLINE: Final = "online"
 F_SEQ_GAPS: Final = "seq_gaps"
 F_DUPLICATES: Final = "duplicates"

@@ -48,6 +48,7 @@ def test_reading_is_stored_with_tags_and_once(path):
         "l50": 56.2,
         "l90": 49.8,
         "laeq": 58.3,
+        "laeq_es": pytest.approx(10**5.83 * 60, rel=1e-12),
         "lamax": 71.2,
         "lamin": 44.0,
         "period_s": 60,
