@@ -37,24 +37,31 @@ def build_parser() -> argparse.ArgumentParser:
     _common(demo)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second")
-    from linli.sim.cli import add_arguments
-
-    add_arguments(sub.add_parser("sim", help="the sensor fleet simulator, against any broker"))
+    # `linli sim ...` is handed whole to the simulator's own parser (firmware-sim/cli.py),
+    # which speaks only the wire protocol and imports nothing of linli.
+    sub.add_parser("sim", add_help=False, help="the sensor fleet simulator, against any broker")
     return parser
+
+
+def _sim(argv: list[str]) -> int:
+    from linli.sim.cli import add_arguments, run
+
+    parser = argparse.ArgumentParser(prog="linli sim", description="the sensor fleet simulator")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `linli` console command."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["sim"]:
+        return _sim(argv[1:])
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=getattr(args, "log_level", "INFO").upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    if args.command == "sim":
-        from linli.sim.cli import run
-
-        return run(args)
     settings = Settings()
     from linli import service
 
