@@ -24,7 +24,7 @@ import httpx
 # lets the broker stream whole batches to linli before it acknowledges them; linli
 # pushes back by not reading (ingest/mqtt.py).
 MOSQUITTO_CONF = """\
-listener {port} 127.0.0.1
+{user}listener {port} 127.0.0.1
 allow_anonymous true
 persistence true
 persistence_location {dir}/
@@ -32,7 +32,6 @@ autosave_interval {autosave_s}
 max_inflight_messages 20000
 max_queued_messages 0
 max_queued_bytes 0
-message_size_limit 0
 log_dest file {dir}/mosquitto.log
 log_type error
 log_type warning
@@ -164,7 +163,12 @@ def mosquitto(data_dir: Path, port: int | None = None, autosave_s: int = 30) -> 
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     conf = data_dir / "mosquitto.conf"
-    conf.write_text(MOSQUITTO_CONF.format(port=port, dir=data_dir, autosave_s=autosave_s))
+    # As root mosquitto drops to the `mosquitto` user, which cannot write into a data dir
+    # under a root-only temp dir: the persistence file would silently never be saved.
+    user = "user root\n" if os.geteuid() == 0 else ""
+    conf.write_text(
+        MOSQUITTO_CONF.format(user=user, port=port, dir=data_dir, autosave_s=autosave_s)
+    )
     return LocalServer("mosquitto", [_binary("mosquitto"), "-c", str(conf)], port, data_dir)
 
 
