@@ -37,6 +37,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(demo)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second")
+    demo.add_argument(
+        "--sim-start",
+        default="-2h",
+        help="simulated start (the fleet catches up with real time, then runs at 1×)",
+    )
     # `linli sim ...` is handed whole to the simulator's own parser (firmware-sim/cli.py),
     # which speaks only the wire protocol and imports nothing of linli.
     sub.add_parser("sim", add_help=False, help="the sensor fleet simulator, against any broker")

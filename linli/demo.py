@@ -20,8 +20,10 @@ import time
 from pathlib import Path
 
 from linli import service
+from linli.ingestion import Ingest
 from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
 from linli.settings import Settings
+from linli.store import Database
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +64,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
 
     from linli.api.app import create_app
-    from linli.ingestion import Ingest
 
     var = Path("var").resolve()
     var.mkdir(exist_ok=True)
@@ -83,6 +84,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
         argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
         argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
+        argv += [f"--start={args.sim_start}"]
         sim = spawn_logged(argv, sim_log)
         _banner(settings, config, sim_log)
         stop = service.wait_for_signal()
@@ -124,18 +126,16 @@ Ctrl-C stops everything the demo started.
     )
 
 
-def _report(worker: object, db: object) -> None:
-    from linli.ingestion import Ingest
-
-    assert isinstance(worker, Ingest)
+def _report(worker: Ingest, db: Database) -> None:
     p, w = worker.pipeline.stats, worker.writer.stats
-    counts = db.rejection_counts() if hasattr(db, "rejection_counts") else []
     by_reason: dict[str, int] = {}
-    for row in counts:
-        by_reason[row.reason] = by_reason.get(row.reason, 0) + row.count
+    for row in db.rejection_counts():
+        by_reason[str(row.reason)] = by_reason.get(str(row.reason), 0) + row.count
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(by_reason.items()))
     print(
-        f"[demo] messages {p.messages:,}  readings {p.readings:,}  lines written {w.lines:,}  "
-        f"duplicates {p.duplicates}  spooled batches {w.spooled_batches}  "
-        f"rejected {sum(by_reason.values())} {by_reason or ''}",
+        f"[demo] messages {p.messages:,}  readings {p.readings:,}  "
+        f"points written {w.lines:,}  duplicates {p.duplicates}  "
+        f"spooled batches {w.spooled_batches}  "
+        f"rejected {sum(by_reason.values())}" + (f" ({reasons})" if reasons else ""),
         flush=True,
     )
