@@ -35,7 +35,7 @@ def main(host: str, port: int, influx_url: str, db: str, prefix: str) -> None:
         manual_ack=True,
     )
     client.on_message = on_message
-    client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/#", qos=1)
+    client.on_connect = lambda c, *_: c.subscribe(f"{prefix}/+/telemetry", qos=1)
     client.connect(host, port)
     client.loop_start()
     print("ready", flush=True)

@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -180,12 +181,8 @@ def sustained(
 
 def _sim_published(log: Path) -> int:
     """The simulator's final count of published readings (its last summary line)."""
-    for line in reversed(log.read_text().splitlines()):
-        if "published" in line:
-            for word in line.replace(",", " ").split():
-                if word.startswith("published="):
-                    return int(word.split("=")[1])
-    return -1
+    counts = re.findall(r"readings ([\d,]+)", log.read_text())
+    return int(counts[-1].replace(",", "")) if counts else -1
 
 
 def maximum(
