@@ -38,6 +38,7 @@ class CaseState(StrEnum):
 class Action(StrEnum):
     """What can happen to a case: people's actions (CONTRACT §5) and linli's own."""
 
+    OPEN = "open"  # linli: the first entry of every case (never a move of the table)
     ACKNOWLEDGE = "acknowledge"
     START = "start"
     RESOLVE = "resolve"
@@ -157,6 +158,21 @@ def apply(
         changes["level"] = LADDER[i + 1]
     changed = dataclasses.replace(case, **changes)  # type: ignore[arg-type]
     return changed, TimelineEntry(at_ms, actor, action, case.state, target, changed.level, note)
+
+
+def open_case(case: Case, actor: str = "linli", note: str = "") -> tuple[Case, TimelineEntry]:
+    """A new case at its first level, and the timeline entry that opens it."""
+    opened = dataclasses.replace(
+        case,
+        state=CaseState.OPEN,
+        level=case.first_level,
+        updated_ms=case.opened_ms,
+        occurrences=1,
+    )
+    entry = TimelineEntry(
+        case.opened_ms, actor, Action.OPEN, CaseState.OPEN, CaseState.OPEN, opened.level, note
+    )
+    return opened, entry
 
 
 def due_level(case: Case, escalation: Escalation, now_ms: int) -> Level:
