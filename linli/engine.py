@@ -110,8 +110,10 @@ class Engine:
         queue_batches: int = 64,
         tick_s: float = 10.0,
         retry_s: float = 1.0,
+        clock: Callable[[], int] | None = None,
     ) -> None:
         self._db = db
+        self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.policy = policy
         self._tell = tell
         self._queue: queue.Queue[Sequence[Reading] | None] = queue.Queue(maxsize=queue_batches)
@@ -120,12 +122,20 @@ class Engine:
         self._registry: Registry = db.load_registry()
         with db.cases() as tx:
             self._states = {s: state_of(s, d) for s, d in tx.load_states().items()}
-            self._pending: dict[str, list[tuple[int, int]]] = defaultdict(list)
-            for evidence_id, sensor, until_ms in tx.pending_snapshots():
-                self._pending[sensor].append((evidence_id, until_ms))
+            # sensor → [(evidence id, snapshot until (reading time), give up at (wall time))]
+            self._pending: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
+            for evidence_id, sensor, until_ms, at_ms in tx.pending_snapshots():
+                self._pending[sensor].append(
+                    (evidence_id, until_ms, self._give_up(until_ms, at_ms))
+                )
         self._thread: threading.Thread | None = None
         self._busy = 0
         self.judged = 0
+
+    def _give_up(self, until_ms: int, noticed_ms: int) -> int:
+        """When a snapshot stops waiting for readings: late data keeps arriving for a while."""
+        margin = self.policy.evidence_margin_s * 1000
+        return max(until_ms, noticed_ms + margin) + margin
 
     # -- feeding --------------------------------------------------------------------
 
@@ -166,7 +176,7 @@ class Engine:
             readings = [r for b in batch if b for r in b]
             while True:
                 try:
-                    now_ms = time.time_ns() // 1_000_000
+                    now_ms = self._clock()
                     if readings:
                         self.process(readings, now_ms)
                     if time.monotonic() - last_tick >= self._tick_s:
@@ -234,10 +244,9 @@ class Engine:
             for case in tx.not_closed():
                 changes += self._age(tx, case, now_ms)
             for sensor_id, pending in list(self._pending.items()):
-                margin = self.policy.evidence_margin_s * 1000
-                for evidence_id, until_ms in [p for p in pending if now_ms > p[1] + margin]:
-                    tx.extend_snapshot(evidence_id, (), done=True)
-                    pending.remove((evidence_id, until_ms))
+                for item in [p for p in pending if now_ms > p[2]]:
+                    tx.extend_snapshot(item[0], (), done=True)
+                    pending.remove(item)
                 if not pending:
                     del self._pending[sensor_id]
             tx.save_states({s: state_doc(states[s]) for s in changed}, now_ms)
@@ -308,7 +317,8 @@ class Engine:
         )
         until_ms = breach.end_ms + margin
         evidence_id = tx.add_occurrence(moved.id, breach, now_ms, snapshot, until_ms)
-        self._pending[breach.sensor].append((evidence_id, until_ms))
+        give_up = self._give_up(until_ms, now_ms)
+        self._pending[breach.sensor].append((evidence_id, until_ms, give_up))
         return [CaseChange(moved, entry)]
 
     def _collect_snapshots(
@@ -317,13 +327,14 @@ class Engine:
         pending = self._pending.get(sensor_id)
         if not pending:
             return
-        for evidence_id, until_ms in list(pending):
+        for item in list(pending):
+            evidence_id, until_ms, _ = item
             after = [r for r in readings if r.ts_ms <= until_ms]
             done = any(r.ts_ms > until_ms for r in readings)
             if after or done:
                 tx.extend_snapshot(evidence_id, after, done)
             if done:
-                pending.remove((evidence_id, until_ms))
+                pending.remove(item)
 
     def _age(self, tx: CaseTx, case: Case, now_ms: int) -> list[CaseChange]:
         out: list[CaseChange] = []

@@ -214,14 +214,16 @@ class CaseTx:
         assert ev is not None
         return int(ev[0])
 
-    def pending_snapshots(self) -> list[tuple[int, str, int]]:
-        """(evidence id, sensor, until ms) of snapshots still collecting readings."""
+    def pending_snapshots(self) -> list[tuple[int, str, int, int]]:
+        """(evidence id, sensor, until ms, noticed ms) of snapshots still collecting readings."""
         rows = self.conn.execute(
-            select(evidence.c.id, evidence.c.sensor, evidence.c.snapshot_until_ms).where(
-                evidence.c.snapshot_done.is_(False)
+            select(
+                evidence.c.id, evidence.c.sensor, evidence.c.snapshot_until_ms, occurrences.c.at_ms
             )
+            .join(occurrences, occurrences.c.id == evidence.c.occurrence_id)
+            .where(evidence.c.snapshot_done.is_(False))
         )
-        return [(int(r.id), r.sensor, int(r.snapshot_until_ms)) for r in rows]
+        return [(int(r.id), r.sensor, int(r.snapshot_until_ms), int(r.at_ms)) for r in rows]
 
     def extend_snapshot(self, evidence_id: int, readings: Iterable[Reading], done: bool) -> None:
         """Add readings after the breach to an evidence snapshot; `done` closes it."""
