@@ -9,10 +9,22 @@ from fastapi import FastAPI, Request, status
 from fastapi.responses import JSONResponse
 
 from linli import __version__
-from linli.api.routers import grids, health, readings, rejected, sensors, sites, tokens
+from linli.api.routers import (
+    cases,
+    grids,
+    health,
+    readings,
+    rejected,
+    rules,
+    sensors,
+    sites,
+    tokens,
+)
 from linli.api.services import Services
 from linli.api.telemetry import RangeTooLarge
 from linli.ingest.influx import InfluxClient, InfluxError, InfluxUnavailable
+from linli.rules.localtime import Calendar
+from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 from linli.store import Database, Duplicate, Invalid, NotFound, StoreError
 
@@ -40,6 +52,7 @@ def create_app(
     broker_status: Callable[[], bool],
     *,
     max_raw_points: int = DEFAULT_MAX_RAW_POINTS,
+    policy: RulePolicy | None = None,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -48,8 +61,10 @@ def create_app(
         summary="Community noise and cooking-fume monitoring",
         docs_url="/docs",
     )
-    app.state.services = Services(settings, db, influx, broker_status, max_raw_points)
-    for module in (health, grids, sites, sensors, readings, rejected, tokens):
+    if policy is None:
+        policy = RulePolicy(calendar=Calendar(settings.tz))
+    app.state.services = Services(settings, db, influx, broker_status, max_raw_points, policy)
+    for module in (health, grids, sites, sensors, readings, rejected, tokens, cases, rules):
         app.include_router(module.router, prefix=API_PREFIX)
     for error, code in _STATUS:
         app.add_exception_handler(error, _handler(code))

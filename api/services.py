@@ -9,6 +9,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from linli.ingest.influx import InfluxClient
+from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 from linli.store import Database
 
@@ -22,6 +23,7 @@ class Services:
     influx: InfluxClient
     broker_status: Callable[[], bool]
     max_raw_points: int
+    policy: RulePolicy
 
 
 def services(request: Request) -> Services:

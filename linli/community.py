@@ -18,6 +18,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.limits import FUME_METRICS, FumeStandard, NoiseStandard
+from linli.rules.localtime import MAX_BUSINESS_WINDOWS, Calendar, Window, parse_hhmm
+from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.store import Database, GridRecord, SiteRecord
@@ -102,10 +105,95 @@ class SensorModel(_Model):
     site: str
 
 
+def _span(text: str) -> Window:
+    start, sep, end = text.partition("-")
+    if not sep:
+        raise ValueError(f"{text!r} is not a span HH:MM-HH:MM")
+    return Window(parse_hhmm(start.strip()), parse_hhmm(end.strip()))
+
+
+class RulesModel(_Model):
+    """The `[rules]` table: what this community changes about the rule engine's defaults."""
+
+    night: str = "22:00-06:00"
+    business_hours: list[str] = Field(default_factory=list, max_length=MAX_BUSINESS_WINDOWS)
+    noise_standard_residential: NoiseStandard = NoiseStandard.GB3096
+    noise_standard_shop: NoiseStandard = NoiseStandard.GB22337
+    fume_standard: FumeStandard = FumeStandard.GB18483
+    site_noise_standard: dict[str, NoiseStandard] = Field(default_factory=dict)
+    site_fume_standard: dict[str, FumeStandard] = Field(default_factory=dict)
+    fume_limit_mg: dict[str, float] = Field(default_factory=dict)
+    leq_window_s: int = Field(default=600, ge=0)
+    leq_sustain_s: int = Field(default=0, ge=0)
+    leq_hysteresis_db: float = Field(default=2.0, ge=0)
+    min_coverage: float = Field(default=0.75, ge=0, le=1)
+    fume_window_s: int = Field(default=600, ge=0)
+    fume_business_hours_only: bool = False
+    purifier_off_s: int = Field(default=600, ge=0)
+    purifier_current_min_a: float = Field(default=0.5, ge=0)
+    offline_periods: int = Field(default=5, ge=1)
+    stuck_repeats: int = Field(default=5, ge=0)
+    verification_s: int = Field(default=24 * 3600, ge=0)
+    escalate_unacknowledged_s: int = Field(default=30 * 60, ge=0)
+    escalate_unresolved_s: list[int] = Field(default_factory=lambda: [24 * 3600, 72 * 3600])
+
+    @field_validator("night")
+    @classmethod
+    def _night_span(cls, value: str) -> str:
+        _span(value)
+        return value
+
+    @field_validator("business_hours")
+    @classmethod
+    def _hours(cls, value: list[str]) -> list[str]:
+        for span in value:
+            _span(span)
+        return value
+
+    @field_validator("fume_limit_mg")
+    @classmethod
+    def _fume_metrics(cls, value: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(value) - set(FUME_METRICS))
+        if unknown:
+            raise ValueError(f"{unknown[0]!r} is not one of {', '.join(FUME_METRICS)}")
+        return value
+
+    def policy(self, tz: str) -> RulePolicy:
+        """The rule policy this table describes, in time zone `tz` (LINLI_TZ)."""
+        night = _span(self.night)
+        calendar = Calendar(
+            tz, night.start_min, night.end_min, tuple(_span(b) for b in self.business_hours)
+        )
+        return RulePolicy(
+            calendar=calendar,
+            noise_standard_residential=self.noise_standard_residential,
+            noise_standard_shop=self.noise_standard_shop,
+            fume_standard=self.fume_standard,
+            site_noise_standard=dict(self.site_noise_standard),
+            site_fume_standard=dict(self.site_fume_standard),
+            fume_limit_mg=dict(self.fume_limit_mg),
+            leq_window_s=self.leq_window_s,
+            leq_sustain_s=self.leq_sustain_s,
+            leq_hysteresis_db=self.leq_hysteresis_db,
+            min_coverage=self.min_coverage,
+            fume_window_s=self.fume_window_s,
+            fume_business_hours_only=self.fume_business_hours_only,
+            purifier_off_s=self.purifier_off_s,
+            purifier_current_min_a=self.purifier_current_min_a,
+            offline_periods=self.offline_periods,
+            stuck_repeats=self.stuck_repeats,
+            verification_s=self.verification_s,
+            escalation=Escalation(
+                self.escalate_unacknowledged_s, tuple(self.escalate_unresolved_s)
+            ),
+        )
+
+
 class Community(_Model):
     """A whole community file."""
 
     community: CommunityInfo
+    rules: RulesModel = Field(default_factory=RulesModel)
     grid: list[GridModel] = Field(default_factory=list)
     site: list[SiteModel] = Field(default_factory=list)
     sensor: list[SensorModel] = Field(default_factory=list)

@@ -71,13 +71,22 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     config = args.config or COMMUNITY
     sim: subprocess.Popen[bytes] | None = None
     worker: Ingest | None = None
+    engine = None
     server: uvicorn.Server | None = None
     try:
         db = service.open_store(settings, config)
         influx = service.open_influx(settings)
-        worker = Ingest(settings, db, db, influx).start()
+        policy = service.load_policy(settings, config)
+        engine = service.start_engine(settings, db, influx, policy)
+        worker = Ingest(settings, db, db, influx, on_stored=engine.submit).start()
         host, port = settings.api_host_port()
-        app = create_app(settings, db, influx, lambda: worker.source.connected if worker else False)
+        app = create_app(
+            settings,
+            db,
+            influx,
+            lambda: worker.source.connected if worker else False,
+            policy=policy,
+        )
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         threading.Thread(target=server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
@@ -102,6 +111,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             server.should_exit = True
         if worker is not None:
             worker.stop()
+        if engine is not None:
+            engine.stop()
         for s in reversed(started):
             s.stop()
     return 0
@@ -115,6 +126,7 @@ linli demo — Tianxin community (天新社区), {config}
   API docs      http://{host}:{port}/docs   (token: Bearer {settings.admin_token})
   health        http://{host}:{port}/api/v1/health
   rejected      http://{host}:{port}/api/v1/rejected/counts
+  cases (工单)   http://{host}:{port}/api/v1/cases   rules: http://{host}:{port}/api/v1/rules
   MQTT broker   {settings.mqtt_url}   (topics {settings.topic_prefix}/<sensor>/telemetry)
   InfluxDB      {settings.influx_url}   database {settings.influx_db!r}
                 e.g. curl -G {settings.influx_url}/query --data-urlencode db={settings.influx_db} \\

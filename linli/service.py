@@ -10,6 +10,7 @@ from pathlib import Path
 from types import FrameType
 
 from linli.ingest.influx import InfluxClient, InfluxError
+from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -28,6 +29,23 @@ def open_store(settings: Settings, config: Path | None):  # type: ignore[no-unty
     if config is not None:
         apply_community(db, load_community(config))
     return db
+
+
+def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
+    """The rule policy: the community file's `[rules]` table in LINLI_TZ, or the defaults."""
+    from linli.community import load_community
+    from linli.rules.localtime import Calendar
+
+    if config is None:
+        return RulePolicy(calendar=Calendar(settings.tz))
+    return load_community(config).rules.policy(settings.tz)
+
+
+def start_engine(settings: Settings, db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
+    """The rule engine, telling case events to InfluxDB's `case_event`."""
+    from linli.engine import Engine, influx_teller
+
+    return Engine(db, policy, tell=influx_teller(influx.write)).start()
 
 
 def open_influx(settings: Settings) -> InfluxClient:
@@ -115,29 +133,32 @@ def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> in
     return 0
 
 
-def _run_api(settings: Settings, db, influx: InfluxClient, broker_status) -> None:  # type: ignore[no-untyped-def]
+def _run_api(settings: Settings, db, influx: InfluxClient, broker_status, policy=None) -> None:  # type: ignore[no-untyped-def]
     import uvicorn
 
     from linli.api.app import create_app
 
     host, port = settings.api_host_port()
-    app = create_app(settings, db, influx, broker_status)
+    app = create_app(settings, db, influx, broker_status, policy=policy)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def serve(settings: Settings, config: Path | None) -> int:
-    """`linli serve`: ingest in a thread, the HTTP API in the foreground."""
+    """`linli serve`: ingest and the rule engine in threads, the HTTP API in the foreground."""
     from linli.ingestion import Ingest
 
     db = open_store(settings, config)
     influx = open_influx(settings)
-    worker = Ingest(settings, db, db, influx).start()
+    policy = load_policy(settings, config)
+    engine = start_engine(settings, db, influx, policy)
+    worker = Ingest(settings, db, db, influx, on_stored=engine.submit).start()
     host, port = settings.api_host_port()
     log.info("API on http://%s:%s/docs", host, port)
     try:
-        _run_api(settings, db, influx, lambda: worker.source.connected)
+        _run_api(settings, db, influx, lambda: worker.source.connected, policy)
     finally:
         worker.stop()
+        engine.stop()
     return 0
 
 

@@ -7,6 +7,8 @@ servers without seeing each other's data. Servers are stopped by the PID we star
 from __future__ import annotations
 
 import itertools
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,6 +17,7 @@ import httpx
 import pytest
 
 from linli.localservers import LocalServer, influxd, mosquitto
+from tests.pg import Postgres
 
 _counter = itertools.count()
 
@@ -60,3 +63,26 @@ def influx_db(influx_url: str) -> Iterator[str]:
     name = f"test_{next(_counter)}_{uuid.uuid4().hex[:6]}"
     yield name
     httpx.post(f"{influx_url}/query", data={"q": f'DROP DATABASE "{name}"'}, timeout=10)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """A PostgreSQL cluster for the case-store tests, started once.
+
+    In a temp dir of its own: pytest's are private to root, and the cluster runs as
+    `postgres` when the tests run as root.
+    """
+    root = Path(tempfile.mkdtemp(prefix="linli-pg-"))
+    server = Postgres(root / "cluster").start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """The case store on SQLite (WAL) and on PostgreSQL: every test using it runs on both."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/linli.db"
+    server: Postgres = request.getfixturevalue("postgres")
+    return server.create_db(f"t{next(_counter)}_{uuid.uuid4().hex[:6]}")

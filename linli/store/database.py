@@ -1,7 +1,6 @@
 """`Database`: the relational store behind ingest's ports and the API (rules/ports.py).
 
-Schema: `tables.metadata.create_all` at open, for now; Alembic migrations replace it
-with a later issue.
+Schema: Alembic migrations (`upgrade head`) at open (linli/store/migrate.py).
 """
 
 from __future__ import annotations
@@ -12,17 +11,18 @@ from contextlib import contextmanager
 from typing import Any
 
 from sqlalchemy import Connection, text
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from linli.rules.registry import Registry, Sensor
 from linli.rules.rejection import ReasonCode, Rejection
+from linli.store import migrate
 from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
+from linli.store.cases import CaseTx
 from linli.store.engine import open_engine
 from linli.store.errors import Duplicate, StoreError
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
-from linli.store.tables import metadata
 from linli.store.tokens import Grant, Role
 
 
@@ -32,11 +32,17 @@ class Database:
     def __init__(self, url: str) -> None:
         self._engine = open_engine(url)
         try:
-            metadata.create_all(self._engine)
+            migrate.upgrade(self._engine)
             with self._engine.begin() as conn:
                 repo.ensure_version(conn)
         except IntegrityError:
             pass  # another process starting at the same moment wrote the version row first
+        except OperationalError as err:
+            # another process starting at the same moment migrated first: check once more
+            try:
+                migrate.upgrade(self._engine)
+            except SQLAlchemyError:
+                raise StoreError(f"store at {self._engine.url!r}: {err}") from err
         except SQLAlchemyError as err:
             raise StoreError(f"store at {self._engine.url!r}: {err}") from err
 
@@ -205,6 +211,14 @@ class Database:
         """The role and scope of a token, or None if linli did not issue it."""
         with self._reading() as conn:
             return tokens_repo.resolve_token(conn, token)
+
+    # -- cases (CONTRACT §5) -----------------------------------------------------------
+
+    @contextmanager
+    def cases(self) -> Iterator[CaseTx]:
+        """The case store in one transaction: committed together, or not at all."""
+        with self._transaction() as conn:
+            yield CaseTx(conn)
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -1,7 +1,7 @@
 """The relational schema, in SQLAlchemy Core, portable across SQLite and PostgreSQL.
 
-The schema is created with `metadata.create_all` for now; Alembic migrations come with
-a later issue, and this module is then their starting point.
+Alembic migrations (linli/store/alembic/versions) create and change it; this module is
+the schema's current shape, and a test checks that the migrations arrive at it.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from typing import Final
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     Column,
     Float,
     ForeignKey,
@@ -98,4 +99,98 @@ tokens = Table(
     Column("site", String(ID_LEN), nullable=True),  # merchant scope: one site id
     Column("note", Text, nullable=False, default=""),
     Column("created_ms", BigInteger, nullable=False),
+)
+
+# -- cases (CONTRACT §5) -------------------------------------------------------------
+
+cases = Table(
+    "cases",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("site", String(ID_LEN), nullable=False),
+    Column("grid", String(ID_LEN), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("sensor", String(ID_LEN), nullable=True),
+    Column("state", String(16), nullable=False),
+    Column("level", String(24), nullable=False),
+    Column("first_level", String(24), nullable=False),
+    Column("title", Text, nullable=False),
+    Column("opened_ms", BigInteger, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
+    Column("acknowledged_ms", BigInteger, nullable=True),
+    Column("resolved_ms", BigInteger, nullable=True),
+    Column("closed_ms", BigInteger, nullable=True),
+    Column("late", Boolean, nullable=False),
+    Column("occurrences", Integer, nullable=False),
+    # "site/rule" while the case is not closed, NULL once closed: the unique index makes
+    # "at most one case not closed per (site, rule)" a fact of the schema, on SQLite and
+    # PostgreSQL alike (NULLs are distinct).
+    Column("open_key", String(2 * ID_LEN + 1), nullable=True, unique=True),
+    Index("ix_cases_site_rule", "site", "rule"),
+    Index("ix_cases_state", "state"),
+    Index("ix_cases_opened_ms", "opened_ms"),
+)
+
+occurrences = Table(
+    "occurrences",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("at_ms", BigInteger, nullable=False),  # when linli noticed
+    Column("sensor", String(ID_LEN), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),  # the window judged
+    Column("end_ms", BigInteger, nullable=False),
+    Column("measured", Float, nullable=False),
+    Column("late", Boolean, nullable=False),
+)
+
+evidence = Table(
+    "evidence",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("occurrence_id", BigInteger, ForeignKey("occurrences.id"), nullable=False),
+    Column("sensor", String(ID_LEN), nullable=False),
+    Column("rule", String(32), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("measured", Float, nullable=False),
+    Column("unit", String(16), nullable=False),
+    Column("limit_value", Float, nullable=True),
+    Column("limit_metric", String(32), nullable=True),
+    Column("standard", String(32), nullable=True),
+    Column("clause_zh", Text, nullable=True),
+    Column("clause_en", Text, nullable=True),
+    Column("summary", Text, nullable=False),
+    Column("late", Boolean, nullable=False),
+    # the readings from `evidence_margin_s` before to after the window, kept so the case
+    # proves itself after InfluxDB's retention has dropped the raw data
+    Column("snapshot", JSON, nullable=False),
+    Column("snapshot_until_ms", BigInteger, nullable=False),
+    Column("snapshot_done", Boolean, nullable=False),
+)
+
+timeline = Table(
+    "timeline",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("action", String(16), nullable=False),
+    Column("from_state", String(16), nullable=False),
+    Column("to_state", String(16), nullable=False),
+    Column("level", String(24), nullable=False),
+    Column("note", Text, nullable=False),
+)
+
+# The rule engine's memory per sensor (rules/judge.SensorState), so that a restart in
+# the middle of a breach neither repeats nor misses a case.
+rule_state = Table(
+    "rule_state",
+    metadata,
+    Column("sensor", String(ID_LEN), primary_key=True),
+    Column("doc", JSON, nullable=False),
+    Column("updated_ms", BigInteger, nullable=False),
 )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -59,7 +60,7 @@ def make_client(
     def make(
         influx_client: InfluxClient | None = None,
         broker_status: Callable[[], bool] = lambda: True,
-        **options: int,
+        **options: Any,
     ) -> TestClient:
         app = create_app(settings, db, influx_client or influx, broker_status, **options)
         return TestClient(app)

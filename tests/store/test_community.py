@@ -202,3 +202,35 @@ def test_the_minimal_file_loads(tmp_path: Path) -> None:
     community = load_community(path)
     assert community.sensor_records() == [Sensor("n-s1-01", SensorKind.NOISE, "s1")]
     assert community.community.tz == "Asia/Shanghai"
+
+
+def test_rules_table_overrides_the_defaults(tmp_path):
+    from linli.rules.limits import FumeStandard, NoiseStandard
+    from linli.rules.localtime import Window
+
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[community]\nname = "x"\n\n[rules]\nnight = "23:00-07:00"\n'
+        'business_hours = ["10:00-14:00", "17:00-24:00"]\n'
+        'fume_standard = "DB11/1488-2018"\nfume_limit_mg = { oil_fume = 1.5 }\n'
+        'site_noise_standard = { "ktv-1" = "GB 3096-2008" }\nleq_window_s = 300\n',
+        encoding="utf-8",
+    )
+    policy = load_community(path).rules.policy("Asia/Shanghai")
+    assert (policy.calendar.night_start_min, policy.calendar.night_end_min) == (1380, 420)
+    assert policy.calendar.business_hours == (Window(600, 840), Window(1020, 1440))
+    assert policy.fume_standard is FumeStandard.DB11_1488
+    assert policy.fume_limit_mg == {"oil_fume": 1.5}
+    assert policy.site_noise_standard == {"ktv-1": NoiseStandard.GB3096}
+    assert policy.leq_window_s == 300
+
+
+def test_rules_table_refuses_four_business_windows(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[community]\nname = "x"\n\n[rules]\n'
+        'business_hours = ["06:00-08:00", "10:00-14:00", "17:00-20:00", "21:00-23:00"]\n',
+        encoding="utf-8",
+    )
+    with pytest.raises(CommunityError, match=r"\[rules\] field 'business_hours'"):
+        load_community(path)

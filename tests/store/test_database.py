@@ -20,7 +20,20 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert tables == {"grids", "sites", "sensors", "meta", "rejections", "tokens"}
+    assert tables == {
+        "alembic_version",
+        "grids",
+        "sites",
+        "sensors",
+        "meta",
+        "rejections",
+        "tokens",
+        "cases",
+        "occurrences",
+        "evidence",
+        "timeline",
+        "rule_state",
+    }
 
 
 def test_a_new_store_is_at_version_0_and_empty(db: Database) -> None:

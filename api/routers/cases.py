@@ -1,0 +1,100 @@
+"""`/api/v1/cases`: list, read with evidence, act on (CONTRACT §5)."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from linli.api.case_schemas import ActionIn, CaseDetailOut, CaseOut, CasePage
+from linli.api.params import parse_time_ms
+from linli.api.scope import Scope, ScopeDep
+from linli.api.services import ServicesDep
+from linli.rules.case import HUMAN_ACTIONS, CaseKind, CaseState, IllegalTransition, apply
+from linli.store import Invalid, NotFound, Role
+from linli.store.cases import CaseDetail
+
+router = APIRouter(prefix="/cases", tags=["cases"])
+
+
+def _site_ids(scope: Scope) -> list[str] | None:
+    return None if scope.whole else [s.id for s in scope.sites()]
+
+
+@router.get("")
+def list_cases(
+    scope: ScopeDep,
+    services: ServicesDep,
+    state: CaseState | None = None,
+    site: str | None = None,
+    grid: str | None = None,
+    kind: CaseKind | None = None,
+    rule: str | None = None,
+    from_: Annotated[str | None, Query(alias="from", description="opened at or after")] = None,
+    to: Annotated[str | None, Query(description="opened before")] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CasePage:
+    """Cases in scope, newest first."""
+    with services.db.cases() as tx:
+        found, total = tx.list_cases(
+            state=state,
+            site=site,
+            grid=grid,
+            kind=kind,
+            rule=rule,
+            since_ms=None if from_ is None else parse_time_ms("from", from_),
+            until_ms=None if to is None else parse_time_ms("to", to),
+            sites=_site_ids(scope),
+            limit=limit,
+            offset=offset,
+        )
+    items = [CaseOut.model_validate(c) for c in found]
+    return CasePage(items=items, total=total, limit=limit, offset=offset)
+
+
+def _detail_out(d: CaseDetail) -> CaseDetailOut:
+    return CaseDetailOut.model_validate(
+        {
+            **CaseOut.model_validate(d.case).model_dump(),
+            "occurrences_list": d.occurrences,
+            "evidence": d.evidence,
+            "timeline": d.timeline,
+        }
+    )
+
+
+def _in_scope(scope: Scope, site: str, case_id: int) -> None:
+    sites = _site_ids(scope)
+    if sites is not None and site not in sites:
+        raise NotFound(f"case {case_id} does not exist")
+
+
+@router.get("/{case_id}")
+def get_case(case_id: int, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
+    """One case with its evidence, occurrences and timeline."""
+    with services.db.cases() as tx:
+        detail = tx.detail(case_id)
+    _in_scope(scope, detail.case.site, case_id)
+    return _detail_out(detail)
+
+
+@router.post("/{case_id}/actions")
+def act(case_id: int, body: ActionIn, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
+    """acknowledge, start, resolve, close, reopen or comment; the timeline records who."""
+    if body.action not in HUMAN_ACTIONS:
+        raise Invalid(f"action {body.action!r} is linli's own; people may {sorted(HUMAN_ACTIONS)}")
+    actor = scope.grant.note or scope.grant.role.value
+    if scope.grant.role is Role.MERCHANT:
+        actor = f"merchant:{scope.grant.site}"
+    with services.db.cases() as tx:
+        case = tx.get(case_id)
+        _in_scope(scope, case.site, case_id)
+        try:
+            moved, entry = apply(case, body.action, time.time_ns() // 1_000_000, actor, body.note)
+        except IllegalTransition as err:
+            raise Invalid(str(err)) from err
+        tx.update_case(moved, entry)
+        detail = tx.detail(case_id)
+    return _detail_out(detail)

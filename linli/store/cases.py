@@ -1,0 +1,365 @@
+"""Cases, occurrences, evidence, timeline and the rules' memory in the relational store.
+
+`CaseTx` is one transaction: the engine judges a batch and writes every case change and
+the rules' new state together, so a restart never sees one without the other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+
+from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
+from linli.rules.judge import Breach
+from linli.rules.reading import Reading
+from linli.store.errors import NotFound
+from linli.store.tables import cases, evidence, occurrences, rule_state, timeline
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What proves one occurrence: the window, the measured value, the limit, the readings."""
+
+    id: int
+    occurrence_id: int
+    sensor: str
+    rule: str
+    start_ms: int
+    end_ms: int
+    measured: float
+    unit: str
+    limit_value: float | None
+    limit_metric: str | None
+    standard: str | None
+    clause_zh: str | None
+    clause_en: str | None
+    summary: str
+    late: bool
+    snapshot: list[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    """One more breach on a case."""
+
+    id: int
+    at_ms: int
+    sensor: str
+    start_ms: int
+    end_ms: int
+    measured: float
+    late: bool
+
+
+@dataclass(frozen=True, slots=True)
+class CaseDetail:
+    """A case with everything it carries."""
+
+    case: Case
+    occurrences: list[Occurrence]
+    evidence: list[Evidence]
+    timeline: list[TimelineEntry]
+
+
+def reading_doc(r: Reading) -> dict[str, Any]:
+    """A reading as kept in an evidence snapshot."""
+    return {"sensor": r.sensor, "ts": r.ts_ms, "seq": r.seq, "period_s": r.period_s,
+            "metrics": dict(r.metrics)}  # fmt: skip
+
+
+def _open_key(case: Case) -> str | None:
+    return None if case.state is CaseState.CLOSED else f"{case.site}/{case.rule}"
+
+
+def _case_row(case: Case) -> dict[str, Any]:
+    return {
+        "site": case.site,
+        "grid": case.grid,
+        "rule": case.rule,
+        "kind": case.kind.value,
+        "sensor": case.sensor,
+        "state": case.state.value,
+        "level": case.level.value,
+        "first_level": case.first_level.value,
+        "title": case.title,
+        "opened_ms": case.opened_ms,
+        "updated_ms": case.updated_ms,
+        "acknowledged_ms": case.acknowledged_ms,
+        "resolved_ms": case.resolved_ms,
+        "closed_ms": case.closed_ms,
+        "late": case.late,
+        "occurrences": case.occurrences,
+        "open_key": _open_key(case),
+    }
+
+
+def _case(m: Any) -> Case:
+    return Case(
+        site=m["site"],
+        grid=m["grid"],
+        rule=m["rule"],
+        kind=CaseKind(m["kind"]),
+        sensor=m["sensor"],
+        title=m["title"],
+        opened_ms=int(m["opened_ms"]),
+        level=Level(m["level"]),
+        first_level=Level(m["first_level"]),
+        state=CaseState(m["state"]),
+        updated_ms=int(m["updated_ms"]),
+        acknowledged_ms=m["acknowledged_ms"],
+        resolved_ms=m["resolved_ms"],
+        closed_ms=m["closed_ms"],
+        late=bool(m["late"]),
+        occurrences=int(m["occurrences"]),
+        id=int(m["id"]),
+    )
+
+
+class CaseTx:
+    """The case store inside one transaction."""
+
+    __slots__ = ("conn",)
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def active_case(self, site: str, rule: str) -> Case | None:
+        """The one case not closed for (site, rule), if any."""
+        row = self.conn.execute(select(cases).where(cases.c.open_key == f"{site}/{rule}")).first()
+        return None if row is None else _case(row._mapping)
+
+    def get(self, case_id: int) -> Case:
+        """One case; raises NotFound."""
+        row = self.conn.execute(select(cases).where(cases.c.id == case_id)).first()
+        if row is None:
+            raise NotFound(f"case {case_id} does not exist")
+        return _case(row._mapping)
+
+    def insert_case(self, case: Case) -> Case:
+        """Keep a new case; returns it with its id."""
+        result = self.conn.execute(insert(cases).values(_case_row(case)))
+        key = result.inserted_primary_key
+        assert key is not None
+        return dataclasses.replace(case, id=int(key[0]))
+
+    def update_case(self, case: Case, entry: TimelineEntry) -> None:
+        """Write a changed case and its timeline entry."""
+        assert case.id is not None
+        self.conn.execute(update(cases).where(cases.c.id == case.id).values(_case_row(case)))
+        self.add_timeline(case.id, entry)
+
+    def add_timeline(self, case_id: int, entry: TimelineEntry) -> None:
+        """Append a timeline entry."""
+        self.conn.execute(
+            insert(timeline).values(
+                case_id=case_id,
+                at_ms=entry.at_ms,
+                actor=entry.actor,
+                action=entry.action.value,
+                from_state=entry.from_state.value,
+                to_state=entry.to_state.value,
+                level=entry.level.value,
+                note=entry.note,
+            )
+        )
+
+    def add_occurrence(
+        self,
+        case_id: int,
+        breach: Breach,
+        at_ms: int,
+        snapshot: Sequence[Reading],
+        until_ms: int,
+    ) -> int:
+        """Record one breach on a case with its evidence; returns the evidence id."""
+        occ = self.conn.execute(
+            insert(occurrences).values(
+                case_id=case_id,
+                at_ms=at_ms,
+                sensor=breach.sensor,
+                start_ms=breach.start_ms,
+                end_ms=breach.end_ms,
+                measured=breach.measured,
+                late=breach.late,
+            )
+        ).inserted_primary_key
+        assert occ is not None
+        limit = breach.limit
+        ev = self.conn.execute(
+            insert(evidence).values(
+                case_id=case_id,
+                occurrence_id=int(occ[0]),
+                sensor=breach.sensor,
+                rule=breach.rule.value,
+                start_ms=breach.start_ms,
+                end_ms=breach.end_ms,
+                measured=breach.measured,
+                unit=breach.unit,
+                limit_value=None if limit is None else limit.value,
+                limit_metric=None if limit is None else limit.metric,
+                standard=None if limit is None else limit.standard,
+                clause_zh=None if limit is None else limit.clause_zh,
+                clause_en=None if limit is None else limit.clause_en,
+                summary=breach.summary,
+                late=breach.late,
+                snapshot=[reading_doc(r) for r in snapshot],
+                snapshot_until_ms=until_ms,
+                snapshot_done=False,
+            )
+        ).inserted_primary_key
+        assert ev is not None
+        return int(ev[0])
+
+    def pending_snapshots(self) -> list[tuple[int, str, int, int]]:
+        """(evidence id, sensor, until ms, noticed ms) of snapshots still collecting readings."""
+        rows = self.conn.execute(
+            select(
+                evidence.c.id, evidence.c.sensor, evidence.c.snapshot_until_ms, occurrences.c.at_ms
+            )
+            .join(occurrences, occurrences.c.id == evidence.c.occurrence_id)
+            .where(evidence.c.snapshot_done.is_(False))
+        )
+        return [(int(r.id), r.sensor, int(r.snapshot_until_ms), int(r.at_ms)) for r in rows]
+
+    def extend_snapshot(self, evidence_id: int, readings: Iterable[Reading], done: bool) -> None:
+        """Add readings after the breach to an evidence snapshot; `done` closes it."""
+        current = self.conn.execute(
+            select(evidence.c.snapshot).where(evidence.c.id == evidence_id)
+        ).scalar_one()
+        seen = {(d["ts"], d["seq"]) for d in current}
+        added = [reading_doc(r) for r in readings if (r.ts_ms, r.seq) not in seen]
+        merged = sorted([*current, *added], key=lambda d: d["ts"])
+        self.conn.execute(
+            update(evidence)
+            .where(evidence.c.id == evidence_id)
+            .values(snapshot=merged, snapshot_done=done)
+        )
+
+    def not_closed(self) -> list[Case]:
+        """Every case not closed, for the tick."""
+        rows = self.conn.execute(select(cases).where(cases.c.open_key.is_not(None)))
+        return [_case(r._mapping) for r in rows]
+
+    # -- the rules' memory --------------------------------------------------------------
+
+    def load_states(self) -> dict[str, Any]:
+        """Every sensor's saved rule state document."""
+        return {r.sensor: r.doc for r in self.conn.execute(select(rule_state))}
+
+    def save_states(self, docs: Mapping[str, Any], now_ms: int) -> None:
+        """Replace these sensors' rule state documents."""
+        if not docs:
+            return
+        self.conn.execute(delete(rule_state).where(rule_state.c.sensor.in_(list(docs))))
+        self.conn.execute(
+            insert(rule_state),
+            [{"sensor": s, "doc": d, "updated_ms": now_ms} for s, d in docs.items()],
+        )
+
+    # -- reads for the API --------------------------------------------------------------
+
+    def list_cases(
+        self,
+        *,
+        state: CaseState | None = None,
+        site: str | None = None,
+        grid: str | None = None,
+        kind: CaseKind | None = None,
+        rule: str | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        sites: Iterable[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[Case], int]:
+        """Cases, newest first, and how many match in all."""
+        where: list[ColumnElement[bool]] = []
+        for column, value in (
+            (cases.c.state, state),
+            (cases.c.site, site),
+            (cases.c.grid, grid),
+            (cases.c.kind, kind),
+            (cases.c.rule, rule),
+        ):
+            if value is not None:
+                where.append(column == str(value))
+        if since_ms is not None:
+            where.append(cases.c.opened_ms >= since_ms)
+        if until_ms is not None:
+            where.append(cases.c.opened_ms < until_ms)
+        if sites is not None:
+            where.append(cases.c.site.in_(list(sites)))
+        total = self.conn.execute(select(func.count()).select_from(cases).where(*where)).scalar()
+        rows = self.conn.execute(
+            select(cases)
+            .where(*where)
+            .order_by(cases.c.opened_ms.desc(), cases.c.id.desc())
+            .limit(limit)
+            .offset(offset)
+        )
+        return [_case(r._mapping) for r in rows], int(total or 0)
+
+    def detail(self, case_id: int) -> CaseDetail:
+        """A case with its occurrences, evidence and timeline; raises NotFound."""
+        case = self.get(case_id)
+        occ = [
+            Occurrence(
+                int(r.id),
+                int(r.at_ms),
+                r.sensor,
+                int(r.start_ms),
+                int(r.end_ms),
+                float(r.measured),
+                bool(r.late),
+            )
+            for r in self.conn.execute(
+                select(occurrences)
+                .where(occurrences.c.case_id == case_id)
+                .order_by(occurrences.c.id)
+            )
+        ]
+        ev = [
+            Evidence(
+                int(m["id"]),
+                int(m["occurrence_id"]),
+                m["sensor"],
+                m["rule"],
+                int(m["start_ms"]),
+                int(m["end_ms"]),
+                float(m["measured"]),
+                m["unit"],
+                m["limit_value"],
+                m["limit_metric"],
+                m["standard"],
+                m["clause_zh"],
+                m["clause_en"],
+                m["summary"],
+                bool(m["late"]),
+                list(m["snapshot"]),
+            )
+            for m in (
+                r._mapping
+                for r in self.conn.execute(
+                    select(evidence).where(evidence.c.case_id == case_id).order_by(evidence.c.id)
+                )
+            )
+        ]
+        tl = [
+            TimelineEntry(
+                int(r.at_ms),
+                r.actor,
+                Action(r.action),
+                CaseState(r.from_state),
+                CaseState(r.to_state),
+                Level(r.level),
+                r.note,
+            )
+            for r in self.conn.execute(
+                select(timeline).where(timeline.c.case_id == case_id).order_by(timeline.c.id)
+            )
+        ]
+        return CaseDetail(case, occ, ev, tl)

@@ -1,0 +1,41 @@
+"""The rules' memory per sensor (rules/judge.SensorState) as a JSON document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from linli.rules.judge import RuleId, RuleState, SensorState
+from linli.rules.reading import Reading, SensorKind
+
+
+def _reading(r: Reading) -> list[Any]:
+    return [r.kind.value, r.ts_ms, r.seq, r.period_s, r.metrics]
+
+
+def _from(sensor: str, doc: list[Any]) -> Reading:
+    return Reading(sensor, SensorKind(doc[0]), int(doc[1]), int(doc[2]), int(doc[3]), doc[4])
+
+
+def state_doc(state: SensorState) -> dict[str, Any]:
+    """A SensorState as JSON."""
+    return {
+        "buffer": [_reading(r) for r in state.buffer],
+        "recent": [_reading(r) for r in state.recent],
+        "rules": {k.value: [v.active, v.since_ms] for k, v in state.rules.items()},
+        "faults": sorted(f.value for f in state.faults),
+        "last_seen_ms": state.last_seen_ms,
+        "period_s": state.period_s,
+    }
+
+
+def state_of(sensor: str, doc: dict[str, Any]) -> SensorState:
+    """A SensorState from its JSON."""
+    return SensorState(
+        sensor,
+        tuple(_from(sensor, d) for d in doc["buffer"]),
+        tuple(_from(sensor, d) for d in doc["recent"]),
+        {RuleId(k): RuleState(bool(v[0]), v[1]) for k, v in doc["rules"].items()},
+        frozenset(RuleId(f) for f in doc["faults"]),
+        doc["last_seen_ms"],
+        int(doc["period_s"]),
+    )

@@ -1,0 +1,80 @@
+"""Day, night and business hours in the community's local time (LINLI_TZ).
+
+GB 3096-2008 §3.6/3.7: day 06:00–22:00, night 22:00–06:00 unless the county-level
+government moves them; business hours are up to three windows a day (DOMAIN.md).
+Readings are judged by their own timestamps: a reading at 22:00:00 local is night.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from linli.rules.limits import Period
+
+MAX_BUSINESS_WINDOWS: Final = 3
+MINUTES_PER_DAY: Final = 24 * 60
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """A daily window from `start_min` to `end_min` (minutes after local midnight).
+
+    `end_min` ≤ `start_min` means the window runs past midnight (e.g. 17:00–02:00).
+    """
+
+    start_min: int
+    end_min: int
+
+    def __contains__(self, minute: object) -> bool:
+        if not isinstance(minute, int):
+            return False
+        if self.start_min < self.end_min:
+            return self.start_min <= minute < self.end_min
+        return minute >= self.start_min or minute < self.end_min
+
+
+def parse_hhmm(text: str) -> int:
+    """Minutes after midnight of `HH:MM` (24:00 allowed as the end of a day)."""
+    hours, _, minutes = text.partition(":")
+    value = int(hours) * 60 + int(minutes or 0)
+    if not 0 <= value <= MINUTES_PER_DAY or not 0 <= int(minutes or 0) < 60:
+        raise ValueError(f"{text!r} is not a time of day HH:MM")
+    return value
+
+
+@dataclass(frozen=True, slots=True)
+class Calendar:
+    """The community's clock: its zone, where night begins and ends, its business hours."""
+
+    tz: str = "Asia/Shanghai"
+    night_start_min: int = 22 * 60  # GB 3096-2008 §3.7: 22:00
+    night_end_min: int = 6 * 60  # GB 3096-2008 §3.6: 06:00
+    business_hours: tuple[Window, ...] = ()  # empty: all day
+
+    def __post_init__(self) -> None:
+        if len(self.business_hours) > MAX_BUSINESS_WINDOWS:
+            raise ValueError(
+                f"business hours: {len(self.business_hours)} windows, at most "
+                f"{MAX_BUSINESS_WINDOWS}"
+            )
+        ZoneInfo(self.tz)
+
+    def minute_of_day(self, ts_ms: int) -> int:
+        """Minutes after local midnight at `ts_ms`."""
+        local = datetime.fromtimestamp(ts_ms / 1000, ZoneInfo(self.tz))
+        return local.hour * 60 + local.minute
+
+    def period(self, ts_ms: int) -> Period:
+        """Day or night at `ts_ms`, local time."""
+        night = Window(self.night_start_min, self.night_end_min)
+        return Period.NIGHT if self.minute_of_day(ts_ms) in night else Period.DAY
+
+    def in_business_hours(self, ts_ms: int) -> bool:
+        """Whether `ts_ms` falls in a business-hours window (always, when none is set)."""
+        if not self.business_hours:
+            return True
+        minute = self.minute_of_day(ts_ms)
+        return any(minute in w for w in self.business_hours)

@@ -1,0 +1,113 @@
+"""What a community configures about its rules: standards, windows, thresholds, schedules.
+
+Defaults follow DOMAIN.md; every timing constant is a parameter, so tests pass 0 and
+a community's `[rules]` table (linli/community.py) overrides any of them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from linli.rules.limits import (
+    FUME_METRICS,
+    FumeStandard,
+    Limit,
+    NoiseStandard,
+    Period,
+    fume_limit,
+    night_max_limit,
+    noise_limit,
+    purifier_limit,
+)
+from linli.rules.localtime import Calendar
+from linli.rules.registry import Site, SiteKind
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """When a case climbs the ladder merchant → grid worker → community → street enforcement.
+
+    One step when it is not acknowledged within `unacknowledged_s`, and one more for each
+    of `unresolved_s` that passes before it is resolved (all counted from opening).
+    """
+
+    unacknowledged_s: int = 30 * 60
+    unresolved_s: tuple[int, ...] = (24 * 3600, 72 * 3600)
+
+
+@dataclass(frozen=True, slots=True)
+class RulePolicy:
+    """Every knob of the rule engine, with DOMAIN.md's defaults."""
+
+    calendar: Calendar = field(default_factory=Calendar)
+    # Which standard a site is judged by: residential buildings by GB 3096 (ambient),
+    # shops by GB 22337 (boundary); per-site overrides win.
+    noise_standard_residential: NoiseStandard = NoiseStandard.GB3096
+    noise_standard_shop: NoiseStandard = NoiseStandard.GB22337
+    fume_standard: FumeStandard = FumeStandard.GB18483
+    site_noise_standard: Mapping[str, NoiseStandard] = field(default_factory=dict)
+    site_fume_standard: Mapping[str, FumeStandard] = field(default_factory=dict)
+    # A community's own fume limits (mg/m³) beside or instead of the standard's.
+    fume_limit_mg: Mapping[str, float] = field(default_factory=dict)
+    # noise_leq: a rolling energetic LAeq over `leq_window_s`, judged when the window
+    # holds at least `min_coverage` of its time in readings (HJ 906's valid-data rate,
+    # unconfirmed: configurable); breach once over for `leq_sustain_s` more; cleared
+    # when it falls `leq_hysteresis_db` below the limit.
+    leq_window_s: int = 600
+    leq_sustain_s: int = 0
+    leq_hysteresis_db: float = 2.0
+    min_coverage: float = 0.75
+    # fume_conc: mean over `fume_window_s` of readings with the fan running.
+    fume_window_s: int = 600
+    fume_business_hours_only: bool = False
+    # purifier_off: fan on and purifier off (state, or current below the threshold)
+    # for `purifier_off_s`, inside business hours (GB 18483-2001 §5.1).
+    purifier_off_s: int = 600
+    purifier_current_min_a: float = 0.5
+    # device rules
+    offline_periods: int = 5
+    stuck_repeats: int = 5
+    implausible_laeq_below_db: float = 25.0
+    implausible_fume_above_mg: float = 20.0
+    # data older than this when it arrives is "late data" on its case
+    late_after_s: int = 15 * 60
+    # evidence: readings from this long before to this long after the breach
+    evidence_margin_s: int = 30 * 60
+    # lifecycle
+    verification_s: int = 24 * 3600
+    escalation: Escalation = field(default_factory=Escalation)
+
+    def noise_standard(self, site: Site) -> NoiseStandard:
+        """The noise standard a site is judged by."""
+        if site.id in self.site_noise_standard:
+            return self.site_noise_standard[site.id]
+        if site.kind is SiteKind.SHOP:
+            return self.noise_standard_shop
+        return self.noise_standard_residential
+
+    def fume_standard_of(self, site: Site) -> FumeStandard:
+        """The cooking-fume standard a site is judged by."""
+        return self.site_fume_standard.get(site.id, self.fume_standard)
+
+    def fume_limits(self, site: Site) -> list[Limit]:
+        """The fume concentration limits in force at a site (oil fume always; pm, nmhc if set)."""
+        standard = self.fume_standard_of(site)
+        out = []
+        for metric in FUME_METRICS:
+            limit = fume_limit(standard, metric, site.cooking_heads, self.fume_limit_mg.get(metric))
+            if limit is not None:
+                out.append(limit)
+        return out
+
+    def limits(self, site: Site, noise: bool, fume: bool) -> list[Limit]:
+        """Every limit in force at a site, for GET /rules."""
+        out: list[Limit] = []
+        if noise:
+            std = self.noise_standard(site)
+            out += [noise_limit(std, site.zone, p) for p in Period]
+            out.append(night_max_limit(std, site.zone))
+        if fume:
+            out += self.fume_limits(site)
+            out.append(purifier_limit(self.fume_standard_of(site), site.cooking_heads))
+        return out

@@ -1,0 +1,190 @@
+"""The engine on a real case store (SQLite and PostgreSQL): cases, evidence, lifecycle, restart."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from linli.engine import CaseChange, Engine, case_event_line
+from linli.rules.case import Action, CaseState, Level, apply
+from linli.rules.policy import Escalation, RulePolicy
+from linli.rules.reading import Reading, SensorKind
+from linli.rules.registry import Merchant, Sensor, SiteKind, Zone
+from linli.store import Database, GridRecord, SiteRecord
+from tests.rules.conftest import local_ms
+
+MIN = 60_000
+H = 60 * MIN
+
+
+@pytest.fixture
+def db(store_url: str) -> Iterator[Database]:
+    database = Database(store_url)
+    database.create_grid(GridRecord("g1", "东网格"))
+    database.create_site(SiteRecord("hj-b1", "红街公寓1幢", SiteKind.RESIDENTIAL, Zone.Z2, "g1"))
+    database.create_site(
+        SiteRecord("rest-1", "面馆", SiteKind.SHOP, Zone.Z2, "g1", merchant=Merchant("周"))
+    )
+    database.create_sensor(Sensor("n-01", SensorKind.NOISE, "hj-b1"))
+    database.create_sensor(Sensor("f-01", SensorKind.FUME, "rest-1"))
+    yield database
+    database.close()
+
+
+def night(start: str, n: int, laeq: float, first_seq: int = 0, **metrics: float) -> list[Reading]:
+    t0 = local_ms(start)
+    return [
+        Reading(
+            "n-01",
+            SensorKind.NOISE,
+            t0 + i * MIN,
+            first_seq + i,
+            60,
+            {"laeq": laeq, "l90": 30 + (first_seq + i) % 7 * 0.1, **metrics},
+        )
+        for i in range(n)
+    ]
+
+
+def feed(engine: Engine, readings: list[Reading], late_ms: int = 0) -> None:
+    for r in readings:
+        engine.process([r], r.ts_ms + late_ms)
+
+
+def only_case(db: Database):
+    with db.cases() as tx:
+        found, total = tx.list_cases()
+        assert total == 1, found
+        return tx.detail(found[0].id)  # type: ignore[arg-type]
+
+
+def test_night_nuisance_opens_one_case_with_its_evidence(db: Database) -> None:
+    told: list[CaseChange] = []
+    engine = Engine(db, RulePolicy(), tell=told.extend)
+    feed(engine, night("22:10", 20, 55.0))
+    d = only_case(db)
+    c = d.case
+    assert (c.site, c.rule, c.kind, c.state, c.level, c.occurrences, c.late) == (
+        "hj-b1", "noise_leq", "breach", CaseState.OPEN, Level.GRID_WORKER, 1, False,
+    )  # fmt: skip
+    assert c.title == "红街公寓1幢: 噪声超标 noise over the limit"
+    (ev,) = d.evidence
+    assert (ev.sensor, ev.measured, ev.unit, ev.limit_value, ev.standard) == (
+        "n-01", 55.0, "dB(A)", 50.0, "GB 3096-2008",
+    )  # fmt: skip
+    assert ev.clause_zh == "GB 3096-2008 表1 2类 夜间 50 dB(A)"
+    assert (ev.start_ms, ev.end_ms) == (local_ms("22:09"), local_ms("22:17"))
+    # 8 readings up to the breach, 12 after it (all within 30 min after)
+    assert [s["ts"] for s in ev.snapshot] == [local_ms("22:10") + i * MIN for i in range(20)]
+    assert [(e.action, e.to_state) for e in d.timeline] == [(Action.OPEN, CaseState.OPEN)]
+    assert [case_event_line(t) for t in told] == [
+        f'case_event,grid=g1,kind=breach,rule=noise_leq,site=hj-b1 case_id={c.id}i,state="open",'
+        f'title="红街公寓1幢: 噪声超标 noise over the limit",action="open" {local_ms("22:17")}'
+    ]
+
+
+def test_late_data_is_judged_by_night_limits_and_the_case_says_so(db: Database) -> None:
+    engine = Engine(db, RulePolicy())
+    feed(engine, night("22:10", 10, 55.0), late_ms=24 * H)
+    c = only_case(db).case
+    assert c.late is True
+    assert c.title.endswith("[迟到数据 late data]")
+    assert only_case(db).evidence[0].clause_zh == "GB 3096-2008 表1 2类 夜间 50 dB(A)"
+
+
+def test_restart_mid_breach_changes_nothing(db: Database, store_url: str) -> None:
+    readings = night("22:10", 30, 55.0)
+    feed(Engine(db, RulePolicy()), readings[:12])  # breach at the 8th, still on
+    again = Database(store_url)
+    feed(Engine(again, RulePolicy()), readings[12:])
+    d = only_case(again)
+    assert (d.case.occurrences, len(d.evidence), len(d.timeline)) == (1, 1, 1)
+    again.close()
+
+
+def test_a_new_episode_is_an_occurrence_and_recurrence_after_resolve_reopens(db: Database) -> None:
+    engine = Engine(db, RulePolicy())
+    feed(engine, night("22:10", 10, 55.0))
+    feed(engine, night("22:20", 10, 45.0, first_seq=10))  # cleared
+    feed(engine, night("22:30", 10, 55.0, first_seq=20))  # second episode
+    d = only_case(db)
+    assert (d.case.state, d.case.occurrences, len(d.evidence)) == (CaseState.OPEN, 2, 2)
+    with db.cases() as tx:
+        case, entry = apply(d.case, Action.RESOLVE, local_ms("22:45"), "王丽", "talked to them")
+        tx.update_case(case, entry)
+    feed(engine, night("22:50", 10, 45.0, first_seq=30))
+    feed(engine, night("23:00", 10, 55.0, first_seq=40))
+    d = only_case(db)
+    assert (d.case.state, d.case.occurrences) == (CaseState.REOPENED, 3)
+    assert [e.action for e in d.timeline] == [
+        Action.OPEN, Action.OCCUR, Action.RESOLVE, Action.OCCUR,
+    ]  # fmt: skip
+
+
+def test_verification_window_closes_a_quiet_resolved_case(db: Database) -> None:
+    engine = Engine(db, RulePolicy(verification_s=24 * 3600))
+    feed(engine, night("22:10", 10, 55.0))
+    with db.cases() as tx:
+        (case,), _ = tx.list_cases()
+        case, entry = apply(case, Action.RESOLVE, 1_000, "王丽")
+        tx.update_case(case, entry)
+    engine.tick(1_000 + 24 * H - 1)
+    assert only_case(db).case.state is CaseState.RESOLVED
+    engine.tick(1_000 + 24 * H)
+    assert only_case(db).case.state is CaseState.CLOSED
+
+
+def test_stuck_sensor_at_night_opens_a_device_case_and_no_noise_case(db: Database) -> None:
+    engine = Engine(db, RulePolicy())
+    t0 = local_ms("02:00")
+    stuck = [
+        Reading("n-01", SensorKind.NOISE, t0 + i * MIN, i, 60, {"laeq": 65.0, "lamin": 65.0, "lamax": 65.0})
+        for i in range(15)
+    ]  # fmt: skip
+    feed(engine, stuck)
+    d = only_case(db)
+    assert (d.case.rule, d.case.kind, d.case.state) == ("device_stuck", "device", CaseState.OPEN)
+    feed(engine, night("02:15", 1, 45.0, first_seq=15))
+    d = only_case(db)
+    assert d.case.state is CaseState.CLOSED
+    assert [e.action for e in d.timeline] == [Action.OPEN, Action.RECOVER]
+
+
+def test_offline_sensor_opens_a_device_case_closed_when_it_is_back(db: Database) -> None:
+    engine = Engine(db, RulePolicy(offline_periods=5))
+    (r,) = night("14:00", 1, 50.0)
+    engine.process([r], 0)
+    engine.tick(5 * MIN)
+    with db.cases() as tx:
+        assert tx.list_cases()[1] == 0
+    engine.tick(5 * MIN + 1)
+    assert only_case(db).case.rule == "device_offline"
+    (back,) = night("14:10", 1, 50.0, first_seq=1)
+    engine.process([back], 10 * MIN)
+    assert only_case(db).case.state is CaseState.CLOSED
+
+
+def test_escalation_follows_the_schedule(db: Database) -> None:
+    policy = RulePolicy(
+        escalation=Escalation(unacknowledged_s=1800, unresolved_s=(7200,)), offline_periods=1000
+    )
+    engine = Engine(db, policy)
+    fume = [
+        Reading("f-01", SensorKind.FUME, local_ms("12:00") + i * MIN, i, 60,
+                {"oil_fume": 3.0 + i * 0.01, "fan_on": True})
+        for i in range(10)
+    ]  # fmt: skip
+    for r in fume:
+        engine.process([r], 0)
+    assert only_case(db).case.level is Level.MERCHANT
+    engine.tick(30 * MIN)
+    assert only_case(db).case.level is Level.GRID_WORKER
+    engine.tick(120 * MIN)
+    d = only_case(db)
+    assert d.case.level is Level.COMMUNITY
+    assert [(e.action, e.level) for e in d.timeline] == [
+        (Action.OPEN, Level.MERCHANT),
+        (Action.ESCALATE, Level.GRID_WORKER),
+        (Action.ESCALATE, Level.COMMUNITY),
+    ]
