@@ -51,7 +51,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _handle(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        body = json.loads(self.rfile.read(length)) if length else None
+        body: Any = json.loads(self.rfile.read(length)) if length else None
         g, path, method = self.grafana, self.path, self.command
         g.requests.append((method, path, body))
         if self.headers.get("Authorization") != f"Bearer {TOKEN}":
