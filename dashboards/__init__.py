@@ -1,1 +1,1 @@
-"""Grafana dashboards kept as code."""
+"""Grafana dashboards kept as code: generated JSON, provisioning, `linli dashboards push`."""

@@ -111,25 +111,22 @@ class InfluxClient:
                 )
         return out
 
-    def ensure_database(self, retention: str) -> None:
-        """Create the database and its default retention policy (1.x) or the DBRP (2.x/3.x)."""
+    def ensure_database(self, retention: str, *, now_ms: int | None = None) -> None:
+        """Create the database, its retention policies and downsampling (1.x), or the DBRP.
+
+        On 1.x: policy `raw` (default, `retention`) and `forever` with the hourly
+        continuous queries of ingest/retention.py; given `now_ms`, the aggregates of the
+        last 7 days are recomputed (a backfill at start).
+        """
+        from linli.ingest import retention as rp  # retention.py builds on this client
+
         version = self.ping()
         if version.startswith(("v2", "2")):
             self._ensure_dbrp()
             return
         self.query(f'CREATE DATABASE "{self.db}"', db="")
-        try:
-            self.query(
-                f'CREATE RETENTION POLICY "raw" ON "{self.db}" DURATION {retention} '
-                "REPLICATION 1 DEFAULT",
-                db="",
-            )
-        except InfluxRejected as err:
-            if "already exists" not in str(err):
-                raise
-            self.query(
-                f'ALTER RETENTION POLICY "raw" ON "{self.db}" DURATION {retention} DEFAULT', db=""
-            )
+        rp.ensure_policies(self, retention)
+        rp.ensure_downsampling(self, now_ms)
 
     def _ensure_dbrp(self) -> None:
         """InfluxDB 2.x: map database `db` / policy `raw` onto the bucket of the same name."""

@@ -10,24 +10,34 @@ guard behind rules/parse.py, which already rejects them.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 
 from linli.rules.constants import (
+    F_COUNT,
     F_DUPLICATES,
+    F_EXCEED_S,
     F_FW,
+    F_HOUR_LOCAL,
     F_LAEQ_ES,
+    F_LIMIT_DB,
     F_ONLINE,
     F_PERIOD_S,
     F_SEQ,
     F_SEQ_GAPS,
     M_DEVICE,
+    M_REJECTED,
     TAG_GRID,
+    TAG_REASON,
     TAG_SENSOR,
     TAG_SITE,
     TAG_ZONE,
+    UNREGISTERED_SENSOR,
 )
+from linli.rules.limits import DayNight, LocalHours, noise_limit_db
 from linli.rules.reading import DeviceHealth, DeviceStatus, Reading, SensorKind
 from linli.rules.registry import SensorTags
+from linli.rules.rejection import Rejection
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
 _TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
@@ -86,12 +96,19 @@ def _finish(head: str, fields: Iterable[tuple[str, object]], ts_ms: int) -> str 
 
 
 class LineBuilder:
-    """Turns domain values into line protocol, caching each sensor's escaped tag set."""
+    """Turns domain values into line protocol, caching each sensor's escaped tag set.
 
-    __slots__ = ("_heads",)
+    `tz` and `day_night` place a noise reading's ts in the local day or night, which
+    decides the GB 3096 limit written with it (README "Stored schema").
+    """
 
-    def __init__(self) -> None:
+    __slots__ = ("_day_night", "_heads", "_hours", "_rejected_last_ms")
+
+    def __init__(self, tz: str = "Asia/Shanghai", day_night: DayNight | None = None) -> None:
         self._heads: dict[tuple[str, str], str] = {}
+        self._hours = LocalHours(tz)
+        self._day_night = day_night or DayNight()
+        self._rejected_last_ms: dict[tuple[str, str], int] = {}
 
     def clear(self) -> None:
         """Forget cached tag sets (after the registry changed)."""
@@ -123,7 +140,13 @@ class LineBuilder:
         laeq = reading.metrics.get("laeq")
         if laeq is not None:
             energy = 10.0 ** (float(laeq) / 10.0) * reading.period_s
-            fields.append(f"{F_LAEQ_ES}={energy!r}")
+            hour = self._hours.hour(reading.ts_ms)
+            limit = noise_limit_db(tags.zone, self._day_night.is_night(hour))
+            exceed_s = reading.period_s if laeq > limit else 0
+            fields.append(
+                f"{F_LAEQ_ES}={energy!r},{F_LIMIT_DB}={limit!r},"
+                f"{F_EXCEED_S}={exceed_s}i,{F_HOUR_LOCAL}={hour}i"
+            )
         fields.append(f"{F_PERIOD_S}={reading.period_s}i,{F_SEQ}={reading.seq}i")
         return f"{self._head(reading.kind, tags)} {','.join(fields)} {reading.ts_ms}"
 
@@ -142,3 +165,33 @@ class LineBuilder:
         """Readings confirmed lost at source and duplicates seen, since the last such point."""
         head = self._head(M_DEVICE, tags)
         return f"{head} {F_SEQ_GAPS}={seq_gaps}i,{F_DUPLICATES}={duplicates}i {ts_ms}"
+
+    def rejected(
+        self, rejections: Sequence[Rejection], registered: Mapping[str, SensorTags]
+    ) -> list[str]:
+        """A batch's rejections counted per sensor and reason (README "Stored schema").
+
+        Each point is stamped with its last rejection's receive time, moved on by a
+        millisecond where needed so that a later batch never overwrites an earlier
+        point of the same sensor and reason.
+        """
+        counts: Counter[tuple[str, str]] = Counter()
+        last_ms: dict[tuple[str, str], int] = {}
+        for rejection in rejections:
+            sensor = rejection.sensor
+            if sensor is None or sensor not in registered:
+                sensor = UNREGISTERED_SENSOR
+            key = (sensor, str(rejection.reason))
+            counts[key] += 1
+            last_ms[key] = max(last_ms.get(key, 0), rejection.received_ms)
+        lines = []
+        for key, n in counts.items():
+            ts_ms = max(last_ms[key], self._rejected_last_ms.get(key, -1) + 1)
+            self._rejected_last_ms[key] = ts_ms
+            sensor, reason = key
+            head = (
+                f"{escape_measurement(M_REJECTED)},{TAG_REASON}={escape_tag(reason)},"
+                f"{TAG_SENSOR}={escape_tag(sensor)}"
+            )
+            lines.append(f"{head} {F_COUNT}={n}i {ts_ms}")
+        return lines

@@ -131,7 +131,7 @@ class MqttSource:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
-        client.on_subscribe = lambda *_: self.subscribed.set()
+        client.on_subscribe = self._on_subscribe
         client.connect_async(endpoint.host, endpoint.port, keepalive=keepalive_s)
         self._client = client
 
@@ -158,6 +158,10 @@ class MqttSource:
         )
         for sub in self._subscriptions:
             client.subscribe(sub, qos=1)
+
+    def _on_subscribe(self, *_: Any) -> None:
+        log.info("subscribed to %s", ", ".join(self._subscriptions))
+        self.subscribed.set()
 
     def _on_disconnect(self, _c: paho.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.connected = False
@@ -235,6 +239,7 @@ class MqttSource:
         while self._acks:
             epoch, mids = self._acks.popleft()
             if epoch != self.epoch or not self.connected or sock is None:
+                log.debug("dropped %d acknowledgements of epoch %d", len(mids), epoch)
                 continue  # an old connection's ids: the broker will redeliver those messages
             # The PUBACKs of a whole batch leave as one write. With manual_ack paho keeps
             # no state for an incoming QoS 1 message, so writing the 4-byte PUBACK here
@@ -242,6 +247,7 @@ class MqttSource:
             # without its per-message wake-up syscall.
             sock.send(b"".join([_PUBACK + mid.to_bytes(2, "big") for mid in mids]))
             self.acked += len(mids)
+            log.debug("acknowledged %d messages of epoch %d", len(mids), epoch)
 
     def _lost(self, why: str) -> None:
         if self.connected:

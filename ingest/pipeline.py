@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from linli.ingest.lineprotocol import LineBuilder
+from linli.rules.limits import DayNight
 from linli.rules.parse import parse_message
 from linli.rules.ports import RegistrySource
 from linli.rules.reading import Reading
@@ -69,6 +70,8 @@ class Pipeline:
         seq_grace_ms: int = 10 * 60 * 1000,
         keep_readings: bool = False,
         seq_accounting: bool = True,
+        tz: str = "Asia/Shanghai",
+        day_night: DayNight | None = None,
     ) -> None:
         self._source = registry_source
         self._submit = submit
@@ -78,7 +81,7 @@ class Pipeline:
         self._refresh_ms = refresh_ms
         self._account_every_ms = account_every_ms
         self._keep_readings = keep_readings
-        self._builder = LineBuilder()
+        self._builder = LineBuilder(tz, day_night)
         # With a shared subscription a sensor's messages are spread over the workers, so
         # no worker sees its whole seq: accounting is then off (README, "Several workers").
         self._seq = SeqTracker(seq_grace_ms) if seq_accounting else None
@@ -142,6 +145,8 @@ class Pipeline:
         batch, self._batch = self._batch, None
         if batch is None:
             return
+        if batch.rejections:
+            batch.lines.extend(self._builder.rejected(batch.rejections, self.registry.tags))
         self.stats.duplicates += batch.duplicates
         self.stats.batches += 1
         self._submit(batch)

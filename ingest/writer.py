@@ -129,6 +129,7 @@ class Writer:
                 try:
                     self._influx.write(body)
                     self.stats.written_batches += 1
+                    log.debug("wrote %d lines of epoch %d", len(batch.lines), batch.epoch)
                     return
                 except InfluxUnavailable as err:
                     log.warning("InfluxDB unavailable, spooling: %s", err)
@@ -138,6 +139,7 @@ class Writer:
             try:
                 self._spool.append(body)
                 self.stats.spooled_batches += 1
+                log.debug("spooled %d lines of epoch %d", len(batch.lines), batch.epoch)
                 with self._spool_changed:
                     self._spool_changed.notify_all()
                 return

@@ -1,4 +1,4 @@
-"""The `linli` command (CONTRACT §1): serve, ingest, api, sim, demo."""
+"""The `linli` command (CONTRACT §1): serve, ingest, api, sim, demo, dashboards."""
 
 from __future__ import annotations
 
@@ -42,6 +42,19 @@ def build_parser() -> argparse.ArgumentParser:
         default="-2h",
         help="simulated start (the fleet catches up with real time, then runs at 1×)",
     )
+    dash = sub.add_parser("dashboards", help="Grafana dashboards: build the JSON, push to Grafana")
+    dash_sub = dash.add_subparsers(dest="action", required=True)
+    build = dash_sub.add_parser("build", help="regenerate dashboards/json from the Python source")
+    build.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
+    push = dash_sub.add_parser(
+        "push", help="create or update the datasource, folder and dashboards in Grafana"
+    )
+    push.add_argument("--grafana-url", help="Grafana's URL (default: LINLI_GRAFANA_URL)")
+    push.add_argument("--token", help="service account token (default: LINLI_GRAFANA_TOKEN)")
+    push.add_argument(
+        "--influx-url",
+        help="InfluxDB's URL as Grafana reaches it (default: LINLI_INFLUX_URL)",
+    )
     # `linli sim ...` is handed whole to the simulator's own parser (firmware-sim/cli.py),
     # which speaks only the wire protocol and imports nothing of linli.
     sub.add_parser("sim", add_help=False, help="the sensor fleet simulator, against any broker")
@@ -56,6 +69,39 @@ def _sim(argv: list[str]) -> int:
     return run(parser.parse_args(argv))
 
 
+def _dashboards(settings: Settings, args: argparse.Namespace) -> int:
+    from linli.dashboards.build import build_all
+    from linli.dashboards.build import main as build_main
+    from linli.dashboards.options import Options
+    from linli.dashboards.push import InfluxSource, PushError, push
+
+    if args.action == "build":
+        return build_main(["--check"] if args.check else [])
+    url = args.grafana_url or settings.grafana_url
+    token = args.token or settings.grafana_token
+    if not url or not token:
+        print(
+            "linli: give --grafana-url and --token (or LINLI_GRAFANA_URL, LINLI_GRAFANA_TOKEN)",
+            file=sys.stderr,
+        )
+        return 2
+    source = InfluxSource(
+        args.influx_url or settings.influx_url,
+        settings.influx_db,
+        settings.influx_user,
+        settings.influx_password,
+        settings.influx_token,
+    )
+    opts = Options(tz=settings.tz, day_night=settings.day_night())
+    try:
+        for line in push(url, token, source, build_all(opts)):
+            print(line)
+    except PushError as err:
+        print(f"linli: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `linli` console command."""
     argv = sys.argv[1:] if argv is None else argv
@@ -68,6 +114,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     settings = Settings()
+    if args.command == "dashboards":
+        return _dashboards(settings, args)
     from linli import service
 
     try:

@@ -50,6 +50,8 @@ class Ingest:
             account_every_ms=account_every_ms,
             keep_readings=on_stored is not None,
             seq_accounting=settings.mqtt_share_group is None,
+            tz=settings.tz,
+            day_night=settings.day_night(),
         )
         topic = f"{settings.topic_prefix}/#"
         if settings.mqtt_share_group:

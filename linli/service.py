@@ -6,6 +6,7 @@ import logging
 import multiprocessing
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -59,7 +60,7 @@ def open_influx(settings: Settings) -> InfluxClient:
         timeout_s=settings.influx_timeout_s,
     )
     try:
-        influx.ensure_database(settings.influx_retention)
+        influx.ensure_database(settings.influx_retention, now_ms=time.time_ns() // 1_000_000)
     except InfluxError as err:
         raise StartupError(f"InfluxDB at {settings.influx_url}: {err}") from err
     return influx

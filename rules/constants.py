@@ -34,11 +34,40 @@ M_NOISE: Final = "noise"
 M_FUME: Final = "fume"
 M_DEVICE: Final = "device"
 M_CASE_EVENT: Final = "case_event"
+# Extension to CONTRACT §4 (README "Stored schema"): rejected messages counted per batch,
+# sensor and reason, for the Devices dashboard.
+M_REJECTED: Final = "rejected"
+# Hourly aggregates written by InfluxDB continuous queries (ingest/retention.py) into the
+# infinite retention policy; the dashboards read them for long ranges.
+M_NOISE_1H: Final = "noise_1h"
+M_FUME_1H: Final = "fume_1h"
+
+# InfluxDB 1.x retention policies: raw readings (LINLI_INFLUX_RETENTION, default 400 days:
+# enforcement evidence) and the hourly aggregates, kept forever.
+RP_RAW: Final = "raw"
+RP_FOREVER: Final = "forever"
 
 TAG_SENSOR: Final = "sensor"
 TAG_SITE: Final = "site"
 TAG_GRID: Final = "grid"
 TAG_ZONE: Final = "zone"
+TAG_REASON: Final = "reason"
+TAG_RULE: Final = "rule"
+TAG_KIND: Final = "kind"
+# The `sensor` tag of a rejection whose topic names no registered sensor: a fixed value,
+# so that a client inventing sensor ids cannot create series without bound.
+UNREGISTERED_SENSOR: Final = "_unregistered"
+
+# CONTRACT §2/§4: metric fields (the same names as rules/reading.py METRICS).
+F_LAEQ: Final = "laeq"
+F_LAMAX: Final = "lamax"
+F_LAMIN: Final = "lamin"
+F_L90: Final = "l90"
+F_OIL_FUME: Final = "oil_fume"
+F_PM: Final = "pm"
+F_NMHC: Final = "nmhc"
+F_FAN_ON: Final = "fan_on"
+F_PURIFIER_ON: Final = "purifier_on"
 
 F_PERIOD_S: Final = "period_s"
 # Extension to CONTRACT §4 (README "Stored schema"): the reading's seq, kept so that
@@ -48,12 +77,26 @@ F_SEQ: Final = "seq"
 # energy times its period, 10^(laeq/10)·period_s, so that InfluxQL can average dB
 # energetically: Leq = 10·log10(sum(laeq_es) / sum(period_s)).
 F_LAEQ_ES: Final = "laeq_es"
+# Extension to CONTRACT §4 (README "Stored schema"): with every noise reading, the GB 3096
+# limit in force for its site's zone at its ts (day or night, local time), the seconds of
+# its period that exceed that limit (period_s when laeq > limit_db, else 0) and the local
+# hour of its ts, so that InfluxQL can compare, count and group by hour of day.
+F_LIMIT_DB: Final = "limit_db"
+F_EXCEED_S: Final = "exceed_s"
+F_HOUR_LOCAL: Final = "hour_local"
+F_COUNT: Final = "count"
 F_ONLINE: Final = "online"
 F_SEQ_GAPS: Final = "seq_gaps"
 F_DUPLICATES: Final = "duplicates"
 F_FW: Final = "fw"
 HEALTH_FLOAT_FIELDS: Final = ("battery_v", "rssi_dbm", "temp_c")
 HEALTH_INT_FIELDS: Final = ("uptime_s",)
+F_BATTERY_V: Final = "battery_v"
+F_RSSI_DBM: Final = "rssi_dbm"
+# CONTRACT §4: case_event fields (Grafana annotations).
+F_CASE_ID: Final = "case_id"
+F_STATE: Final = "state"
+F_TITLE: Final = "title"
 
 
 def topic(sensor: str, channel: str, prefix: str = TOPIC_PREFIX) -> str:

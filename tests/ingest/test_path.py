@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import paho.mqtt.client as paho
 import pytest
@@ -29,9 +31,18 @@ def path(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path):
     influx.close()
 
 
+def _last_local_noon_ms() -> int:
+    """The most recent 12:00 in Asia/Shanghai (daytime: the zone-2 day limit of 60 applies)."""
+    now = datetime.now(ZoneInfo("Asia/Shanghai"))
+    noon = now.replace(hour=12, minute=0, second=0, microsecond=0)
+    if noon > now:
+        noon -= timedelta(days=1)
+    return int(noon.timestamp() * 1000)
+
+
 def test_reading_is_stored_with_tags_and_once(path):
     settings, influx, store, ingest, pub = path
-    now = int(time.time() * 1000)
+    now = _last_local_noon_ms()
     reading = noise(now, 7, 58.3, lamax=71.2, lamin=44.0, l10=61.0, l50=56.2, l90=49.8)
     topic = f"{settings.topic_prefix}/n-01/telemetry"
     pub.send(topic, reading)
@@ -51,6 +62,9 @@ def test_reading_is_stored_with_tags_and_once(path):
         "laeq_es": pytest.approx(10**5.83 * 60, rel=1e-12),
         "lamax": 71.2,
         "lamin": 44.0,
+        "limit_db": 60,
+        "exceed_s": 0,
+        "hour_local": 12,
         "period_s": 60,
         "seq": 7,
         "sensor": "n-01",

@@ -13,6 +13,7 @@ from linli.api.app import create_app
 from linli.community import apply_community, load_community
 from linli.ingest.influx import InfluxClient
 from linli.ingestion import Ingest
+from linli.rules.constants import F_COUNT, M_REJECTED, TAG_REASON, TAG_SENSOR, UNREGISTERED_SENSOR
 from linli.store import Database
 from tests.helpers import Publisher, count, noise, settings_for, wait_for
 
@@ -85,6 +86,18 @@ def test_every_reason_code_is_kept_and_listed(
         wait_for(lambda: count(influx, "noise", "laeq") == 7)
         assert count(influx, "noise", "laeq", "WHERE sensor = 'n-03'") == 5
         assert count(influx, "noise", "laeq", "WHERE sensor = 'n-02'") == 2
+        # ... and counted in InfluxDB per sensor and reason for the Devices dashboard; a
+        # topic naming no registered sensor counts under one fixed tag value
+        rows = influx.query(
+            f'SELECT sum("{F_COUNT}") FROM "{M_REJECTED}" GROUP BY "{TAG_SENSOR}", "{TAG_REASON}"'
+        )
+        stored = {(s.tags[TAG_SENSOR], s.tags[TAG_REASON]): s.values[0][1] for s in rows}
+        assert stored == {
+            **{("n-01", r): 1 for *_, r in bad[1:4] + bad[5:]},
+            ("n-02", "out_of_range"): 1,
+            (UNREGISTERED_SENSOR, "bad_topic"): 1,
+            (UNREGISTERED_SENSOR, "unknown_sensor"): 1,
+        }
     finally:
         pub.close()
         ingest.stop()

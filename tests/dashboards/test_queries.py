@@ -1,0 +1,205 @@
+"""Every dashboard query, with Grafana's macros and variables filled, against real data.
+
+Grafana cannot run here, so the dashboards are proven by their queries: each variable,
+panel target and annotation query of every dashboard runs against the influxd holding a
+day of readings stored through ingest (conftest.py) and returns series; the energetic
+levels and minutes the panels show equal those computed in Python from the readings.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from linli.dashboards.build import build_all
+from linli.ingest.influx import Series
+from linli.ingest.retention import HOUR_MS
+from linli.rules.limits import DayNight, LocalHours, noise_limit_db
+from tests.dashboards.conftest import NOISE_SENSORS, ZONES, Day
+
+INTERVAL = "10m"
+BOARDS = build_all()
+
+
+def panels(board: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Every panel, rows' nested panels included."""
+    for p in board["panels"]:
+        yield p
+        yield from p.get("panels", [])
+
+
+def panel(board: str, title: str) -> dict[str, Any]:
+    """The panel of `board` titled `title`."""
+    return next(p for p in panels(BOARDS[board]) if p["title"] == title)
+
+
+def regex_of(values: list[str]) -> str:
+    """A multi-value variable in a regex, as Grafana formats it for InfluxDB: (a|b|…)."""
+    return "(" + "|".join(re.escape(v) for v in values) + ")"
+
+
+def fill(query: str, day: Day, values: dict[str, str]) -> str:
+    """Replace Grafana's macros and the variables (longest names first)."""
+    text = query.replace("$timeFilter", day.time_filter).replace("$__interval", INTERVAL)
+    for name in sorted(values, key=len, reverse=True):
+        text = text.replace(f"${name}", values[name])
+    assert "$" not in text.replace("$/", ""), f"unfilled macro in {text}"
+    return text
+
+
+def resolve_variables(board: dict[str, Any], day: Day) -> dict[str, str]:
+    """Run each variable's query in order, every value selected (Grafana's 'All')."""
+    values: dict[str, str] = {}
+    for var in board["templating"]["list"]:
+        series = day.influx.query(fill(var["query"], day, values))
+        found = sorted({row[1] for s in series for row in s.values})
+        assert found, f"variable {var['name']} of {board['uid']} has no values"
+        values[var["name"]] = regex_of(found)
+    return values
+
+
+def all_queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
+    """(where, query) for every panel target and annotation query."""
+    for p in panels(board):
+        for t in p.get("targets", []):
+            yield f"{p['title']}/{t['refId']}", t["query"]
+    for a in board["annotations"]["list"]:
+        if "query" in a:
+            yield f"annotation {a['name']}", a["query"]
+
+
+def run(board: str, title: str, day: Day, ref: str = "A", **chosen: str) -> list[Series]:
+    """The filled query of one panel target, run; `chosen` variables take one value."""
+    values = resolve_variables(BOARDS[board], day) | {k: regex_of([v]) for k, v in chosen.items()}
+    target = next(t for t in panel(board, title)["targets"] if t["refId"] == ref)
+    return day.influx.query(fill(target["query"], day, values))
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_every_query_succeeds_and_returns_series(day: Day, name: str):
+    board = BOARDS[name]
+    values = resolve_variables(board, day)
+    checked = 0
+    for where, query in all_queries(board):
+        series = day.influx.query(fill(query, day, values))
+        assert series, f"{name}: {where} returned no series: {fill(query, day, values)}"
+        assert any(row[1:] for s in series for row in s.values), f"{name}: {where} is empty"
+        checked += 1
+    expected = {"overview": 6, "noise": 33, "fume": 8, "devices": 7}  # targets + annotations
+    assert checked == expected[name]
+
+
+def _expected_hourly_leq(day: Day) -> dict[tuple[str, int], float]:
+    energy: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for sensor, readings in day.noise.items():
+        for r in readings:
+            energy[(NOISE_SENSORS[sensor], r["ts"] // HOUR_MS * HOUR_MS)].append(
+                r["metrics"]["laeq"]
+            )
+    # every period is 60 s, so the time-weighted energy mean is the plain energy mean
+    return {k: 10 * np.log10(np.mean(10 ** (np.array(v) / 10))) for k, v in energy.items()}
+
+
+def _by_site_and_time(series: list[Series]) -> dict[tuple[str, int], float]:
+    return {(s.tags["site"], row[0]): row[1] for s in series for row in s.values}
+
+
+@pytest.mark.parametrize(
+    ("title", "source"),
+    [
+        pytest.param("小时等效声级", "raw", id="hourly Leq from raw readings"),
+        pytest.param("小时等效声级(聚合)", "noise_1h", id="hourly Leq from the hourly aggregates"),
+    ],
+)
+def test_hourly_leq_is_energetic_and_exact(day: Day, title: str, source: str):
+    got = _by_site_and_time(run("noise", title, day))
+    expected = _expected_hourly_leq(day)
+    assert sorted(got) == sorted(expected)
+    assert len(expected) == 2 * 25  # two sites; the day's readings touch 25 clock hours
+    worst = max(abs(got[k] - v) for k, v in expected.items())
+    assert worst < 0.01
+    # and it is not the arithmetic mean of the dB values, which is lower
+    arithmetic = np.mean([r["metrics"]["laeq"] for r in day.noise["n-03"][:59]])
+    first_hour = (day.noise["n-03"][0]["ts"] // HOUR_MS) * HOUR_MS
+    assert got[("hj-b3", first_hour)] > arithmetic + 0.5
+
+
+def _expected_exceedance_minutes(day: Day) -> dict[str, int]:
+    hours, day_night = LocalHours("Asia/Shanghai"), DayNight()
+    minutes: dict[str, int] = defaultdict(int)
+    for sensor, readings in day.noise.items():
+        site = NOISE_SENSORS[sensor]
+        for r in readings:
+            limit = noise_limit_db(ZONES[site], day_night.is_night(hours.hour(r["ts"])))
+            minutes[site] += r["metrics"]["laeq"] > limit
+    return dict(minutes)
+
+
+def test_minutes_over_the_limit_per_site(day: Day):
+    expected = _expected_exceedance_minutes(day)
+    assert all(v > 0 for v in expected.values())
+    got = {s.tags["site"]: s.values[0][1] for s in run("noise", "超标分钟", day)}
+    assert got == expected
+    today = {
+        s.tags["site"]: s.values[0][1]
+        for s in run("overview", "今日超标分钟", day)
+        if s.tags["site"] in expected
+    }
+    assert today == expected
+    # the heatmap's cells (minutes per local hour and day) add up to the same
+    board = BOARDS["noise"]
+    values = resolve_variables(board, day)
+    heatmap = panel("noise", "超标热力图(时段 × 日期)")
+    cells = sum(
+        row[1]
+        for t in heatmap["targets"]
+        for s in day.influx.query(fill(t["query"], day, values))
+        for row in s.values
+    )
+    assert cells == sum(expected.values())
+
+
+def test_fume_minutes_over_the_limit_and_installed_but_not_used(day: Day):
+    over = {s.tags["site"]: s.values[0][1] for s in run("fume", "超标与装而不用分钟", day, "A")}
+    idle = {s.tags["site"]: s.values[0][1] for s in run("fume", "超标与装而不用分钟", day, "B")}
+    for site, sensor in (("rest-1", "f-01"), ("rest-2", "f-02")):
+        metrics = [r["metrics"] for r in day.fume[sensor]]
+        assert over[site] == sum(m["oil_fume"] > 2.0 for m in metrics)
+        assert idle[site] == sum(m["fan_on"] and not m["purifier_on"] for m in metrics) == 60
+
+
+def test_open_cases_by_kind(day: Day):
+    series = run("overview", "未结工单", day)
+    assert {s.tags["kind"]: s.values[0][1] for s in series} == {"breach": 1, "device": 1}
+
+
+def test_devices_rejections_and_seq_gaps(day: Day):
+    rejected = {
+        (s.tags["sensor"], s.tags["reason"]): s.values[0][1]
+        for s in run("devices", "拒收消息", day)
+    }
+    assert rejected == {("n-01", "out_of_range"): 1, ("_unregistered", "unknown_sensor"): 1}
+    gaps = {s.tags["sensor"]: s.values[0][1] for s in run("devices", "序号缺口与重复", day)}
+    assert gaps["n-02"] == 3
+
+
+@pytest.mark.parametrize(
+    ("site", "limits"),
+    [
+        pytest.param("hj-b1", {55.0, 70.0}, id="zone 4a: 70 by day, 55 by night"),
+        pytest.param("hj-b3", {50.0, 60.0}, id="zone 2: 60 by day, 50 by night"),
+    ],
+)
+def test_each_repeated_panel_draws_its_sites_limit_in_force(day: Day, site: str, limits: set):
+    # the panel repeats per site: Grafana fills $site with one value in each copy
+    series = run("noise", "等效声级与限值 · $site", day, "B", site=site)
+    assert {row[1] for s in series for row in s.values} == limits
+    levels = run("noise", "等效声级与限值 · $site", day, "A", site=site)
+    assert sorted(s.tags["sensor"] for s in levels) == sorted(
+        sensor for sensor, at in NOISE_SENSORS.items() if at == site
+    )

@@ -1,0 +1,107 @@
+"""Line protocol: the limit in force written with each noise reading, and rejection counts."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from linli.ingest.lineprotocol import LineBuilder
+from linli.rules.limits import DayNight
+from linli.rules.reading import Reading, SensorKind
+from linli.rules.registry import SensorTags, Zone
+from linli.rules.rejection import ReasonCode, Rejection
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _ms(local: str) -> int:
+    return int(datetime.fromisoformat(local).replace(tzinfo=SHANGHAI).timestamp() * 1000)
+
+
+def _fields(line: str) -> dict[str, str]:
+    return dict(kv.split("=") for kv in line.split(" ")[1].split(","))
+
+
+# fmt: off
+LIMIT_CASES = [
+    pytest.param(Zone.Z2, "2026-11-20 21:59:59", 58.0, "60.0", "0i", "21i", id="zone 2 at 21:59:59 → day limit 60"),
+    pytest.param(Zone.Z2, "2026-11-20 22:00:00", 58.0, "50.0", "60i", "22i", id="zone 2 at 22:00 → night limit 50, exceeded"),
+    pytest.param(Zone.Z2, "2026-11-21 05:59:59", 50.0, "50.0", "0i", "5i", id="equal to the limit is not over it"),
+    pytest.param(Zone.Z2, "2026-11-21 06:00:00", 60.1, "60.0", "60i", "6i", id="zone 2 at 06:00 → day limit 60"),
+    pytest.param(Zone.Z0, "2026-11-20 12:00:00", 50.5, "50.0", "60i", "12i", id="zone 0 day 50"),
+    pytest.param(Zone.Z1, "2026-11-20 23:00:00", 45.0, "45.0", "0i", "23i", id="zone 1 night 45"),
+    pytest.param(Zone.Z3, "2026-11-20 03:00:00", 56.0, "55.0", "60i", "3i", id="zone 3 night 55"),
+    pytest.param(Zone.Z4A, "2026-11-20 10:00:00", 69.0, "70.0", "0i", "10i", id="zone 4a day 70"),
+    pytest.param(Zone.Z4A, "2026-11-20 22:30:00", 56.0, "55.0", "60i", "22i", id="zone 4a night 55"),
+    pytest.param(Zone.Z4B, "2026-11-20 22:30:00", 56.0, "60.0", "0i", "22i", id="zone 4b night 60"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("zone", "local", "laeq", "limit", "exceed_s", "hour"), LIMIT_CASES)
+def test_noise_reading_carries_the_limit_in_force(zone, local, laeq, limit, exceed_s, hour):
+    builder = LineBuilder("Asia/Shanghai", DayNight())
+    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", zone)
+    reading = Reading("n-01", SensorKind.NOISE, _ms(local), 3, 60, {"laeq": laeq})
+    fields = _fields(builder.reading(reading, tags))
+    assert (fields["limit_db"], fields["exceed_s"], fields["hour_local"]) == (limit, exceed_s, hour)
+    assert float(fields["laeq_es"]) == pytest.approx(10 ** (laeq / 10) * 60, rel=1e-12)
+
+
+def test_moved_day_night_boundaries_are_obeyed():
+    builder = LineBuilder("Asia/Shanghai", DayNight(day_start_h=7, night_start_h=23))
+    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    at = {
+        h: _fields(
+            builder.reading(Reading("n-01", SensorKind.NOISE, _ms(h), 1, 60, {"laeq": 40.0}), tags)
+        )["limit_db"]
+        for h in (
+            "2026-11-20 06:30:00",
+            "2026-11-20 07:00:00",
+            "2026-11-20 22:30:00",
+            "2026-11-20 23:00:00",
+        )
+    }
+    assert list(at.values()) == ["50.0", "60.0", "60.0", "50.0"]
+
+
+def test_fume_reading_has_no_noise_limit_fields():
+    builder = LineBuilder()
+    tags = SensorTags("f-01", SensorKind.FUME, "r1", "g1", Zone.Z2)
+    line = builder.reading(
+        Reading("f-01", SensorKind.FUME, 1_000, 1, 60, {"oil_fume": 2.5, "fan_on": True}), tags
+    )
+    assert (
+        line == "fume,grid=g1,sensor=f-01,site=r1 oil_fume=2.5,fan_on=true,period_s=60i,seq=1i 1000"
+    )
+
+
+def test_rejections_are_counted_per_sensor_and_reason_and_never_overwrite():
+    builder = LineBuilder()
+    registered = {"n-01": SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)}
+
+    def rej(sensor: str | None, reason: ReasonCode, ms: int) -> Rejection:
+        return Rejection("t", b"", ms, reason, "why", sensor=sensor)
+
+    first = builder.rejected(
+        [
+            rej("n-01", ReasonCode.SCHEMA, 100),
+            rej("n-01", ReasonCode.SCHEMA, 105),
+            rej("n-01", ReasonCode.OUT_OF_RANGE, 101),
+            rej("n-99", ReasonCode.UNKNOWN_SENSOR, 102),
+            rej(None, ReasonCode.BAD_TOPIC, 103),
+        ],
+        registered,
+    )
+    assert first == [
+        "rejected,reason=schema,sensor=n-01 count=2i 105",
+        "rejected,reason=out_of_range,sensor=n-01 count=1i 101",
+        "rejected,reason=unknown_sensor,sensor=_unregistered count=1i 102",
+        "rejected,reason=bad_topic,sensor=_unregistered count=1i 103",
+    ]
+    # the next batch's rejection received in the same millisecond gets the next one
+    assert builder.rejected([rej("n-01", ReasonCode.SCHEMA, 105)], registered) == [
+        "rejected,reason=schema,sensor=n-01 count=1i 106"
+    ]
