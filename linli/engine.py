@@ -42,9 +42,10 @@ from linli.rules.judge import (
     Signal,
     judge_reading,
     judge_silence,
+    judge_status,
 )
 from linli.rules.policy import RulePolicy
-from linli.rules.reading import Reading
+from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry, Site
 from linli.store import Database
 from linli.store.cases import CaseTx
@@ -96,6 +97,7 @@ def case_event_line(change: CaseChange) -> str:
 
 
 Tell = Callable[[Sequence[CaseChange]], None]
+Stored = Reading | DeviceStatus  # what the writer hands over once durable, in arrival order
 
 
 class Engine:
@@ -116,7 +118,7 @@ class Engine:
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.policy = policy
         self._tell = tell
-        self._queue: queue.Queue[Sequence[Reading] | None] = queue.Queue(maxsize=queue_batches)
+        self._queue: queue.Queue[Sequence[Stored] | None] = queue.Queue(maxsize=queue_batches)
         self._tick_s = tick_s
         self._retry_s = retry_s
         self._registry: Registry = db.load_registry()
@@ -139,9 +141,9 @@ class Engine:
 
     # -- feeding --------------------------------------------------------------------
 
-    def submit(self, readings: Sequence[Reading]) -> None:
-        """Writer.on_stored: enqueue durable readings (blocks while the queue is full)."""
-        self._queue.put(readings)
+    def submit(self, items: Sequence[Stored]) -> None:
+        """Writer.on_stored: enqueue durable readings and statuses (blocks while full)."""
+        self._queue.put(items)
 
     def start(self) -> Engine:
         """Run the engine thread."""
@@ -198,30 +200,42 @@ class Engine:
         if self._db.registry_version() != self._registry.version:
             self._registry = self._db.load_registry()
 
-    def process(self, readings: Sequence[Reading], now_ms: int) -> None:
-        """Judge durable readings at `now_ms` and apply the decisions, in one transaction."""
+    def process(self, items: Sequence[Stored], now_ms: int) -> None:
+        """Judge durable readings and statuses at `now_ms`; apply the decisions in one transaction.
+
+        Per sensor, statuses keep their place among the readings (a last will, then the
+        backfill after the reconnect); readings between two statuses are judged by time.
+        """
         self._refresh_registry()
-        by_sensor: dict[str, list[Reading]] = defaultdict(list)
-        for r in readings:
-            by_sensor[r.sensor].append(r)
+        by_sensor: dict[str, list[Stored]] = defaultdict(list)
+        for item in items:
+            by_sensor[item.sensor].append(item)
         changes: list[CaseChange] = []
         states = dict(self._states)
+        judged: list[str] = []
         with self._db.cases() as tx:
-            for sensor_id, rs in by_sensor.items():
+            for sensor_id, stored in by_sensor.items():
                 site = self._site_of(sensor_id)
                 if site is None:
                     continue
-                rs.sort(key=lambda r: r.ts_ms)
                 state = states.get(sensor_id) or SensorState(sensor_id)
-                for r in rs:
-                    state, events = judge_reading(self.policy, site, state, r, now_ms)
-                    for event in events:
-                        changes += self._decide(tx, site, state, event, now_ms)
-                states[sensor_id] = state
-                self._collect_snapshots(tx, sensor_id, rs, now_ms)
-            tx.save_states({s: state_doc(states[s]) for s in by_sensor if s in states}, now_ms)
+                for run in _runs(stored):
+                    if isinstance(run, DeviceStatus):
+                        state, events = judge_status(self.policy, site, state, run, now_ms)
+                        for event in events:
+                            changes += self._decide(tx, site, state, event, now_ms)
+                        continue
+                    for r in run:
+                        state, events = judge_reading(self.policy, site, state, r, now_ms)
+                        for event in events:
+                            changes += self._decide(tx, site, state, event, now_ms)
+                    self._collect_snapshots(tx, sensor_id, run, now_ms)
+                if state is not states.get(sensor_id):
+                    states[sensor_id] = state
+                    judged.append(sensor_id)
+            tx.save_states({s: state_doc(states[s]) for s in judged}, now_ms)
         self._states = states
-        self.judged += len(readings)
+        self.judged += len(items)
         self._told(changes)
 
     def tick(self, now_ms: int) -> None:
@@ -251,19 +265,6 @@ class Engine:
                     del self._pending[sensor_id]
             tx.save_states({s: state_doc(states[s]) for s in changed}, now_ms)
         self._states = states
-        self._told(changes)
-
-    def offline(self, sensor_id: str, now_ms: int) -> None:
-        """The broker published a sensor's last will: offline at once."""
-        site = self._site_of(sensor_id)
-        state = self._states.get(sensor_id)
-        if site is None or state is None:
-            return
-        with self._db.cases() as tx:
-            new, events = judge_silence(self.policy, site, state, now_ms, will=True)
-            changes = [c for e in events for c in self._decide(tx, site, new, e, now_ms)]
-            tx.save_states({sensor_id: state_doc(new)}, now_ms)
-        self._states = {**self._states, sensor_id: new}
         self._told(changes)
 
     def _site_of(self, sensor_id: str) -> Site | None:
@@ -357,6 +358,23 @@ class Engine:
                 self._tell(changes)
             except Exception:  # telling never undoes a decision
                 log.exception("could not tell %d case changes", len(changes))
+
+
+def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:
+    """Split one sensor's items at its statuses; each run of readings sorted by time."""
+    out: list[DeviceStatus | list[Reading]] = []
+    run: list[Reading] = []
+    for item in stored:
+        if isinstance(item, DeviceStatus):
+            if run:
+                out.append(sorted(run, key=lambda r: r.ts_ms))
+                run = []
+            out.append(item)
+        else:
+            run.append(item)
+    if run:
+        out.append(sorted(run, key=lambda r: r.ts_ms))
+    return out
 
 
 def influx_teller(write: Callable[[bytes], None]) -> Tell:
