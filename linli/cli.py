@@ -36,11 +36,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
     _common(demo)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
-    demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second")
+    demo.add_argument("--speed", type=float, default=240.0, help="simulated seconds per second")
     demo.add_argument(
         "--sim-start",
-        default="-2h",
-        help="simulated start (the fleet catches up with real time, then runs at 1×)",
+        default="auto",
+        help="simulated start, e.g. -2h (the fleet catches up with real time, then runs at 1×); "
+        "auto: 10:30 local of the most recent finished day, so lunch and night both come "
+        "within minutes (the scenario's times are offsets from it)",
     )
     # `linli sim ...` is handed whole to the simulator's own parser (firmware-sim/cli.py),
     # which speaks only the wire protocol and imports nothing of linli.

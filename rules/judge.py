@@ -182,6 +182,8 @@ def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     if not inside or not _covered(inside, policy.leq_window_s, policy.min_coverage):
         return state, None, False
     measured = round(leq(inside), 1)
+    if state.since_ms is not None and cal.period(state.since_ms) is not period:
+        state = RuleState()  # day and night are judged apart: a new period, a new episode
     over = measured > limit.value
     clear = measured <= limit.value - policy.leq_hysteresis_db
     nxt, began, cleared = _episode(state, over, clear, end, policy.leq_sustain_s * 1000)
