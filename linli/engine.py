@@ -10,6 +10,12 @@ cases on schedule and closes resolved ones whose verification window passed. Tel
 
 A full queue blocks the writer: the writer stops acknowledging, the MQTT loop stops
 reading and the broker holds the rest (the same backpressure as a full spool).
+
+A batch is acknowledged once durable, before it is judged: if linli dies in between, the
+broker will not redeliver it. So at start the engine first replays from InfluxDB each
+sensor's readings after its watermark (the newest reading time it judged, saved with the
+rule state), through the same judge path. What the broker also redelivers is judged once
+(`SensorState.judged`), and an occurrence is kept once per (case, sensor, window end).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from linli.history import ReadingHistory
 from linli.rules.case import (
     Action,
     Case,
@@ -113,8 +120,12 @@ class Engine:
         tick_s: float = 10.0,
         retry_s: float = 1.0,
         clock: Callable[[], int] | None = None,
+        history: ReadingHistory | None = None,
+        replay_s: int = 24 * 3600,
     ) -> None:
         self._db = db
+        self._history = history
+        self._replay_s = replay_s
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.policy = policy
         self._tell = tell
@@ -161,7 +172,38 @@ class Engine:
         """Nothing queued and nothing being judged."""
         return self._queue.unfinished_tasks == 0
 
+    def replay(self, now_ms: int, chunk: int = 5000) -> int:
+        """Judge durable readings newer than each sensor's watermark (at most `replay_s` old).
+
+        Readings acknowledged but not judged when linli died are in InfluxDB (or still in
+        the spool: those are judged only once the replayer has written them and linli
+        starts again). Returns the number of readings replayed.
+        """
+        if self._history is None:
+            return 0
+        horizon = now_ms - self._replay_s * 1000
+        replayed = 0
+        for sensor, newest in sorted(self._history.newest(horizon).items()):
+            state = self._states.get(sensor)
+            after = max(horizon, state.watermark_ms or horizon) if state else horizon
+            if newest <= after or self._site_of(sensor) is None:
+                continue
+            readings = self._history.readings_after(sensor, after)
+            for i in range(0, len(readings), chunk):
+                self.process(readings[i : i + chunk], self._clock())
+            replayed += len(readings)
+        if replayed:
+            log.info("rule engine: replayed %d stored readings not judged before", replayed)
+        return replayed
+
     def _run(self) -> None:
+        while self._history is not None:
+            try:
+                self.replay(self._clock())
+                break
+            except Exception:  # InfluxDB or the store is down: new batches wait behind
+                log.exception("rule engine replay failed; retrying")
+                time.sleep(self._retry_s)
         last_tick = 0.0
         while True:
             try:
@@ -306,6 +348,8 @@ class Engine:
             moved = tx.insert_case(opened)
             assert moved.id is not None
             tx.add_timeline(moved.id, entry)
+        elif tx.has_occurrence(case.id, breach.sensor, breach.end_ms):  # type: ignore[arg-type]
+            return []  # the same window judged again (a replay): nothing new
         else:
             moved, entry = apply(case, Action.OCCUR, now_ms, ACTOR, note)
             tx.update_case(moved, entry)

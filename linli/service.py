@@ -42,10 +42,16 @@ def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
 
 
 def start_engine(settings: Settings, db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
-    """The rule engine, telling case events to InfluxDB's `case_event`."""
-    from linli.engine import Engine, influx_teller
+    """The rule engine, telling case events to InfluxDB's `case_event`.
 
-    return Engine(db, policy, tell=influx_teller(influx.write)).start()
+    At start it first replays from InfluxDB what was stored but not judged (a kill -9).
+    """
+    from linli.engine import Engine, influx_teller
+    from linli.history import InfluxHistory
+
+    return Engine(
+        db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx)
+    ).start()
 
 
 def open_influx(settings: Settings) -> InfluxClient:
