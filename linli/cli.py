@@ -32,6 +32,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="ingest processes sharing the subscription ($share/linli/...)",
     )
+    ingest.add_argument(
+        "--rules",
+        action="store_true",
+        help="also run the rule engine (one worker only: with several, no process sees a "
+        "sensor's whole window)",
+    )
     _common(sub.add_parser("api", help="the HTTP API alone"))
     demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
     _common(demo)
@@ -76,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return service.serve(settings, args.config)
         if args.command == "ingest":
-            return service.ingest(settings, args.config, args.workers)
+            return service.ingest(settings, args.config, args.workers, rules=args.rules)
         if args.command == "api":
             return service.api(settings, args.config)
         if args.command == "demo":

@@ -174,11 +174,14 @@ def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     period = cal.period(end)
     limit = noise_limit(policy.noise_standard(window.site), window.site.zone, period)
     start = end - policy.leq_window_s * 1000
-    inside = [
-        r
-        for r in window.readings
-        if start < r.ts_ms <= end and "laeq" in r.metrics and cal.period(r.ts_ms) is period
-    ]
+    readings = window.readings
+    first = bisect.bisect_right(readings, start, key=lambda r: r.ts_ms)
+    last = bisect.bisect_right(readings, end, key=lambda r: r.ts_ms)
+    inside = [r for r in readings[first:last] if "laeq" in r.metrics]
+    # A window (minutes) crosses at most one day/night boundary (hours apart): when its
+    # first reading is of the judged period, so are all the others.
+    if inside and cal.period(inside[0].ts_ms) is not period:
+        inside = [r for r in inside if cal.period(r.ts_ms) is period]
     if not inside or not _covered(inside, policy.leq_window_s, policy.min_coverage):
         return state, None, False
     measured = round(leq(inside), 1)
