@@ -9,6 +9,8 @@
     them (bench/fastpub.py); readings per second stored end to end.
 (c) the plain way (bench/baseline.py), one paho subscriber writing each reading to
     `/write`, measured the same way; and the ratio.
+--rules runs (b) a second time with `linli ingest --rules` (the rule engine judging
+    every reading, every rule on) and prints both numbers and their ratio.
 
 Latency is measured by polling InfluxDB every 100 ms for counts per 100 ms of
 reading time: a reading counts as queryable at the first poll that sees it, and its
@@ -22,6 +24,7 @@ import json
 import os
 import platform
 import re
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -87,7 +90,14 @@ class Linli:
     """`linli ingest` as a subprocess with its own environment."""
 
     def __init__(
-        self, work: Path, broker: LocalServer, db: str, influx_url: str, config: Path, workers: int
+        self,
+        work: Path,
+        broker: LocalServer,
+        db: str,
+        influx_url: str,
+        config: Path,
+        workers: int,
+        rules: bool = False,
     ) -> None:
         env = dict(os.environ)
         env.update(
@@ -102,6 +112,7 @@ class Linli:
         )
         argv = [PY, "-m", "linli", "ingest", "--config", str(config)]
         argv += ["--workers", str(workers), "--log-level", "WARNING"]
+        argv += ["--rules"] if rules else []
         self.proc = spawn_logged(argv, work / f"linli-{db}.log", env)
 
     def pids(self) -> list[int]:
@@ -193,17 +204,25 @@ def maximum(
     readings: int,
     n_sensors: int,
     workers: int,
+    rules: bool = False,
 ) -> dict[str, float]:
     """(b) single-reading messages as fast as the broker takes them, stored end to end."""
-    db = f"maximum_w{workers}"
+    db = f"maximum_w{workers}" + ("_rules" if rules else "")
     influx = InfluxClient(influx_url, db, timeout_s=30)
-    linli = Linli(work, broker, db, influx_url, config, workers)
-    time.sleep(4)
+    linli = Linli(work, broker, db, influx_url, config, workers, rules)
+    # Its session must exist before publishing starts: a message published earlier is not
+    # queued for it. linli with the rule engine takes longer to start.
+    _wait_connected(work / "mosquitto" / "mosquitto.log", f"linli-{db}", workers, 60)
+    time.sleep(2)
     messages = _messages(readings, n_sensors)
     t0 = time.perf_counter()
     result = publish_all("127.0.0.1", broker.port, messages, client_id=f"pub-{db}")
     wait_count(influx, readings, 600)
     seconds = time.perf_counter() - t0
+    if rules:  # and every reading judged: each sensor's watermark at its last reading
+        last_ts = max(json.loads(m[1])["ts"] for m in messages[-n_sensors:])
+        _wait_judged(work / f"{db}.db", last_ts, n_sensors, 600)
+        seconds = time.perf_counter() - t0
     linli.stop()
     return {
         "readings": readings,
@@ -212,6 +231,29 @@ def maximum(
         "seconds": seconds,
         "workers": workers,
     }
+
+
+def _wait_connected(log: Path, client_id: str, workers: int, timeout_s: float) -> None:
+    """Until the broker's log shows linli's client(s) connected."""
+    want = f" as {client_id} " if workers == 1 else f" as {client_id}-"
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        if log.exists() and log.read_text().count(want) >= workers:
+            return
+        time.sleep(0.1)
+    raise RuntimeError(f"{client_id} did not connect to the broker within {timeout_s}s")
+
+
+def _wait_judged(store: Path, last_ts: int, n_sensors: int, timeout_s: float) -> None:
+    """Until the rule engine's saved state shows every sensor judged up to `last_ts`."""
+    q = "SELECT count(*) FROM rule_state WHERE json_extract(doc, '$.watermark_ms') >= ?"
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        with sqlite3.connect(store, timeout=30) as conn:
+            if conn.execute(q, (last_ts,)).fetchone()[0] >= n_sensors:
+                return
+        time.sleep(0.1)
+    raise RuntimeError(f"the rule engine did not judge every reading within {timeout_s}s")
 
 
 def _messages(readings: int, n_sensors: int) -> list[tuple[str, bytes]]:
@@ -223,7 +265,8 @@ def _messages(readings: int, n_sensors: int) -> list[tuple[str, bytes]]:
             "ts": base + seq * 1000,
             "seq": seq,
             "period_s": 1,
-            "metrics": {"laeq": 50.0 + (k % 200) / 10, "lamax": 75.0, "lamin": 40.0},
+            # varied per reading: identical readings in a row would be a stuck sensor
+            "metrics": {"laeq": 50.0 + (k * 7 + seq) % 200 / 10, "lamax": 75.0, "lamin": 40.0},
         }
         out.append((f"{PREFIX}/b-n-{sensor:05d}/telemetry", orjson.dumps(doc)))
     return out
@@ -262,6 +305,9 @@ def main() -> int:
     parser.add_argument("--plain-readings", type=int, default=20_000)
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--skip", default="", help="comma list of parts to skip: a,b,c")
+    parser.add_argument(
+        "--rules", action="store_true", help="run (b) again with the rule engine on (one worker)"
+    )
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="linli-bench-"))
     config = work / "bench.toml"
@@ -284,6 +330,17 @@ def main() -> int:
                 args.max_readings,
                 min(args.sensors, 1000),
                 args.workers,
+            )
+        if args.rules and "b" not in args.skip:
+            results["maximum_rules"] = maximum(
+                work,
+                broker,
+                influx_url,
+                config,
+                args.max_readings,
+                min(args.sensors, 1000),
+                1,
+                rules=True,
             )
         if "c" not in args.skip:
             results["plain"] = plain(
@@ -319,6 +376,13 @@ def report(results: dict[str, dict[str, float]]) -> None:
             f"{m['workers']} worker(s) | {m['stored_per_s']:,.0f} readings/s stored end to end "
             f"(publisher {m['publish_per_s']:,.0f}/s) |"
         )
+    if r := results.get("maximum_rules"):
+        print(
+            f"| (b) with every rule on (`linli ingest --rules`), {r['readings']:,} readings | "
+            f"{r['stored_per_s']:,.0f} readings/s stored and judged |"
+        )
+        if m := results.get("maximum"):
+            print(f"| ratio rules on / off | {r['stored_per_s'] / m['stored_per_s']:.2f} |")
     if p := results.get("plain"):
         print(
             f"| (c) plain paho → /write per reading, {p['readings']:,} readings | "

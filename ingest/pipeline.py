@@ -17,7 +17,7 @@ from linli.ingest.lineprotocol import LineBuilder
 from linli.rules.limits import DayNight
 from linli.rules.parse import parse_message
 from linli.rules.ports import RegistrySource
-from linli.rules.reading import Reading
+from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry
 from linli.rules.rejection import Rejection
 from linli.rules.sequence import SeqTracker, Verdict
@@ -33,7 +33,8 @@ class Batch:
     started_ms: int
     mids: list[int] = field(default_factory=list)
     lines: list[str] = field(default_factory=list)
-    readings: list[Reading] = field(default_factory=list)
+    # For the rule engine (when kept): readings and status messages in arrival order.
+    readings: list[Reading | DeviceStatus] = field(default_factory=list)
     rejections: list[Rejection] = field(default_factory=list)
     messages: int = 0
     duplicates: int = 0
@@ -117,6 +118,8 @@ class Pipeline:
             text = self._builder.status(parsed.status, tags_of[parsed.status.sensor])
             if text:
                 batch.lines.append(text)
+            if self._keep_readings:  # the last will: the engine opens device_offline at once
+                batch.readings.append(parsed.status)
         if parsed.health is not None:
             text = self._builder.health(parsed.health, tags_of[parsed.health.sensor])
             if text:

@@ -21,7 +21,7 @@ from linli.ingest.influx import InfluxClient, InfluxRejected, InfluxUnavailable
 from linli.ingest.pipeline import Batch
 from linli.ingest.spool import Spool, SpoolFull
 from linli.rules.ports import RejectSink
-from linli.rules.reading import Reading
+from linli.rules.reading import DeviceStatus, Reading
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class Writer:
         *,
         queue_batches: int = 4,
         retry_s: float = 1.0,
-        on_stored: Callable[[Sequence[Reading]], None] | None = None,
+        on_stored: Callable[[Sequence[Reading | DeviceStatus]], None] | None = None,
     ) -> None:
         self._influx = influx
         self._rejects = rejects

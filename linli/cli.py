@@ -32,15 +32,23 @@ def build_parser() -> argparse.ArgumentParser:
         default=1,
         help="ingest processes sharing the subscription ($share/linli/...)",
     )
+    ingest.add_argument(
+        "--rules",
+        action="store_true",
+        help="also run the rule engine (one worker only: with several, no process sees a "
+        "sensor's whole window)",
+    )
     _common(sub.add_parser("api", help="the HTTP API alone"))
     demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
     _common(demo)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
-    demo.add_argument("--speed", type=float, default=30.0, help="simulated seconds per second")
+    demo.add_argument("--speed", type=float, default=240.0, help="simulated seconds per second")
     demo.add_argument(
         "--sim-start",
-        default="-2h",
-        help="simulated start (the fleet catches up with real time, then runs at 1×)",
+        default="auto",
+        help="simulated start, e.g. -2h (the fleet catches up with real time, then runs at 1×); "
+        "auto: 10:30 local of the most recent finished day, so lunch and night both come "
+        "within minutes (the scenario's times are offsets from it)",
     )
     dash = sub.add_parser("dashboards", help="Grafana dashboards: build the JSON, push to Grafana")
     dash_sub = dash.add_subparsers(dest="action", required=True)
@@ -122,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "serve":
             return service.serve(settings, args.config)
         if args.command == "ingest":
-            return service.ingest(settings, args.config, args.workers)
+            return service.ingest(settings, args.config, args.workers, rules=args.rules)
         if args.command == "api":
             return service.api(settings, args.config)
         if args.command == "demo":

@@ -2,13 +2,24 @@
 
 With no `LINLI_MQTT_URL` / `LINLI_INFLUX_URL` in the environment it starts its own
 mosquitto and influxd under ./var/, applies community/tianxin.toml, runs the service
-(ingest + API) and the simulated fleet with its scripted nuisances, and prints where
-to look. Ctrl-C stops everything it started, by PID.
+(ingest + rule engine + API) and the simulated fleet with its scripted nuisances, and
+prints where to look. Ctrl-C stops everything it started, by PID.
+
+The demo's clock. The engine judges readings by their own timestamps in local time, and
+the fleet can neither run ahead of real time nor start more than 7 days back. To show a
+lunchtime fume case and a night-time noise case within a few real minutes whenever it is
+run, the demo replays the most recent *finished* day from 10:30 local (a day whose 23:30
+has passed: yesterday or the day before) at ×240: lunch comes after ~15 s, the evening
+after ~2 min, 22:00 after ~3 min; then the fleet catches up with real time and goes on at
+1×. The scenario's times (firmware-sim/scenarios/tianxin.toml) are offsets from 10:30.
+Replayed readings are hours old when they arrive, so the demo's policy counts data as
+late only beyond the replayed span (otherwise every demo case would say "late data").
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import os
 import secrets
@@ -17,11 +28,16 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
+from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfo
 
 from linli import service
 from linli.ingestion import Ingest
 from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
+from linli.rules.case import CaseState
 from linli.settings import Settings
 from linli.store import Database
 
@@ -30,6 +46,17 @@ log = logging.getLogger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 COMMUNITY = ROOT / "community" / "tianxin.toml"
 SCENARIO = ROOT / "firmware-sim" / "scenarios" / "tianxin.toml"
+AUTO: Final = "auto"
+DAY_START: Final = (10, 30)  # the replayed day starts at 10:30 local ...
+DAY_SPAN: Final = timedelta(hours=13)  # ... and must be over by 23:30 (after the KTV case)
+
+
+def replay_start(now: datetime) -> datetime:
+    """The most recent 10:30 local whose day's 23:30 has passed (1–2 days back)."""
+    start = now.replace(hour=DAY_START[0], minute=DAY_START[1], second=0, microsecond=0)
+    while start + DAY_SPAN > now:
+        start -= timedelta(days=1)
+    return start
 
 
 def _port(preferred: int) -> int:
@@ -77,6 +104,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         db = service.open_store(settings, config)
         influx = service.open_influx(settings)
         policy = service.load_policy(settings, config)
+        sim_start = args.sim_start
+        if sim_start == AUTO:
+            now = datetime.now(ZoneInfo(settings.tz))
+            start = replay_start(now)
+            sim_start = start.isoformat(timespec="seconds")
+            # Replayed data is not "late data" (see the module docstring).
+            late_s = int((now - start).total_seconds()) + 3600
+            policy = dataclasses.replace(policy, late_after_s=max(policy.late_after_s, late_s))
         engine = service.start_engine(settings, db, influx, policy)
         worker = Ingest(settings, db, db, influx, on_stored=engine.submit).start()
         host, port = settings.api_host_port()
@@ -93,9 +128,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
         argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
         argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
-        argv += [f"--start={args.sim_start}"]
+        argv += [f"--start={sim_start}"]
         sim = spawn_logged(argv, sim_log)
-        _banner(settings, config, sim_log)
+        _banner(settings, config, sim_log, sim_start, args.speed)
         stop = service.wait_for_signal()
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(10):
@@ -118,7 +153,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _banner(settings: Settings, config: Path, sim_log: Path) -> None:
+def _banner(settings: Settings, config: Path, sim_log: Path, start: str, speed: float) -> None:
     host, port = settings.api_host_port()
     print(
         f"""
@@ -131,7 +166,7 @@ linli demo — Tianxin community (天新社区), {config}
   InfluxDB      {settings.influx_url}   database {settings.influx_db!r}
                 e.g. curl -G {settings.influx_url}/query --data-urlencode db={settings.influx_db} \\
                        --data-urlencode 'q=SELECT last(laeq) FROM noise GROUP BY site'
-  simulator log {sim_log}
+  simulator log {sim_log}   (simulated time from {start} at ×{speed:g})
 Ctrl-C stops everything the demo started.
 """,
         flush=True,
@@ -151,3 +186,8 @@ def _report(worker: Ingest, db: Database) -> None:
         f"rejected {sum(by_reason.values())}" + (f" ({reasons})" if reasons else ""),
         flush=True,
     )
+    with db.cases() as tx:
+        open_by_rule = Counter(c.rule for c in tx.not_closed())
+        _, closed = tx.list_cases(state=CaseState.CLOSED, limit=0)
+    rules = ", ".join(f"{rule} {n}" for rule, n in sorted(open_by_rule.items()))
+    print(f"[demo] cases open by rule: {rules or 'none'}  (closed {closed})", flush=True)

@@ -10,6 +10,12 @@ cases on schedule and closes resolved ones whose verification window passed. Tel
 
 A full queue blocks the writer: the writer stops acknowledging, the MQTT loop stops
 reading and the broker holds the rest (the same backpressure as a full spool).
+
+A batch is acknowledged once durable, before it is judged: if linli dies in between, the
+broker will not redeliver it. So at start the engine first replays from InfluxDB each
+sensor's readings after its watermark (the newest reading time it judged, saved with the
+rule state), through the same judge path. What the broker also redelivers is judged once
+(`SensorState.judged`), and an occurrence is kept once per (case, sensor, window end).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from linli.history import ReadingHistory
 from linli.rules.case import (
     Action,
     Case,
@@ -42,9 +49,10 @@ from linli.rules.judge import (
     Signal,
     judge_reading,
     judge_silence,
+    judge_status,
 )
 from linli.rules.policy import RulePolicy
-from linli.rules.reading import Reading
+from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry, Site
 from linli.store import Database
 from linli.store.cases import CaseTx
@@ -96,6 +104,7 @@ def case_event_line(change: CaseChange) -> str:
 
 
 Tell = Callable[[Sequence[CaseChange]], None]
+Stored = Reading | DeviceStatus  # what the writer hands over once durable, in arrival order
 
 
 class Engine:
@@ -111,12 +120,16 @@ class Engine:
         tick_s: float = 10.0,
         retry_s: float = 1.0,
         clock: Callable[[], int] | None = None,
+        history: ReadingHistory | None = None,
+        replay_s: int = 24 * 3600,
     ) -> None:
         self._db = db
+        self._history = history
+        self._replay_s = replay_s
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.policy = policy
         self._tell = tell
-        self._queue: queue.Queue[Sequence[Reading] | None] = queue.Queue(maxsize=queue_batches)
+        self._queue: queue.Queue[Sequence[Stored] | None] = queue.Queue(maxsize=queue_batches)
         self._tick_s = tick_s
         self._retry_s = retry_s
         self._registry: Registry = db.load_registry()
@@ -139,9 +152,9 @@ class Engine:
 
     # -- feeding --------------------------------------------------------------------
 
-    def submit(self, readings: Sequence[Reading]) -> None:
-        """Writer.on_stored: enqueue durable readings (blocks while the queue is full)."""
-        self._queue.put(readings)
+    def submit(self, items: Sequence[Stored]) -> None:
+        """Writer.on_stored: enqueue durable readings and statuses (blocks while full)."""
+        self._queue.put(items)
 
     def start(self) -> Engine:
         """Run the engine thread."""
@@ -159,7 +172,38 @@ class Engine:
         """Nothing queued and nothing being judged."""
         return self._queue.unfinished_tasks == 0
 
+    def replay(self, now_ms: int, chunk: int = 5000) -> int:
+        """Judge durable readings newer than each sensor's watermark (at most `replay_s` old).
+
+        Readings acknowledged but not judged when linli died are in InfluxDB (or still in
+        the spool: those are judged only once the replayer has written them and linli
+        starts again). Returns the number of readings replayed.
+        """
+        if self._history is None:
+            return 0
+        horizon = now_ms - self._replay_s * 1000
+        replayed = 0
+        for sensor, newest in sorted(self._history.newest(horizon).items()):
+            state = self._states.get(sensor)
+            after = max(horizon, state.watermark_ms or horizon) if state else horizon
+            if newest <= after or self._site_of(sensor) is None:
+                continue
+            readings = self._history.readings_after(sensor, after)
+            for i in range(0, len(readings), chunk):
+                self.process(readings[i : i + chunk], self._clock())
+            replayed += len(readings)
+        if replayed:
+            log.info("rule engine: replayed %d stored readings not judged before", replayed)
+        return replayed
+
     def _run(self) -> None:
+        while self._history is not None:
+            try:
+                self.replay(self._clock())
+                break
+            except Exception:  # InfluxDB or the store is down: new batches wait behind
+                log.exception("rule engine replay failed; retrying")
+                time.sleep(self._retry_s)
         last_tick = 0.0
         while True:
             try:
@@ -198,30 +242,42 @@ class Engine:
         if self._db.registry_version() != self._registry.version:
             self._registry = self._db.load_registry()
 
-    def process(self, readings: Sequence[Reading], now_ms: int) -> None:
-        """Judge durable readings at `now_ms` and apply the decisions, in one transaction."""
+    def process(self, items: Sequence[Stored], now_ms: int) -> None:
+        """Judge durable readings and statuses at `now_ms`; apply the decisions in one transaction.
+
+        Per sensor, statuses keep their place among the readings (a last will, then the
+        backfill after the reconnect); readings between two statuses are judged by time.
+        """
         self._refresh_registry()
-        by_sensor: dict[str, list[Reading]] = defaultdict(list)
-        for r in readings:
-            by_sensor[r.sensor].append(r)
+        by_sensor: dict[str, list[Stored]] = defaultdict(list)
+        for item in items:
+            by_sensor[item.sensor].append(item)
         changes: list[CaseChange] = []
         states = dict(self._states)
+        judged: list[str] = []
         with self._db.cases() as tx:
-            for sensor_id, rs in by_sensor.items():
+            for sensor_id, stored in by_sensor.items():
                 site = self._site_of(sensor_id)
                 if site is None:
                     continue
-                rs.sort(key=lambda r: r.ts_ms)
                 state = states.get(sensor_id) or SensorState(sensor_id)
-                for r in rs:
-                    state, events = judge_reading(self.policy, site, state, r, now_ms)
-                    for event in events:
-                        changes += self._decide(tx, site, state, event, now_ms)
-                states[sensor_id] = state
-                self._collect_snapshots(tx, sensor_id, rs, now_ms)
-            tx.save_states({s: state_doc(states[s]) for s in by_sensor if s in states}, now_ms)
+                for run in _runs(stored):
+                    if isinstance(run, DeviceStatus):
+                        state, events = judge_status(self.policy, site, state, run, now_ms)
+                        for event in events:
+                            changes += self._decide(tx, site, state, event, now_ms)
+                        continue
+                    for r in run:
+                        state, events = judge_reading(self.policy, site, state, r, now_ms)
+                        for event in events:
+                            changes += self._decide(tx, site, state, event, now_ms)
+                    self._collect_snapshots(tx, sensor_id, run, now_ms)
+                if state is not states.get(sensor_id):
+                    states[sensor_id] = state
+                    judged.append(sensor_id)
+            tx.save_states({s: state_doc(states[s]) for s in judged}, now_ms)
         self._states = states
-        self.judged += len(readings)
+        self.judged += len(items)
         self._told(changes)
 
     def tick(self, now_ms: int) -> None:
@@ -251,19 +307,6 @@ class Engine:
                     del self._pending[sensor_id]
             tx.save_states({s: state_doc(states[s]) for s in changed}, now_ms)
         self._states = states
-        self._told(changes)
-
-    def offline(self, sensor_id: str, now_ms: int) -> None:
-        """The broker published a sensor's last will: offline at once."""
-        site = self._site_of(sensor_id)
-        state = self._states.get(sensor_id)
-        if site is None or state is None:
-            return
-        with self._db.cases() as tx:
-            new, events = judge_silence(self.policy, site, state, now_ms, will=True)
-            changes = [c for e in events for c in self._decide(tx, site, new, e, now_ms)]
-            tx.save_states({sensor_id: state_doc(new)}, now_ms)
-        self._states = {**self._states, sensor_id: new}
         self._told(changes)
 
     def _site_of(self, sensor_id: str) -> Site | None:
@@ -305,6 +348,8 @@ class Engine:
             moved = tx.insert_case(opened)
             assert moved.id is not None
             tx.add_timeline(moved.id, entry)
+        elif tx.has_occurrence(case.id, breach.sensor, breach.end_ms):  # type: ignore[arg-type]
+            return []  # the same window judged again (a replay): nothing new
         else:
             moved, entry = apply(case, Action.OCCUR, now_ms, ACTOR, note)
             tx.update_case(moved, entry)
@@ -357,6 +402,23 @@ class Engine:
                 self._tell(changes)
             except Exception:  # telling never undoes a decision
                 log.exception("could not tell %d case changes", len(changes))
+
+
+def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:
+    """Split one sensor's items at its statuses; each run of readings sorted by time."""
+    out: list[DeviceStatus | list[Reading]] = []
+    run: list[Reading] = []
+    for item in stored:
+        if isinstance(item, DeviceStatus):
+            if run:
+                out.append(sorted(run, key=lambda r: r.ts_ms))
+                run = []
+            out.append(item)
+        else:
+            run.append(item)
+    if run:
+        out.append(sorted(run, key=lambda r: r.ts_ms))
+    return out
 
 
 def influx_teller(write: Callable[[bytes], None]) -> Tell:

@@ -13,7 +13,7 @@ from linli.ingest.pipeline import Pipeline
 from linli.ingest.spool import Spool
 from linli.ingest.writer import Writer
 from linli.rules.ports import RegistrySource, RejectSink
-from linli.rules.reading import Reading
+from linli.rules.reading import DeviceStatus, Reading
 from linli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ class Ingest:
         influx: InfluxClient,
         *,
         client_id: str | None = None,
-        on_stored: Callable[[Sequence[Reading]], None] | None = None,
+        on_stored: Callable[[Sequence[Reading | DeviceStatus]], None] | None = None,
         retry_s: float = 1.0,
         seq_grace_ms: int = 10 * 60 * 1000,
         account_every_ms: int = 10_000,

@@ -43,10 +43,16 @@ def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
 
 
 def start_engine(settings: Settings, db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
-    """The rule engine, telling case events to InfluxDB's `case_event`."""
-    from linli.engine import Engine, influx_teller
+    """The rule engine, telling case events to InfluxDB's `case_event`.
 
-    return Engine(db, policy, tell=influx_teller(influx.write)).start()
+    At start it first replays from InfluxDB what was stored but not judged (a kill -9).
+    """
+    from linli.engine import Engine, influx_teller
+    from linli.history import InfluxHistory
+
+    return Engine(
+        db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx)
+    ).start()
 
 
 def open_influx(settings: Settings) -> InfluxClient:
@@ -78,16 +84,24 @@ def wait_for_signal() -> threading.Event:
     return stop
 
 
-def ingest(settings: Settings, config: Path | None, workers: int = 1) -> int:
-    """`linli ingest`: one worker here, or several processes on a shared subscription."""
+def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: bool = False) -> int:
+    """`linli ingest`: one worker here, or several processes on a shared subscription.
+
+    `rules` runs the rule engine too, with one worker only: with several, a sensor's
+    readings are split between processes and none could judge its window.
+    """
     if workers > 1:
+        if rules:
+            raise StartupError("--rules needs one worker: with several no process sees a window")
         return _ingest_workers(settings, config, workers)
     from linli.ingestion import Ingest
 
     db = open_store(settings, config)
     influx = open_influx(settings)
+    engine = start_engine(settings, db, influx, load_policy(settings, config)) if rules else None
     stop = wait_for_signal()
-    worker = Ingest(settings, db, db, influx).start()
+    on_stored = engine.submit if engine is not None else None
+    worker = Ingest(settings, db, db, influx, on_stored=on_stored).start()
     log.info(
         "ingesting %s/# from %s into %s/%s",
         settings.topic_prefix,
@@ -97,6 +111,8 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1) -> int:
     )
     stop.wait()
     worker.stop()
+    if engine is not None:
+        engine.stop()
     return 0
 
 

@@ -3,7 +3,8 @@
 `evaluate(rule, window, state, now_ms)` judges one breach rule at the end of a window
 and returns the rule's next state with the breach that began, if any. `judge_reading`
 runs a sensor's device checks and then its breach rules for one new reading;
-`judge_silence` and `judge_status` find sensors that went quiet or left a last will.
+`judge_silence` finds sensors that went quiet and `judge_status` acts on a status message
+(the last will: offline at once; back online: recovered).
 A sensor with a device fault is judged by no breach rule (CONTRACT §5): its readings
 neither open nor close breach cases until it recovers.
 """
@@ -20,7 +21,7 @@ from typing import Final
 from linli.rules.energy import leq
 from linli.rules.limits import Limit, Period, night_max_limit, noise_limit, purifier_limit
 from linli.rules.policy import RulePolicy
-from linli.rules.reading import Reading, SensorKind
+from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Site
 
 
@@ -115,6 +116,18 @@ class SensorState:
     faults: frozenset[RuleId] = frozenset()
     last_seen_ms: int | None = None  # wall time the last reading was judged
     period_s: int = 60
+    watermark_ms: int | None = None  # the newest reading time judged (replay starts after it)
+
+    def judged(self, r: Reading) -> bool:
+        """Whether this very reading (time and seq) was judged already: a redelivery."""
+        if self.watermark_ms is None or r.ts_ms > self.watermark_ms:
+            return False
+        if any(x.ts_ms == r.ts_ms and x.seq == r.seq for x in self.recent):
+            return True
+        i = bisect.bisect_left(self.buffer, r.ts_ms, key=lambda x: x.ts_ms)
+        return (
+            i < len(self.buffer) and self.buffer[i].ts_ms == r.ts_ms and self.buffer[i].seq == r.seq
+        )
 
 
 Outcome = tuple[RuleState, Breach | None, bool]  # next state, breach begun, breach cleared
@@ -161,14 +174,19 @@ def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     period = cal.period(end)
     limit = noise_limit(policy.noise_standard(window.site), window.site.zone, period)
     start = end - policy.leq_window_s * 1000
-    inside = [
-        r
-        for r in window.readings
-        if start < r.ts_ms <= end and "laeq" in r.metrics and cal.period(r.ts_ms) is period
-    ]
+    readings = window.readings
+    first = bisect.bisect_right(readings, start, key=lambda r: r.ts_ms)
+    last = bisect.bisect_right(readings, end, key=lambda r: r.ts_ms)
+    inside = [r for r in readings[first:last] if "laeq" in r.metrics]
+    # A window (minutes) crosses at most one day/night boundary (hours apart): when its
+    # first reading is of the judged period, so are all the others.
+    if inside and cal.period(inside[0].ts_ms) is not period:
+        inside = [r for r in inside if cal.period(r.ts_ms) is period]
     if not inside or not _covered(inside, policy.leq_window_s, policy.min_coverage):
         return state, None, False
     measured = round(leq(inside), 1)
+    if state.since_ms is not None and cal.period(state.since_ms) is not period:
+        state = RuleState()  # day and night are judged apart: a new period, a new episode
     over = measured > limit.value
     clear = measured <= limit.value - policy.leq_hysteresis_db
     nxt, began, cleared = _episode(state, over, clear, end, policy.leq_sustain_s * 1000)
@@ -380,7 +398,13 @@ def keep_ms(policy: RulePolicy) -> int:
 def judge_reading(
     policy: RulePolicy, site: Site, state: SensorState, r: Reading, now_ms: int
 ) -> tuple[SensorState, list[Event]]:
-    """Device checks, then the breach rules of the sensor's kind, for one new reading."""
+    """Device checks, then the breach rules of the sensor's kind, for one new reading.
+
+    A reading judged already (redelivered by the broker after a crash, or replayed from
+    InfluxDB and then redelivered) changes nothing.
+    """
+    if state.judged(r):
+        return state, []
     events: list[Event] = []
     faults = set(state.faults)
     sensor = state.sensor
@@ -435,6 +459,7 @@ def judge_reading(
         frozenset(faults),
         now_ms,
         r.period_s,
+        r.ts_ms if state.watermark_ms is None else max(state.watermark_ms, r.ts_ms),
     )
     return new, events
 
@@ -449,7 +474,7 @@ def judge_silence(
     if not will and silent_ms <= policy.offline_periods * state.period_s * 1000:
         return state, []
     summary = (
-        "last will: the device dropped off the broker"
+        "status offline: the last will (the device dropped off the broker) or its own word"
         if will
         else f"no reading for {silent_ms / 60_000:.1f} min ({policy.offline_periods} periods)"
     )
@@ -465,3 +490,19 @@ def judge_silence(
     )
     new = dataclasses.replace(state, faults=state.faults | {RuleId.DEVICE_OFFLINE})
     return new, [Event(Signal.FAULT, RuleId.DEVICE_OFFLINE, site.id, state.sensor, now_ms, breach)]
+
+
+def judge_status(
+    policy: RulePolicy, site: Site, state: SensorState, status: DeviceStatus, now_ms: int
+) -> tuple[SensorState, list[Event]]:
+    """A status message: `online: false` (the last will) is offline at once; `online: true`
+    newer than the last reading ends an offline fault (a retained old one does not)."""
+    if not status.online:
+        return judge_silence(policy, site, state, now_ms, will=True)
+    if RuleId.DEVICE_OFFLINE not in state.faults:
+        return state, []
+    newest = max((r.ts_ms for r in state.recent), default=None)
+    if newest is not None and status.ts_ms < newest:
+        return state, []
+    new = dataclasses.replace(state, faults=state.faults - {RuleId.DEVICE_OFFLINE})
+    return new, [Event(Signal.RECOVER, RuleId.DEVICE_OFFLINE, site.id, state.sensor, now_ms)]

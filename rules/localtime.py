@@ -7,6 +7,7 @@ Readings are judged by their own timestamps: a reading at 22:00:00 local is nigh
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Final
@@ -45,6 +46,13 @@ def parse_hhmm(text: str) -> int:
     return value
 
 
+@functools.lru_cache(maxsize=65_536)
+def _minute_of_day(tz: str, epoch_minute: int) -> int:
+    # Cached per minute: the rules ask for every reading (UTC offsets are whole minutes).
+    local = datetime.fromtimestamp(epoch_minute * 60, ZoneInfo(tz))
+    return local.hour * 60 + local.minute
+
+
 @dataclass(frozen=True, slots=True)
 class Calendar:
     """The community's clock: its zone, where night begins and ends, its business hours."""
@@ -64,8 +72,7 @@ class Calendar:
 
     def minute_of_day(self, ts_ms: int) -> int:
         """Minutes after local midnight at `ts_ms`."""
-        local = datetime.fromtimestamp(ts_ms / 1000, ZoneInfo(self.tz))
-        return local.hour * 60 + local.minute
+        return _minute_of_day(self.tz, ts_ms // 60_000)
 
     def period(self, ts_ms: int) -> Period:
         """Day or night at `ts_ms`, local time."""

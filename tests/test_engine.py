@@ -84,6 +84,18 @@ def test_night_nuisance_opens_one_case_with_its_evidence(db: Database) -> None:
     ]
 
 
+def test_a_breach_running_from_day_into_night_is_a_new_occurrence_at_the_night_limit(
+    db: Database,
+) -> None:
+    engine = Engine(db, RulePolicy())
+    feed(engine, night("21:40", 40, 62.0))
+    d = only_case(db)
+    assert [(e.clause_zh, e.end_ms) for e in d.evidence] == [
+        ("GB 3096-2008 表1 2类 昼间 60 dB(A)", local_ms("21:47")),
+        ("GB 3096-2008 表1 2类 夜间 50 dB(A)", local_ms("22:07")),
+    ]
+
+
 def test_late_data_is_judged_by_night_limits_and_the_case_says_so(db: Database) -> None:
     engine = Engine(db, RulePolicy())
     feed(engine, night("22:10", 10, 55.0), late_ms=24 * H)

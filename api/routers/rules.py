@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Query
 
@@ -11,9 +11,10 @@ from linli.api.case_schemas import LimitOut, SiteRulesOut, WouldOpen
 from linli.api.params import parse_time_ms
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
-from linli.rules.constants import F_PERIOD_S, F_SEQ, M_FUME, M_NOISE
+from linli.history import readings_of
+from linli.rules.constants import M_FUME, M_NOISE
 from linli.rules.judge import BREACH_RULES, DEVICE_RULES, RuleId, SensorState, judge_reading
-from linli.rules.reading import METRICS, Reading, SensorKind
+from linli.rules.reading import Reading, SensorKind
 from linli.store import NotFound
 
 router = APIRouter(prefix="/rules", tags=["rules"])
@@ -47,32 +48,6 @@ def list_rules(scope: ScopeDep, services: ServicesDep) -> list[SiteRulesOut]:
     return out
 
 
-def _readings(rows: Any, kind: SensorKind) -> list[Reading]:
-    out = []
-    for series in rows:
-        cols = series.columns
-        for values in series.values:
-            row = dict(zip(cols, values, strict=True))
-            metrics = {
-                name: v
-                for name, v in row.items()
-                if name in METRICS and v is not None and METRICS[name].kind is kind
-            }
-            if not metrics:
-                continue
-            out.append(
-                Reading(
-                    row["sensor"],
-                    kind,
-                    int(row["time"]),
-                    int(row.get(F_SEQ) or 0),
-                    int(row.get(F_PERIOD_S) or 60),
-                    metrics,
-                )
-            )
-    return out
-
-
 @router.get("/{rule_id}/backtest")
 def backtest(
     rule_id: RuleId,
@@ -92,7 +67,7 @@ def backtest(
     readings: list[Reading] = []
     for measurement, kind in ((M_NOISE, SensorKind.NOISE), (M_FUME, SensorKind.FUME)):
         q = f'SELECT * FROM "{measurement}" {where} LIMIT {MAX_BACKTEST_POINTS}'
-        readings += _readings(services.influx.query(q), kind)
+        readings += readings_of(services.influx.query(q), kind)
     readings = [r for r in readings if r.sensor in sensors]
     readings.sort(key=lambda r: (r.sensor, r.ts_ms))
     found: dict[tuple[str, str], WouldOpen] = {}

@@ -214,6 +214,17 @@ class CaseTx:
         assert ev is not None
         return int(ev[0])
 
+    def has_occurrence(self, case_id: int, sensor: str, end_ms: int) -> bool:
+        """Whether this breach window (by its end) is on the case already."""
+        row = self.conn.execute(
+            select(occurrences.c.id).where(
+                occurrences.c.case_id == case_id,
+                occurrences.c.sensor == sensor,
+                occurrences.c.end_ms == end_ms,
+            )
+        ).first()
+        return row is not None
+
     def pending_snapshots(self) -> list[tuple[int, str, int, int]]:
         """(evidence id, sensor, until ms, noticed ms) of snapshots still collecting readings."""
         rows = self.conn.execute(

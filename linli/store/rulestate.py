@@ -25,6 +25,7 @@ def state_doc(state: SensorState) -> dict[str, Any]:
         "faults": sorted(f.value for f in state.faults),
         "last_seen_ms": state.last_seen_ms,
         "period_s": state.period_s,
+        "watermark_ms": state.watermark_ms,
     }
 
 
@@ -38,4 +39,5 @@ def state_of(sensor: str, doc: dict[str, Any]) -> SensorState:
         frozenset(RuleId(f) for f in doc["faults"]),
         doc["last_seen_ms"],
         int(doc["period_s"]),
+        doc.get("watermark_ms"),
     )

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    UniqueConstraint,
 )
 
 metadata = MetaData()
@@ -143,6 +144,8 @@ occurrences = Table(
     Column("end_ms", BigInteger, nullable=False),
     Column("measured", Float, nullable=False),
     Column("late", Boolean, nullable=False),
+    # A breach window replayed after a crash adds nothing (linli/engine.py, replay).
+    UniqueConstraint("case_id", "sensor", "end_ms", name="uq_occurrences_window"),
 )
 
 evidence = Table(

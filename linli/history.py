@@ -1,0 +1,87 @@
+"""Stored readings read back from InfluxDB: for the engine's replay at start and backtests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any, Protocol
+
+from linli.ingest.influx import InfluxClient, Series
+from linli.rules.constants import F_PERIOD_S, F_SEQ, M_FUME, M_NOISE, TAG_SENSOR
+from linli.rules.reading import METRICS, Reading, SensorKind
+
+MEASUREMENTS = ((M_NOISE, SensorKind.NOISE), (M_FUME, SensorKind.FUME))
+
+
+class ReadingHistory(Protocol):
+    """Where the engine finds durable readings it may not have judged."""
+
+    def newest(self, since_ms: int) -> dict[str, int]:
+        """Each sensor's newest reading time at or after `since_ms`."""
+        ...
+
+    def readings_after(self, sensor: str, after_ms: int) -> list[Reading]:
+        """A sensor's stored readings later than `after_ms`, oldest first."""
+        ...
+
+
+def readings_of(rows: Iterable[Series], kind: SensorKind) -> list[Reading]:
+    """InfluxDB rows of `noise` or `fume` (SELECT *) as readings."""
+    out = []
+    for series in rows:
+        cols = series.columns
+        for values in series.values:
+            row: dict[str, Any] = dict(zip(cols, values, strict=True))
+            metrics = {
+                name: v
+                for name, v in row.items()
+                if name in METRICS and v is not None and METRICS[name].kind is kind
+            }
+            if not metrics:
+                continue
+            out.append(
+                Reading(
+                    row[TAG_SENSOR],
+                    kind,
+                    int(row["time"]),
+                    int(row.get(F_SEQ) or 0),
+                    int(row.get(F_PERIOD_S) or 60),
+                    metrics,
+                )
+            )
+    return out
+
+
+def _quote(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("'", "\\'")
+
+
+class InfluxHistory:
+    """ReadingHistory on InfluxDB's /query (InfluxQL)."""
+
+    def __init__(self, influx: InfluxClient) -> None:
+        self._influx = influx
+
+    def newest(self, since_ms: int) -> dict[str, int]:
+        """Each sensor's newest reading time at or after `since_ms` (one query per kind)."""
+        out: dict[str, int] = {}
+        for measurement, _ in MEASUREMENTS:
+            q = (
+                f'SELECT last("{F_SEQ}") FROM "{measurement}" WHERE time >= {since_ms}ms '
+                f'GROUP BY "{TAG_SENSOR}"'
+            )
+            for series in self._influx.query(q):
+                sensor = series.tags.get(TAG_SENSOR) if series.tags else None
+                if sensor and series.values:
+                    out[sensor] = max(out.get(sensor, 0), int(series.values[0][0]))
+        return out
+
+    def readings_after(self, sensor: str, after_ms: int) -> list[Reading]:
+        """A sensor's stored readings later than `after_ms`, oldest first."""
+        out: list[Reading] = []
+        for measurement, kind in MEASUREMENTS:
+            q = (
+                f'SELECT * FROM "{measurement}" WHERE "{TAG_SENSOR}" = \'{_quote(sensor)}\' '
+                f"AND time > {after_ms}ms ORDER BY time"
+            )
+            out += readings_of(self._influx.query(q), kind)
+        return sorted(out, key=lambda r: r.ts_ms)
