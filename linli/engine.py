@@ -11,15 +11,25 @@ cases on schedule and closes resolved ones whose verification window passed. Tel
 A full queue blocks the writer: the writer stops acknowledging, the MQTT loop stops
 reading and the broker holds the rest (the same backpressure as a full spool).
 
-A batch is acknowledged once durable, before it is judged: if linli dies in between, the
-broker will not redeliver it. So at start the engine first replays from InfluxDB each
-sensor's readings after its watermark (the newest reading time it judged, saved with the
-rule state), through the same judge path. What the broker also redelivers is judged once
-(`SensorState.judged`), and an occurrence is kept once per (case, sensor, window end).
+The engine keeps each sensor's readings over the rules' longest window in memory
+(`rules/series.Series`, with running sums), not in the saved state: the saved state is
+small (rule episodes, faults, the last few readings, the watermark). A batch is
+acknowledged once durable, before it is judged: if linli dies in between, the broker
+will not redeliver it. So at start the engine reads back from InfluxDB each sensor's
+readings from a window before its watermark (the newest reading time it judged) on:
+those up to the watermark refill the series, the later ones are judged through the same
+path. What the broker also redelivers is judged once (`SensorState.judged`), and an
+occurrence is kept once per (case, sensor, window end).
+
+Evidence: an occurrence's snapshot starts with the readings in memory; the full span,
+`evidence_margin_s` before the window to as long after, is read back from InfluxDB by
+the tick once the sensor has reported past its end, and again (final) once late data
+has had its time. Reading InfluxDB never holds up judging: a failure leaves it pending.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import queue
 import threading
@@ -47,15 +57,18 @@ from linli.rules.judge import (
     Event,
     SensorState,
     Signal,
-    judge_reading,
+    judge_readings,
     judge_silence,
     judge_status,
+    keep_ms,
+    new_series,
 )
 from linli.rules.policy import RulePolicy
-from linli.rules.reading import DeviceStatus, Reading
+from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Registry, Site
+from linli.rules.series import Series
 from linli.store import Database
-from linli.store.cases import CaseTx
+from linli.store.cases import CaseTx, PendingSnapshot
 from linli.store.rulestate import state_doc, state_of
 
 log = logging.getLogger(__name__)
@@ -71,6 +84,15 @@ TITLES: Final = {
     "device_stuck": "设备数据冻结 sensor stuck",
     "device_implausible": "设备数据异常 implausible readings",
 }
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    """An evidence snapshot the tick still has to read back (CaseTx.pending_snapshots)."""
+
+    snapshot: PendingSnapshot
+    give_up_ms: int  # wall time after which late data no longer waits: the final read
+    filled: bool = False  # read back once the sensor reported past the snapshot's end
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,9 +144,10 @@ class Engine:
         clock: Callable[[], int] | None = None,
         history: ReadingHistory | None = None,
         replay_s: int = 24 * 3600,
+        checkpoint_s: float = 1.0,
     ) -> None:
         self._db = db
-        self._history = history
+        self.history = history
         self._replay_s = replay_s
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.policy = policy
@@ -135,20 +158,28 @@ class Engine:
         self._registry: Registry = db.load_registry()
         with db.cases() as tx:
             self._states = {s: state_of(s, d) for s, d in tx.load_states().items()}
-            # sensor → [(evidence id, snapshot until (reading time), give up at (wall time))]
-            self._pending: dict[str, list[tuple[int, int, int]]] = defaultdict(list)
-            for evidence_id, sensor, until_ms, at_ms in tx.pending_snapshots():
-                self._pending[sensor].append(
-                    (evidence_id, until_ms, self._give_up(until_ms, at_ms))
-                )
+            self._pending: dict[str, list[Pending]] = defaultdict(list)
+            for snap in tx.pending_snapshots():
+                give_up = self._give_up(snap.until_ms, snap.noticed_ms)
+                self._pending[snap.sensor].append(Pending(snap, give_up))
+        self._series: dict[str, Series] = {}
+        self._dirty: set[str] = set()  # sensors whose state is newer than the saved one
+        self._saved_at = time.monotonic()
+        self._checkpoint_s = checkpoint_s
+        self._new_pending: list[Pending] = []  # this round's, kept once its transaction is
         self._thread: threading.Thread | None = None
-        self._busy = 0
         self.judged = 0
 
     def _give_up(self, until_ms: int, noticed_ms: int) -> int:
         """When a snapshot stops waiting for readings: late data keeps arriving for a while."""
         margin = self.policy.evidence_margin_s * 1000
         return max(until_ms, noticed_ms + margin) + margin
+
+    def _series_of(self, sensor: str, kind: SensorKind) -> Series:
+        series = self._series.get(sensor)
+        if series is None:
+            series = self._series[sensor] = new_series(self.policy, kind)
+        return series
 
     # -- feeding --------------------------------------------------------------------
 
@@ -173,31 +204,40 @@ class Engine:
         return self._queue.unfinished_tasks == 0
 
     def replay(self, now_ms: int, chunk: int = 5000) -> int:
-        """Judge durable readings newer than each sensor's watermark (at most `replay_s` old).
+        """Refill each sensor's series from InfluxDB and judge what is newer than its watermark.
 
         Readings acknowledged but not judged when linli died are in InfluxDB (or still in
         the spool: those are judged only once the replayer has written them and linli
-        starts again). Returns the number of readings replayed.
+        starts again). Only readings at most `replay_s` old are read. Returns the number
+        of readings judged.
         """
-        if self._history is None:
+        if self.history is None:
             return 0
         horizon = now_ms - self._replay_s * 1000
+        keep = keep_ms(self.policy)
         replayed = 0
-        for sensor, newest in sorted(self._history.newest(horizon).items()):
+        for sensor, newest in sorted(self.history.newest(horizon).items()):
             state = self._states.get(sensor)
-            after = max(horizon, state.watermark_ms or horizon) if state else horizon
-            if newest <= after or self._site_of(sensor) is None:
+            watermark = None if state is None else state.watermark_ms
+            if self._site_of(sensor) is None:
                 continue
-            readings = self._history.readings_after(sensor, after)
-            for i in range(0, len(readings), chunk):
-                self.process(readings[i : i + chunk], self._clock())
-            replayed += len(readings)
+            after = horizon if watermark is None else max(horizon, watermark - keep)
+            if newest <= after:
+                continue
+            readings = self.history.readings_after(sensor, after)
+            seen = [r for r in readings if watermark is not None and r.ts_ms <= watermark]
+            for r in seen:  # judged before: memory only
+                self._series_of(sensor, r.kind).add(r)
+            fresh = readings[len(seen) :]
+            for i in range(0, len(fresh), chunk):
+                self.process(fresh[i : i + chunk], self._clock())
+            replayed += len(fresh)
         if replayed:
             log.info("rule engine: replayed %d stored readings not judged before", replayed)
         return replayed
 
     def _run(self) -> None:
-        while self._history is not None:
+        while self.history is not None:
             try:
                 self.replay(self._clock())
                 break
@@ -226,6 +266,8 @@ class Engine:
                     if time.monotonic() - last_tick >= self._tick_s:
                         last_tick = time.monotonic()
                         self.tick(now_ms)
+                    if stop or self._queue.empty():
+                        self.checkpoint(now_ms)
                     break
                 except Exception:  # the store is down: keep the readings, try again
                     log.exception("rule engine round failed; retrying")
@@ -247,6 +289,9 @@ class Engine:
 
         Per sensor, statuses keep their place among the readings (a last will, then the
         backfill after the reconnect); readings between two statuses are judged by time.
+        The rules' new state is saved in the same transaction when a case changed, else
+        at most every `checkpoint_s` (and when the queue runs empty): what a crash loses
+        of it is judged again from InfluxDB at start, and adds nothing (see the module).
         """
         self._refresh_registry()
         by_sensor: dict[str, list[Stored]] = defaultdict(list)
@@ -255,6 +300,7 @@ class Engine:
         changes: list[CaseChange] = []
         states = dict(self._states)
         judged: list[str] = []
+        self._new_pending.clear()
         with self._db.cases() as tx:
             for sensor_id, stored in by_sensor.items():
                 site = self._site_of(sensor_id)
@@ -264,21 +310,36 @@ class Engine:
                 for run in _runs(stored):
                     if isinstance(run, DeviceStatus):
                         state, events = judge_status(self.policy, site, state, run, now_ms)
-                        for event in events:
-                            changes += self._decide(tx, site, state, event, now_ms)
-                        continue
-                    for r in run:
-                        state, events = judge_reading(self.policy, site, state, r, now_ms)
-                        for event in events:
-                            changes += self._decide(tx, site, state, event, now_ms)
-                    self._collect_snapshots(tx, sensor_id, run, now_ms)
+                    else:
+                        series = self._series_of(sensor_id, run[0].kind)
+                        state, events = judge_readings(
+                            self.policy, site, state, series, run, now_ms
+                        )
+                    for event in events:
+                        changes += self._decide(tx, site, state, event, now_ms)
                 if state is not states.get(sensor_id):
                     states[sensor_id] = state
                     judged.append(sensor_id)
-            tx.save_states({s: state_doc(states[s]) for s in judged}, now_ms)
+            dirty = self._dirty.union(judged)
+            due = time.monotonic() - self._saved_at >= self._checkpoint_s
+            if dirty and (changes or due):
+                tx.save_states({s: state_doc(states[s]) for s in dirty}, now_ms)
+                dirty = set()
         self._states = states
+        self._dirty = dirty
+        if not dirty:
+            self._saved_at = time.monotonic()
+        self._keep_pending()
         self.judged += len(items)
         self._told(changes)
+
+    def checkpoint(self, now_ms: int) -> None:
+        """Save the rules' state of every sensor judged since the last save."""
+        if self._dirty:
+            with self._db.cases() as tx:
+                tx.save_states({s: state_doc(self._states[s]) for s in self._dirty}, now_ms)
+            self._dirty = set()
+        self._saved_at = time.monotonic()
 
     def tick(self, now_ms: int) -> None:
         """Silent sensors, escalation, verification windows, finished snapshots."""
@@ -286,6 +347,7 @@ class Engine:
         changes: list[CaseChange] = []
         states = dict(self._states)
         changed: list[str] = []
+        self._new_pending.clear()
         with self._db.cases() as tx:
             for sensor_id, state in states.items():
                 site = self._site_of(sensor_id)
@@ -299,15 +361,11 @@ class Engine:
                         changes += self._decide(tx, site, new, event, now_ms)
             for case in tx.not_closed():
                 changes += self._age(tx, case, now_ms)
-            for sensor_id, pending in list(self._pending.items()):
-                for item in [p for p in pending if now_ms > p[2]]:
-                    tx.extend_snapshot(item[0], (), done=True)
-                    pending.remove(item)
-                if not pending:
-                    del self._pending[sensor_id]
             tx.save_states({s: state_doc(states[s]) for s in changed}, now_ms)
         self._states = states
+        self._keep_pending()
         self._told(changes)
+        self._fill_snapshots(now_ms)
 
     def _site_of(self, sensor_id: str) -> Site | None:
         sensor = self._registry.sensors.get(sensor_id)
@@ -355,31 +413,66 @@ class Engine:
             tx.update_case(moved, entry)
         assert moved.id is not None
         margin = self.policy.evidence_margin_s * 1000
-        around = {(r.ts_ms, r.seq): r for r in (*state.buffer, *state.recent)}
+        series = self._series.get(breach.sensor)
+        held = series.held() if series is not None else []
+        around = {(r.ts_ms, r.seq): r for r in (*held, *state.recent)}
         snapshot = sorted(
             (r for r in around.values() if r.ts_ms >= breach.start_ms - margin),
             key=lambda r: r.ts_ms,
         )
         until_ms = breach.end_ms + margin
         evidence_id = tx.add_occurrence(moved.id, breach, now_ms, snapshot, until_ms)
-        give_up = self._give_up(until_ms, now_ms)
-        self._pending[breach.sensor].append((evidence_id, until_ms, give_up))
+        pending = PendingSnapshot(evidence_id, breach.sensor, breach.start_ms, until_ms, now_ms)
+        self._new_pending.append(Pending(pending, self._give_up(until_ms, now_ms)))
         return [CaseChange(moved, entry)]
 
-    def _collect_snapshots(
-        self, tx: CaseTx, sensor_id: str, readings: Sequence[Reading], now_ms: int
-    ) -> None:
-        pending = self._pending.get(sensor_id)
-        if not pending:
+    def _keep_pending(self) -> None:
+        for p in self._new_pending:
+            self._pending[p.snapshot.sensor].append(p)
+        self._new_pending.clear()
+
+    def _fill_snapshots(self, now_ms: int) -> None:
+        """Read the due evidence snapshots back from InfluxDB, then store them.
+
+        Due: once the sensor's readings have passed the snapshot's end (filled, still
+        open to late data), and once late data has had its time (final). A read that
+        fails is tried again at the next tick.
+        """
+        margin = self.policy.evidence_margin_s * 1000
+        fills: list[tuple[Pending, bool, list[Reading] | None]] = []
+        for sensor, items in self._pending.items():
+            state = self._states.get(sensor)
+            watermark = None if state is None else state.watermark_ms
+            for p in items:
+                final = now_ms > p.give_up_ms
+                past_end = watermark is not None and watermark > p.snapshot.until_ms
+                if not final and (p.filled or not past_end):
+                    continue
+                readings = None
+                if self.history is not None:
+                    after = p.snapshot.start_ms - margin - 1
+                    try:
+                        readings = self.history.readings_after(sensor, after, p.snapshot.until_ms)
+                    except Exception as err:  # InfluxDB down: try again next tick
+                        log.warning(
+                            "evidence %d: could not read back readings: %s",
+                            p.snapshot.evidence_id,
+                            err,
+                        )
+                        continue
+                fills.append((p, final, readings))
+        if not fills:
             return
-        for item in list(pending):
-            evidence_id, until_ms, _ = item
-            after = [r for r in readings if r.ts_ms <= until_ms]
-            done = any(r.ts_ms > until_ms for r in readings)
-            if after or done:
-                tx.extend_snapshot(evidence_id, after, done)
-            if done:
-                pending.remove(item)
+        with self._db.cases() as tx:
+            for p, final, readings in fills:
+                tx.set_snapshot(p.snapshot.evidence_id, readings, done=final)
+        for p, final, _ in fills:
+            items = self._pending[p.snapshot.sensor]
+            items.remove(p)
+            if not final:
+                items.append(dataclasses.replace(p, filled=True))
+            if not items:
+                del self._pending[p.snapshot.sensor]
 
     def _age(self, tx: CaseTx, case: Case, now_ms: int) -> list[CaseChange]:
         out: list[CaseChange] = []

@@ -1,4 +1,7 @@
-"""Stored readings read back from InfluxDB: for the engine's replay at start and backtests."""
+"""Stored readings read back: the engine's replay at start, evidence snapshots, backtests.
+
+`InfluxHistory` reads InfluxDB; `MemoryHistory` is the same port in memory (tests).
+"""
 
 from __future__ import annotations
 
@@ -19,8 +22,10 @@ class ReadingHistory(Protocol):
         """Each sensor's newest reading time at or after `since_ms`."""
         ...
 
-    def readings_after(self, sensor: str, after_ms: int) -> list[Reading]:
-        """A sensor's stored readings later than `after_ms`, oldest first."""
+    def readings_after(
+        self, sensor: str, after_ms: int, until_ms: int | None = None
+    ) -> list[Reading]:
+        """A sensor's stored readings later than `after_ms` (up to `until_ms`), oldest first."""
         ...
 
 
@@ -75,13 +80,47 @@ class InfluxHistory:
                     out[sensor] = max(out.get(sensor, 0), int(series.values[0][0]))
         return out
 
-    def readings_after(self, sensor: str, after_ms: int) -> list[Reading]:
-        """A sensor's stored readings later than `after_ms`, oldest first."""
+    def readings_after(
+        self, sensor: str, after_ms: int, until_ms: int | None = None
+    ) -> list[Reading]:
+        """A sensor's stored readings later than `after_ms` (up to `until_ms`), oldest first."""
         out: list[Reading] = []
+        until = "" if until_ms is None else f" AND time <= {until_ms}ms"
         for measurement, kind in MEASUREMENTS:
             q = (
                 f'SELECT * FROM "{measurement}" WHERE "{TAG_SENSOR}" = \'{_quote(sensor)}\' '
-                f"AND time > {after_ms}ms ORDER BY time"
+                f"AND time > {after_ms}ms{until} ORDER BY time"
             )
             out += readings_of(self._influx.query(q), kind)
         return sorted(out, key=lambda r: r.ts_ms)
+
+
+class MemoryHistory:
+    """ReadingHistory in memory: what was `add`ed, newest kept per (sensor, time)."""
+
+    def __init__(self) -> None:
+        self._readings: dict[str, dict[int, Reading]] = {}
+
+    def add(self, readings: Iterable[Reading]) -> None:
+        """Store readings (the same sensor and time again replaces, as in InfluxDB)."""
+        for r in readings:
+            self._readings.setdefault(r.sensor, {})[r.ts_ms] = r
+
+    def newest(self, since_ms: int) -> dict[str, int]:
+        """Each sensor's newest reading time at or after `since_ms`."""
+        out = {}
+        for sensor, by_ts in self._readings.items():
+            newest = max(by_ts, default=None)
+            if newest is not None and newest >= since_ms:
+                out[sensor] = newest
+        return out
+
+    def readings_after(
+        self, sensor: str, after_ms: int, until_ms: int | None = None
+    ) -> list[Reading]:
+        """A sensor's readings later than `after_ms` (up to `until_ms`), oldest first."""
+        return [
+            r
+            for ts, r in sorted(self._readings.get(sensor, {}).items())
+            if ts > after_ms and (until_ms is None or ts <= until_ms)
+        ]

@@ -13,16 +13,18 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Final
 
-from linli.rules.energy import leq
+from linli.rules import series as cols
 from linli.rules.limits import Limit, Period, night_max_limit, noise_limit, purifier_limit
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Site
+from linli.rules.series import Series, fan_running
 
 
 class RuleId(StrEnum):
@@ -91,12 +93,17 @@ class RuleState:
 
 @dataclass(frozen=True, slots=True)
 class Window:
-    """The trusted readings of one sensor up to `current`, the reading being judged."""
+    """A sensor's trusted readings (`series`) as of `current`, the reading being judged.
+
+    The rules look at the series only up to `current`'s time: a late reading is judged
+    as things stood at its own time.
+    """
 
     site: Site
     sensor: str
-    readings: tuple[Reading, ...]
+    series: Series
     current: Reading
+    period: Period  # day or night at `current`, local time
     late: bool = False
 
     @property
@@ -110,7 +117,6 @@ class SensorState:
     """Everything the rules remember about one sensor; survives restarts via the store."""
 
     sensor: str
-    buffer: tuple[Reading, ...] = ()  # trusted readings, oldest first
     recent: tuple[Reading, ...] = ()  # the last readings, trusted or not (stuck detection)
     rules: Mapping[RuleId, RuleState] = field(default_factory=dict)
     faults: frozenset[RuleId] = frozenset()
@@ -118,17 +124,8 @@ class SensorState:
     period_s: int = 60
     watermark_ms: int | None = None  # the newest reading time judged (replay starts after it)
 
-    def judged(self, r: Reading) -> bool:
-        """Whether this very reading (time and seq) was judged already: a redelivery."""
-        if self.watermark_ms is None or r.ts_ms > self.watermark_ms:
-            return False
-        if any(x.ts_ms == r.ts_ms and x.seq == r.seq for x in self.recent):
-            return True
-        i = bisect.bisect_left(self.buffer, r.ts_ms, key=lambda x: x.ts_ms)
-        return (
-            i < len(self.buffer) and self.buffer[i].ts_ms == r.ts_ms and self.buffer[i].seq == r.seq
-        )
 
+_IDLE: Final = RuleState()  # a rule with nothing going on (not saved)
 
 Outcome = tuple[RuleState, Breach | None, bool]  # next state, breach begun, breach cleared
 
@@ -140,12 +137,9 @@ def _num(r: Reading, metric: str) -> float | None:
     return float(value)
 
 
-def _covered(readings: list[Reading], window_s: int, min_coverage: float) -> bool:
-    return sum(r.period_s for r in readings) >= min_coverage * window_s
-
-
-def _start(readings: list[Reading]) -> int:
-    return readings[0].ts_ms - readings[0].period_s * 1000
+def _start(r: Reading) -> int:
+    """When a reading's period began."""
+    return r.ts_ms - r.period_s * 1000
 
 
 def _episode(
@@ -171,20 +165,20 @@ def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     del now_ms  # readings are judged by their own timestamps
     cal = policy.calendar
     end = window.end_ms
-    period = cal.period(end)
+    period = window.period
     limit = noise_limit(policy.noise_standard(window.site), window.site.zone, period)
-    start = end - policy.leq_window_s * 1000
-    readings = window.readings
-    first = bisect.bisect_right(readings, start, key=lambda r: r.ts_ms)
-    last = bisect.bisect_right(readings, end, key=lambda r: r.ts_ms)
-    inside = [r for r in readings[first:last] if "laeq" in r.metrics]
-    # A window (minutes) crosses at most one day/night boundary (hours apart): when its
-    # first reading is of the judged period, so are all the others.
-    if inside and cal.period(inside[0].ts_ms) is not period:
-        inside = [r for r in inside if cal.period(r.ts_ms) is period]
-    if not inside or not _covered(inside, policy.leq_window_s, policy.min_coverage):
+    series = window.series
+    i, j = series.span(end - policy.leq_window_s * 1000, end)
+    # A window (minutes) crosses at most one day/night boundary (hours apart): its
+    # readings of the other period, if any, come first.
+    if i < j and cal.period(series.ts[i]) is not period:
+        ts = series.ts
+        i = bisect.bisect_left(range(i, j), True, key=lambda k: cal.period(ts[k]) is period) + i
+    covered_s = series.total(cols.T, i, j)
+    if covered_s <= 0 or covered_s < policy.min_coverage * policy.leq_window_s:
         return state, None, False
-    measured = round(leq(inside), 1)
+    # the energetic mean (rules/energy.py): Σ tᵢ·10^(Lᵢ/10) / Σ tᵢ, from running sums
+    measured = round(10 * math.log10(series.total(cols.E, i, j) / covered_s), 1)
     if state.since_ms is not None and cal.period(state.since_ms) is not period:
         state = RuleState()  # day and night are judged apart: a new period, a new episode
     over = measured > limit.value
@@ -197,7 +191,7 @@ def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
             RuleId.NOISE_LEQ,
             window.site.id,
             window.sensor,
-            min(_start(inside), nxt.since_ms or end),
+            min(_start(series.readings[i]), nxt.since_ms or end),
             end,
             measured,
             "dB(A)",
@@ -212,12 +206,14 @@ def noise_night_max(policy: RulePolicy, window: Window, state: RuleState, now_ms
     """At night, LAmax above the night limit + 15 dB(A) (GB 3096-2008 §5.4): each one counts."""
     del now_ms
     r = window.current
+    if window.period is not Period.NIGHT:
+        return _IDLE, None, False
     lamax = _num(r, "lamax")
-    if lamax is None or policy.calendar.period(r.ts_ms) is not Period.NIGHT:
-        return RuleState(), None, False
+    if lamax is None:
+        return _IDLE, None, False
     limit = night_max_limit(policy.noise_standard(window.site), window.site.zone)
     if lamax <= limit.value:
-        return RuleState(), None, state.active
+        return _IDLE, None, state.active
     breach = Breach(
         RuleId.NOISE_NIGHT_MAX,
         window.site.id,
@@ -233,10 +229,6 @@ def noise_night_max(policy: RulePolicy, window: Window, state: RuleState, now_ms
     return RuleState(True, r.ts_ms), breach, False
 
 
-def _fan_running(r: Reading) -> bool:
-    return r.metrics.get("fan_on", True) is True
-
-
 def fume_conc(policy: RulePolicy, window: Window, state: RuleState, now_ms: int) -> Outcome:
     """The mean concentration over the window, while the fan runs, above a limit in force."""
     del now_ms
@@ -244,19 +236,21 @@ def fume_conc(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     outside_hours = policy.fume_business_hours_only and not policy.calendar.in_business_hours(
         r.ts_ms
     )
-    if not _fan_running(r) or outside_hours:
+    if not fan_running(r) or outside_hours:
         return RuleState(), None, state.active
     end = window.end_ms
-    start = end - policy.fume_window_s * 1000
-    inside = [x for x in window.readings if start < x.ts_ms <= end and _fan_running(x)]
-    if not inside or not _covered(inside, policy.fume_window_s, policy.min_coverage):
+    series = window.series
+    i, j = series.span(end - policy.fume_window_s * 1000, end)
+    fan_s = series.total(cols.FAN_T, i, j)
+    if fan_s <= 0 or fan_s < policy.min_coverage * policy.fume_window_s:
         return state, None, False
     worst: tuple[float, Limit] | None = None
     for limit in policy.fume_limits(window.site):
-        values = [v for x in inside if (v := _num(x, limit.metric)) is not None]
-        if not values:
+        column = cols.fume_column(limit.metric)
+        count = series.total(column + 1, i, j)
+        if count < 0.5:  # no reading in the window carries this metric
             continue
-        mean = round(sum(values) / len(values), 2)
+        mean = round(series.total(column, i, j) / count, 2)
         if mean > limit.value and worst is None:
             worst = (mean, limit)
     nxt, began, cleared = _episode(state, worst is not None, worst is None, end, 0)
@@ -267,7 +261,7 @@ def fume_conc(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
             RuleId.FUME_CONC,
             window.site.id,
             window.sensor,
-            _start(inside),
+            _start(next(x for x in series.readings[i:j] if fan_running(x))),
             end,
             mean,
             limit.unit,
@@ -343,21 +337,21 @@ def _identical(a: Reading, b: Reading) -> bool:
     return a.metrics == b.metrics
 
 
-def stuck_run(policy: RulePolicy, recent: tuple[Reading, ...]) -> tuple[Reading, ...]:
+def stuck_run(policy: RulePolicy, recent: Sequence[Reading]) -> tuple[Reading, ...]:
     """The readings proving a stuck sensor, or () when it is not stuck.
 
     LAmin = LAmax over a period of a minute or more is physically impossible outdoors;
     so are `stuck_repeats` identical readings in a row (for fume: with fume in them).
     """
     r = recent[-1]
-    lamin, lamax = _num(r, "lamin"), _num(r, "lamax")
-    if lamin is not None and lamax is not None and lamin == lamax and r.period_s >= 60:
+    lamin = r.metrics.get("lamin")
+    if lamin is not None and r.period_s >= 60 and lamin == r.metrics.get("lamax"):
         return (r,)
     n = policy.stuck_repeats
-    if n < 2 or len(recent) < n:
+    if n < 2 or len(recent) < n or recent[-2].metrics != r.metrics:
         return ()
-    run = recent[-n:]
-    if not all(_identical(run[0], x) for x in run[1:]):
+    run = tuple(recent[-n:])
+    if not all(_identical(run[0], x) for x in run[1:-1]):
         return ()
     if r.kind is SensorKind.FUME and not (_num(r, "oil_fume") or 0) > 0:
         return ()
@@ -366,12 +360,12 @@ def stuck_run(policy: RulePolicy, recent: tuple[Reading, ...]) -> tuple[Reading,
 
 def implausible(policy: RulePolicy, r: Reading) -> str | None:
     """Why a reading cannot be real (a blocked or tampered sensor), or None."""
-    laeq = _num(r, "laeq")
+    laeq = r.metrics.get("laeq")
     if laeq is not None and laeq < policy.implausible_laeq_below_db:
         return (
             f"LAeq {laeq:g} dB(A) below {policy.implausible_laeq_below_db:g}: too quiet to be real"
         )
-    fume = _num(r, "oil_fume")
+    fume = r.metrics.get("oil_fume")
     if fume is not None and fume > policy.implausible_fume_above_mg:
         return f"oil fume {fume:g} mg/m³ above {policy.implausible_fume_above_mg:g}"
     return None
@@ -391,30 +385,102 @@ def _device_breach(
 
 
 def keep_ms(policy: RulePolicy) -> int:
-    """How much reading time a sensor's buffer holds: the longest window, or the evidence."""
-    return 1000 * max(policy.leq_window_s, policy.fume_window_s, policy.evidence_margin_s)
+    """How much reading time a sensor's series holds: the rules' longest window."""
+    return 1000 * max(policy.leq_window_s, policy.fume_window_s)
+
+
+def new_series(policy: RulePolicy, kind: SensorKind) -> Series:
+    """An empty series for a sensor of `kind`, as long as the rules need."""
+    return Series(kind, keep_ms(policy))
 
 
 def judge_reading(
-    policy: RulePolicy, site: Site, state: SensorState, r: Reading, now_ms: int
+    policy: RulePolicy, site: Site, state: SensorState, series: Series, r: Reading, now_ms: int
 ) -> tuple[SensorState, list[Event]]:
-    """Device checks, then the breach rules of the sensor's kind, for one new reading.
+    """Device checks, then the breach rules of the sensor's kind, for one new reading."""
+    return judge_readings(policy, site, state, series, (r,), now_ms)
 
-    A reading judged already (redelivered by the broker after a crash, or replayed from
-    InfluxDB and then redelivered) changes nothing.
+
+def judge_readings(
+    policy: RulePolicy,
+    site: Site,
+    state: SensorState,
+    series: Series,
+    readings: Sequence[Reading],
+    now_ms: int,
+) -> tuple[SensorState, list[Event]]:
+    """Judge one sensor's readings in order: device checks, then its kind's breach rules.
+
+    `series` is the sensor's trusted readings so far; each trusted reading is added to
+    it (the one thing changed in place: the engine's memory of readings, not rule
+    state). A reading judged already (redelivered by the broker after a crash, or
+    replayed from InfluxDB and then redelivered) changes nothing. One call per sensor
+    and batch: this loop runs for every reading linli stores.
     """
-    if state.judged(r):
-        return state, []
     events: list[Event] = []
-    faults = set(state.faults)
     sensor = state.sensor
-    if RuleId.DEVICE_OFFLINE in faults:
-        faults.discard(RuleId.DEVICE_OFFLINE)
-        events.append(Event(Signal.RECOVER, RuleId.DEVICE_OFFLINE, site.id, sensor, r.ts_ms))
-    recent = (*state.recent, r)[-max(policy.stuck_repeats, 1) :]
-    buffer = list(state.buffer)
-    run = stuck_run(policy, recent)
-    why = implausible(policy, r)
+    faults = set(state.faults)
+    rules = dict(state.rules)
+    recent = list(state.recent)
+    keep_recent = max(policy.stuck_repeats, 1)
+    watermark = state.watermark_ms
+    late_ms = policy.late_after_s * 1000
+    period_s = state.period_s
+    calendar = policy.calendar
+    judged = False
+    for r in readings:
+        if watermark is not None and r.ts_ms <= watermark and _seen(r, recent, series):
+            continue
+        judged = True
+        period_s = r.period_s
+        if RuleId.DEVICE_OFFLINE in faults:
+            faults.discard(RuleId.DEVICE_OFFLINE)
+            events.append(Event(Signal.RECOVER, RuleId.DEVICE_OFFLINE, site.id, sensor, r.ts_ms))
+        recent.append(r)
+        if len(recent) > keep_recent:
+            del recent[0]
+        run = stuck_run(policy, recent)
+        why = implausible(policy, r)
+        if run or why is not None or faults:
+            _device_checks(site, sensor, r, run, why, faults, events)
+        if run:  # the stuck run is no evidence of anything but the fault
+            series.discard(x.ts_ms for x in run)
+        if not faults:
+            series.add(r)
+            period = calendar.period(r.ts_ms)
+            window = Window(site, sensor, series, r, period, now_ms - r.ts_ms > late_ms)
+            for rule in BREACH_RULES[r.kind]:
+                nxt, breach, cleared = RULES[rule](policy, window, rules.get(rule, _IDLE), now_ms)
+                if nxt == _IDLE:
+                    rules.pop(rule, None)
+                else:
+                    rules[rule] = nxt
+                if breach is not None:
+                    events.append(Event(Signal.BREACH, rule, site.id, sensor, r.ts_ms, breach))
+                elif cleared:
+                    events.append(Event(Signal.CLEAR, rule, site.id, sensor, r.ts_ms))
+        watermark = r.ts_ms if watermark is None or r.ts_ms > watermark else watermark
+    if not judged:
+        return state, events
+    new = SensorState(sensor, tuple(recent), rules, frozenset(faults), now_ms, period_s, watermark)
+    return new, events
+
+
+def _seen(r: Reading, recent: Sequence[Reading], series: Series) -> bool:
+    """Whether this very reading (time and seq) was judged already: a redelivery."""
+    return any(x.ts_ms == r.ts_ms and x.seq == r.seq for x in recent) or series.has(r)
+
+
+def _device_checks(
+    site: Site,
+    sensor: str,
+    r: Reading,
+    run: tuple[Reading, ...],
+    why: str | None,
+    faults: set[RuleId],
+    events: list[Event],
+) -> None:
+    """Open or end the stuck and implausible faults (`faults` and `events` updated)."""
     checks = (
         (RuleId.DEVICE_STUCK, bool(run), f"{len(run)} identical readings", float(len(run))),
         (RuleId.DEVICE_IMPLAUSIBLE, why is not None, why or "", _num(r, "laeq") or 0.0),
@@ -428,40 +494,6 @@ def judge_reading(
         elif not faulty and rule in faults:
             faults.discard(rule)
             events.append(Event(Signal.RECOVER, rule, site.id, sensor, r.ts_ms))
-    if run:  # the stuck run is no evidence of anything but the fault
-        stuck_ts = {x.ts_ms for x in run}
-        buffer = [x for x in buffer if x.ts_ms not in stuck_ts]
-    rules = dict(state.rules)
-    late = now_ms - r.ts_ms > policy.late_after_s * 1000
-    if not faults:
-        keys = [x.ts_ms for x in buffer]
-        i = bisect.bisect_left(keys, r.ts_ms)
-        if i < len(buffer) and buffer[i].ts_ms == r.ts_ms:
-            buffer[i] = r
-        else:
-            buffer.insert(i, r)
-        horizon = buffer[-1].ts_ms - keep_ms(policy)
-        buffer = [x for x in buffer if x.ts_ms > horizon]
-        window = Window(site, sensor, tuple(x for x in buffer if x.ts_ms <= r.ts_ms), r, late)
-        for rule in BREACH_RULES[r.kind]:
-            prior = rules.get(rule, RuleState())
-            nxt, breach, cleared = evaluate(rule, policy, window, prior, now_ms)
-            rules[rule] = nxt
-            if breach is not None:
-                events.append(Event(Signal.BREACH, rule, site.id, sensor, r.ts_ms, breach))
-            elif cleared:
-                events.append(Event(Signal.CLEAR, rule, site.id, sensor, r.ts_ms))
-    new = SensorState(
-        sensor,
-        tuple(buffer),
-        recent,
-        {k: v for k, v in rules.items() if v != RuleState()},
-        frozenset(faults),
-        now_ms,
-        r.period_s,
-        r.ts_ms if state.watermark_ms is None else max(state.watermark_ms, r.ts_ms),
-    )
-    return new, events
 
 
 def judge_silence(

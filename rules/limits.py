@@ -10,6 +10,7 @@ size class) and the stricter local option of DB11/1488-2018 (oil fume 1.0, parti
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -91,6 +92,7 @@ def _class_22337(zone: Zone) -> str:
     return "4" if zone in (Zone.Z4A, Zone.Z4B) else zone.value
 
 
+@functools.cache
 def noise_limit(standard: NoiseStandard, zone: Zone, period: Period) -> Limit:
     """The LAeq limit for a zone class and period under a noise standard."""
     i = 0 if period is Period.DAY else 1
@@ -106,6 +108,7 @@ def noise_limit(standard: NoiseStandard, zone: Zone, period: Period) -> Limit:
     return Limit("laeq", value, _DBA, str(standard), zh, en)
 
 
+@functools.cache
 def night_max_limit(standard: NoiseStandard, zone: Zone) -> Limit:
     """GB 3096-2008 §5.4: LAmax at night may exceed the night LAeq limit by at most 15 dB(A)."""
     base = noise_limit(standard, zone, Period.NIGHT)

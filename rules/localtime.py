@@ -53,6 +53,13 @@ def _minute_of_day(tz: str, epoch_minute: int) -> int:
     return local.hour * 60 + local.minute
 
 
+@functools.lru_cache(maxsize=65_536)
+def _period(tz: str, night_start_min: int, night_end_min: int, epoch_minute: int) -> Period:
+    # Cached per minute as well: the rules ask for every reading.
+    night = Window(night_start_min, night_end_min)
+    return Period.NIGHT if _minute_of_day(tz, epoch_minute) in night else Period.DAY
+
+
 @dataclass(frozen=True, slots=True)
 class Calendar:
     """The community's clock: its zone, where night begins and ends, its business hours."""
@@ -76,8 +83,7 @@ class Calendar:
 
     def period(self, ts_ms: int) -> Period:
         """Day or night at `ts_ms`, local time."""
-        night = Window(self.night_start_min, self.night_end_min)
-        return Period.NIGHT if self.minute_of_day(ts_ms) in night else Period.DAY
+        return _period(self.tz, self.night_start_min, self.night_end_min, ts_ms // 60_000)
 
     def in_business_hours(self, ts_ms: int) -> bool:
         """Whether `ts_ms` falls in a business-hours window (always, when none is set)."""

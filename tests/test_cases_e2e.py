@@ -7,6 +7,7 @@ late; linli restarted in the middle of the night-time breach.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from linli.engine import Engine, influx_teller
+from linli.history import InfluxHistory
 from linli.ingest.influx import InfluxClient
 from linli.ingestion import Ingest
 from linli.rules.policy import RulePolicy
@@ -81,7 +83,12 @@ class Linli:
     def __init__(self, settings: Any, influx: InfluxClient, clock: Any) -> None:
         self.db = Database(settings.db_url)
         self.engine = Engine(
-            self.db, POLICY, tell=influx_teller(influx.write), tick_s=0.05, clock=clock
+            self.db,
+            POLICY,
+            tell=influx_teller(influx.write),
+            tick_s=0.05,
+            clock=clock,
+            history=InfluxHistory(influx),
         ).start()
         self.ingest = Ingest(settings, self.db, self.db, influx, on_stored=self.engine.submit)
         self.ingest.start(wait_subscribed_s=10)
@@ -103,15 +110,19 @@ def test_a_published_day_opens_exactly_the_expected_cases(
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
     # as it happens: linli's clock a minute after the last reading sent; a day late: now
-    now_ms = [0]
-    clock = None if late else (lambda: now_ms[0])
+    now_ms = [time.time_ns() // 1_000_000]
+
+    def clock() -> int:
+        return now_ms[0]
+
     pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
     linli = Linli(settings, influx, clock)
     judged = 0
 
     def send(sensor: str, readings: list[dict[str, Any]]) -> None:
         nonlocal judged
-        now_ms[0] = readings[-1]["ts"] + MIN
+        if not late:
+            now_ms[0] = readings[-1]["ts"] + MIN
         pub.send(f"{topic_prefix}/{sensor}/telemetry", {"batch": readings})
         judged += len(readings)
         wait_for(lambda: linli.engine.judged == judged)
@@ -145,8 +156,9 @@ def test_a_published_day_opens_exactly_the_expected_cases(
             "n-01", 56.0, 50.0, "GB 3096-2008 表1 2类 夜间 50 dB(A)",
         )  # fmt: skip
         assert (noise.start_ms, noise.end_ms) == (yesterday("22:00"), yesterday("22:08"))
-        # the snapshot holds the readings from 30 min before to 30 min after: all 20
-        assert [s["seq"] for s in noise.snapshot] == list(range(1, 21))
+        # the snapshot holds at once the readings in memory when the breach was judged:
+        # the rules' 10-minute window of the batch of 12 it came in
+        assert [s["seq"] for s in noise.snapshot] == list(range(3, 13))
         fume = details["rest-1"].evidence[0]
         assert (fume.measured, fume.limit_value, fume.clause_zh) == (
             2.61, 2.0, "GB 18483-2001 表2 小型 油烟最高允许排放浓度 2 mg/m³",
@@ -163,6 +175,15 @@ def test_a_published_day_opens_exactly_the_expected_cases(
         # Grafana annotations: one `open` event per case (the jumping clock also escalates)
         opened = """WHERE "action" = 'open'"""
         wait_for(lambda: count(influx, "case_event", "case_id", opened) == 3)
+        # once late data has had its time, the snapshot is read back from InfluxDB: the
+        # readings from 30 min before to 30 min after the window, all 20
+        now_ms[0] = max(now_ms[0], NIGHT[-1]["ts"]) + 3 * 3600 * 1000
+
+        def snapshot() -> list[int]:
+            with linli.db.cases() as tx:
+                return [s["seq"] for s in tx.detail(details["hj-b1"].case.id).evidence[0].snapshot]  # type: ignore[arg-type]
+
+        wait_for(lambda: snapshot() == list(range(1, 21)))
     finally:
         pub.close()
         linli.stop()

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from linli.engine import CaseChange, Engine, case_event_line
+from linli.history import MemoryHistory
 from linli.rules.case import Action, CaseState, Level, apply
 from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import Reading, SensorKind
@@ -47,8 +48,17 @@ def night(start: str, n: int, laeq: float, first_seq: int = 0, **metrics: float)
     ]
 
 
+@pytest.fixture
+def history() -> MemoryHistory:
+    """What ingest stored (InfluxDB in production): the engine reads evidence back from it."""
+    return MemoryHistory()
+
+
 def feed(engine: Engine, readings: list[Reading], late_ms: int = 0) -> None:
+    """Store the readings, then hand each to the engine as ingest does."""
     for r in readings:
+        if isinstance(engine.history, MemoryHistory):
+            engine.history.add([r])
         engine.process([r], r.ts_ms + late_ms)
 
 
@@ -59,10 +69,16 @@ def only_case(db: Database):
         return tx.detail(found[0].id)  # type: ignore[arg-type]
 
 
-def test_night_nuisance_opens_one_case_with_its_evidence(db: Database) -> None:
+def test_night_nuisance_opens_one_case_with_its_evidence(
+    db: Database, history: MemoryHistory
+) -> None:
     told: list[CaseChange] = []
-    engine = Engine(db, RulePolicy(), tell=told.extend)
-    feed(engine, night("22:10", 20, 55.0))
+    engine = Engine(db, RulePolicy(offline_periods=1000), tell=told.extend, history=history)
+    feed(engine, night("22:10", 8, 55.0))
+    (ev,) = only_case(db).evidence
+    # at once: the readings in memory, up to the breach
+    assert [s["ts"] for s in ev.snapshot] == [local_ms("22:10") + i * MIN for i in range(8)]
+    feed(engine, night("22:18", 12, 55.0, first_seq=8))
     d = only_case(db)
     c = d.case
     assert (c.site, c.rule, c.kind, c.state, c.level, c.occurrences, c.late) == (
@@ -75,19 +91,24 @@ def test_night_nuisance_opens_one_case_with_its_evidence(db: Database) -> None:
     )  # fmt: skip
     assert ev.clause_zh == "GB 3096-2008 表1 2类 夜间 50 dB(A)"
     assert (ev.start_ms, ev.end_ms) == (local_ms("22:09"), local_ms("22:17"))
-    # 8 readings up to the breach, 12 after it (all within 30 min after)
-    assert [s["ts"] for s in ev.snapshot] == [local_ms("22:10") + i * MIN for i in range(20)]
     assert [(e.action, e.to_state) for e in d.timeline] == [(Action.OPEN, CaseState.OPEN)]
     assert [case_event_line(t) for t in told] == [
         f'case_event,grid=g1,kind=breach,rule=noise_leq,site=hj-b1 case_id={c.id}i,state="open",'
         f'title="红街公寓1幢: 噪声超标 noise over the limit",action="open" {local_ms("22:17")}'
     ]
+    # once late data has had its time (30 min after the snapshot's end at 22:47), the
+    # snapshot is read back: 8 readings up to the breach, 12 after it (within 30 min)
+    engine.tick(local_ms("23:17"))
+    assert len(only_case(db).evidence[0].snapshot) == 8
+    engine.tick(local_ms("23:17") + 1)
+    (ev,) = only_case(db).evidence
+    assert [s["ts"] for s in ev.snapshot] == [local_ms("22:10") + i * MIN for i in range(20)]
 
 
 def test_a_breach_running_from_day_into_night_is_a_new_occurrence_at_the_night_limit(
-    db: Database,
+    db: Database, history: MemoryHistory
 ) -> None:
-    engine = Engine(db, RulePolicy())
+    engine = Engine(db, RulePolicy(), history=history)
     feed(engine, night("21:40", 40, 62.0))
     d = only_case(db)
     assert [(e.clause_zh, e.end_ms) for e in d.evidence] == [
@@ -96,8 +117,10 @@ def test_a_breach_running_from_day_into_night_is_a_new_occurrence_at_the_night_l
     ]
 
 
-def test_late_data_is_judged_by_night_limits_and_the_case_says_so(db: Database) -> None:
-    engine = Engine(db, RulePolicy())
+def test_late_data_is_judged_by_night_limits_and_the_case_says_so(
+    db: Database, history: MemoryHistory
+) -> None:
+    engine = Engine(db, RulePolicy(), history=history)
     feed(engine, night("22:10", 10, 55.0), late_ms=24 * H)
     c = only_case(db).case
     assert c.late is True
@@ -105,18 +128,27 @@ def test_late_data_is_judged_by_night_limits_and_the_case_says_so(db: Database) 
     assert only_case(db).evidence[0].clause_zh == "GB 3096-2008 表1 2类 夜间 50 dB(A)"
 
 
-def test_restart_mid_breach_changes_nothing(db: Database, store_url: str) -> None:
+def test_restart_mid_breach_changes_nothing(
+    db: Database, store_url: str, history: MemoryHistory
+) -> None:
     readings = night("22:10", 30, 55.0)
-    feed(Engine(db, RulePolicy()), readings[:12])  # breach at the 8th, still on
+    # the state is saved with the case (the 8th reading), not after each reading: a crash
+    # then loses the 4 judged since, which the restarted engine judges again from InfluxDB
+    first = Engine(db, RulePolicy(), history=history, checkpoint_s=3600)
+    feed(first, readings[:12])
     again = Database(store_url)
-    feed(Engine(again, RulePolicy()), readings[12:])
+    restarted = Engine(again, RulePolicy(), history=history)
+    assert restarted.replay(readings[11].ts_ms) == 4
+    feed(restarted, readings[12:])
     d = only_case(again)
     assert (d.case.occurrences, len(d.evidence), len(d.timeline)) == (1, 1, 1)
     again.close()
 
 
-def test_a_new_episode_is_an_occurrence_and_recurrence_after_resolve_reopens(db: Database) -> None:
-    engine = Engine(db, RulePolicy())
+def test_a_new_episode_is_an_occurrence_and_recurrence_after_resolve_reopens(
+    db: Database, history: MemoryHistory
+) -> None:
+    engine = Engine(db, RulePolicy(), history=history)
     feed(engine, night("22:10", 10, 55.0))
     feed(engine, night("22:20", 10, 45.0, first_seq=10))  # cleared
     feed(engine, night("22:30", 10, 55.0, first_seq=20))  # second episode
@@ -134,8 +166,10 @@ def test_a_new_episode_is_an_occurrence_and_recurrence_after_resolve_reopens(db:
     ]  # fmt: skip
 
 
-def test_verification_window_closes_a_quiet_resolved_case(db: Database) -> None:
-    engine = Engine(db, RulePolicy(verification_s=24 * 3600))
+def test_verification_window_closes_a_quiet_resolved_case(
+    db: Database, history: MemoryHistory
+) -> None:
+    engine = Engine(db, RulePolicy(verification_s=24 * 3600), history=history)
     feed(engine, night("22:10", 10, 55.0))
     with db.cases() as tx:
         (case,), _ = tx.list_cases()
@@ -147,8 +181,10 @@ def test_verification_window_closes_a_quiet_resolved_case(db: Database) -> None:
     assert only_case(db).case.state is CaseState.CLOSED
 
 
-def test_stuck_sensor_at_night_opens_a_device_case_and_no_noise_case(db: Database) -> None:
-    engine = Engine(db, RulePolicy())
+def test_stuck_sensor_at_night_opens_a_device_case_and_no_noise_case(
+    db: Database, history: MemoryHistory
+) -> None:
+    engine = Engine(db, RulePolicy(), history=history)
     t0 = local_ms("02:00")
     stuck = [
         Reading("n-01", SensorKind.NOISE, t0 + i * MIN, i, 60, {"laeq": 65.0, "lamin": 65.0, "lamax": 65.0})
@@ -163,8 +199,10 @@ def test_stuck_sensor_at_night_opens_a_device_case_and_no_noise_case(db: Databas
     assert [e.action for e in d.timeline] == [Action.OPEN, Action.RECOVER]
 
 
-def test_offline_sensor_opens_a_device_case_closed_when_it_is_back(db: Database) -> None:
-    engine = Engine(db, RulePolicy(offline_periods=5))
+def test_offline_sensor_opens_a_device_case_closed_when_it_is_back(
+    db: Database, history: MemoryHistory
+) -> None:
+    engine = Engine(db, RulePolicy(offline_periods=5), history=history)
     (r,) = night("14:00", 1, 50.0)
     engine.process([r], 0)
     engine.tick(5 * MIN)
@@ -177,11 +215,11 @@ def test_offline_sensor_opens_a_device_case_closed_when_it_is_back(db: Database)
     assert only_case(db).case.state is CaseState.CLOSED
 
 
-def test_escalation_follows_the_schedule(db: Database) -> None:
+def test_escalation_follows_the_schedule(db: Database, history: MemoryHistory) -> None:
     policy = RulePolicy(
         escalation=Escalation(unacknowledged_s=1800, unresolved_s=(7200,)), offline_periods=1000
     )
-    engine = Engine(db, policy)
+    engine = Engine(db, policy, history=history)
     fume = [
         Reading("f-01", SensorKind.FUME, local_ms("12:00") + i * MIN, i, 60,
                 {"oil_fume": 3.0 + i * 0.01, "fan_on": True})

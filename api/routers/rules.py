@@ -13,8 +13,16 @@ from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.history import readings_of
 from linli.rules.constants import M_FUME, M_NOISE
-from linli.rules.judge import BREACH_RULES, DEVICE_RULES, RuleId, SensorState, judge_reading
+from linli.rules.judge import (
+    BREACH_RULES,
+    DEVICE_RULES,
+    RuleId,
+    SensorState,
+    judge_reading,
+    new_series,
+)
 from linli.rules.reading import Reading, SensorKind
+from linli.rules.series import Series
 from linli.store import NotFound
 
 router = APIRouter(prefix="/rules", tags=["rules"])
@@ -72,10 +80,15 @@ def backtest(
     readings.sort(key=lambda r: (r.sensor, r.ts_ms))
     found: dict[tuple[str, str], WouldOpen] = {}
     states: dict[str, SensorState] = {}
+    series: dict[str, Series] = {}
     for r in readings:
         s = sites[sensors[r.sensor].site]
         state = states.get(r.sensor) or SensorState(r.sensor)
-        states[r.sensor], events = judge_reading(services.policy, s, state, r, r.ts_ms)
+        if r.sensor not in series:
+            series[r.sensor] = new_series(services.policy, r.kind)
+        states[r.sensor], events = judge_reading(
+            services.policy, s, state, series[r.sensor], r, r.ts_ms
+        )
         for e in events:
             if e.rule is not rule_id or e.breach is None:
                 continue

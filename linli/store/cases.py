@@ -65,6 +65,17 @@ class CaseDetail:
     timeline: list[TimelineEntry]
 
 
+@dataclass(frozen=True, slots=True)
+class PendingSnapshot:
+    """An evidence snapshot still collecting readings: the window it proves, when noticed."""
+
+    evidence_id: int
+    sensor: str
+    start_ms: int  # the breach window's start (the snapshot reaches a margin before it)
+    until_ms: int  # the snapshot's end (a margin after the window)
+    noticed_ms: int  # wall time the occurrence was recorded
+
+
 def reading_doc(r: Reading) -> dict[str, Any]:
     """A reading as kept in an evidence snapshot."""
     return {"sensor": r.sensor, "ts": r.ts_ms, "seq": r.seq, "period_s": r.period_s,
@@ -225,30 +236,34 @@ class CaseTx:
         ).first()
         return row is not None
 
-    def pending_snapshots(self) -> list[tuple[int, str, int, int]]:
-        """(evidence id, sensor, until ms, noticed ms) of snapshots still collecting readings."""
+    def pending_snapshots(self) -> list[PendingSnapshot]:
+        """The evidence snapshots still collecting readings."""
         rows = self.conn.execute(
             select(
-                evidence.c.id, evidence.c.sensor, evidence.c.snapshot_until_ms, occurrences.c.at_ms
+                evidence.c.id,
+                evidence.c.sensor,
+                evidence.c.start_ms,
+                evidence.c.snapshot_until_ms,
+                occurrences.c.at_ms,
             )
             .join(occurrences, occurrences.c.id == evidence.c.occurrence_id)
             .where(evidence.c.snapshot_done.is_(False))
         )
-        return [(int(r.id), r.sensor, int(r.snapshot_until_ms), int(r.at_ms)) for r in rows]
+        return [
+            PendingSnapshot(
+                int(r.id), r.sensor, int(r.start_ms), int(r.snapshot_until_ms), int(r.at_ms)
+            )
+            for r in rows
+        ]
 
-    def extend_snapshot(self, evidence_id: int, readings: Iterable[Reading], done: bool) -> None:
-        """Add readings after the breach to an evidence snapshot; `done` closes it."""
-        current = self.conn.execute(
-            select(evidence.c.snapshot).where(evidence.c.id == evidence_id)
-        ).scalar_one()
-        seen = {(d["ts"], d["seq"]) for d in current}
-        added = [reading_doc(r) for r in readings if (r.ts_ms, r.seq) not in seen]
-        merged = sorted([*current, *added], key=lambda d: d["ts"])
-        self.conn.execute(
-            update(evidence)
-            .where(evidence.c.id == evidence_id)
-            .values(snapshot=merged, snapshot_done=done)
-        )
+    def set_snapshot(
+        self, evidence_id: int, readings: Iterable[Reading] | None, done: bool
+    ) -> None:
+        """Replace an evidence snapshot with these readings (None: keep it); `done` closes it."""
+        values: dict[str, Any] = {"snapshot_done": done}
+        if readings is not None:
+            values["snapshot"] = [reading_doc(r) for r in sorted(readings, key=lambda r: r.ts_ms)]
+        self.conn.execute(update(evidence).where(evidence.c.id == evidence_id).values(**values))
 
     def not_closed(self) -> list[Case]:
         """Every case not closed, for the tick."""

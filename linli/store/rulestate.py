@@ -1,4 +1,8 @@
-"""The rules' memory per sensor (rules/judge.SensorState) as a JSON document."""
+"""The rules' memory per sensor (rules/judge.SensorState) as a JSON document.
+
+The readings of the rules' windows are not in it: the engine reads them back from
+InfluxDB at start (documents saved before that change carry a `buffer`, ignored).
+"""
 
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ def _from(sensor: str, doc: list[Any]) -> Reading:
 def state_doc(state: SensorState) -> dict[str, Any]:
     """A SensorState as JSON."""
     return {
-        "buffer": [_reading(r) for r in state.buffer],
         "recent": [_reading(r) for r in state.recent],
         "rules": {k.value: [v.active, v.since_ms] for k, v in state.rules.items()},
         "faults": sorted(f.value for f in state.faults),
@@ -33,7 +36,6 @@ def state_of(sensor: str, doc: dict[str, Any]) -> SensorState:
     """A SensorState from its JSON."""
     return SensorState(
         sensor,
-        tuple(_from(sensor, d) for d in doc["buffer"]),
         tuple(_from(sensor, d) for d in doc["recent"]),
         {RuleId(k): RuleState(bool(v[0]), v[1]) for k, v in doc["rules"].items()},
         frozenset(RuleId(f) for f in doc["faults"]),

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from linli.rules.judge import Event, RuleId, SensorState, judge_reading, judge_silence
+from linli.rules.judge import (
+    Event,
+    RuleId,
+    SensorState,
+    judge_reading,
+    judge_silence,
+    new_series,
+)
 from linli.rules.limits import FumeStandard
 from linli.rules.localtime import Calendar, Window
 from linli.rules.policy import RulePolicy
@@ -23,9 +30,10 @@ MIN = 60_000
 def run(readings: list[Reading], policy: RulePolicy = POLICY, site: Site = HOME) -> list[Event]:
     """Judge the readings in order, each as it arrives (now = its ts)."""
     state = SensorState(readings[0].sensor)
+    series = new_series(policy, readings[0].kind)
     events: list[Event] = []
     for r in readings:
-        state, found = judge_reading(policy, site, state, r, r.ts_ms)
+        state, found = judge_reading(policy, site, state, series, r, r.ts_ms)
         events += found
     return events
 
@@ -178,10 +186,11 @@ def test_sustain_delays_the_breach():
 def test_late_data_is_judged_by_its_own_time_and_marked_late():
     readings = minutes("22:10", 10, 50.1)
     state = SensorState("n-01")
+    series = new_series(POLICY, SensorKind.NOISE)
     events: list[Event] = []
     a_day_later = readings[-1].ts_ms + 24 * 3600 * 1000
     for r in readings:
-        state, found = judge_reading(POLICY, HOME, state, r, a_day_later)
+        state, found = judge_reading(POLICY, HOME, state, series, r, a_day_later)
         events += found
     assert signals(events) == [("breach", "noise_leq")]
     assert events[0].breach is not None and events[0].breach.late is True
@@ -308,7 +317,9 @@ def test_offline(silent_min, will, expected):
 def test_offline_recovers_with_a_reading():
     state = SensorState("n-01", last_seen_ms=0, period_s=60)
     state, _ = judge_silence(POLICY, HOME, state, 10 * MIN)
-    state2, events = judge_reading(POLICY, HOME, state, noise_at(local_ms("14:00"), 50.0), 11 * MIN)
+    series = new_series(POLICY, SensorKind.NOISE)
+    reading = noise_at(local_ms("14:00"), 50.0)
+    state2, events = judge_reading(POLICY, HOME, state, series, reading, 11 * MIN)
     assert signals(events) == [("recover", "device_offline")]
     assert state2.faults == frozenset()
     _, again = judge_silence(POLICY, HOME, state, 20 * MIN)

@@ -1,0 +1,154 @@
+"""One sensor's recent trusted readings, with running sums: a rule's window in O(log n).
+
+The rules ask the same few questions of every window: how long the readings in it
+cover, their energetic LAeq, the mean of a fume metric while the fan ran. Summing the
+window afresh for every reading costs its length (600 sums for a 10-minute window of
+1-second readings); prefix sums answer in two bisects and a subtraction. The series
+holds only the rules' longest window (`keep_ms`), so its memory is bounded per sensor.
+
+Sums are `float` differences of prefix sums, rebased whenever the front is dropped, so
+they never grow beyond a window's own energy; rules round their results (0.1 dB,
+0.01 mg/m³), far above the rounding of a subtraction.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from typing import Final
+
+from linli.rules.reading import Reading, SensorKind
+
+FUME_METRICS: Final = ("oil_fume", "pm", "nmhc")
+
+# What each reading adds to the sums, by sensor kind; the index of each column below.
+T, E = 0, 1  # noise: seconds covered by LAeq, seconds × 10^(LAeq/10)
+FAN_T = 0  # fume: seconds with the fan running; then (sum, count) per FUME_METRICS
+
+
+def fan_running(r: Reading) -> bool:
+    """A fume reading with the fan on (a monitor without a fan state counts as running)."""
+    return r.metrics.get("fan_on", True) is True
+
+
+def _noise_row(r: Reading) -> tuple[float, ...]:
+    laeq = r.metrics.get("laeq")
+    if laeq is None or isinstance(laeq, bool):
+        return (0.0, 0.0)
+    return (float(r.period_s), r.period_s * 10 ** (laeq / 10))
+
+
+def _fume_row(r: Reading) -> tuple[float, ...]:
+    if not fan_running(r):
+        return (0.0,) * (1 + 2 * len(FUME_METRICS))
+    row = [float(r.period_s)]
+    for name in FUME_METRICS:
+        value = r.metrics.get(name)
+        if value is None or isinstance(value, bool):
+            row += (0.0, 0.0)
+        else:
+            row += (float(value), 1.0)
+    return tuple(row)
+
+
+ROWS: Final[dict[SensorKind, Callable[[Reading], tuple[float, ...]]]] = {
+    SensorKind.NOISE: _noise_row,
+    SensorKind.FUME: _fume_row,
+}
+
+
+def fume_column(metric: str) -> int:
+    """The column of a fume metric's sum (its count is the next one)."""
+    return 1 + 2 * FUME_METRICS.index(metric)
+
+
+class Series:
+    """A sensor's trusted readings within `keep_ms` of the newest, oldest first."""
+
+    __slots__ = ("_cum", "_first", "_row", "keep_ms", "readings", "ts")
+
+    def __init__(self, kind: SensorKind, keep_ms: int, readings: Iterable[Reading] = ()) -> None:
+        self.keep_ms = keep_ms
+        self._row = ROWS[kind]
+        self._first = 0  # readings before this index are dropped (removed in bulk)
+        self.ts: list[int] = []
+        self.readings: list[Reading] = []
+        width = len(self._row(Reading("", kind, 0, 0, 0, {})))
+        self._cum: list[list[float]] = [[0.0] for _ in range(width)]  # prefix sums, len n+1
+        for r in readings:
+            self.add(r)
+
+    def __len__(self) -> int:
+        return len(self.ts) - self._first
+
+    def add(self, r: Reading) -> None:
+        """Insert a reading by time (the same time again replaces it); drop what is too old."""
+        ts = self.ts
+        if not ts or r.ts_ms > ts[-1]:
+            ts.append(r.ts_ms)
+            self.readings.append(r)
+            for col, value in zip(self._cum, self._row(r), strict=True):
+                col.append(col[-1] + value)
+        else:  # out of order or again: rare (late data); re-sum from the insertion point
+            i = bisect.bisect_left(ts, r.ts_ms, self._first)
+            if i < len(ts) and ts[i] == r.ts_ms:
+                self.readings[i] = r
+            else:
+                ts.insert(i, r.ts_ms)
+                self.readings.insert(i, r)
+            self._resum(i)
+        self._drop(ts[-1] - self.keep_ms)
+
+    def discard(self, times_ms: Iterable[int]) -> None:
+        """Remove the readings at these times (a stuck run is no evidence of anything)."""
+        gone = set(times_ms)
+        first = min(
+            (i for i in range(self._first, len(self.ts)) if self.ts[i] in gone), default=None
+        )
+        if first is None:
+            return
+        kept = [r for r in self.readings[first:] if r.ts_ms not in gone]
+        del self.ts[first:], self.readings[first:]
+        self.ts += [r.ts_ms for r in kept]
+        self.readings += kept
+        self._resum(first)
+
+    def _resum(self, i: int) -> None:
+        for col in self._cum:
+            del col[i + 1 :]
+        for r in self.readings[i:]:
+            for col, value in zip(self._cum, self._row(r), strict=True):
+                col.append(col[-1] + value)
+
+    def _drop(self, horizon_ms: int) -> None:
+        first = bisect.bisect_right(self.ts, horizon_ms, self._first)
+        self._first = first
+        if first > 256 and first * 2 > len(self.ts):
+            del self.ts[:first], self.readings[:first]
+            for col in self._cum:
+                base = col[first]
+                col[:] = [v - base for v in col[first:]]
+            self._first = 0
+
+    def span(self, after_ms: int, until_ms: int) -> tuple[int, int]:
+        """Indexes [i, j) of the readings with `after_ms < ts ≤ until_ms`."""
+        i = bisect.bisect_right(self.ts, after_ms, self._first)
+        return i, bisect.bisect_right(self.ts, until_ms, i)
+
+    def total(self, column: int, i: int, j: int) -> float:
+        """The sum of a column over readings [i, j)."""
+        col = self._cum[column]
+        return col[j] - col[i]
+
+    def has(self, r: Reading) -> bool:
+        """Whether this very reading (time and seq) is held."""
+        i = bisect.bisect_left(self.ts, r.ts_ms, self._first)
+        return i < len(self.ts) and self.ts[i] == r.ts_ms and self.readings[i].seq == r.seq
+
+    def newest(self) -> Reading | None:
+        """The newest reading held."""
+        return self.readings[-1] if len(self) else None
+
+    def held(self) -> list[Reading]:
+        """Every reading held, oldest first."""
+        return self.readings[self._first :]
