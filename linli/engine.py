@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import operator
 import queue
 import threading
 import time
@@ -125,6 +126,11 @@ def case_event_line(change: CaseChange) -> str:
     return f"{M_CASE_EVENT},{tags} {fields} {change.entry.at_ms}"
 
 
+# The engine shares the interpreter with ingest's MQTT loop: it lets go of the GIL now
+# and then, so the loop is not kept waiting a whole switch interval behind a long round.
+YIELD_EVERY: Final = 200  # readings
+IDLE_SAVE_S: Final = 0.2  # a queue quiet this long: save the rules' state
+
 Tell = Callable[[Sequence[CaseChange]], None]
 Stored = Reading | DeviceStatus  # what the writer hands over once durable, in arrival order
 
@@ -144,7 +150,9 @@ class Engine:
         clock: Callable[[], int] | None = None,
         history: ReadingHistory | None = None,
         replay_s: int = 24 * 3600,
-        checkpoint_s: float = 1.0,
+        checkpoint_s: float = 5.0,
+        round_readings: int = 20_000,
+        round_s: float = 0.5,
     ) -> None:
         self._db = db
         self.history = history
@@ -166,6 +174,8 @@ class Engine:
         self._dirty: set[str] = set()  # sensors whose state is newer than the saved one
         self._saved_at = time.monotonic()
         self._checkpoint_s = checkpoint_s
+        self._round_readings = round_readings
+        self._round_s = round_s
         self._new_pending: list[Pending] = []  # this round's, kept once its transaction is
         self._thread: threading.Thread | None = None
         self.judged = 0
@@ -200,8 +210,8 @@ class Engine:
             self._thread.join(timeout_s)
 
     def idle(self) -> bool:
-        """Nothing queued and nothing being judged."""
-        return self._queue.unfinished_tasks == 0
+        """Nothing queued, nothing being judged, the rules' state saved."""
+        return self._queue.unfinished_tasks == 0 and not self._dirty
 
     def replay(self, now_ms: int, chunk: int = 5000) -> int:
         """Refill each sensor's series from InfluxDB and judge what is newer than its watermark.
@@ -246,16 +256,13 @@ class Engine:
                 time.sleep(self._retry_s)
         last_tick = 0.0
         while True:
+            # A short wait when state is unsaved: a quiet moment is when to save it.
+            wait_s = IDLE_SAVE_S if self._dirty else self._tick_s
             try:
-                first = self._queue.get(timeout=self._tick_s if self._tick_s > 0 else 0.05)
+                first = self._queue.get(timeout=max(min(wait_s, self._tick_s), 0.05))
             except queue.Empty:
                 first = ()
-            batch = [first]
-            while len(batch) < 100:
-                try:
-                    batch.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
+            batch = self._gather(first)
             stop = any(b is None for b in batch)
             readings = [r for b in batch if b for r in b]
             while True:
@@ -266,7 +273,7 @@ class Engine:
                     if time.monotonic() - last_tick >= self._tick_s:
                         last_tick = time.monotonic()
                         self.tick(now_ms)
-                    if stop or self._queue.empty():
+                    if stop or not readings:  # quiet (or stopping): save what is unsaved
                         self.checkpoint(now_ms)
                     break
                 except Exception:  # the store is down: keep the readings, try again
@@ -277,6 +284,26 @@ class Engine:
                     self._queue.task_done()
             if stop:
                 return
+
+    def _gather(self, first: Sequence[Stored] | None) -> list[Sequence[Stored] | None]:
+        """One round: what is queued, waiting up to `round_s` for `round_readings`.
+
+        Large rounds judge each sensor's readings together; a case opens at most
+        `round_s` later for it.
+        """
+        batch = [first]
+        count = len(first) if first else 0
+        deadline = time.monotonic() + self._round_s
+        while first and count < self._round_readings and len(batch) < self._queue.maxsize:
+            try:
+                item = self._queue.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                break
+            batch.append(item)
+            if item is None:
+                break
+            count += len(item)
+        return batch
 
     # -- deciding -------------------------------------------------------------------
 
@@ -302,10 +329,15 @@ class Engine:
         judged: list[str] = []
         self._new_pending.clear()
         with self._db.cases() as tx:
+            since_yield = 0
             for sensor_id, stored in by_sensor.items():
                 site = self._site_of(sensor_id)
                 if site is None:
                     continue
+                since_yield += len(stored)
+                if since_yield >= YIELD_EVERY:
+                    since_yield = 0
+                    time.sleep(0)
                 state = states.get(sensor_id) or SensorState(sensor_id)
                 for run in _runs(stored):
                     if isinstance(run, DeviceStatus):
@@ -499,18 +531,21 @@ class Engine:
 
 def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:
     """Split one sensor's items at its statuses; each run of readings sorted by time."""
+    by_time = operator.attrgetter("ts_ms")
+    if not any(isinstance(item, DeviceStatus) for item in stored):  # the common case
+        return [sorted(stored, key=by_time)]  # type: ignore[arg-type]
     out: list[DeviceStatus | list[Reading]] = []
     run: list[Reading] = []
     for item in stored:
         if isinstance(item, DeviceStatus):
             if run:
-                out.append(sorted(run, key=lambda r: r.ts_ms))
+                out.append(sorted(run, key=by_time))
                 run = []
             out.append(item)
         else:
             run.append(item)
     if run:
-        out.append(sorted(run, key=lambda r: r.ts_ms))
+        out.append(sorted(run, key=by_time))
     return out
 
 

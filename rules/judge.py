@@ -12,12 +12,12 @@ neither open nor close breach cases until it recovers.
 from __future__ import annotations
 
 import bisect
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from types import MappingProxyType
+from typing import Final, NamedTuple
 
 from linli.rules import series as cols
 from linli.rules.limits import Limit, Period, night_max_limit, noise_limit, purifier_limit
@@ -83,16 +83,18 @@ class Event:
     breach: Breach | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class RuleState:
+# RuleState, Window and SensorState are NamedTuples rather than frozen dataclasses: as
+# immutable, but built at C speed — the judge makes them for every reading linli stores.
+
+
+class RuleState(NamedTuple):
     """A rule's memory for one sensor: whether a breach is on, and since when it was over."""
 
     active: bool = False
     since_ms: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
     """A sensor's trusted readings (`series`) as of `current`, the reading being judged.
 
     The rules look at the series only up to `current`'s time: a late reading is judged
@@ -112,13 +114,12 @@ class Window:
         return self.current.ts_ms
 
 
-@dataclass(frozen=True, slots=True)
-class SensorState:
+class SensorState(NamedTuple):
     """Everything the rules remember about one sensor; survives restarts via the store."""
 
     sensor: str
     recent: tuple[Reading, ...] = ()  # the last readings, trusted or not (stuck detection)
-    rules: Mapping[RuleId, RuleState] = field(default_factory=dict)
+    rules: Mapping[RuleId, RuleState] = MappingProxyType({})
     faults: frozenset[RuleId] = frozenset()
     last_seen_ms: int | None = None  # wall time the last reading was judged
     period_s: int = 60
@@ -427,6 +428,7 @@ def judge_readings(
     late_ms = policy.late_after_s * 1000
     period_s = state.period_s
     calendar = policy.calendar
+    minute, period = -1, Period.DAY
     judged = False
     for r in readings:
         if watermark is not None and r.ts_ms <= watermark and _seen(r, recent, series):
@@ -439,7 +441,12 @@ def judge_readings(
         recent.append(r)
         if len(recent) > keep_recent:
             del recent[0]
-        run = stuck_run(policy, recent)
+        metrics = r.metrics
+        # the common case at C speed: not the same as the last reading, LAmin ≠ LAmax
+        maybe_stuck = (len(recent) > 1 and recent[-2].metrics == metrics) or (
+            "lamin" in metrics and metrics["lamin"] == metrics.get("lamax")
+        )
+        run = stuck_run(policy, recent) if maybe_stuck else ()
         why = implausible(policy, r)
         if run or why is not None or faults:
             _device_checks(site, sensor, r, run, why, faults, events)
@@ -447,7 +454,9 @@ def judge_readings(
             series.discard(x.ts_ms for x in run)
         if not faults:
             series.add(r)
-            period = calendar.period(r.ts_ms)
+            if r.ts_ms // 60_000 != minute:  # day or night: the same within a minute
+                minute = r.ts_ms // 60_000
+                period = calendar.period(r.ts_ms)
             window = Window(site, sensor, series, r, period, now_ms - r.ts_ms > late_ms)
             for rule in BREACH_RULES[r.kind]:
                 nxt, breach, cleared = RULES[rule](policy, window, rules.get(rule, _IDLE), now_ms)
@@ -520,7 +529,7 @@ def judge_silence(
         "min",
         summary,
     )
-    new = dataclasses.replace(state, faults=state.faults | {RuleId.DEVICE_OFFLINE})
+    new = state._replace(faults=state.faults | {RuleId.DEVICE_OFFLINE})
     return new, [Event(Signal.FAULT, RuleId.DEVICE_OFFLINE, site.id, state.sensor, now_ms, breach)]
 
 
@@ -536,5 +545,5 @@ def judge_status(
     newest = max((r.ts_ms for r in state.recent), default=None)
     if newest is not None and status.ts_ms < newest:
         return state, []
-    new = dataclasses.replace(state, faults=state.faults - {RuleId.DEVICE_OFFLINE})
+    new = state._replace(faults=state.faults - {RuleId.DEVICE_OFFLINE})
     return new, [Event(Signal.RECOVER, RuleId.DEVICE_OFFLINE, site.id, state.sensor, now_ms)]

@@ -87,7 +87,7 @@ class Series:
         if not ts or r.ts_ms > ts[-1]:
             ts.append(r.ts_ms)
             self.readings.append(r)
-            for col, value in zip(self._cum, self._row(r), strict=True):
+            for col, value in zip(self._cum, self._row(r)):  # noqa: B905 (hot path, same width)
                 col.append(col[-1] + value)
         else:  # out of order or again: rare (late data); re-sum from the insertion point
             i = bisect.bisect_left(ts, r.ts_ms, self._first)
@@ -121,6 +121,8 @@ class Series:
                 col.append(col[-1] + value)
 
     def _drop(self, horizon_ms: int) -> None:
+        if self.ts[self._first] > horizon_ms:
+            return
         first = bisect.bisect_right(self.ts, horizon_ms, self._first)
         self._first = first
         if first > 256 and first * 2 > len(self.ts):

@@ -79,7 +79,7 @@ class PendingSnapshot:
 def reading_doc(r: Reading) -> dict[str, Any]:
     """A reading as kept in an evidence snapshot."""
     return {"sensor": r.sensor, "ts": r.ts_ms, "seq": r.seq, "period_s": r.period_s,
-            "metrics": dict(r.metrics)}  # fmt: skip
+            "metrics": r.metrics}  # fmt: skip
 
 
 def _open_key(case: Case) -> str | None:
