@@ -35,10 +35,10 @@ def open_store(settings: Settings, config: Path | None):  # type: ignore[no-unty
 
 def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
     """The rule policy: the community file's `[rules]` table in LINLI_TZ, or the defaults."""
-    from linli.community import load_community
-
     if config is None:
         return RulePolicy(calendar=Calendar(settings.tz))
+    from linli.community import load_community
+
     return load_community(config).rules.policy(settings.tz)
 
 
