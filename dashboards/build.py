@@ -1,7 +1,9 @@
 """Generate the dashboards' JSON (dashboards/json/) from the Python source of truth.
 
-`linli dashboards build` (or `python -m linli.dashboards.build`) rewrites the files;
-`--check` fails when the committed files differ from what the code generates.
+`linli dashboards build` (or `python -m linli.dashboards.build`, always with the
+defaults) rewrites the files; `--check` fails when the files differ from what the code
+generates. The committed files are built with the defaults (GB 3096 06:00/22:00 in
+Asia/Shanghai); `linli dashboards build --config FILE` builds a community's.
 """
 
 from __future__ import annotations
@@ -49,30 +51,35 @@ def write_all(directory: Path = JSON_DIR, opts: Options | None = None) -> list[P
     return paths
 
 
-def stale(directory: Path = JSON_DIR) -> list[str]:
+def stale(directory: Path = JSON_DIR, opts: Options | None = None) -> list[str]:
     """Names whose committed file differs from the generated JSON."""
     out = []
-    for name, board in build_all().items():
+    for name, board in build_all(opts).items():
         path = directory / f"{name}.json"
         if not path.exists() or path.read_text(encoding="utf-8") != render(board):
             out.append(name)
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Regenerate the JSON files, or with --check report stale ones (exit 1)."""
-    parser = argparse.ArgumentParser(prog="linli dashboards build")
-    parser.add_argument("--check", action="store_true", help="fail if the files are stale")
-    args = parser.parse_args(argv)
-    if args.check:
-        names = stale()
+def generate(opts: Options, directory: Path = JSON_DIR, check: bool = False) -> int:
+    """Write the JSON files to `directory`, or with `check` report stale ones (exit 1)."""
+    if check:
+        names = stale(directory, opts)
         if names:
             print(f"stale dashboards: {', '.join(names)}; run `linli dashboards build`")
             return 1
         return 0
-    for path in write_all():
+    for path in write_all(directory, opts):
         print(path)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Regenerate the JSON files with the defaults, or with --check report stale ones."""
+    parser = argparse.ArgumentParser(prog="python -m linli.dashboards.build")
+    parser.add_argument("--check", action="store_true", help="fail if the files are stale")
+    args = parser.parse_args(argv)
+    return generate(Options(), check=args.check)
 
 
 if __name__ == "__main__":

@@ -73,26 +73,37 @@ def heatmap_targets(tz: str) -> list[g.Json]:
     return targets
 
 
+def hours_between(first: int, end: int) -> str:
+    """InfluxQL: `hour_local` from hour `first` up to (not incl.) `end`, across midnight."""
+    hour = q.ident(F_HOUR_LOCAL)
+    if first < end:
+        return f"{hour} >= {first} AND {hour} < {end}"
+    if end == 0:
+        return f"{hour} >= {first}"
+    return f"({hour} >= {first} OR {hour} < {end})"
+
+
 def day_night_targets(opts: Options) -> list[g.Json]:
     """Daily Ld (day hours) and Ln (the night starting that evening), with their limits."""
-    dn = opts.day_night
-    hour = q.ident(F_HOUR_LOCAL)
+    night_h, day_h = opts.night_hours
     limit = f'max("{F_LIMIT_DB}")'
     source = q.measurement(M_NOISE_1H, aggregate=True)
     day = q.select(
         f'{q.LEQ} AS "Ld", {limit} AS "昼间限值 day limit"',
         source,
-        f"{hour} >= {dn.day_start_h} AND {hour} < {dn.night_start_h}",
+        hours_between(day_h, night_h),
         q.SITE,
         group=(q.by_time("1d"), *q.tags(TAG_SITE)),
         fill="none",
         tz=opts.tz,
     )
-    offset = dn.night_start_h - 24  # a night's bucket starts at its evening
+    # A night's bucket starts at its evening; a night starting after midnight (e.g.
+    # 00:00-06:00) lies within one calendar day.
+    offset = night_h - 24 if night_h > day_h else 0
     night = q.select(
         f'{q.LEQ} AS "Ln", {limit} AS "夜间限值 night limit"',
         source,
-        f"({hour} >= {dn.night_start_h} OR {hour} < {dn.day_start_h})",
+        hours_between(night_h, day_h),
         q.SITE,
         group=(q.by_time("1d", f"{offset}h" if offset else None), *q.tags(TAG_SITE)),
         fill="none",
@@ -106,6 +117,8 @@ def day_night_targets(opts: Options) -> list[g.Json]:
 
 def build(opts: Options) -> g.Json:
     """The noise dashboard."""
+    night_h, day_h = opts.night_hours
+    days, nights = f"{day_h:02d}–{night_h:02d} h", f"{night_h:02d}–{day_h:02d} h"
     layout = g.Layout()
     layout.section("原始读数")
     laeq = q.select(
@@ -128,7 +141,7 @@ def build(opts: Options) -> g.Json:
             "等效声级与限值 · $site",
             "Energetic LAeq per sensor over each interval (10·log10 of the mean sound energy, "
             "never a mean of dB), with the GB 3096 limit in force for the site's zone: the "
-            "day value 06–22 h and the night value 22–06 h local, drawn as a dashed step line.",
+            f"day value {days} and the night value {nights} local, drawn as a dashed step line.",
             [g.target(laeq, "A", alias="$tag_sensor"), g.target(limit, "B", alias=LIMIT)],
             unit=g.UNIT_DBA,
             decimals=1,

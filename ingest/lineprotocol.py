@@ -34,7 +34,8 @@ from linli.rules.constants import (
     TAG_ZONE,
     UNREGISTERED_SENSOR,
 )
-from linli.rules.limits import DayNight, LocalHours, noise_limit_db
+from linli.rules.limits import noise_limit_db
+from linli.rules.localtime import Calendar, LocalClock
 from linli.rules.reading import DeviceHealth, DeviceStatus, Reading, SensorKind
 from linli.rules.registry import SensorTags
 from linli.rules.rejection import Rejection
@@ -98,16 +99,16 @@ def _finish(head: str, fields: Iterable[tuple[str, object]], ts_ms: int) -> str 
 class LineBuilder:
     """Turns domain values into line protocol, caching each sensor's escaped tag set.
 
-    `tz` and `day_night` place a noise reading's ts in the local day or night, which
-    decides the GB 3096 limit written with it (README "Stored schema").
+    `calendar` (the community's, the one the rule engine judges by) places a noise
+    reading's ts in the local day or night, which decides the GB 3096 limit written with
+    it (README "Stored schema"); the default is GB 3096's 06:00/22:00 in Asia/Shanghai.
     """
 
-    __slots__ = ("_day_night", "_heads", "_hours", "_rejected_last_ms")
+    __slots__ = ("_clock", "_heads", "_rejected_last_ms")
 
-    def __init__(self, tz: str = "Asia/Shanghai", day_night: DayNight | None = None) -> None:
+    def __init__(self, calendar: Calendar | None = None) -> None:
         self._heads: dict[tuple[str, str], str] = {}
-        self._hours = LocalHours(tz)
-        self._day_night = day_night or DayNight()
+        self._clock = LocalClock(calendar or Calendar())
         self._rejected_last_ms: dict[tuple[str, str], int] = {}
 
     def clear(self) -> None:
@@ -140,8 +141,8 @@ class LineBuilder:
         laeq = reading.metrics.get("laeq")
         if laeq is not None:
             energy = 10.0 ** (float(laeq) / 10.0) * reading.period_s
-            hour = self._hours.hour(reading.ts_ms)
-            limit = noise_limit_db(tags.zone, self._day_night.is_night(hour))
+            hour, night = self._clock.hour_night(reading.ts_ms)
+            limit = noise_limit_db(tags.zone, night)
             exceed_s = reading.period_s if laeq > limit else 0
             fields.append(
                 f"{F_LAEQ_ES}={energy!r},{F_LIMIT_DB}={limit!r},"

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from linli.ingest.lineprotocol import LineBuilder
-from linli.rules.limits import DayNight
+from linli.rules.localtime import Calendar
 from linli.rules.parse import parse_message
 from linli.rules.ports import RegistrySource
 from linli.rules.reading import DeviceStatus, Reading
@@ -71,8 +71,7 @@ class Pipeline:
         seq_grace_ms: int = 10 * 60 * 1000,
         keep_readings: bool = False,
         seq_accounting: bool = True,
-        tz: str = "Asia/Shanghai",
-        day_night: DayNight | None = None,
+        calendar: Calendar | None = None,
     ) -> None:
         self._source = registry_source
         self._submit = submit
@@ -82,7 +81,7 @@ class Pipeline:
         self._refresh_ms = refresh_ms
         self._account_every_ms = account_every_ms
         self._keep_readings = keep_readings
-        self._builder = LineBuilder(tz, day_night)
+        self._builder = LineBuilder(calendar)
         # With a shared subscription a sensor's messages are spread over the workers, so
         # no worker sees its whole seq: accounting is then off (README, "Several workers").
         self._seq = SeqTracker(seq_grace_ms) if seq_accounting else None

@@ -54,6 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     dash_sub = dash.add_subparsers(dest="action", required=True)
     build = dash_sub.add_parser("build", help="regenerate dashboards/json from the Python source")
     build.add_argument("--check", action="store_true", help="only report stale files (exit 1)")
+    build.add_argument(
+        "--out", type=Path, default=None, help="write there instead of dashboards/json/"
+    )
     push = dash_sub.add_parser(
         "push", help="create or update the datasource, folder and dashboards in Grafana"
     )
@@ -63,6 +66,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--influx-url",
         help="InfluxDB's URL as Grafana reaches it (default: LINLI_INFLUX_URL)",
     )
+    for p in (build, push):
+        p.add_argument(
+            "--config",
+            type=Path,
+            help="community TOML: its [rules] night splits day and night (whole hours); "
+            "default GB 3096 22:00-06:00",
+        )
     # `linli sim ...` is handed whole to the simulator's own parser (firmware-sim/cli.py),
     # which speaks only the wire protocol and imports nothing of linli.
     sub.add_parser("sim", add_help=False, help="the sensor fleet simulator, against any broker")
@@ -78,13 +88,23 @@ def _sim(argv: list[str]) -> int:
 
 
 def _dashboards(settings: Settings, args: argparse.Namespace) -> int:
-    from linli.dashboards.build import build_all
-    from linli.dashboards.build import main as build_main
+    from linli.dashboards.build import JSON_DIR, build_all, generate
     from linli.dashboards.options import Options
     from linli.dashboards.push import InfluxSource, PushError, push
+    from linli.service import load_calendar
 
+    try:  # the calendar the engine and ingest use: LINLI_TZ, the community's night
+        calendar = load_calendar(settings, args.config)
+    except ValueError as err:  # CommunityError: names the file, table and field
+        print(f"linli: {err}", file=sys.stderr)
+        return 2
+    try:
+        opts = Options(calendar=calendar)
+    except ValueError as err:  # a night not on whole hours
+        print(f"linli: {args.config}: {err}", file=sys.stderr)
+        return 2
     if args.action == "build":
-        return build_main(["--check"] if args.check else [])
+        return generate(opts, args.out or JSON_DIR, check=args.check)
     url = args.grafana_url or settings.grafana_url
     token = args.token or settings.grafana_token
     if not url or not token:
@@ -100,7 +120,6 @@ def _dashboards(settings: Settings, args: argparse.Namespace) -> int:
         settings.influx_password,
         settings.influx_token,
     )
-    opts = Options(tz=settings.tz, day_night=settings.day_night())
     try:
         for line in push(url, token, source, build_all(opts)):
             print(line)

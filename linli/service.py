@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Final
 
 from linli.ingest.influx import InfluxClient, InfluxError
+from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 
@@ -37,12 +38,17 @@ def open_store(settings: Settings, config: Path | None):  # type: ignore[no-unty
 
 def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
     """The rule policy: the community file's `[rules]` table in LINLI_TZ, or the defaults."""
-    from linli.community import load_community
-    from linli.rules.localtime import Calendar
-
     if config is None:
         return RulePolicy(calendar=Calendar(settings.tz))
+    from linli.community import load_community
+
     return load_community(config).rules.policy(settings.tz)
+
+
+def load_calendar(settings: Settings, config: Path | None) -> Calendar:
+    """The community's day/night and business hours: the one calendar of the engine, the
+    `limit_db` ingest writes and the dashboards (GB 3096's 06:00/22:00 without a file)."""
+    return load_policy(settings, config).calendar
 
 
 def start_engine(settings: Settings, db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
@@ -116,10 +122,12 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
 
     db = open_store(settings, config)
     influx = open_influx(settings)
-    engine = start_engine(settings, db, influx, load_policy(settings, config)) if rules else None
+    policy = load_policy(settings, config)
+    engine = start_engine(settings, db, influx, policy) if rules else None
     stop = wait_for_signal()
     on_stored = engine.submit if engine is not None else None
-    worker = Ingest(settings, db, db, influx, on_stored=on_stored).start()
+    worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=on_stored)
+    worker.start()
     tune_gc()
     log.info(
         "ingesting %s/# from %s into %s/%s",
@@ -135,7 +143,7 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     return 0
 
 
-def _ingest_worker(settings: Settings, index: int) -> None:
+def _ingest_worker(settings: Settings, calendar: Calendar, index: int) -> None:
     from linli.ingestion import Ingest
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -143,8 +151,10 @@ def _ingest_worker(settings: Settings, index: int) -> None:
     influx = open_influx(settings)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    worker = Ingest(settings, db, db, influx, client_id=f"{settings.mqtt_client_id}-{index}")
+    client_id = f"{settings.mqtt_client_id}-{index}"
+    worker = Ingest(settings, db, db, influx, calendar=calendar, client_id=client_id)
     worker.start()
+    tune_gc()
     stop.wait()
     worker.stop()
 
@@ -152,10 +162,11 @@ def _ingest_worker(settings: Settings, index: int) -> None:
 def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> int:
     open_store(settings, config)  # apply the community once, before the workers read it
     open_influx(settings).close()
+    calendar = load_calendar(settings, config)
     shared = settings.model_copy(update={"mqtt_share_group": settings.mqtt_share_group or "linli"})
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_ingest_worker, args=(shared, i), name=f"linli-ingest-{i}")
+        ctx.Process(target=_ingest_worker, args=(shared, calendar, i), name=f"linli-ingest-{i}")
         for i in range(workers)
     ]
     for p in procs:
@@ -187,7 +198,9 @@ def serve(settings: Settings, config: Path | None) -> int:
     influx = open_influx(settings)
     policy = load_policy(settings, config)
     engine = start_engine(settings, db, influx, policy)
-    worker = Ingest(settings, db, db, influx, on_stored=engine.submit).start()
+    worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=engine.submit)
+    worker.start()
+    tune_gc()
     host, port = settings.api_host_port()
     log.info("API on http://%s:%s/docs", host, port)
     try:

@@ -9,8 +9,6 @@ from urllib.parse import urlsplit
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from linli.rules.limits import DayNight
-
 
 class Settings(BaseSettings):
     """Every `LINLI_*` variable of the contract, plus the tunables linli adds."""
@@ -41,17 +39,12 @@ class Settings(BaseSettings):
     influx_timeout_s: float = 5.0
     influx_retention: str = "400d"
     registry_refresh_s: float = 2.0
-    # GB 3096-2008 day/night boundaries, local hours (a county may move them: DOMAIN.md).
-    day_start_h: int = 6
-    night_start_h: int = 22
+    # Day and night are not settings: they are the community file's [rules] night, the
+    # one calendar of the engine, ingest's limit_db and the dashboards (service.py).
 
     # `linli dashboards push` (README "Dashboards").
     grafana_url: str | None = None
     grafana_token: str | None = None
-
-    def day_night(self) -> DayNight:
-        """The day/night boundaries as the rules see them."""
-        return DayNight(self.day_start_h, self.night_start_h)
 
     def mqtt_parts(self) -> MqttEndpoint:
         """Split `mqtt_url` into host, port, TLS flag and credentials."""

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Final
-from zoneinfo import ZoneInfo
 
 from linli.rules.registry import Zone
 
@@ -210,56 +208,9 @@ def purifier_limit(standard: FumeStandard, cooking_heads: float | None) -> Limit
 # -- what ingest writes with every reading (dashboards, issue 4) ----------------------
 
 
-@dataclass(frozen=True, slots=True)
-class DayNight:
-    """Local hours when day and night begin.
-
-    GB 3096-2008 §3 (terms), after the noise law: day is 06:00–22:00, night 22:00–06:00;
-    a county-level government may move the boundaries, so both are configurable.
-    """
-
-    day_start_h: int = 6
-    night_start_h: int = 22
-
-    def __post_init__(self) -> None:
-        if not (0 <= self.day_start_h < self.night_start_h <= 24):
-            raise ValueError(
-                f"day starts at {self.day_start_h}h and night at {self.night_start_h}h: "
-                "need 0 ≤ day start < night start ≤ 24"
-            )
-
-    def is_night(self, local_hour: int) -> bool:
-        """True for an hour (0–23, local time) that belongs to the night."""
-        return not (self.day_start_h <= local_hour < self.night_start_h)
-
-
 def noise_limit_db(zone: Zone, night: bool) -> float:
-    """The GB 3096 LAeq limit of `zone` by day or by night (written with every reading)."""
-    return float(_GB3096[zone][1 if night else 0])
+    """The GB 3096 LAeq limit of `zone` by day or by night (written with every reading).
 
-
-class LocalHours:
-    """Epoch milliseconds → local hour of day, cached per quarter hour (hot path of ingest).
-
-    Every time zone's UTC offset is a whole number of quarter hours and changes only on a
-    quarter-hour boundary, so the local hour is constant within a UTC quarter hour.
+    Night is the community's (`localtime.Calendar`, GB 3096-2008 §3.6/3.7 by default).
     """
-
-    __slots__ = ("_cache", "_tz")
-
-    _QUARTER_MS: Final = 15 * 60 * 1000
-
-    def __init__(self, tz: str) -> None:
-        self._tz = ZoneInfo(tz)
-        self._cache: dict[int, int] = {}
-
-    def hour(self, ts_ms: int) -> int:
-        """The local hour (0–23) at `ts_ms`."""
-        quarter = ts_ms // self._QUARTER_MS
-        hour = self._cache.get(quarter)
-        if hour is None:
-            if len(self._cache) > 4096:
-                self._cache.clear()
-            when = datetime.fromtimestamp(quarter * self._QUARTER_MS / 1000, UTC)
-            hour = self._cache[quarter] = when.astimezone(self._tz).hour
-        return hour
+    return float(_GB3096[zone][1 if night else 0])

@@ -37,6 +37,11 @@ class Window:
         return minute >= self.start_min or minute < self.end_min
 
 
+def format_hhmm(minute: int) -> str:
+    """`HH:MM` of minutes after midnight (1440 is 24:00)."""
+    return f"{minute // 60:02d}:{minute % 60:02d}"
+
+
 def parse_hhmm(text: str) -> int:
     """Minutes after midnight of `HH:MM` (24:00 allowed as the end of a day)."""
     hours, _, minutes = text.partition(":")
@@ -91,3 +96,33 @@ class Calendar:
             return True
         minute = self.minute_of_day(ts_ms)
         return any(minute in w for w in self.business_hours)
+
+
+class LocalClock:
+    """Epoch ms → (local hour, night?) by a `Calendar`, cached per minute (ingest's hot path).
+
+    Ingest writes both with every noise reading (README "Stored schema"); the night is
+    decided by `Calendar.period`, the engine's own, so `limit_db` and the cases agree.
+    UTC offsets are whole minutes, so both are constant within an epoch minute.
+    """
+
+    __slots__ = ("_cache", "calendar")
+
+    _MINUTE_MS: Final = 60_000
+    _MAX_ENTRIES: Final = 16_384  # a week of minutes (the oldest ts accepted) fits
+
+    def __init__(self, calendar: Calendar) -> None:
+        self.calendar = calendar
+        self._cache: dict[int, tuple[int, bool]] = {}
+
+    def hour_night(self, ts_ms: int) -> tuple[int, bool]:
+        """The local hour (0–23) at `ts_ms`, and whether it is night then."""
+        minute = ts_ms // self._MINUTE_MS
+        found = self._cache.get(minute)
+        if found is None:
+            if len(self._cache) >= self._MAX_ENTRIES:
+                self._cache.clear()
+            cal = self.calendar
+            found = (cal.minute_of_day(ts_ms) // 60, cal.period(ts_ms) is Period.NIGHT)
+            self._cache[minute] = found
+        return found

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from linli.ingest.lineprotocol import LineBuilder
-from linli.rules.limits import DayNight
+from linli.rules.localtime import Calendar
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import SensorTags, Zone
 from linli.rules.rejection import ReasonCode, Rejection
@@ -42,7 +42,7 @@ LIMIT_CASES = [
 
 @pytest.mark.parametrize(("zone", "local", "laeq", "limit", "exceed_s", "hour"), LIMIT_CASES)
 def test_noise_reading_carries_the_limit_in_force(zone, local, laeq, limit, exceed_s, hour):
-    builder = LineBuilder("Asia/Shanghai", DayNight())
+    builder = LineBuilder(Calendar("Asia/Shanghai"))
     tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", zone)
     reading = Reading("n-01", SensorKind.NOISE, _ms(local), 3, 60, {"laeq": laeq})
     fields = _fields(builder.reading(reading, tags))
@@ -50,21 +50,40 @@ def test_noise_reading_carries_the_limit_in_force(zone, local, laeq, limit, exce
     assert float(fields["laeq_es"]) == pytest.approx(10 ** (laeq / 10) * 60, rel=1e-12)
 
 
-def test_moved_day_night_boundaries_are_obeyed():
-    builder = LineBuilder("Asia/Shanghai", DayNight(day_start_h=7, night_start_h=23))
+# fmt: off
+NIGHT_23_07 = [
+    pytest.param("2026-11-20 06:30:00", "50.0", "6i", id="night 23–07: 06:30 → night limit 50"),
+    pytest.param("2026-11-20 06:59:59", "50.0", "6i", id="night 23–07: 06:59:59 → night limit 50"),
+    pytest.param("2026-11-20 07:00:00", "60.0", "7i", id="night 23–07: 07:00 → day limit 60"),
+    pytest.param("2026-11-20 22:30:00", "60.0", "22i", id="night 23–07: 22:30 → day limit 60"),
+    pytest.param("2026-11-20 22:59:59", "60.0", "22i", id="night 23–07: 22:59:59 → day limit 60"),
+    pytest.param("2026-11-20 23:00:00", "50.0", "23i", id="night 23–07: 23:00 → night limit 50"),
+    pytest.param("2026-11-21 00:30:00", "50.0", "0i", id="night 23–07: 00:30 → night limit 50"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("local", "limit", "hour"), NIGHT_23_07)
+def test_the_community_calendar_decides_the_limit(local, limit, hour):
+    # the calendar the engine judges by: a community's [rules] night = "23:00-07:00"
+    builder = LineBuilder(Calendar("Asia/Shanghai", night_start_min=23 * 60, night_end_min=7 * 60))
     tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
-    at = {
-        h: _fields(
-            builder.reading(Reading("n-01", SensorKind.NOISE, _ms(h), 1, 60, {"laeq": 40.0}), tags)
+    reading = Reading("n-01", SensorKind.NOISE, _ms(local), 1, 60, {"laeq": 40.0})
+    fields = _fields(builder.reading(reading, tags))
+    assert (fields["limit_db"], fields["hour_local"]) == (limit, hour)
+
+
+def test_night_boundaries_to_the_minute_are_obeyed():
+    # Calendar has minute precision: ingest follows it (only the dashboards need whole hours)
+    builder = LineBuilder(Calendar("Asia/Shanghai", night_start_min=22 * 60 + 30))
+    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    limits = [
+        _fields(
+            builder.reading(Reading("n-01", SensorKind.NOISE, _ms(t), 1, 60, {"laeq": 40.0}), tags)
         )["limit_db"]
-        for h in (
-            "2026-11-20 06:30:00",
-            "2026-11-20 07:00:00",
-            "2026-11-20 22:30:00",
-            "2026-11-20 23:00:00",
-        )
-    }
-    assert list(at.values()) == ["50.0", "60.0", "60.0", "50.0"]
+        for t in ("2026-11-20 22:29:59", "2026-11-20 22:30:00")
+    ]
+    assert limits == ["60.0", "50.0"]
 
 
 def test_fume_reading_has_no_noise_limit_fields():

@@ -11,10 +11,13 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from linli import service
 from linli.ingest.influx import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
 from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
+
+CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
 
 
 @pytest.fixture
@@ -73,6 +76,42 @@ def test_reading_is_stored_with_tags_and_once(path):
     }
     assert ingest.pipeline.stats.duplicates == 1
     assert store.rejections == []
+
+
+def test_limit_db_follows_the_community_files_night(
+    mqtt_url, influx_url, influx_db, topic_prefix, tmp_path
+):
+    # what `linli ingest --config FILE` does with a community that moved night to 23–07
+    config = tmp_path / "community.toml"
+    config.write_text(
+        CONFIG.read_text(encoding="utf-8") + '\n[rules]\nnight = "23:00-07:00"\n', encoding="utf-8"
+    )
+    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
+    db = service.open_store(settings, config)
+    influx = InfluxClient(influx_url, influx_db)
+    influx.ensure_database("400d")
+    calendar = service.load_calendar(settings, config)
+    ingest = Ingest(settings, db, db, influx, calendar=calendar).start(wait_subscribed_s=10)
+    pub = Publisher(mqtt_url, f"pub-dn-{topic_prefix.split('/')[0]}")
+    shanghai = ZoneInfo("Asia/Shanghai")
+    evening = datetime.now(shanghai).replace(hour=22, minute=30, second=0, microsecond=0)
+    evening -= timedelta(days=2)  # so that the next morning is past too
+    local = [evening, evening + timedelta(minutes=30), evening + timedelta(hours=8)]
+    ts = [int(t.timestamp() * 1000) for t in local]  # 22:30, 23:00, 06:30
+    try:
+        batch = [noise(t, seq, 55.0) for seq, t in enumerate(ts, start=1)]
+        pub.send(f"{topic_prefix}/n-01/telemetry", {"batch": batch})
+        wait_for(lambda: count(influx, "noise", "laeq") == 3)
+        rows = influx.query('SELECT "limit_db", "exceed_s", "hour_local" FROM "noise"')[0].values
+        assert rows == [
+            [ts[0], 60, 0, 22],  # 22:30: still day in this community, zone 2 day limit 60
+            [ts[1], 50, 60, 23],  # 23:00: night, limit 50, 55 is over it
+            [ts[2], 50, 60, 6],  # 06:30: still night
+        ]
+    finally:
+        pub.close()
+        ingest.stop()
+        influx.close()
 
 
 def test_status_will_health_and_seq_gaps_reach_the_device_measurement(
