@@ -217,5 +217,5 @@ def api(settings: Settings, config: Path | None) -> int:
 
     db = open_store(settings, config)
     influx = open_influx(settings)
-    _run_api(settings, db, influx, lambda: probe_broker(settings))
+    _run_api(settings, db, influx, lambda: probe_broker(settings), load_policy(settings, config))
     return 0
