@@ -101,3 +101,58 @@ def publish_all(
     seconds = time.perf_counter() - t0
     sock.close()
     return PublishResult(len(packets), acked, seconds, started)
+
+
+def publish_paced(
+    host: str,
+    port: int,
+    slots: Sequence[tuple[float, Sequence[tuple[str, bytes]]]],
+    *,
+    client_id: str = "linli-bench-paced",
+) -> PublishResult:
+    """Publish each slot's messages at its wall time (epoch seconds), QoS 1.
+
+    Packets are encoded before the first slot, so sending a slot is one `sendall`; a
+    slot whose time has passed goes at once (the lag is then part of the latency).
+    """
+    encoded: list[tuple[float, bytes, int]] = []
+    mid = 0
+    for at, messages in slots:
+        packets = []
+        for topic, payload in messages:
+            mid = mid % 65535 + 1
+            packets.append(publish_packet(topic, payload, mid))
+        encoded.append((at, b"".join(packets), len(packets)))
+    total = sum(n for _, _, n in encoded)
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(connect_packet(client_id))
+    if sock.recv(4)[:1] != b"\x20":
+        raise RuntimeError("broker refused the benchmark publisher")
+    acked = 0
+
+    def read_acks() -> None:
+        nonlocal acked
+        pending = b""
+        while acked < total:
+            data = sock.recv(65536)
+            if not data:
+                return
+            pending += data
+            n = len(pending) // 4
+            pending = pending[n * 4 :]
+            acked += n
+
+    reader = threading.Thread(target=read_acks, daemon=True)
+    reader.start()
+    started = time.time()
+    t0 = time.perf_counter()
+    for at, chunk, _ in encoded:
+        delay = at - time.time()
+        if delay > 0:
+            time.sleep(delay)
+        sock.sendall(chunk)
+    reader.join(60)
+    seconds = time.perf_counter() - t0
+    sock.close()
+    return PublishResult(total, acked, seconds, started)
