@@ -62,6 +62,35 @@ def community_toml(n_sensors: int) -> str:
     return "\n".join(out)
 
 
+def cpu_ticks(pids: list[int | None]) -> int:
+    """User + system CPU of these processes so far, in clock ticks."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, TypeError):
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total
+
+
+def settle(influx_url: str, db: str, servers: list[LocalServer], timeout_s: float = 90) -> None:
+    """Drop a finished measurement's database and wait until the servers are quiet.
+
+    Otherwise influxd compacts the last measurement's points during the next one, and
+    the numbers depend on the order the parts ran in.
+    """
+    InfluxClient(influx_url, db, timeout_s=60).query(f'DROP DATABASE "{db}"', db="")
+    pids = [server.pid for server in servers]
+    hz = os.sysconf("SC_CLK_TCK")
+    deadline = time.perf_counter() + timeout_s
+    while time.perf_counter() < deadline:
+        before = cpu_ticks(pids)
+        time.sleep(1)
+        if cpu_ticks(pids) - before <= 0.05 * hz:  # under 5 % of a core
+            return
+
+
 def rss_mb(pids: list[int]) -> float:
     """Resident set size of these processes, in MB."""
     total = 0
@@ -377,6 +406,7 @@ def main() -> int:
     broker = mosquitto(work / "mosquitto").start()
     db_server = influxd(work / "influxd").start()
     influx_url = f"http://127.0.0.1:{db_server.port}"
+    servers = [broker, db_server]
     results: dict[str, dict[str, float]] = {}
     workers = [int(w) for w in args.workers.split(",")]
     try:
@@ -384,10 +414,12 @@ def main() -> int:
             results["sustained"] = sustained(
                 work, broker, influx_url, config, args.sensors, args.seconds, workers[0]
             )
+            settle(influx_url, "sustained", servers)
         for n in workers if "b" not in args.skip else []:
             results[f"maximum_w{n}"] = maximum(
                 work, broker, influx_url, config, args.max_readings, min(args.sensors, 1000), n
             )
+            settle(influx_url, f"maximum_w{n}", servers)
         if args.rules and "b" not in args.skip:
             results["maximum_rules"] = maximum(
                 work,
@@ -399,6 +431,7 @@ def main() -> int:
                 1,
                 rules=True,
             )
+            settle(influx_url, "maximum_w1_rules", servers)
         if "c" not in args.skip:
             results["plain"] = plain(
                 work, broker, influx_url, args.plain_readings, min(args.sensors, 1000)
