@@ -112,7 +112,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             # Replayed data is not "late data" (see the module docstring).
             late_s = int((now - start).total_seconds()) + 3600
             policy = dataclasses.replace(policy, late_after_s=max(policy.late_after_s, late_s))
-        engine = service.start_engine(settings, db, influx, policy)
+        engine = service.start_engine(settings, policy)
         worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=engine.submit)
         worker.start()
         host, port = settings.api_host_port()

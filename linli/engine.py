@@ -126,9 +126,6 @@ def case_event_line(change: CaseChange) -> str:
     return f"{M_CASE_EVENT},{tags} {fields} {change.entry.at_ms}"
 
 
-# The engine shares the interpreter with ingest's MQTT loop: it lets go of the GIL now
-# and then, so the loop is not kept waiting a whole switch interval behind a long round.
-YIELD_EVERY: Final = 200  # readings
 IDLE_SAVE_S: Final = 0.2  # a queue quiet this long: save the rules' state
 
 Tell = Callable[[Sequence[CaseChange]], None]
@@ -329,15 +326,10 @@ class Engine:
         judged: list[str] = []
         self._new_pending.clear()
         with self._db.cases() as tx:
-            since_yield = 0
             for sensor_id, stored in by_sensor.items():
                 site = self._site_of(sensor_id)
                 if site is None:
                     continue
-                since_yield += len(stored)
-                if since_yield >= YIELD_EVERY:
-                    since_yield = 0
-                    time.sleep(0)
                 state = states.get(sensor_id) or SensorState(sensor_id)
                 for run in _runs(stored):
                     if isinstance(run, DeviceStatus):

@@ -51,17 +51,22 @@ def load_calendar(settings: Settings, config: Path | None) -> Calendar:
     return load_policy(settings, config).calendar
 
 
-def start_engine(settings: Settings, db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
-    """The rule engine, telling case events to InfluxDB's `case_event`.
+def make_engine(db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
+    """The rule engine (not started), telling case events to InfluxDB's `case_event`.
 
     At start it first replays from InfluxDB what was stored but not judged (a kill -9).
     """
     from linli.engine import Engine, influx_teller
     from linli.history import InfluxHistory
 
-    return Engine(
-        db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx)
-    ).start()
+    return Engine(db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx))
+
+
+def start_engine(settings: Settings, policy: RulePolicy):  # type: ignore[no-untyped-def]
+    """The rule engine in its own process (linli/engineproc.py), started."""
+    from linli.engineproc import EngineProcess
+
+    return EngineProcess(settings, policy, logging.getLogger().getEffectiveLevel()).start()
 
 
 def open_influx(settings: Settings) -> InfluxClient:
@@ -123,7 +128,7 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     db = open_store(settings, config)
     influx = open_influx(settings)
     policy = load_policy(settings, config)
-    engine = start_engine(settings, db, influx, policy) if rules else None
+    engine = start_engine(settings, policy) if rules else None
     stop = wait_for_signal()
     on_stored = engine.submit if engine is not None else None
     worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=on_stored)
@@ -197,7 +202,7 @@ def serve(settings: Settings, config: Path | None) -> int:
     db = open_store(settings, config)
     influx = open_influx(settings)
     policy = load_policy(settings, config)
-    engine = start_engine(settings, db, influx, policy)
+    engine = start_engine(settings, policy)
     worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=engine.submit)
     worker.start()
     tune_gc()

@@ -1,0 +1,64 @@
+"""The rule engine in its own process: what crosses the pipe, cases opened, a killed child."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+from linli.engineproc import EngineProcess, decode, encode
+from linli.ingest.influx import InfluxClient
+from linli.ingestion import Ingest
+from linli.rules.reading import DeviceStatus, Reading, SensorKind
+from linli.store import Database
+from tests.helpers import Publisher, settings_for, wait_for
+from tests.test_cases_e2e import FUME, NIGHT, POLICY, fill
+
+
+def test_readings_and_statuses_cross_the_pipe_unchanged():
+    items: list[Reading | DeviceStatus] = [
+        Reading("n-01", SensorKind.NOISE, 1_000, 7, 60, {"laeq": 55.5, "lamax": 70.1}),
+        DeviceStatus("n-01", 2_000, False),
+        Reading("f-01", SensorKind.FUME, 3_000, 8, 60, {"oil_fume": 2.5, "fan_on": True}),
+        DeviceStatus("f-01", 4_000, True, "1.2.0"),
+    ]
+    assert decode(encode(items)) == items
+
+
+def cases(db: Database) -> list[tuple[Any, ...]]:
+    with db.cases() as tx:
+        found, _ = tx.list_cases()
+    return sorted((c.site, c.rule, c.occurrences) for c in found)
+
+
+def test_the_engine_process_opens_cases_and_a_killed_one_is_replaced(
+    mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
+):
+    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
+    db = Database(settings.db_url)
+    fill(db)
+    influx = InfluxClient(influx_url, influx_db)
+    influx.ensure_database("400d")
+    engine = EngineProcess(settings, POLICY).start()
+    ingest = Ingest(settings, db, db, influx, calendar=POLICY.calendar, on_stored=engine.submit)
+    ingest.start(wait_subscribed_s=10)
+    pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
+    try:
+        pub.send(f"{topic_prefix}/n-01/telemetry", {"batch": NIGHT})
+        wait_for(lambda: cases(db) == [("hj-b1", "noise_leq", 1)], timeout_s=30)
+        # kill -9 the engine: the next batch finds the pipe broken and starts a new one
+        assert engine._proc is not None
+        os.kill(engine._proc.pid, signal.SIGKILL)
+        engine._proc.join(10)
+        pub.send(f"{topic_prefix}/f-01/telemetry", {"batch": FUME})
+        expected = [("hj-b1", "noise_leq", 1), ("rest-1", "fume_conc", 1)]
+        wait_for(lambda: cases(db) == expected, timeout_s=30)
+        assert engine.restarts == 1 and engine.alive()
+    finally:
+        pub.close()
+        ingest.stop()
+        engine.stop()
+        assert not engine.alive()
+        db.close()
+        influx.close()
