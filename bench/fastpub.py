@@ -42,6 +42,15 @@ def publish_packet(topic: str, payload: bytes, mid: int) -> bytes:
     return b"\x32" + _varlen(len(body)) + body
 
 
+def _connect(host: str, port: int, client_id: str) -> socket.socket:
+    sock = socket.create_connection((host, port))
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    sock.sendall(connect_packet(client_id))
+    if sock.recv(4)[:1] != b"\x20":
+        raise RuntimeError("broker refused the benchmark publisher")
+    return sock
+
+
 @dataclass(frozen=True, slots=True)
 class PublishResult:
     """How long publishing took and how many the broker acknowledged."""
@@ -63,11 +72,7 @@ def publish_all(
 ) -> PublishResult:
     """Publish every (topic, payload) at QoS 1 as fast as the broker acknowledges them."""
     packets = [publish_packet(t, p, i % 65535 + 1) for i, (t, p) in enumerate(messages)]
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(connect_packet(client_id))
-    if sock.recv(4)[:1] != b"\x20":
-        raise RuntimeError("broker refused the benchmark publisher")
+    sock = _connect(host, port, client_id)
     acked = 0
     cv = threading.Condition()
 
@@ -124,11 +129,7 @@ def publish_paced(
             packets.append(publish_packet(topic, payload, mid))
         encoded.append((at, b"".join(packets), len(packets)))
     total = sum(n for _, _, n in encoded)
-    sock = socket.create_connection((host, port))
-    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-    sock.sendall(connect_packet(client_id))
-    if sock.recv(4)[:1] != b"\x20":
-        raise RuntimeError("broker refused the benchmark publisher")
+    sock = _connect(host, port, client_id)
     acked = 0
 
     def read_acks() -> None:
