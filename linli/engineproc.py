@@ -132,6 +132,7 @@ def _main(settings: Settings, policy: RulePolicy, log_level: int, conn: Connecti
         level=log_level,
         format="%(asctime)s %(levelname)s %(name)s [engine]: %(message)s",
     )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # as in the parent (linli/cli.py)
     db = service.open_store(settings, None)
     influx = service.open_influx(settings)
     engine = service.make_engine(db, influx, policy).start()
