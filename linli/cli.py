@@ -91,11 +91,11 @@ def _dashboards(settings: Settings, args: argparse.Namespace) -> int:
     from linli.dashboards.build import JSON_DIR, build_all, generate
     from linli.dashboards.options import Options
     from linli.dashboards.push import InfluxSource, PushError, push
-    from linli.service import load_calendar
+    from linli.service import StartupError, load_calendar
 
     try:  # the calendar the engine and ingest use: LINLI_TZ, the community's night
         calendar = load_calendar(settings, args.config)
-    except ValueError as err:  # CommunityError: names the file, table and field
+    except (ValueError, StartupError) as err:  # CommunityError names file, table and field
         print(f"linli: {err}", file=sys.stderr)
         return 2
     try:

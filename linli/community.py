@@ -60,11 +60,15 @@ class CommunityInfo(_Model):
 
     name: str = Field(min_length=1)
     name_en: str = ""
-    tz: str = "Asia/Shanghai"
+    # The community's zone is LINLI_TZ (CONTRACT §1); a file may state it, and must then
+    # agree (linli/service.py checks), so that the file cannot silently mean another zone.
+    tz: str | None = None
 
     @field_validator("tz")
     @classmethod
-    def _known_tz(cls, value: str) -> str:
+    def _known_tz(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
         try:
             zoneinfo.ZoneInfo(value)
         except (zoneinfo.ZoneInfoNotFoundError, ValueError):

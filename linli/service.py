@@ -42,7 +42,14 @@ def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
         return RulePolicy(calendar=Calendar(settings.tz))
     from linli.community import load_community
 
-    return load_community(config).rules.policy(settings.tz)
+    community = load_community(config)
+    if community.community.tz is not None and community.community.tz != settings.tz:
+        raise StartupError(
+            f"{config}: [community] tz = {community.community.tz!r} but LINLI_TZ is "
+            f"{settings.tz!r}: set LINLI_TZ={community.community.tz} (the zone linli judges "
+            "by) or remove tz from the file"
+        )
+    return community.rules.policy(settings.tz)
 
 
 def load_calendar(settings: Settings, config: Path | None) -> Calendar:

@@ -201,7 +201,7 @@ def test_the_minimal_file_loads(tmp_path: Path) -> None:
     path.write_text(MINIMAL, encoding="utf-8")
     community = load_community(path)
     assert community.sensor_records() == [Sensor("n-s1-01", SensorKind.NOISE, "s1")]
-    assert community.community.tz == "Asia/Shanghai"
+    assert community.community.tz is None  # LINLI_TZ decides
 
 
 def test_rules_table_overrides_the_defaults(tmp_path):
@@ -234,3 +234,16 @@ def test_rules_table_refuses_four_business_windows(tmp_path):
     )
     with pytest.raises(CommunityError, match=r"\[rules\] field 'business_hours'"):
         load_community(path)
+
+
+def test_a_community_zone_other_than_linli_tz_stops_the_start(tmp_path):
+    from linli.service import StartupError, load_policy
+    from linli.settings import Settings
+
+    path = tmp_path / "c.toml"
+    path.write_text('[community]\nname = "测试社区"\ntz = "Europe/Berlin"\n', encoding="utf-8")
+    with pytest.raises(StartupError, match="tz = 'Europe/Berlin' but LINLI_TZ is 'Asia/Shanghai'"):
+        load_policy(Settings(tz="Asia/Shanghai"), path)
+    assert load_policy(Settings(tz="Europe/Berlin"), path).calendar.tz == "Europe/Berlin"
+    path.write_text('[community]\nname = "测试社区"\n', encoding="utf-8")  # no tz: LINLI_TZ
+    assert load_policy(Settings(tz="Europe/Berlin"), path).calendar.tz == "Europe/Berlin"
