@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "dashboards":
         return _dashboards(settings, args)
     from linli import service
+    from linli.community import CommunityError
 
     try:
         if args.command == "serve":
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
             from linli import demo
 
             return demo.run(settings, args)
-    except service.StartupError as err:
+    except (service.StartupError, CommunityError) as err:  # CommunityError names the field
         print(f"linli: {err}", file=sys.stderr)
         return 2
     return 2

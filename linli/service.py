@@ -30,9 +30,10 @@ def open_store(settings: Settings, config: Path | None):  # type: ignore[no-unty
     from linli.community import apply_community, load_community
     from linli.store import Database
 
+    community = None if config is None else load_community(config)  # a bad file: nothing opened
     db = Database(settings.db_url)
-    if config is not None:
-        apply_community(db, load_community(config))
+    if community is not None:
+        apply_community(db, community)
     return db
 
 

@@ -247,3 +247,17 @@ def test_a_community_zone_other_than_linli_tz_stops_the_start(tmp_path):
     assert load_policy(Settings(tz="Europe/Berlin"), path).calendar.tz == "Europe/Berlin"
     path.write_text('[community]\nname = "测试社区"\n', encoding="utf-8")  # no tz: LINLI_TZ
     assert load_policy(Settings(tz="Europe/Berlin"), path).calendar.tz == "Europe/Berlin"
+
+
+def test_linli_says_in_one_line_what_is_wrong_with_the_community_file(
+    tmp_path, capsys, monkeypatch
+):
+    from linli.cli import main
+
+    monkeypatch.setenv("LINLI_DB_URL", f"sqlite:///{tmp_path}/linli.db")
+    path = tmp_path / "c.toml"
+    path.write_text('[community]\nname = "测试社区"\n\n[[site]]\nid = "s1"\n', encoding="utf-8")
+    assert main(["ingest", "--config", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"linli: {path}: ") and "Traceback" not in err
+    assert not (tmp_path / "linli.db").exists()  # checked before anything was opened
