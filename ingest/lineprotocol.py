@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from typing import Final
 
 from linli.rules.constants import (
     F_COUNT,
@@ -36,7 +37,7 @@ from linli.rules.constants import (
 )
 from linli.rules.limits import noise_limit_db
 from linli.rules.localtime import Calendar, LocalClock
-from linli.rules.reading import DeviceHealth, DeviceStatus, Reading, SensorKind
+from linli.rules.reading import METRICS, DeviceHealth, DeviceStatus, Reading, SensorKind
 from linli.rules.registry import SensorTags
 from linli.rules.rejection import Rejection
 
@@ -196,3 +197,78 @@ class LineBuilder:
             )
             lines.append(f"{head} {F_COUNT}={n}i {ts_ms}")
         return lines
+
+
+# -- reading a batch back (the spool at start) ------------------------------------------
+
+
+def _split(text: str, sep: str) -> list[str]:
+    """Split at `sep` outside backslash escapes and double-quoted strings."""
+    parts, start, quoted, i = [], 0, False, 0
+    while i < len(text):
+        c = text[i]
+        if c == "\\":
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif c == sep and not quoted:
+            parts.append(text[start:i])
+            start = i + 1
+        i += 1
+    parts.append(text[start:])
+    return parts
+
+
+def _unescape(text: str) -> str:
+    return text.replace("\\,", ",").replace("\\=", "=").replace("\\ ", " ").replace("\\\\", "\\")
+
+
+def _pair(text: str) -> tuple[str, str]:
+    """`key=value` split at the first unescaped `=`; the key unescaped."""
+    key, *rest = _split(text, "=")
+    return _unescape(key), "=".join(rest)
+
+
+def _field_value(text: str) -> object:
+    if text in ("true", "t", "T", "True", "TRUE"):
+        return True
+    if text in ("false", "f", "F", "False", "FALSE"):
+        return False
+    if text.startswith('"'):
+        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
+    if text.endswith(("i", "u")):
+        return int(text[:-1])
+    return float(text)
+
+
+_KINDS: Final = {k.value: k for k in SensorKind}
+
+
+def parse_readings(body: bytes) -> list[Reading]:
+    """The noise and fume readings in a batch this module wrote, read back as readings.
+
+    For the spool at start: batches made durable there were acknowledged and handed to
+    the rule engine, whose queue a crash loses; they are judged again from here.
+    """
+    out: list[Reading] = []
+    for text in body.decode().splitlines():
+        head, fields, ts = [*_split(text, " "), "", ""][:3]
+        key = _split(head, ",")
+        kind = _KINDS.get(key[0])
+        if kind is None or not ts:
+            continue
+        tags = {k: _unescape(v) for k, v in map(_pair, key[1:])}
+        values = {}
+        for field in _split(fields, ","):
+            name, raw = _pair(field)
+            values[name] = _field_value(raw)
+        metrics = {
+            name: value
+            for name, value in values.items()
+            if name in METRICS and METRICS[name].kind is kind and isinstance(value, float | bool)
+        }
+        seq, period_s = values.get(F_SEQ, 0), values.get(F_PERIOD_S, 60)
+        assert isinstance(seq, int) and isinstance(period_s, int)
+        out.append(Reading(tags.get(TAG_SENSOR, ""), kind, int(ts), seq, period_s, metrics))
+    return out

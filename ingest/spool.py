@@ -57,6 +57,10 @@ class Spool:
             self._bytes += len(body)
             return path
 
+    def batches(self) -> list[bytes]:
+        """Every batch in the spool, oldest first."""
+        return [f.read_bytes() for f in self._files()]
+
     def oldest(self) -> tuple[Path, bytes] | None:
         """The oldest batch, or None when empty."""
         files = self._files()

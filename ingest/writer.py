@@ -18,6 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from linli.ingest.influx import InfluxClient, InfluxRejected, InfluxUnavailable
+from linli.ingest.lineprotocol import parse_readings
 from linli.ingest.pipeline import Batch
 from linli.ingest.spool import Spool, SpoolFull
 from linli.rules.ports import RejectSink
@@ -70,7 +71,17 @@ class Writer:
         ]
 
     def start(self) -> Writer:
-        """Start the writer and replayer threads."""
+        """Hand what the spool holds to `on_stored` again, then start the threads.
+
+        Spooled batches were acknowledged and handed on once durable; a crash loses what
+        the rule engine had not judged of them, and InfluxDB, where the engine's replay
+        at start looks, gets them only from the replayer. So they are handed on again
+        (read back from line protocol); what was judged before changes nothing.
+        """
+        if self._on_stored is not None:
+            for body in self._spool.batches():
+                if readings := parse_readings(body):
+                    self._on_stored(readings)
         for t in self._threads:
             t.start()
         return self

@@ -7,7 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from linli.ingest.lineprotocol import LineBuilder
+from linli.ingest.lineprotocol import LineBuilder, parse_readings
 from linli.rules.localtime import Calendar
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import SensorTags, Zone
@@ -124,3 +124,24 @@ def test_rejections_are_counted_per_sensor_and_reason_and_never_overwrite():
     assert builder.rejected([rej("n-01", ReasonCode.SCHEMA, 105)], registered) == [
         "rejected,reason=schema,sensor=n-01 count=1i 106"
     ]
+
+
+def test_a_written_batch_reads_back_as_the_same_readings():
+    builder = LineBuilder(Calendar("Asia/Shanghai"))
+    noise = Reading("n 01,x=y", SensorKind.NOISE, 1_000, 7, 60, {"laeq": 55.5, "lamax": 70.0})
+    fume = Reading(
+        "f-01",
+        SensorKind.FUME,
+        2_000,
+        8,
+        30,
+        {"oil_fume": 2.5, "fan_on": True, "purifier_on": False},
+    )
+    body = "\n".join(
+        [
+            builder.reading(noise, SensorTags(noise.sensor, noise.kind, "s 1", "g=1", Zone.Z2)),
+            builder.reading(fume, SensorTags("f-01", SensorKind.FUME, "s1", "g1", Zone.Z2)),
+            'device,sensor=f-01 online=false,fw="1.0 \\"b\\"" 3000',  # not a reading: skipped
+        ]
+    ).encode()
+    assert parse_readings(body) == [noise, fume]
