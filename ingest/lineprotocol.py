@@ -35,6 +35,7 @@ from linli.rules.constants import (
     TAG_ZONE,
     UNREGISTERED_SENSOR,
 )
+from linli.rules.energy import sound_energy
 from linli.rules.limits import noise_limit_db
 from linli.rules.localtime import Calendar, LocalClock
 from linli.rules.reading import METRICS, DeviceHealth, DeviceStatus, Reading, SensorKind
@@ -141,7 +142,7 @@ class LineBuilder:
                 fields.append(f"{name}={float(value)!r}")
         laeq = reading.metrics.get("laeq")
         if laeq is not None:
-            energy = 10.0 ** (float(laeq) / 10.0) * reading.period_s
+            energy = sound_energy(float(laeq), reading.period_s)
             hour, night = self._clock.hour_night(reading.ts_ms)
             limit = noise_limit_db(tags.zone, night)
             exceed_s = reading.period_s if laeq > limit else 0

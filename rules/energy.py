@@ -13,6 +13,16 @@ from collections.abc import Iterable, Sequence
 from linli.rules.reading import Reading
 
 
+def sound_energy(level_db: float, seconds: float) -> float:
+    """`t·10^(L/10)`: a level held for `seconds`, as (relative) sound energy."""
+    return seconds * 10 ** (level_db / 10)
+
+
+def level_of(energy: float, seconds: float) -> float:
+    """`10·log10(E / t)`: the equivalent level of a sound energy spread over `seconds`."""
+    return 10 * math.log10(energy / seconds)
+
+
 def energetic_mean(levels_db: Sequence[float], durations_s: Sequence[float] | None = None) -> float:
     """`10·log10(Σ tᵢ·10^(Lᵢ/10) / Σ tᵢ)`; equal times when no durations are given."""
     if not levels_db:
@@ -23,8 +33,8 @@ def energetic_mean(levels_db: Sequence[float], durations_s: Sequence[float] | No
     total_t = math.fsum(times)
     if total_t <= 0:
         raise ValueError("energetic_mean over no time")
-    energy = math.fsum(t * 10 ** (level / 10) for level, t in zip(levels_db, times, strict=True))
-    return 10 * math.log10(energy / total_t)
+    energy = math.fsum(sound_energy(level, t) for level, t in zip(levels_db, times, strict=True))
+    return level_of(energy, total_t)
 
 
 def leq(readings: Iterable[Reading], metric: str = "laeq") -> float:

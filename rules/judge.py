@@ -12,7 +12,6 @@ neither open nor close breach cases until it recovers.
 from __future__ import annotations
 
 import bisect
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,6 +19,7 @@ from types import MappingProxyType
 from typing import Final, NamedTuple
 
 from linli.rules import series as cols
+from linli.rules.energy import level_of
 from linli.rules.limits import Limit, Period, night_max_limit, noise_limit, purifier_limit
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
@@ -178,8 +178,8 @@ def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     covered_s = series.total(cols.T, i, j)
     if covered_s <= 0 or covered_s < policy.min_coverage * policy.leq_window_s:
         return state, None, False
-    # the energetic mean (rules/energy.py): Σ tᵢ·10^(Lᵢ/10) / Σ tᵢ, from running sums
-    measured = round(10 * math.log10(series.total(cols.E, i, j) / covered_s), 1)
+    # the energetic mean from the window's running sums (rules/energy.py)
+    measured = round(level_of(series.total(cols.E, i, j), covered_s), 1)
     if state.since_ms is not None and cal.period(state.since_ms) is not period:
         state = RuleState()  # day and night are judged apart: a new period, a new episode
     over = measured > limit.value

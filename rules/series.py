@@ -17,6 +17,7 @@ import bisect
 from collections.abc import Callable, Iterable
 from typing import Final
 
+from linli.rules.energy import sound_energy
 from linli.rules.reading import Reading, SensorKind
 
 FUME_METRICS: Final = ("oil_fume", "pm", "nmhc")
@@ -35,7 +36,7 @@ def _noise_row(r: Reading) -> tuple[float, ...]:
     laeq = r.metrics.get("laeq")
     if laeq is None or isinstance(laeq, bool):
         return (0.0, 0.0)
-    return (float(r.period_s), r.period_s * 10 ** (laeq / 10))
+    return (float(r.period_s), sound_energy(laeq, r.period_s))
 
 
 def _fume_row(r: Reading) -> tuple[float, ...]:
