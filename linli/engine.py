@@ -18,8 +18,10 @@ acknowledged once durable, before it is judged: if linli dies in between, the br
 will not redeliver it. So at start the engine reads back from InfluxDB each sensor's
 readings from a window before its watermark (the newest reading time it judged) on:
 those up to the watermark refill the series, the later ones are judged through the same
-path. What the broker also redelivers is judged once (`SensorState.judged`), and an
-occurrence is kept once per (case, sensor, window end).
+path. What the broker also redelivers is judged once (a reading already held is
+skipped: rules/judge.py), and an occurrence is kept once per (case, sensor, window end).
+Readings that were in the spool at the crash reach InfluxDB only later: the writer hands
+them over again at start (ingest/writer.py).
 
 Evidence: an occurrence's snapshot starts with the readings in memory; the full span,
 `evidence_margin_s` before the window to as long after, is read back from InfluxDB by
@@ -36,7 +38,7 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -213,10 +215,9 @@ class Engine:
     def replay(self, now_ms: int, chunk: int = 5000) -> int:
         """Refill each sensor's series from InfluxDB and judge what is newer than its watermark.
 
-        Readings acknowledged but not judged when linli died are in InfluxDB (or still in
-        the spool: those are judged only once the replayer has written them and linli
-        starts again). Only readings at most `replay_s` old are read. Returns the number
-        of readings judged.
+        Readings acknowledged but not judged when linli died are in InfluxDB (those still
+        in the spool come from the writer at start). Only readings at most `replay_s` old
+        are read. Returns the number of readings judged.
         """
         if self.history is None:
             return 0
@@ -347,7 +348,7 @@ class Engine:
             dirty = self._dirty.union(judged)
             due = time.monotonic() - self._saved_at >= self._checkpoint_s
             if dirty and (changes or due):
-                tx.save_states({s: state_doc(states[s]) for s in dirty}, now_ms)
+                _save_states(tx, states, dirty, now_ms)
                 dirty = set()
         self._states = states
         self._dirty = dirty
@@ -361,7 +362,7 @@ class Engine:
         """Save the rules' state of every sensor judged since the last save."""
         if self._dirty:
             with self._db.cases() as tx:
-                tx.save_states({s: state_doc(self._states[s]) for s in self._dirty}, now_ms)
+                _save_states(tx, self._states, self._dirty, now_ms)
             self._dirty = set()
         self._saved_at = time.monotonic()
 
@@ -385,7 +386,7 @@ class Engine:
                         changes += self._decide(tx, site, new, event, now_ms)
             for case in tx.not_closed():
                 changes += self._age(tx, case, now_ms)
-            tx.save_states({s: state_doc(states[s]) for s in changed}, now_ms)
+            _save_states(tx, states, changed, now_ms)
         self._states = states
         self._keep_pending()
         self._told(changes)
@@ -519,6 +520,12 @@ class Engine:
                 self._tell(changes)
             except Exception:  # telling never undoes a decision
                 log.exception("could not tell %d case changes", len(changes))
+
+
+def _save_states(
+    tx: CaseTx, states: Mapping[str, SensorState], sensors: Iterable[str], now_ms: int
+) -> None:
+    tx.save_states({s: state_doc(states[s]) for s in sensors}, now_ms)
 
 
 def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:
