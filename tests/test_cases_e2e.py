@@ -22,6 +22,7 @@ from linli.ingestion import Ingest
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Merchant, Sensor, SiteKind, Zone
+from linli.settings import Settings
 from linli.store import Database, GridRecord, SiteRecord
 from tests.helpers import Publisher, count, settings_for, wait_for
 
@@ -58,6 +59,18 @@ def fill(db: Database) -> None:
         ("f-03", SensorKind.FUME, "rest-2"),
     ):
         db.create_sensor(Sensor(sensor_id, kind, site_id))
+
+
+def on_test_servers(
+    mqtt_url: str, influx_url: str, influx_db: str, topic_prefix: str, tmp: Path
+) -> tuple[Settings, Database, InfluxClient]:
+    """Settings on the test servers, the case store holding `fill`'s community, InfluxDB ready."""
+    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp)
+    db = Database(settings.db_url)
+    fill(db)
+    influx = InfluxClient(influx_url, influx_db)
+    influx.ensure_database("400d")
+    return settings, db, influx
 
 
 def stream(start: str, n: int, metrics: Any) -> list[dict[str, Any]]:
@@ -103,12 +116,8 @@ class Linli:
 def test_a_published_day_opens_exactly_the_expected_cases(
     late, mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
 ):
-    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
-    db = Database(settings.db_url)
-    fill(db)
+    settings, db, influx = on_test_servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     db.close()
-    influx = InfluxClient(influx_url, influx_db)
-    influx.ensure_database("400d")
     # as it happens: linli's clock a minute after the last reading sent; a day late: now
     now_ms = [time.time_ns() // 1_000_000]
 

@@ -8,12 +8,11 @@ from pathlib import Path
 from typing import Any
 
 from linli.engineproc import EngineProcess, decode, encode
-from linli.ingest.influx import InfluxClient
 from linli.ingestion import Ingest
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.store import Database
-from tests.helpers import Publisher, settings_for, wait_for
-from tests.test_cases_e2e import FUME, NIGHT, POLICY, fill
+from tests.helpers import Publisher, wait_for
+from tests.test_cases_e2e import FUME, NIGHT, POLICY, on_test_servers
 
 
 def test_readings_and_statuses_cross_the_pipe_unchanged():
@@ -35,11 +34,7 @@ def cases(db: Database) -> list[tuple[Any, ...]]:
 def test_the_engine_process_opens_cases_and_a_killed_one_is_replaced(
     mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
 ):
-    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
-    db = Database(settings.db_url)
-    fill(db)
-    influx = InfluxClient(influx_url, influx_db)
-    influx.ensure_database("400d")
+    settings, db, influx = on_test_servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     engine = EngineProcess(settings, POLICY).start()
     ingest = Ingest(settings, db, db, influx, calendar=POLICY.calendar, on_stored=engine.submit)
     ingest.start(wait_subscribed_s=10)

@@ -16,13 +16,12 @@ from typing import Any
 
 from linli.engine import Engine
 from linli.history import InfluxHistory
-from linli.ingest.influx import InfluxClient
 from linli.ingestion import Ingest
 from linli.rules.reading import DeviceStatus, Reading
 from linli.store import Database
 from linli.store.tables import rule_state
-from tests.helpers import Publisher, settings_for, wait_for
-from tests.test_cases_e2e import MIN, NIGHT, POLICY, fill, yesterday
+from tests.helpers import Publisher, wait_for
+from tests.test_cases_e2e import MIN, NIGHT, POLICY, on_test_servers, yesterday
 
 DAYS = 3 * 86_400
 H = 60 * MIN
@@ -43,11 +42,7 @@ def summary(db: Database) -> list[tuple[Any, ...]]:
 def test_readings_acknowledged_but_not_judged_are_replayed_once(
     mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
 ):
-    settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
-    db = Database(settings.db_url)
-    fill(db)
-    influx = InfluxClient(influx_url, influx_db)
-    influx.ensure_database("400d")
+    settings, db, influx = on_test_servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
     topic = f"{topic_prefix}/n-01/telemetry"
     now = NIGHT[-1]["ts"] + MIN
