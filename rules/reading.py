@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Final
+from typing import Final, NamedTuple
 
 
 class SensorKind(StrEnum):
@@ -56,8 +56,12 @@ NOISE_CHAIN: Final = ("lamin", "l90", "l50", "l10", "lamax")
 Metric = float | bool
 
 
-@dataclass(frozen=True, slots=True)
-class Reading:
+# Reading and DeviceStatus are NamedTuples, not frozen dataclasses: as immutable, but
+# built at C speed (`tuple.__new__`), and every stored reading is built twice, by
+# ingest and again by the rule engine's process (linli/engineproc.py).
+
+
+class Reading(NamedTuple):
     """One accepted reading: a sensor's metrics for the period ending at `ts_ms`."""
 
     sensor: str
@@ -65,11 +69,10 @@ class Reading:
     ts_ms: int
     seq: int
     period_s: int
-    metrics: dict[str, Metric] = field(default_factory=dict)
+    metrics: dict[str, Metric]
 
 
-@dataclass(frozen=True, slots=True)
-class DeviceStatus:
+class DeviceStatus(NamedTuple):
     """A retained status message or the last will (CONTRACT §2)."""
 
     sensor: str
