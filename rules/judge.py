@@ -11,7 +11,6 @@ neither open nor close breach cases until it recovers.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -20,8 +19,8 @@ from typing import Final, NamedTuple
 
 from linli.rules import series as cols
 from linli.rules.energy import level_of
-from linli.rules.limits import Limit, Period, night_max_limit, noise_limit, purifier_limit
-from linli.rules.policy import RulePolicy
+from linli.rules.limits import Limit, Period
+from linli.rules.policy import RulePolicy, SiteLimits
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Site
 from linli.rules.series import Series, fan_running
@@ -102,16 +101,13 @@ class Window(NamedTuple):
     """
 
     site: Site
+    limits: SiteLimits  # the site's, from RulePolicy.site_limits
     sensor: str
     series: Series
     current: Reading
     period: Period  # day or night at `current`, local time
+    period_bounds: tuple[int, int]  # when that day or night begins and ends [start, end)
     late: bool = False
-
-    @property
-    def end_ms(self) -> int:
-        """The end of the judged reading's period."""
-        return self.current.ts_ms
 
 
 class SensorState(NamedTuple):
@@ -164,23 +160,18 @@ def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     judged reading's own period; levels are compared as reported, to 0.1 dB.
     """
     del now_ms  # readings are judged by their own timestamps
-    cal = policy.calendar
-    end = window.end_ms
+    end = window.current.ts_ms
     period = window.period
-    limit = noise_limit(policy.noise_standard(window.site), window.site.zone, period)
+    begins_ms, ends_ms = window.period_bounds
+    limit = window.limits.noise(period)
     series = window.series
-    i, j = series.span(end - policy.leq_window_s * 1000, end)
-    # A window (minutes) crosses at most one day/night boundary (hours apart): its
-    # readings of the other period, if any, come first.
-    if i < j and cal.period(series.ts[i]) is not period:
-        ts = series.ts
-        i = bisect.bisect_left(range(i, j), True, key=lambda k: cal.period(ts[k]) is period) + i
+    i, j = series.span(max(end - policy.leq_window_s * 1000, begins_ms - 1), end)
     covered_s = series.total(cols.T, i, j)
     if covered_s <= 0 or covered_s < policy.min_coverage * policy.leq_window_s:
         return state, None, False
     # the energetic mean from the window's running sums (rules/energy.py)
     measured = round(level_of(series.total(cols.E, i, j), covered_s), 1)
-    if state.since_ms is not None and cal.period(state.since_ms) is not period:
+    if state.since_ms is not None and not begins_ms <= state.since_ms < ends_ms:
         state = RuleState()  # day and night are judged apart: a new period, a new episode
     over = measured > limit.value
     clear = measured <= limit.value - policy.leq_hysteresis_db
@@ -212,7 +203,7 @@ def noise_night_max(policy: RulePolicy, window: Window, state: RuleState, now_ms
     lamax = _num(r, "lamax")
     if lamax is None:
         return _IDLE, None, False
-    limit = night_max_limit(policy.noise_standard(window.site), window.site.zone)
+    limit = window.limits.night_max
     if lamax <= limit.value:
         return _IDLE, None, state.active
     breach = Breach(
@@ -239,14 +230,14 @@ def fume_conc(policy: RulePolicy, window: Window, state: RuleState, now_ms: int)
     )
     if not fan_running(r) or outside_hours:
         return RuleState(), None, state.active
-    end = window.end_ms
+    end = window.current.ts_ms
     series = window.series
     i, j = series.span(end - policy.fume_window_s * 1000, end)
     fan_s = series.total(cols.FAN_T, i, j)
     if fan_s <= 0 or fan_s < policy.min_coverage * policy.fume_window_s:
         return state, None, False
     worst: tuple[float, Limit] | None = None
-    for limit in policy.fume_limits(window.site):
+    for limit in window.limits.fume:
         column = cols.fume_column(limit.metric)
         count = series.total(column + 1, i, j)
         if count < 0.5:  # no reading in the window carries this metric
@@ -309,7 +300,7 @@ def purifier_off(policy: RulePolicy, window: Window, state: RuleState, now_ms: i
             r.ts_ms,
             round(minutes, 1),
             "min",
-            purifier_limit(policy.fume_standard_of(window.site), window.site.cooking_heads),
+            window.limits.purifier,
             f"fan running with the purifier off for {minutes:g} min",
             window.late,
         )
@@ -322,6 +313,8 @@ RULES: Final = {
     RuleId.FUME_CONC: fume_conc,
     RuleId.PURIFIER_OFF: purifier_off,
 }
+# each kind's breach rules with their functions, in order (the judge's loop)
+_CHECKS: Final = {kind: tuple((x, RULES[x]) for x in ids) for kind, ids in BREACH_RULES.items()}
 
 
 def evaluate(
@@ -409,6 +402,7 @@ def judge_readings(
     series: Series,
     readings: Sequence[Reading],
     now_ms: int,
+    limits: SiteLimits | None = None,
 ) -> tuple[SensorState, list[Event]]:
     """Judge one sensor's readings in order: device checks, then its kind's breach rules.
 
@@ -416,8 +410,11 @@ def judge_readings(
     it (the one thing changed in place: the engine's memory of readings, not rule
     state). A reading judged already (redelivered by the broker after a crash, or
     replayed from InfluxDB and then redelivered) changes nothing. One call per sensor
-    and batch: this loop runs for every reading linli stores.
+    and batch: this loop runs for every reading linli stores. `limits` are the site's
+    (`policy.site_limits(site)`, which a caller judging many batches keeps).
     """
+    if limits is None:
+        limits = policy.site_limits(site)
     events: list[Event] = []
     sensor = state.sensor
     faults = set(state.faults)
@@ -428,7 +425,7 @@ def judge_readings(
     late_ms = policy.late_after_s * 1000
     period_s = state.period_s
     calendar = policy.calendar
-    minute, period = -1, Period.DAY
+    minute, period, bounds = -1, Period.DAY, (0, 0)
     judged = False
     for r in readings:
         if watermark is not None and r.ts_ms <= watermark and _seen(r, recent, series):
@@ -457,9 +454,11 @@ def judge_readings(
             if r.ts_ms // 60_000 != minute:  # day or night: the same within a minute
                 minute = r.ts_ms // 60_000
                 period = calendar.period(r.ts_ms)
-            window = Window(site, sensor, series, r, period, now_ms - r.ts_ms > late_ms)
-            for rule in BREACH_RULES[r.kind]:
-                nxt, breach, cleared = RULES[rule](policy, window, rules.get(rule, _IDLE), now_ms)
+                bounds = calendar.period_bounds(r.ts_ms)
+            late = now_ms - r.ts_ms > late_ms
+            window = Window(site, limits, sensor, series, r, period, bounds, late)
+            for rule, check in _CHECKS[r.kind]:
+                nxt, breach, cleared = check(policy, window, rules.get(rule, _IDLE), now_ms)
                 if nxt == _IDLE:
                     rules.pop(rule, None)
                 else:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -65,6 +65,27 @@ def _period(tz: str, night_start_min: int, night_end_min: int, epoch_minute: int
     return Period.NIGHT if _minute_of_day(tz, epoch_minute) in night else Period.DAY
 
 
+@functools.lru_cache(maxsize=65_536)
+def _period_bounds(
+    tz: str, night_start_min: int, night_end_min: int, epoch_minute: int
+) -> tuple[int, int]:
+    # Cached per minute, as `_period`: the rules ask for every reading.
+    night = _period(tz, night_start_min, night_end_min, epoch_minute) is Period.NIGHT
+    if night_start_min % MINUTES_PER_DAY == night_end_min % MINUTES_PER_DAY:
+        return -(2**62), 2**62  # one period all day: it never begins or ends
+    begin, end = (night_start_min, night_end_min) if night else (night_end_min, night_start_min)
+    local = datetime.fromtimestamp(epoch_minute * 60, ZoneInfo(tz))
+    midnight = local.replace(hour=0, minute=0)
+
+    def at(day: int, minute: int) -> datetime:
+        # wall-clock arithmetic in the zone: aware datetimes of one tzinfo compare as local
+        return midnight + timedelta(days=day, minutes=minute % MINUTES_PER_DAY)
+
+    start = at(0, begin) if at(0, begin) <= local else at(-1, begin)
+    stop = at(0, end) if at(0, end) > local else at(1, end)
+    return int(start.timestamp()) * 1000, int(stop.timestamp()) * 1000
+
+
 @dataclass(frozen=True, slots=True)
 class Calendar:
     """The community's clock: its zone, where night begins and ends, its business hours."""
@@ -89,6 +110,10 @@ class Calendar:
     def period(self, ts_ms: int) -> Period:
         """Day or night at `ts_ms`, local time."""
         return _period(self.tz, self.night_start_min, self.night_end_min, ts_ms // 60_000)
+
+    def period_bounds(self, ts_ms: int) -> tuple[int, int]:
+        """When the day or night that `ts_ms` falls in begins and ends (epoch ms, [start, end))."""
+        return _period_bounds(self.tz, self.night_start_min, self.night_end_min, ts_ms // 60_000)
 
     def in_business_hours(self, ts_ms: int) -> bool:
         """Whether `ts_ms` falls in a business-hours window (always, when none is set)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from linli.rules.limits import (
     FUME_METRICS,
@@ -100,14 +101,37 @@ class RulePolicy:
                 out.append(limit)
         return out
 
+    def site_limits(self, site: Site) -> SiteLimits:
+        """Every limit in force at a site, worked out once: the rules' and GET /rules' source."""
+        noise = self.noise_standard(site)
+        return SiteLimits(
+            noise_limit(noise, site.zone, Period.DAY),
+            noise_limit(noise, site.zone, Period.NIGHT),
+            night_max_limit(noise, site.zone),
+            tuple(self.fume_limits(site)),
+            purifier_limit(self.fume_standard_of(site), site.cooking_heads),
+        )
+
     def limits(self, site: Site, noise: bool, fume: bool) -> list[Limit]:
         """Every limit in force at a site, for GET /rules."""
+        limits = self.site_limits(site)
         out: list[Limit] = []
         if noise:
-            std = self.noise_standard(site)
-            out += [noise_limit(std, site.zone, p) for p in Period]
-            out.append(night_max_limit(std, site.zone))
+            out += [limits.noise_day, limits.noise_night, limits.night_max]
         if fume:
-            out += self.fume_limits(site)
-            out.append(purifier_limit(self.fume_standard_of(site), site.cooking_heads))
+            out += [*limits.fume, limits.purifier]
         return out
+
+
+class SiteLimits(NamedTuple):
+    """The limits in force at one site (its standards, zone class and size class applied)."""
+
+    noise_day: Limit  # LAeq by day
+    noise_night: Limit  # LAeq by night
+    night_max: Limit  # LAmax by night (GB 3096-2008 §5.4)
+    fume: tuple[Limit, ...]  # concentration limits, oil fume first
+    purifier: Limit  # the limit a fan without its purifier counts as breaking
+
+    def noise(self, period: Period) -> Limit:
+        """The LAeq limit by day or by night."""
+        return self.noise_night if period is Period.NIGHT else self.noise_day

@@ -71,3 +71,30 @@ def test_a_full_cache_starts_again():
 def test_hhmm_round_trip(text, minute):
     assert parse_hhmm(text) == minute
     assert format_hhmm(minute) == text
+
+
+# fmt: off
+BOUNDS_CASES = [
+    pytest.param("Asia/Shanghai", {}, "2026-11-20 21:59:59", ("2026-11-20 06:00", "2026-11-20 22:00"), id="21:59:59: the day 06–22"),
+    pytest.param("Asia/Shanghai", {}, "2026-11-20 22:00:00", ("2026-11-20 22:00", "2026-11-21 06:00"), id="22:00: the night begins"),
+    pytest.param("Asia/Shanghai", {}, "2026-11-21 00:30:00", ("2026-11-20 22:00", "2026-11-21 06:00"), id="after midnight: last evening's night"),
+    pytest.param("Asia/Shanghai", NIGHT_23_07, "2026-11-21 06:59:59", ("2026-11-20 23:00", "2026-11-21 07:00"), id="night 23–07: 06:59:59"),
+    pytest.param("Europe/Berlin", {}, "2026-03-29 03:30:00", ("2026-03-28 22:00", "2026-03-29 06:00"), id="the DST night: 7 hours"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("tz", "night", "local", "expected"), BOUNDS_CASES)
+def test_period_bounds_are_where_the_day_or_night_begins_and_ends(tz, night, local, expected):
+    calendar = Calendar(tz, **night)
+    start, end = calendar.period_bounds(_ms(tz, local))
+    assert (start, end) == (_ms(tz, expected[0]), _ms(tz, expected[1]))
+    # consistent with `period`: the same period up to the end, the other one from it
+    assert calendar.period(start) is calendar.period(end - 1) is calendar.period(_ms(tz, local))
+    assert calendar.period(end) is not calendar.period(start)
+    assert calendar.period(start - 1) is not calendar.period(start)
+
+
+def test_a_calendar_with_night_all_day_has_one_period_without_bounds():
+    start, end = Calendar(night_start_min=0, night_end_min=24 * 60).period_bounds(0)
+    assert start < -(10**15) and end > 10**15
