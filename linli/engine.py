@@ -66,7 +66,7 @@ from linli.rules.judge import (
     keep_ms,
     new_series,
 )
-from linli.rules.policy import RulePolicy
+from linli.rules.policy import RulePolicy, SiteLimits
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Registry, Site
 from linli.rules.series import Series
@@ -163,6 +163,7 @@ class Engine:
         self._tick_s = tick_s
         self._retry_s = retry_s
         self._registry: Registry = db.load_registry()
+        self._limits: dict[str, SiteLimits] = {}  # per site, as of this registry
         with db.cases() as tx:
             self._states = {s: state_of(s, d) for s, d in tx.load_states().items()}
             self._pending: dict[str, list[Pending]] = defaultdict(list)
@@ -308,6 +309,13 @@ class Engine:
     def _refresh_registry(self) -> None:
         if self._db.registry_version() != self._registry.version:
             self._registry = self._db.load_registry()
+            self._limits.clear()
+
+    def _limits_of(self, site: Site) -> SiteLimits:
+        limits = self._limits.get(site.id)
+        if limits is None:
+            limits = self._limits[site.id] = self.policy.site_limits(site)
+        return limits
 
     def process(self, items: Sequence[Stored], now_ms: int) -> None:
         """Judge durable readings and statuses at `now_ms`; apply the decisions in one transaction.
@@ -337,8 +345,9 @@ class Engine:
                         state, events = judge_status(self.policy, site, state, run, now_ms)
                     else:
                         series = self._series_of(sensor_id, run[0].kind)
+                        limits = self._limits_of(site)
                         state, events = judge_readings(
-                            self.policy, site, state, series, run, now_ms
+                            self.policy, site, state, series, run, now_ms, limits
                         )
                     for event in events:
                         changes += self._decide(tx, site, state, event, now_ms)
@@ -439,12 +448,7 @@ class Engine:
         assert moved.id is not None
         margin = self.policy.evidence_margin_s * 1000
         series = self._series.get(breach.sensor)
-        held = series.held() if series is not None else []
-        around = {(r.ts_ms, r.seq): r for r in (*held, *state.recent)}
-        snapshot = sorted(
-            (r for r in around.values() if r.ts_ms >= breach.start_ms - margin),
-            key=lambda r: r.ts_ms,
-        )
+        snapshot = _in_memory(series, state.recent, breach.start_ms - margin)
         until_ms = breach.end_ms + margin
         evidence_id = tx.add_occurrence(moved.id, breach, now_ms, snapshot, until_ms)
         pending = PendingSnapshot(evidence_id, breach.sensor, breach.start_ms, until_ms, now_ms)
@@ -490,7 +494,7 @@ class Engine:
             return
         with self._db.cases() as tx:
             for p, final, readings in fills:
-                tx.set_snapshot(p.snapshot.evidence_id, readings, done=final)
+                tx.set_snapshot(p.snapshot, readings, done=final)
         for p, final, _ in fills:
             items = self._pending[p.snapshot.sensor]
             items.remove(p)
@@ -528,10 +532,26 @@ def _save_states(
     tx.save_states({s: state_doc(states[s]) for s in sensors}, now_ms)
 
 
+def _in_memory(series: Series | None, recent: Sequence[Reading], from_ms: int) -> list[Reading]:
+    """A sensor's readings in memory from `from_ms` on, by time: its series, and those of
+    the last few judged that the series does not hold (a stuck run)."""
+    held: list[Reading] = []
+    if series is not None and len(series):
+        i, j = series.span(from_ms - 1, series.ts[-1])
+        held = series.readings[i:j]
+    extra = [r for r in recent if r.ts_ms >= from_ms and (series is None or not series.has(r))]
+    if not extra:
+        return held
+    return sorted({(r.ts_ms, r.seq): r for r in (*held, *extra)}.values(), key=_BY_TIME)
+
+
+_BY_TIME: Final = operator.attrgetter("ts_ms")
+
+
 def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:
     """Split one sensor's items at its statuses; each run of readings sorted by time."""
-    by_time = operator.attrgetter("ts_ms")
-    if not any(isinstance(item, DeviceStatus) for item in stored):  # the common case
+    by_time = _BY_TIME
+    if DeviceStatus not in map(type, stored):  # the common case: readings only
         return [sorted(stored, key=by_time)]  # type: ignore[arg-type]
     out: list[DeviceStatus | list[Reading]] = []
     run: list[Reading] = []

@@ -9,9 +9,9 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
 from linli.rules.judge import Breach
@@ -76,10 +76,40 @@ class PendingSnapshot:
     noticed_ms: int  # wall time the occurrence was recorded
 
 
-def reading_doc(r: Reading) -> dict[str, Any]:
-    """A reading as kept in an evidence snapshot."""
-    return {"sensor": r.sensor, "ts": r.ts_ms, "seq": r.seq, "period_s": r.period_s,
-            "metrics": r.metrics}  # fmt: skip
+# The engine's statements, built once: executing one then only binds its parameters.
+# Building a statement per call (`insert(t).values(...)`) costs several times more in
+# SQLAlchemy than SQLite takes to run it, and one round can open hundreds of occurrences.
+_ACTIVE_CASE: Final = select(cases).where(cases.c.open_key == bindparam("open_key_"))
+_INSERT_CASE: Final = insert(cases)
+_UPDATE_CASE: Final = update(cases).where(cases.c.id == bindparam("id_"))
+_INSERT_TIMELINE: Final = insert(timeline)
+_INSERT_OCCURRENCE: Final = insert(occurrences)
+_INSERT_EVIDENCE: Final = insert(evidence)
+_HAS_OCCURRENCE: Final = select(occurrences.c.id).where(
+    occurrences.c.case_id == bindparam("case_id_"),
+    occurrences.c.sensor == bindparam("sensor_"),
+    occurrences.c.end_ms == bindparam("end_ms_"),
+)
+
+
+# An evidence snapshot is stored as one sensor's readings in rows under one header: a
+# dict per reading cost more to build and encode than judging the reading did. Older
+# rows hold a list of dicts, as the API gives every snapshot (`snapshot_readings`).
+SNAPSHOT_FIELDS: Final = ("ts", "seq", "period_s", "metrics")
+_ROW: Final = slice(2, None)  # Reading's fields after sensor and kind: SNAPSHOT_FIELDS
+
+
+def snapshot_doc(sensor: str, readings: Iterable[Reading]) -> dict[str, Any]:
+    """One sensor's readings as kept in an evidence snapshot."""
+    return {"sensor": sensor, "fields": SNAPSHOT_FIELDS, "rows": [r[_ROW] for r in readings]}
+
+
+def snapshot_readings(doc: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A stored snapshot as one dict per reading (sensor, ts, seq, period_s, metrics)."""
+    if isinstance(doc, list):  # stored so before the rows format
+        return doc
+    sensor, fields = doc["sensor"], doc["fields"]
+    return [{"sensor": sensor, **dict(zip(fields, row, strict=True))} for row in doc["rows"]]
 
 
 def _open_key(case: Case) -> str | None:
@@ -140,7 +170,7 @@ class CaseTx:
 
     def active_case(self, site: str, rule: str) -> Case | None:
         """The one case not closed for (site, rule), if any."""
-        row = self.conn.execute(select(cases).where(cases.c.open_key == f"{site}/{rule}")).first()
+        row = self.conn.execute(_ACTIVE_CASE, {"open_key_": f"{site}/{rule}"}).first()
         return None if row is None else _case(row._mapping)
 
     def get(self, case_id: int) -> Case:
@@ -152,7 +182,7 @@ class CaseTx:
 
     def insert_case(self, case: Case) -> Case:
         """Keep a new case; returns it with its id."""
-        result = self.conn.execute(insert(cases).values(_case_row(case)))
+        result = self.conn.execute(_INSERT_CASE, _case_row(case))
         key = result.inserted_primary_key
         assert key is not None
         return dataclasses.replace(case, id=int(key[0]))
@@ -160,22 +190,23 @@ class CaseTx:
     def update_case(self, case: Case, entry: TimelineEntry) -> None:
         """Write a changed case and its timeline entry."""
         assert case.id is not None
-        self.conn.execute(update(cases).where(cases.c.id == case.id).values(_case_row(case)))
+        self.conn.execute(_UPDATE_CASE, {**_case_row(case), "id_": case.id})
         self.add_timeline(case.id, entry)
 
     def add_timeline(self, case_id: int, entry: TimelineEntry) -> None:
         """Append a timeline entry."""
         self.conn.execute(
-            insert(timeline).values(
-                case_id=case_id,
-                at_ms=entry.at_ms,
-                actor=entry.actor,
-                action=entry.action.value,
-                from_state=entry.from_state.value,
-                to_state=entry.to_state.value,
-                level=entry.level.value,
-                note=entry.note,
-            )
+            _INSERT_TIMELINE,
+            {
+                "case_id": case_id,
+                "at_ms": entry.at_ms,
+                "actor": entry.actor,
+                "action": entry.action.value,
+                "from_state": entry.from_state.value,
+                "to_state": entry.to_state.value,
+                "level": entry.level.value,
+                "note": entry.note,
+            },
         )
 
     def add_occurrence(
@@ -188,52 +219,49 @@ class CaseTx:
     ) -> int:
         """Record one breach on a case with its evidence; returns the evidence id."""
         occ = self.conn.execute(
-            insert(occurrences).values(
-                case_id=case_id,
-                at_ms=at_ms,
-                sensor=breach.sensor,
-                start_ms=breach.start_ms,
-                end_ms=breach.end_ms,
-                measured=breach.measured,
-                late=breach.late,
-            )
+            _INSERT_OCCURRENCE,
+            {
+                "case_id": case_id,
+                "at_ms": at_ms,
+                "sensor": breach.sensor,
+                "start_ms": breach.start_ms,
+                "end_ms": breach.end_ms,
+                "measured": breach.measured,
+                "late": breach.late,
+            },
         ).inserted_primary_key
         assert occ is not None
         limit = breach.limit
         ev = self.conn.execute(
-            insert(evidence).values(
-                case_id=case_id,
-                occurrence_id=int(occ[0]),
-                sensor=breach.sensor,
-                rule=breach.rule.value,
-                start_ms=breach.start_ms,
-                end_ms=breach.end_ms,
-                measured=breach.measured,
-                unit=breach.unit,
-                limit_value=None if limit is None else limit.value,
-                limit_metric=None if limit is None else limit.metric,
-                standard=None if limit is None else limit.standard,
-                clause_zh=None if limit is None else limit.clause_zh,
-                clause_en=None if limit is None else limit.clause_en,
-                summary=breach.summary,
-                late=breach.late,
-                snapshot=[reading_doc(r) for r in snapshot],
-                snapshot_until_ms=until_ms,
-                snapshot_done=False,
-            )
+            _INSERT_EVIDENCE,
+            {
+                "case_id": case_id,
+                "occurrence_id": int(occ[0]),
+                "sensor": breach.sensor,
+                "rule": breach.rule.value,
+                "start_ms": breach.start_ms,
+                "end_ms": breach.end_ms,
+                "measured": breach.measured,
+                "unit": breach.unit,
+                "limit_value": None if limit is None else limit.value,
+                "limit_metric": None if limit is None else limit.metric,
+                "standard": None if limit is None else limit.standard,
+                "clause_zh": None if limit is None else limit.clause_zh,
+                "clause_en": None if limit is None else limit.clause_en,
+                "summary": breach.summary,
+                "late": breach.late,
+                "snapshot": snapshot_doc(breach.sensor, snapshot),
+                "snapshot_until_ms": until_ms,
+                "snapshot_done": False,
+            },
         ).inserted_primary_key
         assert ev is not None
         return int(ev[0])
 
     def has_occurrence(self, case_id: int, sensor: str, end_ms: int) -> bool:
         """Whether this breach window (by its end) is on the case already."""
-        row = self.conn.execute(
-            select(occurrences.c.id).where(
-                occurrences.c.case_id == case_id,
-                occurrences.c.sensor == sensor,
-                occurrences.c.end_ms == end_ms,
-            )
-        ).first()
+        params = {"case_id_": case_id, "sensor_": sensor, "end_ms_": end_ms}
+        row = self.conn.execute(_HAS_OCCURRENCE, params).first()
         return row is not None
 
     def pending_snapshots(self) -> list[PendingSnapshot]:
@@ -257,12 +285,14 @@ class CaseTx:
         ]
 
     def set_snapshot(
-        self, evidence_id: int, readings: Iterable[Reading] | None, done: bool
+        self, pending: PendingSnapshot, readings: Iterable[Reading] | None, done: bool
     ) -> None:
         """Replace an evidence snapshot with these readings (None: keep it); `done` closes it."""
+        evidence_id = pending.evidence_id
         values: dict[str, Any] = {"snapshot_done": done}
         if readings is not None:
-            values["snapshot"] = [reading_doc(r) for r in sorted(readings, key=lambda r: r.ts_ms)]
+            ordered = sorted(readings, key=lambda r: r.ts_ms)
+            values["snapshot"] = snapshot_doc(pending.sensor, ordered)
         self.conn.execute(update(evidence).where(evidence.c.id == evidence_id).values(**values))
 
     def not_closed(self) -> list[Case]:
@@ -365,7 +395,7 @@ class CaseTx:
                 m["clause_en"],
                 m["summary"],
                 bool(m["late"]),
-                list(m["snapshot"]),
+                snapshot_readings(m["snapshot"]),
             )
             for m in (
                 r._mapping

@@ -37,6 +37,10 @@ def test_case_list_detail_and_actions(client, tokens, registry):
     assert (ev["measured"], ev["limit_value"], ev["standard"]) == (2.51, 2.0, "GB 18483-2001")
     # the readings in memory up to the breach; those after it are read back later
     assert len(ev["snapshot"]) == 8
+    assert ev["snapshot"][0] == {
+        "sensor": "f-rest-01", "ts": local_ms("12:00"), "seq": 0, "period_s": 60,
+        "metrics": {"oil_fume": 2.5, "fan_on": True},
+    }  # fmt: skip
     url = f"/api/v1/cases/{case['id']}/actions"
     moved = client.post(
         url, json={"action": "acknowledge", "note": "收到"}, headers=tokens["merchant"]

@@ -1,0 +1,29 @@
+"""Evidence snapshots: stored as rows under one header, given out as a dict per reading."""
+
+from __future__ import annotations
+
+import orjson
+
+from linli.rules.reading import Reading, SensorKind
+from linli.store.cases import snapshot_doc, snapshot_readings
+
+
+def test_a_snapshot_comes_back_as_the_readings_it_was_made_of():
+    readings = [
+        Reading("n-01", SensorKind.NOISE, 60_000 * i, i, 60, {"laeq": 50.0 + i, "lamax": 70.0})
+        for i in range(3)
+    ]
+    stored = orjson.loads(orjson.dumps(snapshot_doc("n-01", readings)))  # as the JSON column
+    assert snapshot_readings(stored) == [
+        {"sensor": r.sensor, "ts": r.ts_ms, "seq": r.seq, "period_s": 60, "metrics": r.metrics}
+        for r in readings
+    ]
+
+
+def test_a_snapshot_stored_as_a_list_of_readings_before_the_rows_format_is_read_as_it_is():
+    old = [{"sensor": "n-01", "ts": 1, "seq": 1, "period_s": 60, "metrics": {"laeq": 50.0}}]
+    assert snapshot_readings(old) == old
+
+
+def test_an_empty_snapshot():
+    assert snapshot_readings(orjson.loads(orjson.dumps(snapshot_doc("n-01", [])))) == []
