@@ -237,6 +237,8 @@ class Engine:
             seen = [r for r in readings if watermark is not None and r.ts_ms <= watermark]
             for r in seen:  # judged before: memory only
                 self._series_of(sensor, r.kind).add(r)
+            if seen:
+                self._series[sensor].trim()
             fresh = readings[len(seen) :]
             for i in range(0, len(fresh), chunk):
                 self.process(fresh[i : i + chunk], self._clock())

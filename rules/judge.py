@@ -11,6 +11,7 @@ neither open nor close breach cases until it recovers.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -82,8 +83,8 @@ class Event:
     breach: Breach | None = None
 
 
-# RuleState, Window and SensorState are NamedTuples rather than frozen dataclasses: as
-# immutable, but built at C speed — the judge makes them for every reading linli stores.
+# RuleState, Run and SensorState are NamedTuples rather than frozen dataclasses: as
+# immutable, but built at C speed.
 
 
 class RuleState(NamedTuple):
@@ -93,21 +94,32 @@ class RuleState(NamedTuple):
     since_ms: int | None = None
 
 
-class Window(NamedTuple):
-    """A sensor's trusted readings (`series`) as of `current`, the reading being judged.
+class Run(NamedTuple):
+    """A sensor's trusted readings to judge, in time order, with its series holding them.
 
-    The rules look at the series only up to `current`'s time: a late reading is judged
-    as things stood at its own time.
+    A rule judges each reading by the window ending at its time: the series holds the
+    run's later readings too, but a window never looks past its own end, so a reading is
+    judged as things stood at its time (also a late one).
     """
 
     site: Site
     limits: SiteLimits  # the site's, from RulePolicy.site_limits
     sensor: str
     series: Series
-    current: Reading
-    period: Period  # day or night at `current`, local time
-    period_bounds: tuple[int, int]  # when that day or night begins and ends [start, end)
-    late: bool = False
+    readings: Sequence[Reading]
+    now_ms: int  # when they are judged: a reading older than `late_after_s` is late data
+
+    def breach(self, r: Reading, rule: RuleId, breach: Breach) -> Event:
+        """The event of a breach that began at `r`."""
+        return Event(Signal.BREACH, rule, self.site.id, self.sensor, r.ts_ms, breach)
+
+    def clear(self, r: Reading, rule: RuleId) -> Event:
+        """The event of a breach that ended at `r`."""
+        return Event(Signal.CLEAR, rule, self.site.id, self.sensor, r.ts_ms)
+
+    def late(self, policy: RulePolicy, r: Reading) -> bool:
+        """Whether `r` arrived as late data."""
+        return self.now_ms - r.ts_ms > policy.late_after_s * 1000
 
 
 class SensorState(NamedTuple):
@@ -124,7 +136,7 @@ class SensorState(NamedTuple):
 
 _IDLE: Final = RuleState()  # a rule with nothing going on (not saved)
 
-Outcome = tuple[RuleState, Breach | None, bool]  # next state, breach begun, breach cleared
+Judged = tuple[RuleState, list[Event]]  # a rule's state after a run, and what began or ended
 
 
 def _num(r: Reading, metric: str) -> float | None:
@@ -153,116 +165,151 @@ def _episode(
     return RuleState(False, since), False, False
 
 
-def noise_leq(policy: RulePolicy, window: Window, state: RuleState, now_ms: int) -> Outcome:
+# The rules judge a run of readings in one loop each: they run for every reading linli
+# stores, so the common case (nothing begins or ends) is a few comparisons.
+
+
+def noise_leq(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
     """The rolling energetic LAeq above the day or night limit, sustained; hysteresis to clear.
 
     GB 3096-2008 judges day and night apart, so the window holds only readings of the
     judged reading's own period; levels are compared as reported, to 0.1 dB.
     """
-    del now_ms  # readings are judged by their own timestamps
-    end = window.current.ts_ms
-    period = window.period
-    begins_ms, ends_ms = window.period_bounds
-    limit = window.limits.noise(period)
-    series = window.series
-    i, j = series.span(max(end - policy.leq_window_s * 1000, begins_ms - 1), end)
-    covered_s = series.total(cols.T, i, j)
-    if covered_s <= 0 or covered_s < policy.min_coverage * policy.leq_window_s:
-        return state, None, False
-    # the energetic mean from the window's running sums (rules/energy.py)
-    measured = round(level_of(series.total(cols.E, i, j), covered_s), 1)
-    if state.since_ms is not None and not begins_ms <= state.since_ms < ends_ms:
-        state = RuleState()  # day and night are judged apart: a new period, a new episode
-    over = measured > limit.value
-    clear = measured <= limit.value - policy.leq_hysteresis_db
-    nxt, began, cleared = _episode(state, over, clear, end, policy.leq_sustain_s * 1000)
-    breach = None
-    if began:
-        minutes = policy.leq_window_s / 60
-        breach = Breach(
-            RuleId.NOISE_LEQ,
-            window.site.id,
-            window.sensor,
-            min(_start(series.readings[i]), nxt.since_ms or end),
-            end,
-            measured,
-            "dB(A)",
-            limit,
-            f"LAeq over {minutes:g} min {measured:.1f} dB(A) > {limit.value:g} dB(A) ({period})",
-            window.late,
-        )
-    return nxt, breach, cleared
-
-
-def noise_night_max(policy: RulePolicy, window: Window, state: RuleState, now_ms: int) -> Outcome:
-    """At night, LAmax above the night limit + 15 dB(A) (GB 3096-2008 §5.4): each one counts."""
-    del now_ms
-    r = window.current
-    if window.period is not Period.NIGHT:
-        return _IDLE, None, False
-    lamax = _num(r, "lamax")
-    if lamax is None:
-        return _IDLE, None, False
-    limit = window.limits.night_max
-    if lamax <= limit.value:
-        return _IDLE, None, state.active
-    breach = Breach(
-        RuleId.NOISE_NIGHT_MAX,
-        window.site.id,
-        window.sensor,
-        r.ts_ms - r.period_s * 1000,
-        r.ts_ms,
-        lamax,
-        "dB(A)",
-        limit,
-        f"night LAmax {lamax:.1f} dB(A) > {limit.value:g} dB(A)",
-        window.late,
-    )
-    return RuleState(True, r.ts_ms), breach, False
-
-
-def fume_conc(policy: RulePolicy, window: Window, state: RuleState, now_ms: int) -> Outcome:
-    """The mean concentration over the window, while the fan runs, above a limit in force."""
-    del now_ms
-    r = window.current
-    outside_hours = policy.fume_business_hours_only and not policy.calendar.in_business_hours(
-        r.ts_ms
-    )
-    if not fan_running(r) or outside_hours:
-        return RuleState(), None, state.active
-    end = window.current.ts_ms
-    series = window.series
-    i, j = series.span(end - policy.fume_window_s * 1000, end)
-    fan_s = series.total(cols.FAN_T, i, j)
-    if fan_s <= 0 or fan_s < policy.min_coverage * policy.fume_window_s:
-        return state, None, False
-    worst: tuple[float, Limit] | None = None
-    for limit in window.limits.fume:
-        column = cols.fume_column(limit.metric)
-        count = series.total(column + 1, i, j)
-        if count < 0.5:  # no reading in the window carries this metric
+    calendar, series = policy.calendar, run.series
+    window_ms = policy.leq_window_s * 1000
+    needed_s = policy.min_coverage * policy.leq_window_s
+    sustain_ms = policy.leq_sustain_s * 1000
+    events: list[Event] = []
+    minute = None
+    for r in run.readings:
+        end = r.ts_ms
+        if end // 60_000 != minute:  # day or night: the same within a minute
+            minute = end // 60_000
+            period = calendar.period(end)
+            begins_ms, ends_ms = calendar.period_bounds(end)
+            limit = run.limits.noise(period)
+            over_db, clear_db = limit.value, limit.value - policy.leq_hysteresis_db
+        i, j = series.span(max(end - window_ms, begins_ms - 1), end)
+        covered_s, energy = series.sums(i, j)
+        if covered_s <= 0 or covered_s < needed_s:
             continue
-        mean = round(series.total(column, i, j) / count, 2)
-        if mean > limit.value and worst is None:
-            worst = (mean, limit)
-    nxt, began, cleared = _episode(state, worst is not None, worst is None, end, 0)
-    breach = None
-    if began and worst is not None:
-        mean, limit = worst
-        breach = Breach(
-            RuleId.FUME_CONC,
-            window.site.id,
-            window.sensor,
-            _start(next(x for x in series.readings[i:j] if fan_running(x))),
-            end,
-            mean,
-            limit.unit,
-            limit,
-            f"{limit.metric} mean over {policy.fume_window_s / 60:g} min {mean:.2f} "
-            f"mg/m³ > {limit.value:g} mg/m³",
-            window.late,
+        measured = round(level_of(energy, covered_s), 1)  # rules/energy.py
+        since = state.since_ms
+        if since is not None and not begins_ms <= since < ends_ms:
+            state, since = _IDLE, None  # day and night apart: a new period, a new episode
+        if state.active:
+            if measured > clear_db:
+                continue  # still on
+        elif since is None and measured <= over_db:
+            continue  # still lawful
+        state, began, cleared = _episode(
+            state, measured > over_db, measured <= clear_db, end, sustain_ms
         )
-    return nxt, breach, cleared
+        if began:
+            minutes = policy.leq_window_s / 60
+            breach = Breach(
+                RuleId.NOISE_LEQ,
+                run.site.id,
+                run.sensor,
+                min(_start(series.readings[i]), state.since_ms or end),
+                end,
+                measured,
+                "dB(A)",
+                limit,
+                f"LAeq over {minutes:g} min {measured:.1f} dB(A) > {limit.value:g} dB(A) "
+                f"({period})",
+                run.late(policy, r),
+            )
+            events.append(run.breach(r, RuleId.NOISE_LEQ, breach))
+        elif cleared:
+            events.append(run.clear(r, RuleId.NOISE_LEQ))
+    return state, events
+
+
+def noise_night_max(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
+    """At night, LAmax above the night limit + 15 dB(A) (GB 3096-2008 §5.4): each one counts."""
+    calendar = policy.calendar
+    limit = run.limits.night_max
+    events: list[Event] = []
+    minute = None
+    for r in run.readings:
+        if r.ts_ms // 60_000 != minute:
+            minute = r.ts_ms // 60_000
+            night = calendar.period(r.ts_ms) is Period.NIGHT
+        lamax = _num(r, "lamax") if night else None
+        if lamax is None:
+            state = _IDLE
+        elif lamax <= limit.value:
+            if state.active:
+                events.append(run.clear(r, RuleId.NOISE_NIGHT_MAX))
+            state = _IDLE
+        else:
+            breach = Breach(
+                RuleId.NOISE_NIGHT_MAX,
+                run.site.id,
+                run.sensor,
+                _start(r),
+                r.ts_ms,
+                lamax,
+                "dB(A)",
+                limit,
+                f"night LAmax {lamax:.1f} dB(A) > {limit.value:g} dB(A)",
+                run.late(policy, r),
+            )
+            events.append(run.breach(r, RuleId.NOISE_NIGHT_MAX, breach))
+            state = RuleState(True, r.ts_ms)
+    return state, events
+
+
+def fume_conc(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
+    """The mean concentration over the window, while the fan runs, above a limit in force."""
+    calendar, series = policy.calendar, run.series
+    window_ms = policy.fume_window_s * 1000
+    needed_s = policy.min_coverage * policy.fume_window_s
+    columns = [(limit, cols.fume_column(limit.metric)) for limit in run.limits.fume]
+    events: list[Event] = []
+    for r in run.readings:
+        outside_hours = policy.fume_business_hours_only and not calendar.in_business_hours(r.ts_ms)
+        if not fan_running(r) or outside_hours:
+            if state.active:
+                events.append(run.clear(r, RuleId.FUME_CONC))
+            state = _IDLE
+            continue
+        end = r.ts_ms
+        i, j = series.span(end - window_ms, end)
+        sums = series.sums(i, j)
+        fan_s = sums[cols.FAN_T]
+        if fan_s <= 0 or fan_s < needed_s:
+            continue
+        worst: tuple[float, Limit] | None = None
+        for limit, column in columns:
+            count = sums[column + 1]
+            if count < 0.5:  # no reading in the window carries this metric
+                continue
+            mean = round(sums[column] / count, 2)
+            if mean > limit.value:
+                worst = (mean, limit)
+                break
+        state, began, cleared = _episode(state, worst is not None, worst is None, end, 0)
+        if began and worst is not None:
+            mean, limit = worst
+            breach = Breach(
+                RuleId.FUME_CONC,
+                run.site.id,
+                run.sensor,
+                _start(next(x for x in series.readings[i:j] if fan_running(x))),
+                end,
+                mean,
+                limit.unit,
+                limit,
+                f"{limit.metric} mean over {policy.fume_window_s / 60:g} min {mean:.2f} "
+                f"mg/m³ > {limit.value:g} mg/m³",
+                run.late(policy, r),
+            )
+            events.append(run.breach(r, RuleId.FUME_CONC, breach))
+        elif cleared:
+            events.append(run.clear(r, RuleId.FUME_CONC))
+    return state, events
 
 
 def _purifier_off(policy: RulePolicy, r: Reading) -> bool | None:
@@ -277,34 +324,38 @@ def _purifier_off(policy: RulePolicy, r: Reading) -> bool | None:
     return None if state is None else state is not True
 
 
-def purifier_off(policy: RulePolicy, window: Window, state: RuleState, now_ms: int) -> Outcome:
+def purifier_off(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
     """Fan running, purifier off, for `purifier_off_s` in business hours (GB 18483-2001 §5.1)."""
-    del now_ms
-    r = window.current
-    off = _purifier_off(policy, r)
-    if off is None:
-        return state, None, False
-    off = off and policy.calendar.in_business_hours(r.ts_ms)
-    began_ms = r.ts_ms - r.period_s * 1000
-    since_state = state if state.since_ms is not None or not off else RuleState(False, began_ms)
-    nxt, began, cleared = _episode(since_state, off, not off, r.ts_ms, policy.purifier_off_s * 1000)
-    breach = None
-    if began:
-        since = nxt.since_ms if nxt.since_ms is not None else began_ms
-        minutes = (r.ts_ms - since) / 60_000
-        breach = Breach(
-            RuleId.PURIFIER_OFF,
-            window.site.id,
-            window.sensor,
-            since,
-            r.ts_ms,
-            round(minutes, 1),
-            "min",
-            window.limits.purifier,
-            f"fan running with the purifier off for {minutes:g} min",
-            window.late,
+    events: list[Event] = []
+    for r in run.readings:
+        off = _purifier_off(policy, r)
+        if off is None:
+            continue
+        off = off and policy.calendar.in_business_hours(r.ts_ms)
+        began_ms = _start(r)
+        since_state = state if state.since_ms is not None or not off else RuleState(False, began_ms)
+        state, began, cleared = _episode(
+            since_state, off, not off, r.ts_ms, policy.purifier_off_s * 1000
         )
-    return nxt, breach, cleared
+        if began:
+            since = state.since_ms if state.since_ms is not None else began_ms
+            minutes = (r.ts_ms - since) / 60_000
+            breach = Breach(
+                RuleId.PURIFIER_OFF,
+                run.site.id,
+                run.sensor,
+                since,
+                r.ts_ms,
+                round(minutes, 1),
+                "min",
+                run.limits.purifier,
+                f"fan running with the purifier off for {minutes:g} min",
+                run.late(policy, r),
+            )
+            events.append(run.breach(r, RuleId.PURIFIER_OFF, breach))
+        elif cleared:
+            events.append(run.clear(r, RuleId.PURIFIER_OFF))
+    return state, events
 
 
 RULES: Final = {
@@ -313,15 +364,11 @@ RULES: Final = {
     RuleId.FUME_CONC: fume_conc,
     RuleId.PURIFIER_OFF: purifier_off,
 }
-# each kind's breach rules with their functions, in order (the judge's loop)
-_CHECKS: Final = {kind: tuple((x, RULES[x]) for x in ids) for kind, ids in BREACH_RULES.items()}
 
 
-def evaluate(
-    rule: RuleId, policy: RulePolicy, window: Window, state: RuleState, now_ms: int
-) -> Outcome:
-    """Judge one breach rule at the end of `window`."""
-    return RULES[rule](policy, window, state, now_ms)
+def evaluate(rule: RuleId, policy: RulePolicy, run: Run, state: RuleState) -> Judged:
+    """Judge a run of readings by one breach rule."""
+    return RULES[rule](policy, run, state)
 
 
 # -- device checks ---------------------------------------------------------------------
@@ -410,8 +457,9 @@ def judge_readings(
     it (the one thing changed in place: the engine's memory of readings, not rule
     state). A reading judged already (redelivered by the broker after a crash, or
     replayed from InfluxDB and then redelivered) changes nothing. One call per sensor
-    and batch: this loop runs for every reading linli stores. `limits` are the site's
-    (`policy.site_limits(site)`, which a caller judging many batches keeps).
+    and batch: the device checks look at each reading as it comes, and the trusted
+    readings between two device changes go to the breach rules as one run. `limits` are
+    the site's (`policy.site_limits(site)`, which a caller judging many batches keeps).
     """
     if limits is None:
         limits = policy.site_limits(site)
@@ -422,19 +470,20 @@ def judge_readings(
     recent = list(state.recent)
     keep_recent = max(policy.stuck_repeats, 1)
     watermark = state.watermark_ms
-    late_ms = policy.late_after_s * 1000
     period_s = state.period_s
-    calendar = policy.calendar
-    minute, period, bounds = -1, Period.DAY, (0, 0)
+    trusted: list[Reading] = []  # for the breach rules, before the next device change
     judged = False
     for r in readings:
-        if watermark is not None and r.ts_ms <= watermark and _seen(r, recent, series):
-            continue
+        if watermark is not None and r.ts_ms <= watermark:  # late, or again: rare
+            if trusted:
+                events += _judge_run(
+                    policy, Run(site, limits, sensor, series, trusted, now_ms), rules
+                )
+                trusted = []
+            if _seen(r, recent, series):
+                continue
         judged = True
         period_s = r.period_s
-        if RuleId.DEVICE_OFFLINE in faults:
-            faults.discard(RuleId.DEVICE_OFFLINE)
-            events.append(Event(Signal.RECOVER, RuleId.DEVICE_OFFLINE, site.id, sensor, r.ts_ms))
         recent.append(r)
         if len(recent) > keep_recent:
             del recent[0]
@@ -446,32 +495,54 @@ def judge_readings(
         run = stuck_run(policy, recent) if maybe_stuck else ()
         why = implausible(policy, r)
         if run or why is not None or faults:
+            if trusted:  # judged as they came, before the device changes
+                events += _judge_run(
+                    policy, Run(site, limits, sensor, series, trusted, now_ms), rules
+                )
+                trusted = []
+            if RuleId.DEVICE_OFFLINE in faults:  # a reading: back online
+                faults.discard(RuleId.DEVICE_OFFLINE)
+                events.append(
+                    Event(Signal.RECOVER, RuleId.DEVICE_OFFLINE, site.id, sensor, r.ts_ms)
+                )
             _device_checks(site, sensor, r, run, why, faults, events)
         if run:  # the stuck run is no evidence of anything but the fault
             series.discard(x.ts_ms for x in run)
         if not faults:
-            series.add(r)
-            if r.ts_ms // 60_000 != minute:  # day or night: the same within a minute
-                minute = r.ts_ms // 60_000
-                period = calendar.period(r.ts_ms)
-                bounds = calendar.period_bounds(r.ts_ms)
-            late = now_ms - r.ts_ms > late_ms
-            window = Window(site, limits, sensor, series, r, period, bounds, late)
-            for rule, check in _CHECKS[r.kind]:
-                nxt, breach, cleared = check(policy, window, rules.get(rule, _IDLE), now_ms)
-                if nxt == _IDLE:
-                    rules.pop(rule, None)
-                else:
-                    rules[rule] = nxt
-                if breach is not None:
-                    events.append(Event(Signal.BREACH, rule, site.id, sensor, r.ts_ms, breach))
-                elif cleared:
-                    events.append(Event(Signal.CLEAR, rule, site.id, sensor, r.ts_ms))
+            trusted.append(r)
         watermark = r.ts_ms if watermark is None or r.ts_ms > watermark else watermark
+    if trusted:
+        events += _judge_run(policy, Run(site, limits, sensor, series, trusted, now_ms), rules)
     if not judged:
         return state, events
     new = SensorState(sensor, tuple(recent), rules, frozenset(faults), now_ms, period_s, watermark)
     return new, events
+
+
+_EVENT_TIME: Final = operator.attrgetter("ts_ms")
+
+
+def _judge_run(policy: RulePolicy, run: Run, rules: dict[RuleId, RuleState]) -> list[Event]:
+    """Add a run's readings to its series and judge them by their kind's breach rules.
+
+    `rules` (the sensor's rule states) is updated; the events come in time order, and at
+    one reading in the rules' order.
+    """
+    series = run.series
+    for r in run.readings:
+        series.add(r)
+    events: list[Event] = []
+    for rule in BREACH_RULES[run.readings[0].kind]:
+        state, found = RULES[rule](policy, run, rules.get(rule, _IDLE))
+        if state == _IDLE:
+            rules.pop(rule, None)
+        else:
+            rules[rule] = state
+        events += found
+    series.trim()
+    if len(events) > 1:
+        events.sort(key=_EVENT_TIME)  # stable: at one time, in the rules' order
+    return events
 
 
 def _seen(r: Reading, recent: Sequence[Reading], series: Series) -> bool:

@@ -47,6 +47,7 @@ def test_running_sums_match_summing_afresh_through_late_inserts_stuck_runs_and_d
         ts = t if rng.random() > 0.05 else max(1, t - rng.randint(1, 60))  # some late
         r = noise(ts, rng.uniform(30, 110), seq=t)
         series.add(r)
+        series.trim()
         held[ts] = r
         horizon = max(horizon, max(held, default=0) - keep_s)
         for x in [x for x in held if x <= horizon]:
