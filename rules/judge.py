@@ -467,7 +467,7 @@ def judge_readings(
     sensor = state.sensor
     faults = set(state.faults)
     rules = dict(state.rules)
-    recent = list(state.recent)
+    recent = list(state.recent)  # and this call's readings: the last few are kept
     keep_recent = max(policy.stuck_repeats, 1)
     watermark = state.watermark_ms
     period_s = state.period_s
@@ -480,18 +480,16 @@ def judge_readings(
                     policy, Run(site, limits, sensor, series, trusted, now_ms), rules
                 )
                 trusted = []
-            if _seen(r, recent, series):
+            if _seen(r, recent[-keep_recent:], series):
                 continue
         judged = True
         period_s = r.period_s
-        recent.append(r)
-        if len(recent) > keep_recent:
-            del recent[0]
         metrics = r.metrics
         # the common case at C speed: not the same as the last reading, LAmin ≠ LAmax
-        maybe_stuck = (len(recent) > 1 and recent[-2].metrics == metrics) or (
+        maybe_stuck = (recent and recent[-1].metrics == metrics) or (
             "lamin" in metrics and metrics["lamin"] == metrics.get("lamax")
         )
+        recent.append(r)
         run = stuck_run(policy, recent) if maybe_stuck else ()
         why = implausible(policy, r)
         if run or why is not None or faults:
@@ -515,7 +513,8 @@ def judge_readings(
         events += _judge_run(policy, Run(site, limits, sensor, series, trusted, now_ms), rules)
     if not judged:
         return state, events
-    new = SensorState(sensor, tuple(recent), rules, frozenset(faults), now_ms, period_s, watermark)
+    kept = tuple(recent[-keep_recent:])
+    new = SensorState(sensor, kept, rules, frozenset(faults), now_ms, period_s, watermark)
     return new, events
 
 
@@ -529,8 +528,7 @@ def _judge_run(policy: RulePolicy, run: Run, rules: dict[RuleId, RuleState]) -> 
     one reading in the rules' order.
     """
     series = run.series
-    for r in run.readings:
-        series.add(r)
+    series.extend(run.readings)
     events: list[Event] = []
     for rule in BREACH_RULES[run.readings[0].kind]:
         state, found = RULES[rule](policy, run, rules.get(rule, _IDLE))

@@ -101,12 +101,22 @@ class Series:
         self.readings: list[Reading] = []
         # prefix sums, one row per reading and one before them: _cum[k] sums readings [0, k)
         self._cum: list[tuple[float, ...]] = [(0.0,) * WIDTH[kind]]
-        for r in readings:
-            self.add(r)
+        self.extend(readings)
         self.trim()
 
     def __len__(self) -> int:
         return len(self.ts) - self._first
+
+    def extend(self, readings: Iterable[Reading]) -> None:
+        """`add` each reading, in one call: newer ones are appended, others inserted."""
+        ts, held, cum, step = self.ts, self.readings, self._cum, self._step
+        for r in readings:
+            if not ts or r.ts_ms > ts[-1]:
+                ts.append(r.ts_ms)
+                held.append(r)
+                cum.append(step(cum[-1], r))
+            else:
+                self.add(r)
 
     def add(self, r: Reading) -> None:
         """Insert a reading by time (the same time again replaces it); see `trim`."""
