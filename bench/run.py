@@ -11,7 +11,9 @@
 (c) the plain way (bench/baseline.py), one paho subscriber writing each reading to
     `/write`, measured the same way; and the ratio.
 --rules runs (b) a second time with `linli ingest --rules` (the rule engine judging
-    every reading, every rule on) and prints both numbers and their ratio.
+    every reading, every rule on) and prints both numbers and their ratio; with
+    --repeat N, (b) with one worker runs off and on N times in turn, and the medians
+    are compared (one run of (b) varies by about ±10 % on a 2-core machine).
 
 Latency is measured by polling InfluxDB every 100 ms for counts per 100 ms of
 reading time: a reading counts as queryable at the first poll that sees it, and its
@@ -24,6 +26,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -283,9 +286,13 @@ def maximum(
     n_sensors: int,
     workers: int,
     rules: bool = False,
+    run: int = 0,
 ) -> dict[str, float]:
-    """(b) single-reading messages as fast as the broker takes them, stored end to end."""
-    db = f"maximum_w{workers}" + ("_rules" if rules else "")
+    """(b) single-reading messages as fast as the broker takes them, stored end to end.
+
+    Each `run` has its own database and case store.
+    """
+    db = f"maximum_w{workers}" + ("_rules" if rules else "") + (f"_{run}" if run else "")
     influx = InfluxClient(influx_url, db, timeout_s=30)
     linli = Linli(work, broker, db, influx_url, config, workers, rules)
     try:
@@ -400,6 +407,14 @@ def main() -> int:
     parser.add_argument(
         "--rules", action="store_true", help="run (b) again with the rule engine on (one worker)"
     )
+    parser.add_argument(
+        "--repeat",
+        type=int,
+        default=1,
+        help="with --rules: run (b) with one worker off and on this many times, in turn, "
+        "and give the median of each (one run varies by ±10 %% here)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="linli-bench-"))
     config = work / "bench.toml"
@@ -422,17 +437,7 @@ def main() -> int:
             )
             settle(influx_url, f"maximum_w{n}", servers)
         if args.rules and "b" not in args.skip:
-            results["maximum_rules"] = maximum(
-                work,
-                broker,
-                influx_url,
-                config,
-                args.max_readings,
-                min(args.sensors, 1000),
-                1,
-                rules=True,
-            )
-            settle(influx_url, "maximum_w1_rules", servers)
+            results.update(rules_on_off(work, broker, influx_url, config, args, servers, results))
         if "c" not in args.skip:
             results["plain"] = plain(
                 work, broker, influx_url, args.plain_readings, min(args.sensors, 1000)
@@ -440,11 +445,55 @@ def main() -> int:
     finally:
         broker.stop()
         db_server.stop()
+        if not args.keep:
+            shutil.rmtree(work, ignore_errors=True)
     report(results)
     out = Path("bench/results")
     out.mkdir(parents=True, exist_ok=True)
     (out / f"run-{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
     return 0
+
+
+def rules_on_off(
+    work: Path,
+    broker: LocalServer,
+    influx_url: str,
+    config: Path,
+    args: argparse.Namespace,
+    servers: list[LocalServer],
+    results: dict[str, dict[str, float]],
+) -> dict[str, dict[str, float]]:
+    """(b) with one worker, rules off and on in turn `--repeat` times: the median runs.
+
+    The first run without rules is (b)'s own when it ran with one worker.
+    """
+    sensors = min(args.sensors, 1000)
+    off = [results["maximum_w1"]] if "maximum_w1" in results else []
+    on: list[dict[str, float]] = []
+    for k in range(args.repeat):
+        if len(off) <= k:
+            off.append(
+                maximum(work, broker, influx_url, config, args.max_readings, sensors, 1, run=k)
+            )
+            settle(influx_url, f"maximum_w1_{k}" if k else "maximum_w1", servers)
+        on.append(
+            maximum(work, broker, influx_url, config, args.max_readings, sensors, 1, True, run=k)
+        )
+        settle(influx_url, "maximum_w1_rules" + (f"_{k}" if k else ""), servers)
+
+    def median(runs: list[dict[str, float]]) -> dict[str, float]:
+        return sorted(runs, key=lambda m: m["stored_per_s"])[len(runs) // 2]
+
+    ratios = [b["stored_per_s"] / a["stored_per_s"] for a, b in zip(off, on, strict=True)]
+    return {
+        "maximum_w1": median(off),
+        "maximum_rules": median(on),
+        "rules_ratio": {
+            "runs": len(on),
+            "median": median(on)["stored_per_s"] / median(off)["stored_per_s"],
+            **{f"run_{k}": r for k, r in enumerate(ratios)},
+        },
+    }
 
 
 def _s(seconds: float) -> str:
@@ -478,9 +527,12 @@ def report(results: dict[str, dict[str, float]]) -> None:
             f"{r['stored_per_s']:,.0f} readings/s stored and judged (the last judged "
             f"{r['judged_after_s']:.1f} s after the last was stored) |"
         )
-        if off := results.get("maximum_w1"):
-            ratio = r["stored_per_s"] / off["stored_per_s"]
-            print(f"| ratio rules on / off (1 worker) | {ratio:.2f} |")
+        if q := results.get("rules_ratio"):
+            each = ", ".join(f"{q[f'run_{k}']:.2f}" for k in range(int(q["runs"])))
+            print(
+                f"| ratio rules on / off (1 worker) | {q['median']:.2f} (median of {q['runs']:.0f} "
+                f"runs each; run by run {each}) |"
+            )
     if p := results.get("plain"):
         print(
             f"| (c) plain paho → /write per reading, {p['readings']:,} readings | "

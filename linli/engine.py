@@ -143,15 +143,15 @@ class Engine:
         policy: RulePolicy,
         *,
         tell: Tell | None = None,
-        queue_batches: int = 64,
+        queue_batches: int = 16,
         tick_s: float = 10.0,
         retry_s: float = 1.0,
         clock: Callable[[], int] | None = None,
         history: ReadingHistory | None = None,
         replay_s: int = 24 * 3600,
         checkpoint_s: float = 5.0,
-        round_readings: int = 20_000,
-        round_s: float = 0.5,
+        round_readings: int = 50_000,
+        round_s: float = 0.1,
     ) -> None:
         self._db = db
         self.history = history
