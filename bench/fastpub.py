@@ -51,6 +51,17 @@ def _connect(host: str, port: int, client_id: str) -> socket.socket:
     return sock
 
 
+def forget_session(host: str, port: int, client_id: str) -> None:
+    """Connect as `client_id` with a clean session and leave: the broker drops its session.
+
+    A persistent session left behind keeps its subscription, and the broker queues every
+    later run's messages for it: each run would be slower than the one before.
+    """
+    sock = _connect(host, port, client_id)
+    sock.sendall(b"\xe0\x00")  # DISCONNECT
+    sock.close()
+
+
 @dataclass(frozen=True, slots=True)
 class PublishResult:
     """How long publishing took and how many the broker acknowledged."""

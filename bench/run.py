@@ -40,7 +40,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import orjson
 
-from bench.fastpub import PublishResult, publish_all, publish_paced
+from bench.fastpub import PublishResult, forget_session, publish_all, publish_paced
 from linli.ingest.influx import InfluxClient
 from linli.localservers import LocalServer, influxd, mosquitto, spawn_logged
 
@@ -153,15 +153,21 @@ class Linli:
         argv += ["--workers", str(workers), "--log-level", "WARNING"]
         argv += ["--rules"] if rules else []
         self.proc = spawn_logged(argv, work / f"linli-{db}.log", env)
+        self._broker_port = broker.port
+        self._client_ids = (
+            [f"linli-{db}"] if workers == 1 else [f"linli-{db}-{i}" for i in range(workers)]
+        )
 
     def pids(self) -> list[int]:
         return children(self.proc.pid)
 
     def stop(self) -> None:
-        """Stop linli by its PID (and its workers with it)."""
+        """Stop linli by its PID (and its workers with it), then drop its broker session."""
         if self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(60)
+        for client_id in self._client_ids:
+            forget_session("127.0.0.1", self._broker_port, client_id)
 
 
 def wait_stored(influx: InfluxClient, messages: list[tuple[str, bytes]], timeout_s: float) -> None:
