@@ -498,6 +498,8 @@ def rules_on_off(
             "runs": len(on),
             "median": median(on)["stored_per_s"] / median(off)["stored_per_s"],
             **{f"run_{k}": r for k, r in enumerate(ratios)},
+            **{f"off_{k}": m["stored_per_s"] for k, m in enumerate(off)},
+            **{f"on_{k}": m["stored_per_s"] for k, m in enumerate(on)},
         },
     }
 
