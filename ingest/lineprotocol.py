@@ -246,24 +246,32 @@ def _field_value(text: str) -> object:
 _KINDS: Final = {k.value: k for k in SensorKind}
 
 
-def parse_readings(body: bytes) -> list[Reading]:
-    """The noise and fume readings in a batch this module wrote, read back as readings.
+def parse_stored(body: bytes) -> list[Reading | DeviceStatus]:
+    """The readings and status messages in a batch this module wrote, in their order.
 
     For the spool at start: batches made durable there were acknowledged and handed to
-    the rule engine, whose queue a crash loses; they are judged again from here.
+    the rule engine, whose queue a crash loses; they are judged again from here. A
+    status (a last will, a device back online) keeps its place among the readings.
     """
-    out: list[Reading] = []
+    out: list[Reading | DeviceStatus] = []
     for text in body.decode().splitlines():
         head, fields, ts = [*_split(text, " "), "", ""][:3]
         key = _split(head, ",")
         kind = _KINDS.get(key[0])
-        if kind is None or not ts:
+        if (kind is None and key[0] != M_DEVICE) or not ts:
             continue
         tags = {k: _unescape(v) for k, v in map(_pair, key[1:])}
         values = {}
         for field in _split(fields, ","):
             name, raw = _pair(field)
             values[name] = _field_value(raw)
+        sensor = tags.get(TAG_SENSOR, "")
+        if kind is None:  # the device measurement: only a status carries `online`
+            online, fw = values.get(F_ONLINE), values.get(F_FW)
+            if isinstance(online, bool):
+                version = fw if isinstance(fw, str) else None
+                out.append(DeviceStatus(sensor, int(ts), online, version))
+            continue
         metrics = {
             name: value
             for name, value in values.items()
@@ -271,5 +279,5 @@ def parse_readings(body: bytes) -> list[Reading]:
         }
         seq, period_s = values.get(F_SEQ, 0), values.get(F_PERIOD_S, 60)
         assert isinstance(seq, int) and isinstance(period_s, int)
-        out.append(Reading(tags.get(TAG_SENSOR, ""), kind, int(ts), seq, period_s, metrics))
+        out.append(Reading(sensor, kind, int(ts), seq, period_s, metrics))
     return out

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from linli.ingest.influx import InfluxClient, InfluxRejected, InfluxUnavailable
-from linli.ingest.lineprotocol import parse_readings
+from linli.ingest.lineprotocol import parse_stored
 from linli.ingest.pipeline import Batch
 from linli.ingest.spool import Spool, SpoolFull
 from linli.rules.ports import RejectSink
@@ -80,8 +80,8 @@ class Writer:
         """
         if self._on_stored is not None:
             for body in self._spool.batches():
-                if readings := parse_readings(body):
-                    self._on_stored(readings)
+                if stored := parse_stored(body):
+                    self._on_stored(stored)
         for t in self._threads:
             t.start()
         return self

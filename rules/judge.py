@@ -605,8 +605,14 @@ def judge_status(
     policy: RulePolicy, site: Site, state: SensorState, status: DeviceStatus, now_ms: int
 ) -> tuple[SensorState, list[Event]]:
     """A status message: `online: false` (the last will) is offline at once; `online: true`
-    newer than the last reading ends an offline fault (a retained old one does not)."""
+    newer than the last reading ends an offline fault (a retained old one does not).
+
+    A last will older than the newest reading judged is old news (one read back from the
+    spool at start, the sensor having spoken since): it changes nothing.
+    """
     if not status.online:
+        if state.watermark_ms is not None and status.ts_ms < state.watermark_ms:
+            return state, []
         return judge_silence(policy, site, state, now_ms, will=True)
     if RuleId.DEVICE_OFFLINE not in state.faults:
         return state, []

@@ -7,9 +7,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from linli.ingest.lineprotocol import LineBuilder, parse_readings
+from linli.ingest.lineprotocol import LineBuilder, parse_stored
 from linli.rules.localtime import Calendar
-from linli.rules.reading import Reading, SensorKind
+from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import SensorTags, Zone
 from linli.rules.rejection import ReasonCode, Rejection
 
@@ -126,7 +126,7 @@ def test_rejections_are_counted_per_sensor_and_reason_and_never_overwrite():
     ]
 
 
-def test_a_written_batch_reads_back_as_the_same_readings():
+def test_a_written_batch_reads_back_as_the_same_readings_and_statuses():
     builder = LineBuilder(Calendar("Asia/Shanghai"))
     noise = Reading("n 01,x=y", SensorKind.NOISE, 1_000, 7, 60, {"laeq": 55.5, "lamax": 70.0})
     fume = Reading(
@@ -137,11 +137,22 @@ def test_a_written_batch_reads_back_as_the_same_readings():
         30,
         {"oil_fume": 2.5, "fan_on": True, "purifier_on": False},
     )
+    noise_tags = SensorTags(noise.sensor, noise.kind, "s 1", "g=1", Zone.Z2)
+    back_online = builder.status(DeviceStatus("n 01,x=y", 4_000, True, None), noise_tags)
+    assert back_online is not None
     body = "\n".join(
         [
-            builder.reading(noise, SensorTags(noise.sensor, noise.kind, "s 1", "g=1", Zone.Z2)),
+            builder.reading(noise, noise_tags),
             builder.reading(fume, SensorTags("f-01", SensorKind.FUME, "s1", "g1", Zone.Z2)),
-            'device,sensor=f-01 online=false,fw="1.0 \\"b\\"" 3000',  # not a reading: skipped
+            'device,sensor=f-01 online=false,fw="1.0 \\"b\\"" 3000',  # a status, in its place
+            "device,sensor=f-01 battery_v=3.7 3500",  # health: not for the engine
+            "device,sensor=f-01 seq_gaps=1i,duplicates=0i 3600",  # accounting: neither
+            back_online,
         ]
     ).encode()
-    assert parse_readings(body) == [noise, fume]
+    assert parse_stored(body) == [
+        noise,
+        fume,
+        DeviceStatus("f-01", 3_000, False, '1.0 "b"'),
+        DeviceStatus("n 01,x=y", 4_000, True, None),
+    ]

@@ -1,4 +1,4 @@
-"""The writer at start: what the spool holds is handed to the rule engine again."""
+"""The writer at start: what the spool holds (readings, statuses) goes to the rule engine again."""
 
 from __future__ import annotations
 
@@ -40,15 +40,17 @@ def test_spooled_readings_reach_the_engine_again_at_start_and_influxdb_after(
         Reading("n-01", SensorKind.NOISE, T0 + 60_000 * (i + 3), i + 3, 60, {"laeq": 40.0})
         for i in range(2)
     ]
-    for batch in (first, second):
-        spool.append("\n".join(builder.reading(r, tags) for r in batch).encode())
+    will = DeviceStatus("n-01", T0 + 60_000 * 2 + 1, False)  # between two readings
+    lines = [builder.reading(r, tags) for r in first] + [builder.status(will, tags) or ""]
+    spool.append("\n".join(lines).encode())
+    spool.append("\n".join(builder.reading(r, tags) for r in second).encode())
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
     handed: list[Reading | DeviceStatus] = []
     writer = Writer(influx, NoRejects(), spool, lambda epoch, mids: None, on_stored=handed.extend)
     writer.start()
     try:
-        assert handed == first + second  # before anything else, oldest first
+        assert handed == [*first, will, *second]  # before anything else, in their order
         wait_for(lambda: spool.size_bytes == 0)  # then the replayer writes them
         rows = influx.query('SELECT count("laeq") FROM "noise"')
         assert rows[0].values[0][1] == 5

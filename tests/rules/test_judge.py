@@ -10,12 +10,13 @@ from linli.rules.judge import (
     SensorState,
     judge_reading,
     judge_silence,
+    judge_status,
     new_series,
 )
 from linli.rules.limits import FumeStandard
 from linli.rules.localtime import Calendar, Window
 from linli.rules.policy import RulePolicy
-from linli.rules.reading import Reading, SensorKind
+from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Merchant, Site, SiteKind, Zone
 from tests.rules.conftest import local_ms, noise_at
 
@@ -324,3 +325,15 @@ def test_offline_recovers_with_a_reading():
     assert state2.faults == frozenset()
     _, again = judge_silence(POLICY, HOME, state, 20 * MIN)
     assert again == []  # already offline: no second device case
+
+
+def test_a_last_will_older_than_the_newest_reading_changes_nothing():
+    # read back from the spool at start, after the sensor had spoken again
+    series = new_series(POLICY, SensorKind.NOISE)
+    state, _ = judge_reading(
+        POLICY, HOME, SensorState("n-01"), series, noise_at(10 * MIN, 50.0), 10 * MIN
+    )
+    old, events = judge_status(POLICY, HOME, state, DeviceStatus("n-01", 9 * MIN, False), 11 * MIN)
+    assert (old, events) == (state, [])
+    _, events = judge_status(POLICY, HOME, state, DeviceStatus("n-01", 10 * MIN, False), 11 * MIN)
+    assert signals(events) == [("fault", "device_offline")]
