@@ -109,8 +109,30 @@ class Run(NamedTuple):
     readings: Sequence[Reading]
     now_ms: int  # when they are judged: a reading older than `late_after_s` is late data
 
-    def breach(self, r: Reading, rule: RuleId, breach: Breach) -> Event:
-        """The event of a breach that began at `r`."""
+    def breach(
+        self,
+        policy: RulePolicy,
+        r: Reading,
+        rule: RuleId,
+        start_ms: int,
+        measured: float,
+        unit: str,
+        limit: Limit,
+        summary: str,
+    ) -> Event:
+        """The event of a breach that began at `r`, with its evidence (the window up to `r`)."""
+        breach = Breach(
+            rule,
+            self.site.id,
+            self.sensor,
+            start_ms,
+            r.ts_ms,
+            measured,
+            unit,
+            limit,
+            summary,
+            self.late(policy, r),
+        )
         return Event(Signal.BREACH, rule, self.site.id, self.sensor, r.ts_ms, breach)
 
     def clear(self, r: Reading, rule: RuleId) -> Event:
@@ -207,20 +229,14 @@ def noise_leq(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
         )
         if began:
             minutes = policy.leq_window_s / 60
-            breach = Breach(
-                RuleId.NOISE_LEQ,
-                run.site.id,
-                run.sensor,
-                min(_start(series.readings[i]), state.since_ms or end),
-                end,
-                measured,
-                "dB(A)",
-                limit,
-                f"LAeq over {minutes:g} min {measured:.1f} dB(A) > {limit.value:g} dB(A) "
-                f"({period})",
-                run.late(policy, r),
+            summary = (
+                f"LAeq over {minutes:g} min {measured:.1f} dB(A) > {limit.value:g} dB(A) ({period})"
             )
-            events.append(run.breach(r, RuleId.NOISE_LEQ, breach))
+            start_ms = min(_start(series.readings[i]), state.since_ms or end)
+            event = run.breach(
+                policy, r, RuleId.NOISE_LEQ, start_ms, measured, "dB(A)", limit, summary
+            )
+            events.append(event)
         elif cleared:
             events.append(run.clear(r, RuleId.NOISE_LEQ))
     return state, events
@@ -244,19 +260,9 @@ def noise_night_max(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
                 events.append(run.clear(r, RuleId.NOISE_NIGHT_MAX))
             state = _IDLE
         else:
-            breach = Breach(
-                RuleId.NOISE_NIGHT_MAX,
-                run.site.id,
-                run.sensor,
-                _start(r),
-                r.ts_ms,
-                lamax,
-                "dB(A)",
-                limit,
-                f"night LAmax {lamax:.1f} dB(A) > {limit.value:g} dB(A)",
-                run.late(policy, r),
-            )
-            events.append(run.breach(r, RuleId.NOISE_NIGHT_MAX, breach))
+            summary = f"night LAmax {lamax:.1f} dB(A) > {limit.value:g} dB(A)"
+            rule = RuleId.NOISE_NIGHT_MAX
+            events.append(run.breach(policy, r, rule, _start(r), lamax, "dB(A)", limit, summary))
             state = RuleState(True, r.ts_ms)
     return state, events
 
@@ -293,20 +299,15 @@ def fume_conc(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
         state, began, cleared = _episode(state, worst is not None, worst is None, end, 0)
         if began and worst is not None:
             mean, limit = worst
-            breach = Breach(
-                RuleId.FUME_CONC,
-                run.site.id,
-                run.sensor,
-                _start(next(x for x in series.readings[i:j] if fan_running(x))),
-                end,
-                mean,
-                limit.unit,
-                limit,
+            summary = (
                 f"{limit.metric} mean over {policy.fume_window_s / 60:g} min {mean:.2f} "
-                f"mg/m³ > {limit.value:g} mg/m³",
-                run.late(policy, r),
+                f"mg/m³ > {limit.value:g} mg/m³"
             )
-            events.append(run.breach(r, RuleId.FUME_CONC, breach))
+            start_ms = _start(next(x for x in series.readings[i:j] if fan_running(x)))
+            event = run.breach(
+                policy, r, RuleId.FUME_CONC, start_ms, mean, limit.unit, limit, summary
+            )
+            events.append(event)
         elif cleared:
             events.append(run.clear(r, RuleId.FUME_CONC))
     return state, events
@@ -340,19 +341,12 @@ def purifier_off(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
         if began:
             since = state.since_ms if state.since_ms is not None else began_ms
             minutes = (r.ts_ms - since) / 60_000
-            breach = Breach(
-                RuleId.PURIFIER_OFF,
-                run.site.id,
-                run.sensor,
-                since,
-                r.ts_ms,
-                round(minutes, 1),
-                "min",
-                run.limits.purifier,
-                f"fan running with the purifier off for {minutes:g} min",
-                run.late(policy, r),
+            summary = f"fan running with the purifier off for {minutes:g} min"
+            limit = run.limits.purifier
+            rule = RuleId.PURIFIER_OFF
+            events.append(
+                run.breach(policy, r, rule, since, round(minutes, 1), "min", limit, summary)
             )
-            events.append(run.breach(r, RuleId.PURIFIER_OFF, breach))
         elif cleared:
             events.append(run.clear(r, RuleId.PURIFIER_OFF))
     return state, events
