@@ -1,10 +1,12 @@
-"""The rules: pure functions of (window of readings, prior state, now) (STYLE §5).
+"""The rules: pure functions of (readings, prior state, now) (STYLE §5).
 
-`evaluate(rule, window, state, now_ms)` judges one breach rule at the end of a window
-and returns the rule's next state with the breach that began, if any. `judge_reading`
-runs a sensor's device checks and then its breach rules for one new reading;
-`judge_silence` finds sensors that went quiet and `judge_status` acts on a status message
-(the last will: offline at once; back online: recovered).
+`evaluate(rule, policy, run, state)` judges a `Run` of a sensor's readings by one breach
+rule, each reading by the window ending at its time, and returns the rule's next state
+with the breaches that began and ended. `judge_readings` runs a sensor's device checks
+reading by reading and hands the trusted readings between two device changes to its
+breach rules as one run (`judge_reading`: one reading); `judge_silence` finds sensors
+that went quiet and `judge_status` acts on a status message (the last will: offline at
+once; back online: recovered).
 A sensor with a device fault is judged by no breach rule (CONTRACT §5): its readings
 neither open nor close breach cases until it recovers.
 """
