@@ -19,7 +19,13 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from linli.rules.constants import SENSOR_ID_PATTERN
 from linli.rules.limits import FUME_METRICS, FumeStandard, NoiseStandard
-from linli.rules.localtime import MAX_BUSINESS_WINDOWS, Calendar, Window, parse_hhmm
+from linli.rules.localtime import (
+    MAX_BUSINESS_WINDOWS,
+    MINUTES_PER_DAY,
+    Calendar,
+    Window,
+    parse_hhmm,
+)
 from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
@@ -144,7 +150,12 @@ class RulesModel(_Model):
     @field_validator("night")
     @classmethod
     def _night_span(cls, value: str) -> str:
-        _span(value)
+        night = _span(value)
+        if night.start_min % MINUTES_PER_DAY == night.end_min % MINUTES_PER_DAY:
+            raise ValueError(
+                f"night {value!r} leaves no day (or no night): GB 3096 judges both, e.g. "
+                '"22:00-06:00"'
+            )
         return value
 
     @field_validator("business_hours")

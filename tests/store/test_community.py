@@ -236,6 +236,14 @@ def test_rules_table_refuses_four_business_windows(tmp_path):
         load_community(path)
 
 
+@pytest.mark.parametrize("night", ["06:00-06:00", "00:00-24:00"])
+def test_rules_table_refuses_a_night_that_leaves_no_day(tmp_path, night):
+    path = tmp_path / "c.toml"
+    path.write_text(f'[community]\nname = "x"\n\n[rules]\nnight = "{night}"\n', encoding="utf-8")
+    with pytest.raises(CommunityError, match=r"\[rules\] field 'night'.*leaves no day"):
+        load_community(path)
+
+
 def test_a_community_zone_other_than_linli_tz_stops_the_start(tmp_path):
     from linli.service import StartupError, load_policy
     from linli.settings import Settings
