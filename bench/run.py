@@ -13,7 +13,7 @@
 --rules runs (b) a second time with `linli ingest --rules` (the rule engine judging
     every reading, every rule on) and prints both numbers and their ratio; with
     --repeat N, (b) with one worker runs off and on N times in turn, and the medians
-    are compared (one run of (b) varies by about ±5 % on a 2-core machine).
+    are compared (one run of (b) lies up to about 10 % off the median on 2 cores).
 bench/engine.py measures the rule engine alone (CPU per reading, no servers).
 
 Latency is measured by polling InfluxDB every 100 ms for counts per 100 ms of
@@ -419,7 +419,7 @@ def main() -> int:
         type=int,
         default=1,
         help="with --rules: run (b) with one worker off and on this many times, in turn, "
-        "and give the median of each (one run varies by about ±5 %% here)",
+        "and give the median of each (one run lies up to about 10 %% off it here)",
     )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
