@@ -2,11 +2,12 @@
 
 Ingest's writer hands every durable batch to `Engine.submit`, which only enqueues: the
 hot path stays fast. One engine thread takes `now` once per round, judges the readings
-by the pure rules (rules/judge.py), and applies the resulting decisions to the case
-store in one transaction together with the rules' new memory, so a restart mid-breach
-neither repeats nor misses a case. A periodic tick finds silent sensors, escalates
-cases on schedule and closes resolved ones whose verification window passed. Telling
-(the `case_event` points for Grafana) happens after the transaction, as its own stage.
+by the pure rules (rules/judge.py, rules/breaches.py), and applies the resulting
+decisions to the case store in one transaction together with the rules' new memory, so
+a restart mid-breach neither repeats nor misses a case. A periodic tick finds silent
+sensors, escalates cases on schedule and closes resolved ones whose verification window
+passed. Telling (the `case_event` points for Grafana) happens after the transaction, as
+its own stage.
 
 A full queue blocks the writer: the writer stops acknowledging, the MQTT loop stops
 reading and the broker holds the rest (the same backpressure as a full spool).
@@ -55,11 +56,9 @@ from linli.rules.case import (
     verification_due,
 )
 from linli.rules.constants import M_CASE_EVENT
+from linli.rules.events import DEVICE_RULES, Event, Signal
 from linli.rules.judge import (
-    DEVICE_RULES,
-    Event,
     SensorState,
-    Signal,
     judge_readings,
     judge_silence,
     judge_status,

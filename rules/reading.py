@@ -81,6 +81,14 @@ class DeviceStatus(NamedTuple):
     fw: str | None = None
 
 
+def numeric(r: Reading, metric: str) -> float | None:
+    """A reading's number for `metric`, or None when it has none (or a true/false)."""
+    value = r.metrics.get(metric)
+    if value is None or isinstance(value, bool):
+        return None
+    return float(value)
+
+
 @dataclass(frozen=True, slots=True)
 class DeviceHealth:
     """A health message: battery, radio, temperature, uptime (all optional but ts)."""

@@ -13,7 +13,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from linli.engine import Engine
 from linli.ingest.influx import InfluxClient
 from linli.ingestion import Ingest
-from linli.rules.judge import RuleId, SensorState, judge_status
+from linli.rules.events import RuleId
+from linli.rules.judge import SensorState, judge_status
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Sensor, Site, SiteKind, Zone

@@ -13,14 +13,8 @@ from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.history import readings_of
 from linli.rules.constants import M_FUME, M_NOISE
-from linli.rules.judge import (
-    BREACH_RULES,
-    DEVICE_RULES,
-    RuleId,
-    SensorState,
-    judge_reading,
-    new_series,
-)
+from linli.rules.events import BREACH_RULES, DEVICE_RULES, RuleId
+from linli.rules.judge import SensorState, judge_reading, new_series
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.series import Series
 from linli.store import NotFound

@@ -14,7 +14,7 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
-from linli.rules.judge import Breach
+from linli.rules.events import Breach
 from linli.rules.reading import Reading
 from linli.store.errors import NotFound
 from linli.store.tables import cases, evidence, occurrences, rule_state, timeline

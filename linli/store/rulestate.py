@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from linli.rules.judge import RuleId, RuleState, SensorState
+from linli.rules.breaches import RuleState
+from linli.rules.events import RuleId
+from linli.rules.judge import SensorState
 from linli.rules.reading import Reading, SensorKind
 
 

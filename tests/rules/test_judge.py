@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from linli.rules.events import Event, RuleId
 from linli.rules.judge import (
-    Event,
-    RuleId,
     SensorState,
     judge_reading,
     judge_silence,

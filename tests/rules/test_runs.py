@@ -12,7 +12,8 @@ import random
 
 import pytest
 
-from linli.rules.judge import Event, SensorState, judge_reading, judge_readings, new_series
+from linli.rules.events import Event
+from linli.rules.judge import SensorState, judge_reading, judge_readings, new_series
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import Reading, SensorKind
 from tests.rules.conftest import local_ms
