@@ -24,15 +24,12 @@ skipped: rules/judge.py), and an occurrence is kept once per (case, sensor, wind
 Readings that were in the spool at the crash reach InfluxDB only later: the writer hands
 them over again at start (ingest/writer.py).
 
-Evidence: an occurrence's snapshot starts with the readings in memory; the full span,
-`evidence_margin_s` before the window to as long after, is read back from InfluxDB by
-the tick once the sensor has reported past its end, and again (final) once late data
-has had its time. Reading InfluxDB never holds up judging: a failure leaves it pending.
+Evidence snapshots (linli/evidence.py) start with the readings in memory and are read
+back in full from InfluxDB by the tick; telling is linli/telling.py.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import operator
 import queue
@@ -40,22 +37,20 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Final
 
+from linli.evidence import Snapshots
 from linli.history import ReadingHistory
 from linli.rules.case import (
     Action,
     Case,
     CaseKind,
     Level,
-    TimelineEntry,
     apply,
     due_level,
     open_case,
     verification_due,
 )
-from linli.rules.constants import M_CASE_EVENT
 from linli.rules.events import DEVICE_RULES, Event, Signal
 from linli.rules.judge import (
     SensorState,
@@ -70,8 +65,9 @@ from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Registry, Site
 from linli.rules.series import Series
 from linli.store import Database
-from linli.store.cases import CaseTx, PendingSnapshot
+from linli.store.cases import CaseTx
 from linli.store.rulestate import state_doc, state_of
+from linli.telling import CaseChange, Tell
 
 log = logging.getLogger(__name__)
 
@@ -88,48 +84,8 @@ TITLES: Final = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class Pending:
-    """An evidence snapshot the tick still has to read back (CaseTx.pending_snapshots)."""
-
-    snapshot: PendingSnapshot
-    give_up_ms: int  # wall time after which late data no longer waits: the final read
-    filled: bool = False  # read back once the sensor reported past the snapshot's end
-
-
-@dataclass(frozen=True, slots=True)
-class CaseChange:
-    """One change to tell the world about (a `case_event` point)."""
-
-    case: Case
-    entry: TimelineEntry
-
-
-def _escape_tag(value: str) -> str:
-    return value.replace("\\", "\\\\").replace(",", r"\,").replace("=", r"\=").replace(" ", r"\ ")
-
-
-def _escape_str(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"')
-
-
-def case_event_line(change: CaseChange) -> str:
-    """CONTRACT §4 `case_event`: tags site, grid, rule, kind; fields case_id, state, title."""
-    c = change.case
-    tags = ",".join(
-        f"{k}={_escape_tag(v)}"
-        for k, v in (("grid", c.grid), ("kind", c.kind.value), ("rule", c.rule), ("site", c.site))
-    )
-    fields = (
-        f'case_id={c.id}i,state="{c.state.value}",title="{_escape_str(c.title)}",'
-        f'action="{change.entry.action.value}"'
-    )
-    return f"{M_CASE_EVENT},{tags} {fields} {change.entry.at_ms}"
-
-
 IDLE_SAVE_S: Final = 0.2  # a queue quiet this long: save the rules' state
 
-Tell = Callable[[Sequence[CaseChange]], None]
 Stored = Reading | DeviceStatus  # what the writer hands over once durable, in arrival order
 
 
@@ -165,24 +121,16 @@ class Engine:
         self._limits: dict[str, SiteLimits] = {}  # per site, as of this registry
         with db.cases() as tx:
             self._states = {s: state_of(s, d) for s, d in tx.load_states().items()}
-            self._pending: dict[str, list[Pending]] = defaultdict(list)
-            for snap in tx.pending_snapshots():
-                give_up = self._give_up(snap.until_ms, snap.noticed_ms)
-                self._pending[snap.sensor].append(Pending(snap, give_up))
+            pending = tx.pending_snapshots()
+        self._snapshots = Snapshots(policy.evidence_margin_s, history, pending)
         self._series: dict[str, Series] = {}
         self._dirty: set[str] = set()  # sensors whose state is newer than the saved one
         self._saved_at = time.monotonic()
         self._checkpoint_s = checkpoint_s
         self._round_readings = round_readings
         self._round_s = round_s
-        self._new_pending: list[Pending] = []  # this round's, kept once its transaction is
         self._thread: threading.Thread | None = None
         self.judged = 0
-
-    def _give_up(self, until_ms: int, noticed_ms: int) -> int:
-        """When a snapshot stops waiting for readings: late data keeps arriving for a while."""
-        margin = self.policy.evidence_margin_s * 1000
-        return max(until_ms, noticed_ms + margin) + margin
 
     def _series_of(self, sensor: str, kind: SensorKind) -> Series:
         series = self._series.get(sensor)
@@ -334,7 +282,7 @@ class Engine:
         changes: list[CaseChange] = []
         states = dict(self._states)
         judged: list[str] = []
-        self._new_pending.clear()
+        self._snapshots.begin()
         with self._db.cases() as tx:
             for sensor_id, stored in by_sensor.items():
                 site = self._site_of(sensor_id)
@@ -364,7 +312,7 @@ class Engine:
         self._dirty = dirty
         if not dirty:
             self._saved_at = time.monotonic()
-        self._keep_pending()
+        self._snapshots.keep()
         self.judged += len(items)
         self._told(changes)
 
@@ -382,7 +330,7 @@ class Engine:
         changes: list[CaseChange] = []
         states = dict(self._states)
         changed: list[str] = []
-        self._new_pending.clear()
+        self._snapshots.begin()
         with self._db.cases() as tx:
             for sensor_id, state in states.items():
                 site = self._site_of(sensor_id)
@@ -398,9 +346,13 @@ class Engine:
                 changes += self._age(tx, case, now_ms)
             _save_states(tx, states, changed, now_ms)
         self._states = states
-        self._keep_pending()
+        self._snapshots.keep()
         self._told(changes)
-        self._fill_snapshots(now_ms)
+        self._snapshots.fill(self._db, self._watermark, now_ms)
+
+    def _watermark(self, sensor: str) -> int | None:
+        state = self._states.get(sensor)
+        return None if state is None else state.watermark_ms
 
     def _site_of(self, sensor_id: str) -> Site | None:
         sensor = self._registry.sensors.get(sensor_id)
@@ -447,62 +399,9 @@ class Engine:
             moved, entry = apply(case, Action.OCCUR, now_ms, ACTOR, note)
             tx.update_case(moved, entry)
         assert moved.id is not None
-        margin = self.policy.evidence_margin_s * 1000
         series = self._series.get(breach.sensor)
-        snapshot = _in_memory(series, state.recent, breach.start_ms - margin)
-        until_ms = breach.end_ms + margin
-        evidence_id = tx.add_occurrence(moved.id, breach, now_ms, snapshot, until_ms)
-        pending = PendingSnapshot(evidence_id, breach.sensor, breach.start_ms, until_ms, now_ms)
-        self._new_pending.append(Pending(pending, self._give_up(until_ms, now_ms)))
+        self._snapshots.add(tx, moved.id, breach, now_ms, series, state.recent)
         return [CaseChange(moved, entry)]
-
-    def _keep_pending(self) -> None:
-        for p in self._new_pending:
-            self._pending[p.snapshot.sensor].append(p)
-        self._new_pending.clear()
-
-    def _fill_snapshots(self, now_ms: int) -> None:
-        """Read the due evidence snapshots back from InfluxDB, then store them.
-
-        Due: once the sensor's readings have passed the snapshot's end (filled, still
-        open to late data), and once late data has had its time (final). A read that
-        fails is tried again at the next tick.
-        """
-        margin = self.policy.evidence_margin_s * 1000
-        fills: list[tuple[Pending, bool, list[Reading] | None]] = []
-        for sensor, items in self._pending.items():
-            state = self._states.get(sensor)
-            watermark = None if state is None else state.watermark_ms
-            for p in items:
-                final = now_ms > p.give_up_ms
-                past_end = watermark is not None and watermark > p.snapshot.until_ms
-                if not final and (p.filled or not past_end):
-                    continue
-                readings = None
-                if self.history is not None:
-                    after = p.snapshot.start_ms - margin - 1
-                    try:
-                        readings = self.history.readings_after(sensor, after, p.snapshot.until_ms)
-                    except Exception as err:  # InfluxDB down: try again next tick
-                        log.warning(
-                            "evidence %d: could not read back readings: %s",
-                            p.snapshot.evidence_id,
-                            err,
-                        )
-                        continue
-                fills.append((p, final, readings))
-        if not fills:
-            return
-        with self._db.cases() as tx:
-            for p, final, readings in fills:
-                tx.set_snapshot(p.snapshot, readings, done=final)
-        for p, final, _ in fills:
-            items = self._pending[p.snapshot.sensor]
-            items.remove(p)
-            if not final:
-                items.append(dataclasses.replace(p, filled=True))
-            if not items:
-                del self._pending[p.snapshot.sensor]
 
     def _age(self, tx: CaseTx, case: Case, now_ms: int) -> list[CaseChange]:
         out: list[CaseChange] = []
@@ -533,25 +432,9 @@ def _save_states(
     tx.save_states({s: state_doc(states[s]) for s in sensors}, now_ms)
 
 
-def _in_memory(series: Series | None, recent: Sequence[Reading], from_ms: int) -> list[Reading]:
-    """A sensor's readings in memory from `from_ms` on, by time: its series, and those of
-    the last few judged that the series does not hold (a stuck run)."""
-    held: list[Reading] = []
-    if series is not None and len(series):
-        i, j = series.span(from_ms - 1, series.ts[-1])
-        held = series.readings[i:j]
-    extra = [r for r in recent if r.ts_ms >= from_ms and (series is None or not series.has(r))]
-    if not extra:
-        return held
-    return sorted({(r.ts_ms, r.seq): r for r in (*held, *extra)}.values(), key=_BY_TIME)
-
-
-_BY_TIME: Final = operator.attrgetter("ts_ms")
-
-
 def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:
     """Split one sensor's items at its statuses; each run of readings sorted by time."""
-    by_time = _BY_TIME
+    by_time = operator.attrgetter("ts_ms")
     if DeviceStatus not in map(type, stored):  # the common case: readings only
         return [sorted(stored, key=by_time)]  # type: ignore[arg-type]
     out: list[DeviceStatus | list[Reading]] = []
@@ -567,12 +450,3 @@ def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:
     if run:
         out.append(sorted(run, key=by_time))
     return out
-
-
-def influx_teller(write: Callable[[bytes], None]) -> Tell:
-    """Write case changes as `case_event` points (Grafana annotations)."""
-
-    def tell(changes: Sequence[CaseChange]) -> None:
-        write(("\n".join(case_event_line(c) for c in changes) + "\n").encode())
-
-    return tell

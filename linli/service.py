@@ -64,8 +64,9 @@ def make_engine(db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[n
 
     At start it first replays from InfluxDB what was stored but not judged (a kill -9).
     """
-    from linli.engine import Engine, influx_teller
+    from linli.engine import Engine
     from linli.history import InfluxHistory
+    from linli.telling import influx_teller
 
     return Engine(db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx))
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from linli.engine import Engine, influx_teller
+from linli.engine import Engine
 from linli.history import InfluxHistory
 from linli.ingest.influx import InfluxClient
 from linli.ingestion import Ingest
@@ -24,6 +24,7 @@ from linli.rules.reading import SensorKind
 from linli.rules.registry import Merchant, Sensor, SiteKind, Zone
 from linli.settings import Settings
 from linli.store import Database, GridRecord, SiteRecord
+from linli.telling import influx_teller
 from tests.helpers import Publisher, count, settings_for, wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")
