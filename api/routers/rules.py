@@ -13,10 +13,9 @@ from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.history import readings_of
 from linli.rules.constants import M_FUME, M_NOISE
-from linli.rules.events import BREACH_RULES, DEVICE_RULES, RuleId
-from linli.rules.judge import SensorState, judge_reading, new_series
+from linli.rules.events import BREACH_RULES, DEVICE_RULES, Event, RuleId
+from linli.rules.judge import SensorState, judge_readings, new_series
 from linli.rules.reading import Reading, SensorKind
-from linli.rules.series import Series
 from linli.store import NotFound
 
 router = APIRouter(prefix="/rules", tags=["rules"])
@@ -70,36 +69,40 @@ def backtest(
     for measurement, kind in ((M_NOISE, SensorKind.NOISE), (M_FUME, SensorKind.FUME)):
         q = f'SELECT * FROM "{measurement}" {where} LIMIT {MAX_BACKTEST_POINTS}'
         readings += readings_of(services.influx.query(q), kind)
-    readings = [r for r in readings if r.sensor in sensors]
-    readings.sort(key=lambda r: (r.sensor, r.ts_ms))
-    found: dict[tuple[str, str], WouldOpen] = {}
-    states: dict[str, SensorState] = {}
-    series: dict[str, Series] = {}
+    by_sensor: dict[str, list[Reading]] = defaultdict(list)
     for r in readings:
-        s = sites[sensors[r.sensor].site]
-        state = states.get(r.sensor) or SensorState(r.sensor)
-        if r.sensor not in series:
-            series[r.sensor] = new_series(services.policy, r.kind)
-        states[r.sensor], events = judge_reading(
-            services.policy, s, state, series[r.sensor], r, r.ts_ms
+        if r.sensor in sensors:
+            by_sensor[r.sensor].append(r)
+    events: list[tuple[str, Event]] = []  # (site, event)
+    for sensor, run in sorted(by_sensor.items()):
+        run.sort(key=lambda r: r.ts_ms)
+        s = sites[sensors[sensor].site]
+        series = new_series(services.policy, run[0].kind)
+        # one call per sensor, judged as the engine judges a round; `now` is the end of
+        # the history, so what the cases would say of late data does not apply here
+        _, judged = judge_readings(
+            services.policy, s, SensorState(sensor), series, run, run[-1].ts_ms
         )
-        for e in events:
-            if e.rule is not rule_id or e.breach is None:
-                continue
-            key = (s.id, e.rule.value)
-            b = e.breach
-            if key in found:
-                found[key].occurrences += 1
-                continue
-            found[key] = WouldOpen(
-                site=s.id,
-                rule=e.rule.value,
-                sensor=b.sensor,
-                first_ms=b.end_ms,
-                occurrences=1,
-                measured=b.measured,
-                limit_value=None if b.limit is None else b.limit.value,
-                clause_zh=None if b.limit is None else b.limit.clause_zh,
-                summary=b.summary,
-            )
+        events += [(s.id, e) for e in judged]
+    events.sort(key=lambda x: x[1].ts_ms)  # in time order across sensors, as they happened
+    found: dict[tuple[str, str], WouldOpen] = {}
+    for site_id, e in events:
+        if e.rule is not rule_id or e.breach is None:
+            continue
+        key = (site_id, e.rule.value)
+        b = e.breach
+        if key in found:
+            found[key].occurrences += 1
+            continue
+        found[key] = WouldOpen(
+            site=site_id,
+            rule=e.rule.value,
+            sensor=b.sensor,
+            first_ms=b.end_ms,
+            occurrences=1,
+            measured=b.measured,
+            limit_value=None if b.limit is None else b.limit.value,
+            clause_zh=None if b.limit is None else b.limit.clause_zh,
+            summary=b.summary,
+        )
     return list(found.values())

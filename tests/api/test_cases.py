@@ -97,4 +97,6 @@ def test_backtest_replays_influx_history_and_opens_nothing(client, tokens, influ
     assert [(f["site"], f["rule"], f["measured"], f["limit_value"]) for f in found] == [
         ("ktv-1", "noise_leq", 62.0, 50.0)
     ]
+    # once 75 % of the 10-minute window is covered: the 8th reading; then it stays on
+    assert (found[0]["first_ms"], found[0]["occurrences"]) == (t0 + 7 * MIN, 1)
     assert client.get("/api/v1/cases", headers=tokens["staff"]).json()["total"] == 0
