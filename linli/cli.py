@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
+from linli import logs
 from linli.settings import Settings
 
 
@@ -135,11 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["sim"]:
         return _sim(argv[1:])
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=getattr(args, "log_level", "INFO").upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    logs.configure(getattr(args, "log_level", "INFO"))
     settings = Settings()
     if args.command == "dashboards":
         return _dashboards(settings, args)

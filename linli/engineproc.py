@@ -126,15 +126,11 @@ class EngineProcess:
 
 def _main(settings: Settings, policy: RulePolicy, log_level: int, conn: Connection) -> None:
     """The child: the engine, fed from the pipe until it closes."""
-    from linli import service
+    from linli import logs, service
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     os.nice(NICE)
-    logging.basicConfig(
-        level=log_level,
-        format="%(asctime)s %(levelname)s %(name)s [engine]: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # as in the parent (linli/cli.py)
+    logs.configure(log_level, " [engine]")
     db = service.open_store(settings, None)
     influx = service.open_influx(settings)
     engine = service.make_engine(db, influx, policy).start()

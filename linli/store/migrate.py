@@ -7,15 +7,19 @@ upgraded like any other.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Final
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, inspect
 
 SCRIPTS: Final = Path(__file__).resolve().parent / "alembic"
 BASELINE: Final = "0001"
+
+log = logging.getLogger(__name__)
 
 
 def alembic_config() -> Config:
@@ -33,4 +37,8 @@ def upgrade(engine: Engine) -> None:
         tables = set(inspect(conn).get_table_names())
         if "alembic_version" not in tables and "grids" in tables:
             command.stamp(config, BASELINE)
+        before = MigrationContext.configure(conn).get_current_revision()
         command.upgrade(config, "head")
+        after = MigrationContext.configure(conn).get_current_revision()
+    if after != before:
+        log.info("case store schema migrated from %s to %s", before or "empty", after)
