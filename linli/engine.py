@@ -173,8 +173,7 @@ class Engine:
         keep = keep_ms(self.policy)
         replayed = 0
         for sensor, newest in sorted(self.history.newest(horizon).items()):
-            state = self._states.get(sensor)
-            watermark = None if state is None else state.watermark_ms
+            watermark = self._watermark(sensor)
             if self._site_of(sensor) is None:
                 continue
             after = horizon if watermark is None else max(horizon, watermark - keep)
@@ -182,10 +181,10 @@ class Engine:
                 continue
             readings = self.history.readings_after(sensor, after)
             seen = [r for r in readings if watermark is not None and r.ts_ms <= watermark]
-            for r in seen:  # judged before: memory only
-                self._series_of(sensor, r.kind).add(r)
-            if seen:
-                self._series[sensor].trim()
+            if seen:  # judged before: memory only
+                series = self._series_of(sensor, seen[0].kind)
+                series.extend(seen)
+                series.trim()
             fresh = readings[len(seen) :]
             for i in range(0, len(fresh), chunk):
                 self.process(fresh[i : i + chunk], self._clock())

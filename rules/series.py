@@ -107,6 +107,10 @@ class Series:
     def __len__(self) -> int:
         return len(self.ts) - self._first
 
+    def add(self, r: Reading) -> None:
+        """Insert a reading by time (the same time again replaces it); see `trim`."""
+        self.extend((r,))
+
     def extend(self, readings: Iterable[Reading]) -> None:
         """`add` each reading, in one call: newer ones are appended, others inserted."""
         ts, held, cum, step = self.ts, self.readings, self._cum, self._step
@@ -115,24 +119,19 @@ class Series:
                 ts.append(r.ts_ms)
                 held.append(r)
                 cum.append(step(cum[-1], r))
-            else:
-                self.add(r)
+            else:  # out of order or again: rare (late data)
+                self._insert(r)
 
-    def add(self, r: Reading) -> None:
-        """Insert a reading by time (the same time again replaces it); see `trim`."""
+    def _insert(self, r: Reading) -> None:
+        """Insert a reading among the held ones and re-sum from there."""
         ts = self.ts
-        if not ts or r.ts_ms > ts[-1]:
-            ts.append(r.ts_ms)
-            self.readings.append(r)
-            self._cum.append(self._step(self._cum[-1], r))
-        else:  # out of order or again: rare (late data); re-sum from the insertion point
-            i = bisect.bisect_left(ts, r.ts_ms, self._first)
-            if i < len(ts) and ts[i] == r.ts_ms:
-                self.readings[i] = r
-            else:
-                ts.insert(i, r.ts_ms)
-                self.readings.insert(i, r)
-            self._resum(i)
+        i = bisect.bisect_left(ts, r.ts_ms, self._first)
+        if i < len(ts) and ts[i] == r.ts_ms:
+            self.readings[i] = r
+        else:
+            ts.insert(i, r.ts_ms)
+            self.readings.insert(i, r)
+        self._resum(i)
 
     def trim(self) -> None:
         """Drop the readings older than `keep_ms` before the newest.
@@ -194,10 +193,6 @@ class Series:
         """Whether this very reading (time and seq) is held."""
         i = bisect.bisect_left(self.ts, r.ts_ms, self._first)
         return i < len(self.ts) and self.ts[i] == r.ts_ms and self.readings[i].seq == r.seq
-
-    def newest(self) -> Reading | None:
-        """The newest reading held."""
-        return self.readings[-1] if len(self) else None
 
     def held(self) -> list[Reading]:
         """Every reading held, oldest first."""
