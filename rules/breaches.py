@@ -106,10 +106,6 @@ def _episode(
     return RuleState(False, since), False, False
 
 
-# The rules judge a run of readings in one loop each: they run for every reading linli
-# stores, so the common case (nothing begins or ends) is a few comparisons.
-
-
 def noise_leq(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
     """The rolling energetic LAeq above the day or night limit, sustained; hysteresis to clear.
 

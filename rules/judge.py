@@ -10,12 +10,13 @@ readings neither open nor close breach cases until it recovers.
 
 from __future__ import annotations
 
+import functools
 import operator
 from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 from typing import Final, NamedTuple
 
-from linli.rules.breaches import IDLE, RULES, RuleState, Run
+from linli.rules.breaches import IDLE, RuleState, Run, evaluate
 from linli.rules.events import BREACH_RULES, Breach, Event, RuleId, Signal
 from linli.rules.policy import RulePolicy, SiteLimits
 from linli.rules.reading import DeviceStatus, Reading, SensorKind, numeric
@@ -136,13 +137,12 @@ def judge_readings(
     watermark = state.watermark_ms
     period_s = state.period_s
     trusted: list[Reading] = []  # for the breach rules, before the next device change
+    run_of = functools.partial(Run, site, limits, sensor, series, now_ms=now_ms)
     judged = False
     for r in readings:
         if watermark is not None and r.ts_ms <= watermark:  # late, or again: rare
             if trusted:
-                events += _judge_run(
-                    policy, Run(site, limits, sensor, series, trusted, now_ms), rules
-                )
+                events += _judge_run(policy, run_of(trusted), rules)
                 trusted = []
             if _seen(r, recent[-keep_recent:], series):
                 continue
@@ -158,9 +158,7 @@ def judge_readings(
         why = implausible(policy, r)
         if run or why is not None or faults:
             if trusted:  # judged as they came, before the device changes
-                events += _judge_run(
-                    policy, Run(site, limits, sensor, series, trusted, now_ms), rules
-                )
+                events += _judge_run(policy, run_of(trusted), rules)
                 trusted = []
             if RuleId.DEVICE_OFFLINE in faults:  # a reading: back online
                 faults.discard(RuleId.DEVICE_OFFLINE)
@@ -174,7 +172,7 @@ def judge_readings(
             trusted.append(r)
         watermark = r.ts_ms if watermark is None or r.ts_ms > watermark else watermark
     if trusted:
-        events += _judge_run(policy, Run(site, limits, sensor, series, trusted, now_ms), rules)
+        events += _judge_run(policy, run_of(trusted), rules)
     if not judged:
         return state, events
     kept = tuple(recent[-keep_recent:])
@@ -195,7 +193,7 @@ def _judge_run(policy: RulePolicy, run: Run, rules: dict[RuleId, RuleState]) -> 
     series.extend(run.readings)
     events: list[Event] = []
     for rule in BREACH_RULES[run.readings[0].kind]:
-        state, found = RULES[rule](policy, run, rules.get(rule, IDLE))
+        state, found = evaluate(rule, policy, run, rules.get(rule, IDLE))
         if state == IDLE:
             rules.pop(rule, None)
         else:
