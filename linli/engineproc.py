@@ -144,4 +144,5 @@ def _main(settings: Settings, policy: RulePolicy, log_level: int, conn: Connecti
             engine.submit(decode(data))
     finally:
         engine.stop()
+        influx.close()
         db.close()
