@@ -2,7 +2,11 @@
 
 GB 3096-2008 §3.6/3.7: day 06:00–22:00, night 22:00–06:00 unless the county-level
 government moves them; business hours are up to three windows a day (DOMAIN.md).
-Readings are judged by their own timestamps: a reading at 22:00:00 local is night.
+A reading belongs to the period it measured, `[ts − period_s, ts)` (its `ts` is the
+period's end): its day or night, its local hour and so its limit are those of its
+period's midpoint (`measured_at_ms`). A 1-minute reading stamped 22:00:00 measured
+21:59–22:00 and is daytime; a period straddling a boundary belongs to the side it
+mostly covers, and one split exactly in half to the later side.
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ def parse_hhmm(text: str) -> int:
     if not 0 <= value <= MINUTES_PER_DAY or not 0 <= int(minutes or 0) < 60:
         raise ValueError(f"{text!r} is not a time of day HH:MM")
     return value
+
+
+def measured_at_ms(ts_ms: int, period_s: int) -> int:
+    """The midpoint of the period a reading measured, `[ts_ms − period_s, ts_ms)`.
+
+    Day or night, the local hour and the limit in force are decided here, for the rules,
+    the `limit_db`/`exceed_s`/`hour_local` ingest writes and the dashboards alike.
+    """
+    return ts_ms - period_s * 500
 
 
 @functools.lru_cache(maxsize=65_536)
@@ -110,6 +123,10 @@ class Calendar:
     def period(self, ts_ms: int) -> Period:
         """Day or night at `ts_ms`, local time."""
         return _period(self.tz, self.night_start_min, self.night_end_min, ts_ms // 60_000)
+
+    def period_of(self, ts_ms: int, period_s: int) -> Period:
+        """Day or night of a reading ending at `ts_ms` after `period_s`: its period's midpoint."""
+        return self.period(measured_at_ms(ts_ms, period_s))
 
     def period_bounds(self, ts_ms: int) -> tuple[int, int]:
         """When the day or night that `ts_ms` falls in begins and ends (epoch ms, [start, end))."""

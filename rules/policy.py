@@ -135,3 +135,13 @@ class SiteLimits(NamedTuple):
     def noise(self, period: Period) -> Limit:
         """The LAeq limit by day or by night."""
         return self.noise_night if period is Period.NIGHT else self.noise_day
+
+    def noise_in_force(self, calendar: Calendar, ts_ms: int, period_s: int) -> Limit:
+        """The LAeq limit in force for a reading ending at `ts_ms` after `period_s`.
+
+        The one place that decides it: the breach rules judge by it and ingest writes its
+        value as `limit_db` (and `exceed_s`) with the reading, so a dashboard's limit line
+        and a case's evidence name the same number (the period's midpoint decides day or
+        night: rules/localtime.py).
+        """
+        return self.noise(calendar.period_of(ts_ms, period_s))
