@@ -140,8 +140,10 @@ def build(opts: Options) -> g.Json:
         g.timeseries(
             "等效声级与限值 · $site",
             "Energetic LAeq per sensor over each interval (10·log10 of the mean sound energy, "
-            "never a mean of dB), with the GB 3096 limit in force for the site's zone: the "
-            f"day value {days} and the night value {nights} local, drawn as a dashed step line.",
+            "never a mean of dB), with the limit in force the rule engine judges the site by "
+            "(GB 3096 for buildings, GB 22337 for shops, or the community's choice; each "
+            "reading's day or night by the period it measured): the day value "
+            f"{days} and the night value {nights} local, drawn as a dashed step line.",
             [g.target(laeq, "A", alias="$tag_sensor"), g.target(limit, "B", alias=LIMIT)],
             unit=g.UNIT_DBA,
             decimals=1,
@@ -256,8 +258,8 @@ def build(opts: Options) -> g.Json:
     return g.dashboard(
         UID,
         "噪声",
-        "Noise per site against GB 3096-2008 limits (day/night by zone class); energetic "
-        "averages throughout.",
+        "Noise per site against the limits in force (GB 3096-2008 / GB 22337-2008, day/night "
+        "by zone class), the ones its cases are judged by; energetic averages throughout.",
         layout,
         variables=variables(),
         annotations=[case_annotation()],

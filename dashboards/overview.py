@@ -45,8 +45,9 @@ def build(opts: Options) -> g.Json:
     layout.add(
         g.table(
             "噪声站点现状",
-            "Every noise site's latest LAeq (last hour) against the GB 3096 limit in force "
-            "now for its zone, day or night; 'over' is LAeq minus the limit, red above 0.",
+            "Every noise site's latest LAeq (last hour) against the limit in force for it "
+            "(the one its cases are judged by), day or night; 'over' is LAeq minus the limit, "
+            "red above 0.",
             [g.table_target(noise_now)],
             unit=g.UNIT_DBA,
             decimals=1,

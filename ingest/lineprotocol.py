@@ -36,10 +36,10 @@ from linli.rules.constants import (
     UNREGISTERED_SENSOR,
 )
 from linli.rules.energy import sound_energy
-from linli.rules.limits import noise_limit_db
-from linli.rules.localtime import Calendar, LocalClock
+from linli.rules.localtime import LocalClock
+from linli.rules.policy import RulePolicy, SiteLimits
 from linli.rules.reading import METRICS, DeviceHealth, DeviceStatus, Reading, SensorKind
-from linli.rules.registry import SensorTags
+from linli.rules.registry import Registry, SensorTags
 from linli.rules.rejection import Rejection
 
 _MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
@@ -101,21 +101,35 @@ def _finish(head: str, fields: Iterable[tuple[str, object]], ts_ms: int) -> str 
 class LineBuilder:
     """Turns domain values into line protocol, caching each sensor's escaped tag set.
 
-    `calendar` (the community's, the one the rule engine judges by) places a noise
-    reading's ts in the local day or night, which decides the GB 3096 limit written with
-    it (README "Stored schema"); the default is GB 3096's 06:00/22:00 in Asia/Shanghai.
+    `policy` is the rule engine's (its calendar and standards): a noise reading is written
+    with the LAeq limit in force for its site and the period it measured, from
+    `SiteLimits.noise` by `Calendar.period_of`, the very limit the rules judge it by
+    (README "Stored schema"). `use(registry)` gives it the sites; the default policy is
+    GB 3096's 06:00/22:00 in Asia/Shanghai with GB 22337 for shops.
     """
 
-    __slots__ = ("_clock", "_heads", "_rejected_last_ms")
+    __slots__ = ("_clock", "_heads", "_limits", "_policy", "_registry", "_rejected_last_ms")
 
-    def __init__(self, calendar: Calendar | None = None) -> None:
+    def __init__(self, policy: RulePolicy | None = None, registry: Registry | None = None) -> None:
         self._heads: dict[tuple[str, str], str] = {}
-        self._clock = LocalClock(calendar or Calendar())
+        self._policy = policy or RulePolicy()
+        self._clock = LocalClock(self._policy.calendar)
+        self._limits: dict[str, SiteLimits] = {}
+        self._registry = registry or Registry()
         self._rejected_last_ms: dict[tuple[str, str], int] = {}
 
-    def clear(self) -> None:
-        """Forget cached tag sets (after the registry changed)."""
+    def use(self, registry: Registry) -> None:
+        """Take a new registry snapshot: forget cached tag sets and limits."""
+        self._registry = registry
         self._heads.clear()
+        self._limits.clear()
+
+    def _site_limits(self, site_id: str) -> SiteLimits:
+        limits = self._limits.get(site_id)
+        if limits is None:
+            site = self._registry.sites[site_id]  # tags exist only for a registered site
+            limits = self._limits[site_id] = self._policy.site_limits(site)
+        return limits
 
     def _head(self, measurement: str, tags: SensorTags) -> str:
         key = (measurement, tags.sensor)
@@ -143,8 +157,8 @@ class LineBuilder:
         laeq = reading.metrics.get("laeq")
         if laeq is not None:
             energy = sound_energy(float(laeq), reading.period_s)
-            hour, night = self._clock.hour_night(reading.ts_ms)
-            limit = noise_limit_db(tags.zone, night)
+            hour, period = self._clock.hour_period(reading.ts_ms, reading.period_s)
+            limit = float(self._site_limits(tags.site).noise(period).value)
             exceed_s = reading.period_s if laeq > limit else 0
             fields.append(
                 f"{F_LAEQ_ES}={energy!r},{F_LIMIT_DB}={limit!r},"

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from linli.ingest.lineprotocol import LineBuilder
-from linli.rules.localtime import Calendar
 from linli.rules.parse import parse_message
+from linli.rules.policy import RulePolicy
 from linli.rules.ports import RegistrySource
 from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry
@@ -71,7 +71,7 @@ class Pipeline:
         seq_grace_ms: int = 10 * 60 * 1000,
         keep_readings: bool = False,
         seq_accounting: bool = True,
-        calendar: Calendar | None = None,
+        policy: RulePolicy | None = None,
     ) -> None:
         self._source = registry_source
         self._submit = submit
@@ -81,11 +81,12 @@ class Pipeline:
         self._refresh_ms = refresh_ms
         self._account_every_ms = account_every_ms
         self._keep_readings = keep_readings
-        self._builder = LineBuilder(calendar)
+        self._builder = LineBuilder(policy)
         # With a shared subscription a sensor's messages are spread over the workers, so
         # no worker sees its whole seq: accounting is then off (README, "Several workers").
         self._seq = SeqTracker(seq_grace_ms) if seq_accounting else None
         self.registry: Registry = registry_source.load_registry()
+        self._builder.use(self.registry)
         self._checked_ms = self._accounted_ms = _now_ms()
         self._batch: Batch | None = None
         self.epoch = 0
@@ -178,7 +179,7 @@ class Pipeline:
             version = self._source.registry_version()
             if version != self.registry.version:
                 self.registry = self._source.load_registry()
-                self._builder.clear()
+                self._builder.use(self.registry)
                 log.info("registry reloaded: %r", self.registry)
         except Exception:  # the store is briefly unavailable: keep the snapshot we have
             log.exception(

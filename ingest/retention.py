@@ -99,7 +99,7 @@ DOWNSAMPLES: Final = (
                 f'max("{F_LAMAX}") AS "{F_LAMAX}"',
                 f'min("{F_LAMIN}") AS "{F_LAMIN}"',
                 f'max("{F_LIMIT_DB}") AS "{F_LIMIT_DB}"',
-                f'max("{F_HOUR_LOCAL}") AS "{F_HOUR_LOCAL}"',
+                f'mode("{F_HOUR_LOCAL}") AS "{F_HOUR_LOCAL}"',  # the hour most readings measured
                 f'count("{F_LAEQ}") AS "{F_READINGS}"',
             )
         ),

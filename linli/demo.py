@@ -113,7 +113,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             late_s = int((now - start).total_seconds()) + 3600
             policy = dataclasses.replace(policy, late_after_s=max(policy.late_after_s, late_s))
         engine = service.start_engine(settings, policy)
-        worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=engine.submit)
+        worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
         worker.start()
         host, port = settings.api_host_port()
         app = create_app(

@@ -13,6 +13,7 @@ from linli.ingest.pipeline import Pipeline
 from linli.ingest.spool import Spool
 from linli.ingest.writer import Writer
 from linli.rules.localtime import Calendar
+from linli.rules.policy import RulePolicy
 from linli.rules.ports import RegistrySource, RejectSink
 from linli.rules.reading import DeviceStatus, Reading
 from linli.settings import Settings
@@ -23,9 +24,9 @@ log = logging.getLogger(__name__)
 class Ingest:
     """One ingest worker: a persistent MQTT session feeding InfluxDB, acknowledging when durable.
 
-    `calendar` is the community's (`linli.service.load_calendar`), the one its rule engine
-    judges by: it decides the day or night limit written with each noise reading. Without
-    one, GB 3096's 06:00/22:00 in LINLI_TZ.
+    `policy` is the community's (`linli.service.load_policy`), the one its rule engine
+    judges by: it decides the limit in force written with each noise reading. Without
+    one, the defaults (GB 3096's 06:00/22:00 in LINLI_TZ, GB 22337 for shops).
     """
 
     def __init__(
@@ -35,7 +36,7 @@ class Ingest:
         rejects: RejectSink,
         influx: InfluxClient,
         *,
-        calendar: Calendar | None = None,
+        policy: RulePolicy | None = None,
         client_id: str | None = None,
         on_stored: Callable[[Sequence[Reading | DeviceStatus]], None] | None = None,
         retry_s: float = 1.0,
@@ -57,7 +58,7 @@ class Ingest:
             account_every_ms=account_every_ms,
             keep_readings=on_stored is not None,
             seq_accounting=settings.mqtt_share_group is None,
-            calendar=calendar or Calendar(settings.tz),
+            policy=policy or RulePolicy(calendar=Calendar(settings.tz)),
         )
         topic = f"{settings.topic_prefix}/#"
         if settings.mqtt_share_group:

@@ -140,7 +140,7 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     engine = start_engine(settings, policy) if rules else None
     stop = wait_for_signal()
     on_stored = engine.submit if engine is not None else None
-    worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=on_stored)
+    worker = Ingest(settings, db, db, influx, policy=policy, on_stored=on_stored)
     worker.start()
     tune_gc()
     log.info(
@@ -157,7 +157,7 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     return 0
 
 
-def _ingest_worker(settings: Settings, calendar: Calendar, index: int) -> None:
+def _ingest_worker(settings: Settings, policy: RulePolicy, index: int) -> None:
     from linli.ingestion import Ingest
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
@@ -166,7 +166,7 @@ def _ingest_worker(settings: Settings, calendar: Calendar, index: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client_id = f"{settings.mqtt_client_id}-{index}"
-    worker = Ingest(settings, db, db, influx, calendar=calendar, client_id=client_id)
+    worker = Ingest(settings, db, db, influx, policy=policy, client_id=client_id)
     worker.start()
     tune_gc()
     stop.wait()
@@ -176,11 +176,11 @@ def _ingest_worker(settings: Settings, calendar: Calendar, index: int) -> None:
 def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> int:
     open_store(settings, config)  # apply the community once, before the workers read it
     open_influx(settings).close()
-    calendar = load_calendar(settings, config)
+    policy = load_policy(settings, config)
     shared = settings.model_copy(update={"mqtt_share_group": settings.mqtt_share_group or "linli"})
     ctx = multiprocessing.get_context("spawn")
     procs = [
-        ctx.Process(target=_ingest_worker, args=(shared, calendar, i), name=f"linli-ingest-{i}")
+        ctx.Process(target=_ingest_worker, args=(shared, policy, i), name=f"linli-ingest-{i}")
         for i in range(workers)
     ]
     for p in procs:
@@ -212,7 +212,7 @@ def serve(settings: Settings, config: Path | None) -> int:
     influx = open_influx(settings)
     policy = load_policy(settings, config)
     engine = start_engine(settings, policy)
-    worker = Ingest(settings, db, db, influx, calendar=policy.calendar, on_stored=engine.submit)
+    worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
     worker.start()
     tune_gc()
     host, port = settings.api_host_port()

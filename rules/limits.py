@@ -203,14 +203,3 @@ def purifier_limit(standard: FumeStandard, cooking_heads: float | None) -> Limit
         f"GB 18483-2001 §5.1 fume must pass a running purifier; running without it counts "
         f"as exceeding (removal efficiency ≥ {eff:.0%})",
     )
-
-
-# -- what ingest writes with every reading (dashboards, issue 4) ----------------------
-
-
-def noise_limit_db(zone: Zone, night: bool) -> float:
-    """The GB 3096 LAeq limit of `zone` by day or by night (written with every reading).
-
-    Night is the community's (`localtime.Calendar`, GB 3096-2008 §3.6/3.7 by default).
-    """
-    return float(_GB3096[zone][1 if night else 0])

@@ -141,11 +141,13 @@ class Calendar:
 
 
 class LocalClock:
-    """Epoch ms → (local hour, night?) by a `Calendar`, cached per minute (ingest's hot path).
+    """A reading's local hour and day or night by a `Calendar`, cached per minute (ingest's
+    hot path).
 
-    Ingest writes both with every noise reading (README "Stored schema"); the night is
-    decided by `Calendar.period`, the engine's own, so `limit_db` and the cases agree.
-    UTC offsets are whole minutes, so both are constant within an epoch minute.
+    Ingest writes both with every noise reading (README "Stored schema"): the period is
+    `Calendar.period_of`, the engine's own (the midpoint of the period the reading
+    measured), so `limit_db` and the cases agree. UTC offsets are whole minutes, so both
+    are constant within an epoch minute of the midpoint.
     """
 
     __slots__ = ("_cache", "calendar")
@@ -155,16 +157,17 @@ class LocalClock:
 
     def __init__(self, calendar: Calendar) -> None:
         self.calendar = calendar
-        self._cache: dict[int, tuple[int, bool]] = {}
+        self._cache: dict[int, tuple[int, Period]] = {}
 
-    def hour_night(self, ts_ms: int) -> tuple[int, bool]:
-        """The local hour (0–23) at `ts_ms`, and whether it is night then."""
-        minute = ts_ms // self._MINUTE_MS
+    def hour_period(self, ts_ms: int, period_s: int) -> tuple[int, Period]:
+        """The local hour (0–23) and the day or night of a reading ending at `ts_ms`."""
+        at_ms = measured_at_ms(ts_ms, period_s)
+        minute = at_ms // self._MINUTE_MS
         found = self._cache.get(minute)
         if found is None:
             if len(self._cache) >= self._MAX_ENTRIES:
                 self._cache.clear()
             cal = self.calendar
-            found = (cal.minute_of_day(ts_ms) // 60, cal.period(ts_ms) is Period.NIGHT)
+            found = (cal.minute_of_day(at_ms) // 60, cal.period_of(ts_ms, period_s))
             self._cache[minute] = found
         return found

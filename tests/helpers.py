@@ -12,8 +12,10 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from linli.ingest.influx import InfluxClient
+from linli.ingest.lineprotocol import LineBuilder
+from linli.rules.policy import RulePolicy
 from linli.rules.reading import SensorKind
-from linli.rules.registry import Grid, Registry, Sensor, Site, SiteKind, Zone
+from linli.rules.registry import Grid, Registry, Sensor, SensorTags, Site, SiteKind, Zone
 from linli.settings import Settings
 
 
@@ -32,6 +34,15 @@ def small_registry(version: int = 1) -> Registry:
         ],
         version=version,
     )
+
+
+def builder_for(
+    *tags: SensorTags, policy: RulePolicy | None = None, kind: SiteKind = SiteKind.RESIDENTIAL
+) -> LineBuilder:
+    """A line builder whose registry has a site of `kind` for each tag set's site and zone."""
+    sites = {t.site: Site(t.site, t.site, kind, t.zone, t.grid) for t in tags}
+    sensors = [Sensor(t.sensor, t.kind, t.site) for t in tags]
+    return LineBuilder(policy, Registry(sites=sites.values(), sensors=sensors))
 
 
 def settings_for(

@@ -36,7 +36,7 @@ def test_the_engine_process_opens_cases_and_a_killed_one_is_replaced(
 ):
     settings, db, influx = on_test_servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     engine = EngineProcess(settings, POLICY).start()
-    ingest = Ingest(settings, db, db, influx, calendar=POLICY.calendar, on_stored=engine.submit)
+    ingest = Ingest(settings, db, db, influx, policy=POLICY, on_stored=engine.submit)
     ingest.start(wait_subscribed_s=10)
     pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
     try:

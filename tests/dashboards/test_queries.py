@@ -19,9 +19,9 @@ import pytest
 from linli.dashboards.build import build_all
 from linli.ingest.influx import Series
 from linli.ingest.retention import HOUR_MS
-from linli.rules.limits import Period, noise_limit_db
 from linli.rules.localtime import Calendar
-from tests.dashboards.conftest import NOISE_SENSORS, ZONES, Day
+from linli.rules.policy import RulePolicy
+from tests.dashboards.conftest import NOISE_SENSORS, Day, registry
 
 INTERVAL = "10m"
 BOARDS = build_all()
@@ -131,12 +131,14 @@ def test_hourly_leq_is_energetic_and_exact(day: Day, title: str, source: str):
 
 
 def _expected_exceedance_minutes(day: Day) -> dict[str, int]:
-    calendar = Calendar("Asia/Shanghai")  # what the fixture's ingest ran with
+    policy = RulePolicy(calendar=Calendar("Asia/Shanghai"))  # what the fixture's ingest ran with
+    sites = registry().sites
     minutes: dict[str, int] = defaultdict(int)
     for sensor, readings in day.noise.items():
         site = NOISE_SENSORS[sensor]
+        limits = policy.site_limits(sites[site])
         for r in readings:
-            limit = noise_limit_db(ZONES[site], calendar.period(r["ts"]) is Period.NIGHT)
+            limit = limits.noise_in_force(policy.calendar, r["ts"], r["period_s"]).value
             minutes[site] += r["metrics"]["laeq"] > limit
     return dict(minutes)
 

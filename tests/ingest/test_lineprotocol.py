@@ -8,10 +8,13 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from linli.ingest.lineprotocol import LineBuilder, parse_stored
+from linli.rules.limits import NoiseStandard
 from linli.rules.localtime import Calendar
+from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
-from linli.rules.registry import SensorTags, Zone
+from linli.rules.registry import SensorTags, SiteKind, Zone
 from linli.rules.rejection import ReasonCode, Rejection
+from tests.helpers import builder_for
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -26,24 +29,29 @@ def _fields(line: str) -> dict[str, str]:
 
 # fmt: off
 LIMIT_CASES = [
-    pytest.param(Zone.Z2, "2026-11-20 21:59:59", 58.0, "60.0", "0i", "21i", id="zone 2 at 21:59:59 → day limit 60"),
-    pytest.param(Zone.Z2, "2026-11-20 22:00:00", 58.0, "50.0", "60i", "22i", id="zone 2 at 22:00 → night limit 50, exceeded"),
-    pytest.param(Zone.Z2, "2026-11-21 05:59:59", 50.0, "50.0", "0i", "5i", id="equal to the limit is not over it"),
-    pytest.param(Zone.Z2, "2026-11-21 06:00:00", 60.1, "60.0", "60i", "6i", id="zone 2 at 06:00 → day limit 60"),
-    pytest.param(Zone.Z0, "2026-11-20 12:00:00", 50.5, "50.0", "60i", "12i", id="zone 0 day 50"),
-    pytest.param(Zone.Z1, "2026-11-20 23:00:00", 45.0, "45.0", "0i", "23i", id="zone 1 night 45"),
-    pytest.param(Zone.Z3, "2026-11-20 03:00:00", 56.0, "55.0", "60i", "3i", id="zone 3 night 55"),
-    pytest.param(Zone.Z4A, "2026-11-20 10:00:00", 69.0, "70.0", "0i", "10i", id="zone 4a day 70"),
+    pytest.param(Zone.Z2, "2026-11-20 21:59:59", 58.0, "60.0", "0i", "21i", id="zone 2, 21:58:59–21:59:59 → day limit 60"),
+    pytest.param(Zone.Z2, "2026-11-20 22:00:00", 58.0, "60.0", "0i", "21i", id="zone 2, stamped 22:00 measured 21:59–22:00 → day limit 60"),
+    pytest.param(Zone.Z2, "2026-11-20 22:01:00", 58.0, "50.0", "60i", "22i", id="zone 2, 22:00–22:01 → night limit 50, exceeded"),
+    pytest.param(Zone.Z2, "2026-11-21 06:00:00", 50.0, "50.0", "0i", "5i", id="stamped 06:00 measured 05:59–06:00 → night; equal is not over"),
+    pytest.param(Zone.Z2, "2026-11-21 06:01:00", 60.1, "60.0", "60i", "6i", id="zone 2, 06:00–06:01 → day limit 60"),
+    pytest.param(Zone.Z0, "2026-11-20 12:00:00", 50.5, "50.0", "60i", "11i", id="zone 0 day 50"),
+    pytest.param(Zone.Z1, "2026-11-20 23:00:00", 45.0, "45.0", "0i", "22i", id="zone 1 night 45"),
+    pytest.param(Zone.Z3, "2026-11-20 03:00:00", 56.0, "55.0", "60i", "2i", id="zone 3 night 55"),
+    pytest.param(Zone.Z4A, "2026-11-20 10:00:00", 69.0, "70.0", "0i", "9i", id="zone 4a day 70"),
     pytest.param(Zone.Z4A, "2026-11-20 22:30:00", 56.0, "55.0", "60i", "22i", id="zone 4a night 55"),
-    pytest.param(Zone.Z4B, "2026-11-20 22:30:00", 56.0, "60.0", "0i", "22i", id="zone 4b night 60"),
+    pytest.param(Zone.Z4B, "2026-11-20 22:30:00", 56.0, "60.0", "0i", "22i", id="zone 4b night 60 (GB 3096)"),
 ]
 # fmt: on
 
 
+def _tags(zone: Zone, sensor: str = "n-01") -> SensorTags:
+    return SensorTags(sensor, SensorKind.NOISE, "s1", "g1", zone)
+
+
 @pytest.mark.parametrize(("zone", "local", "laeq", "limit", "exceed_s", "hour"), LIMIT_CASES)
 def test_noise_reading_carries_the_limit_in_force(zone, local, laeq, limit, exceed_s, hour):
-    builder = LineBuilder(Calendar("Asia/Shanghai"))
-    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", zone)
+    tags = _tags(zone)
+    builder = builder_for(tags, policy=RulePolicy(calendar=Calendar("Asia/Shanghai")))
     reading = Reading("n-01", SensorKind.NOISE, _ms(local), 3, 60, {"laeq": laeq})
     fields = _fields(builder.reading(reading, tags))
     assert (fields["limit_db"], fields["exceed_s"], fields["hour_local"]) == (limit, exceed_s, hour)
@@ -51,13 +59,54 @@ def test_noise_reading_carries_the_limit_in_force(zone, local, laeq, limit, exce
 
 
 # fmt: off
+PERIOD_CASES = [
+    pytest.param("2026-11-20 22:00:00", 1, "60.0", "21i", id="1 s stamped 22:00:00 measured 21:59:59–22:00 → day"),
+    pytest.param("2026-11-20 22:00:01", 1, "50.0", "22i", id="1 s stamped 22:00:01 measured 22:00:00–22:00:01 → night"),
+    pytest.param("2026-11-20 22:04:59", 600, "60.0", "21i", id="600 s 21:54:59–22:04:59: mostly day → day"),
+    pytest.param("2026-11-20 22:05:00", 600, "50.0", "22i", id="600 s 21:55–22:05: half and half → the later period, night"),
+    pytest.param("2026-11-21 06:05:00", 600, "60.0", "6i", id="600 s 05:55–06:05: half and half → the later period, day"),
+    pytest.param("2026-11-21 06:04:59", 600, "50.0", "5i", id="600 s 05:54:59–06:04:59: mostly night → night"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("local", "period_s", "limit", "hour"), PERIOD_CASES)
+def test_a_reading_belongs_to_the_period_it_measured(local, period_s, limit, hour):
+    tags = _tags(Zone.Z2)
+    builder = builder_for(tags)
+    reading = Reading("n-01", SensorKind.NOISE, _ms(local), 3, period_s, {"laeq": 40.0})
+    fields = _fields(builder.reading(reading, tags))
+    assert (fields["limit_db"], fields["hour_local"]) == (limit, hour)
+
+
+# fmt: off
+STANDARD_CASES = [
+    pytest.param(SiteKind.SHOP, Zone.Z4B, {}, "55.0", id="a zone 4b shop at night: GB 22337 class 4 → 55"),
+    pytest.param(SiteKind.RESIDENTIAL, Zone.Z4B, {}, "60.0", id="a zone 4b building at night: GB 3096 4b → 60"),
+    pytest.param(SiteKind.RESIDENTIAL, Zone.Z4B, {"s1": NoiseStandard.GB22337}, "55.0", id="site_noise_standard overrides: GB 22337 → 55"),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("kind", "zone", "override", "limit"), STANDARD_CASES)
+def test_the_limit_written_is_the_standard_the_site_is_judged_by(kind, zone, override, limit):
+    tags = _tags(zone)
+    policy = RulePolicy(site_noise_standard=override)
+    builder = builder_for(tags, policy=policy, kind=kind)
+    reading = Reading("n-01", SensorKind.NOISE, _ms("2026-11-20 23:30:00"), 3, 60, {"laeq": 58.0})
+    fields = _fields(builder.reading(reading, tags))
+    assert fields["limit_db"] == limit
+    assert fields["exceed_s"] == ("60i" if float(limit) < 58.0 else "0i")
+
+
+# fmt: off
 NIGHT_23_07 = [
     pytest.param("2026-11-20 06:30:00", "50.0", "6i", id="night 23–07: 06:30 → night limit 50"),
-    pytest.param("2026-11-20 06:59:59", "50.0", "6i", id="night 23–07: 06:59:59 → night limit 50"),
-    pytest.param("2026-11-20 07:00:00", "60.0", "7i", id="night 23–07: 07:00 → day limit 60"),
+    pytest.param("2026-11-20 07:00:00", "50.0", "6i", id="night 23–07: 06:59–07:00 → night limit 50"),
+    pytest.param("2026-11-20 07:01:00", "60.0", "7i", id="night 23–07: 07:00–07:01 → day limit 60"),
     pytest.param("2026-11-20 22:30:00", "60.0", "22i", id="night 23–07: 22:30 → day limit 60"),
-    pytest.param("2026-11-20 22:59:59", "60.0", "22i", id="night 23–07: 22:59:59 → day limit 60"),
-    pytest.param("2026-11-20 23:00:00", "50.0", "23i", id="night 23–07: 23:00 → night limit 50"),
+    pytest.param("2026-11-20 23:00:00", "60.0", "22i", id="night 23–07: 22:59–23:00 → day limit 60"),
+    pytest.param("2026-11-20 23:01:00", "50.0", "23i", id="night 23–07: 23:00–23:01 → night limit 50"),
     pytest.param("2026-11-21 00:30:00", "50.0", "0i", id="night 23–07: 00:30 → night limit 50"),
 ]
 # fmt: on
@@ -66,8 +115,9 @@ NIGHT_23_07 = [
 @pytest.mark.parametrize(("local", "limit", "hour"), NIGHT_23_07)
 def test_the_community_calendar_decides_the_limit(local, limit, hour):
     # the calendar the engine judges by: a community's [rules] night = "23:00-07:00"
-    builder = LineBuilder(Calendar("Asia/Shanghai", night_start_min=23 * 60, night_end_min=7 * 60))
-    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    tags = _tags(Zone.Z2)
+    calendar = Calendar("Asia/Shanghai", night_start_min=23 * 60, night_end_min=7 * 60)
+    builder = builder_for(tags, policy=RulePolicy(calendar=calendar))
     reading = Reading("n-01", SensorKind.NOISE, _ms(local), 1, 60, {"laeq": 40.0})
     fields = _fields(builder.reading(reading, tags))
     assert (fields["limit_db"], fields["hour_local"]) == (limit, hour)
@@ -75,20 +125,21 @@ def test_the_community_calendar_decides_the_limit(local, limit, hour):
 
 def test_night_boundaries_to_the_minute_are_obeyed():
     # Calendar has minute precision: ingest follows it (only the dashboards need whole hours)
-    builder = LineBuilder(Calendar("Asia/Shanghai", night_start_min=22 * 60 + 30))
-    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    tags = _tags(Zone.Z2)
+    calendar = Calendar("Asia/Shanghai", night_start_min=22 * 60 + 30)
+    builder = builder_for(tags, policy=RulePolicy(calendar=calendar))
     limits = [
         _fields(
             builder.reading(Reading("n-01", SensorKind.NOISE, _ms(t), 1, 60, {"laeq": 40.0}), tags)
         )["limit_db"]
-        for t in ("2026-11-20 22:29:59", "2026-11-20 22:30:00")
+        for t in ("2026-11-20 22:30:00", "2026-11-20 22:31:00")
     ]
     assert limits == ["60.0", "50.0"]
 
 
 def test_fume_reading_has_no_noise_limit_fields():
-    builder = LineBuilder()
     tags = SensorTags("f-01", SensorKind.FUME, "r1", "g1", Zone.Z2)
+    builder = builder_for(tags)
     line = builder.reading(
         Reading("f-01", SensorKind.FUME, 1_000, 1, 60, {"oil_fume": 2.5, "fan_on": True}), tags
     )
@@ -127,7 +178,6 @@ def test_rejections_are_counted_per_sensor_and_reason_and_never_overwrite():
 
 
 def test_a_written_batch_reads_back_as_the_same_readings_and_statuses():
-    builder = LineBuilder(Calendar("Asia/Shanghai"))
     noise = Reading("n 01,x=y", SensorKind.NOISE, 1_000, 7, 60, {"laeq": 55.5, "lamax": 70.0})
     fume = Reading(
         "f-01",
@@ -138,12 +188,14 @@ def test_a_written_batch_reads_back_as_the_same_readings_and_statuses():
         {"oil_fume": 2.5, "fan_on": True, "purifier_on": False},
     )
     noise_tags = SensorTags(noise.sensor, noise.kind, "s 1", "g=1", Zone.Z2)
+    fume_tags = SensorTags("f-01", SensorKind.FUME, "s1", "g1", Zone.Z2)
+    builder = builder_for(noise_tags, fume_tags)
     back_online = builder.status(DeviceStatus("n 01,x=y", 4_000, True, None), noise_tags)
     assert back_online is not None
     body = "\n".join(
         [
             builder.reading(noise, noise_tags),
-            builder.reading(fume, SensorTags("f-01", SensorKind.FUME, "s1", "g1", Zone.Z2)),
+            builder.reading(fume, fume_tags),
             'device,sensor=f-01 online=false,fw="1.0 \\"b\\"" 3000',  # a status, in its place
             "device,sensor=f-01 battery_v=3.7 3500",  # health: not for the engine
             "device,sensor=f-01 seq_gaps=1i,duplicates=0i 3600",  # accounting: neither

@@ -67,7 +67,7 @@ def test_reading_is_stored_with_tags_and_once(path):
         "lamin": 44.0,
         "limit_db": 60,
         "exceed_s": 0,
-        "hour_local": 12,
+        "hour_local": 11,  # stamped 12:00, it measured 11:59–12:00
         "period_s": 60,
         "seq": 7,
         "sensor": "n-01",
@@ -90,23 +90,24 @@ def test_limit_db_follows_the_community_files_night(
     db = service.open_store(settings, config)
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
-    calendar = service.load_calendar(settings, config)
-    ingest = Ingest(settings, db, db, influx, calendar=calendar).start(wait_subscribed_s=10)
+    policy = service.load_policy(settings, config)
+    ingest = Ingest(settings, db, db, influx, policy=policy).start(wait_subscribed_s=10)
     pub = Publisher(mqtt_url, f"pub-dn-{topic_prefix.split('/')[0]}")
     shanghai = ZoneInfo("Asia/Shanghai")
     evening = datetime.now(shanghai).replace(hour=22, minute=30, second=0, microsecond=0)
     evening -= timedelta(days=2)  # so that the next morning is past too
-    local = [evening, evening + timedelta(minutes=30), evening + timedelta(hours=8)]
-    ts = [int(t.timestamp() * 1000) for t in local]  # 22:30, 23:00, 06:30
+    local = [evening + timedelta(minutes=m) for m in (0, 30, 31, 8 * 60)]
+    ts = [int(t.timestamp() * 1000) for t in local]  # 22:30, 23:00, 23:01, 06:30
     try:
         batch = [noise(t, seq, 55.0) for seq, t in enumerate(ts, start=1)]
         pub.send(f"{topic_prefix}/n-01/telemetry", {"batch": batch})
-        wait_for(lambda: count(influx, "noise", "laeq") == 3)
+        wait_for(lambda: count(influx, "noise", "laeq") == 4)
         rows = influx.query('SELECT "limit_db", "exceed_s", "hour_local" FROM "noise"')[0].values
         assert rows == [
-            [ts[0], 60, 0, 22],  # 22:30: still day in this community, zone 2 day limit 60
-            [ts[1], 50, 60, 23],  # 23:00: night, limit 50, 55 is over it
-            [ts[2], 50, 60, 6],  # 06:30: still night
+            [ts[0], 60, 0, 22],  # 22:29–22:30: still day in this community, zone 2 day limit 60
+            [ts[1], 60, 0, 22],  # 22:59–23:00: the minute it measured is still day
+            [ts[2], 50, 60, 23],  # 23:00–23:01: night, limit 50, 55 is over it
+            [ts[3], 50, 60, 6],  # 06:29–06:30: still night
         ]
     finally:
         pub.close()

@@ -7,14 +7,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from linli.ingest.influx import InfluxClient
-from linli.ingest.lineprotocol import LineBuilder
 from linli.ingest.spool import Spool
 from linli.ingest.writer import Writer
-from linli.rules.localtime import Calendar
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import SensorTags, Zone
 from linli.rules.rejection import Rejection
-from tests.helpers import wait_for
+from tests.helpers import builder_for, wait_for
 
 T0 = (int(time.time()) // 60 - 60) * 60_000  # an hour ago, on the minute
 
@@ -30,8 +28,8 @@ def test_spooled_readings_reach_the_engine_again_at_start_and_influxdb_after(
     # linli died with these acknowledged readings in the spool (InfluxDB was down) and
     # its engine queue lost: InfluxDB, where the engine's replay looks, does not have them
     spool = Spool(tmp_path / "spool", 10_000_000)
-    builder = LineBuilder(Calendar("Asia/Shanghai"))
     tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    builder = builder_for(tags)
     first = [
         Reading("n-01", SensorKind.NOISE, T0 + 60_000 * i, i, 60, {"laeq": 50.0 + i})
         for i in range(3)

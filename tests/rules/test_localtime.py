@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from linli.rules.limits import Period
 from linli.rules.localtime import Calendar, LocalClock, format_hhmm, parse_hhmm
 
 NIGHT_23_07 = {"night_start_min": 23 * 60, "night_end_min": 7 * 60}
@@ -34,12 +35,18 @@ CLOCK_CASES = [
 # fmt: on
 
 
+def _hour_night(clock: LocalClock, at_ms: int) -> tuple[int, bool]:
+    """The clock's answer for a 60-s reading whose period's midpoint is `at_ms`."""
+    hour, period = clock.hour_period(at_ms + 30_000, 60)
+    return hour, period is Period.NIGHT
+
+
 @pytest.mark.parametrize(("tz", "night", "local", "expected"), CLOCK_CASES)
 def test_local_hour_and_night(tz, night, local, expected):
     clock = LocalClock(Calendar(tz, **night))
     ts = _ms(tz, local)
-    assert clock.hour_night(ts) == expected
-    assert clock.hour_night(ts) == expected  # and again, from the cache
+    assert _hour_night(clock, ts) == expected
+    assert _hour_night(clock, ts) == expected  # and again, from the cache
 
 
 def test_the_clock_agrees_with_the_engines_calendar_every_minute_of_a_day():
@@ -49,7 +56,7 @@ def test_the_clock_agrees_with_the_engines_calendar_every_minute_of_a_day():
     nights = 0
     for minute in range(24 * 60):
         ts = start + minute * 60_000 + 59_999  # the last ms of each minute: same answer
-        hour, night = clock.hour_night(ts)
+        hour, night = _hour_night(clock, ts)
         assert hour == minute // 60
         assert night == (calendar.period(ts).value == "night")
         nights += night
@@ -60,9 +67,9 @@ def test_a_full_cache_starts_again():
     clock = LocalClock(Calendar())
     start = _ms("Asia/Shanghai", "2026-11-20 00:00:00")
     for minute in range(LocalClock._MAX_ENTRIES + 5):
-        clock.hour_night(start + minute * 60_000)
+        _hour_night(clock, start + minute * 60_000)
     assert len(clock._cache) == 5
-    assert clock.hour_night(start) == (0, True)
+    assert _hour_night(clock, start) == (0, True)
 
 
 @pytest.mark.parametrize(
