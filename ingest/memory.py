@@ -16,6 +16,7 @@ class MemoryStore:
         self._registry = registry
         self._lock = threading.Lock()
         self.rejections: list[Rejection] = []
+        self.changes_here = 0
 
     def registry_version(self) -> int:
         """The snapshot's version."""
@@ -28,6 +29,7 @@ class MemoryStore:
     def replace_registry(self, registry: Registry) -> None:
         """Swap in a new snapshot (give it a new version)."""
         self._registry = registry
+        self.changes_here += 1
 
     def add_rejections(self, rejections: Sequence[Rejection]) -> None:
         """Keep the rejections."""

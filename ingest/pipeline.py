@@ -19,7 +19,7 @@ from linli.rules.policy import RulePolicy
 from linli.rules.ports import RegistrySource
 from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry
-from linli.rules.rejection import Rejection
+from linli.rules.rejection import ReasonCode, Rejection
 from linli.rules.sequence import SeqTracker, Verdict
 
 log = logging.getLogger(__name__)
@@ -67,6 +67,7 @@ class Pipeline:
         max_readings: int = 5000,
         max_age_ms: int = 200,
         refresh_ms: int = 2000,
+        unknown_check_ms: int = 250,
         account_every_ms: int = 10_000,
         seq_grace_ms: int = 10 * 60 * 1000,
         keep_readings: bool = False,
@@ -79,12 +80,15 @@ class Pipeline:
         self._max_readings = max_readings
         self._max_age_ms = max_age_ms
         self._refresh_ms = refresh_ms
+        self._unknown_check_ms = unknown_check_ms
+        self._unknown_checked_ms = -unknown_check_ms
         self._account_every_ms = account_every_ms
         self._keep_readings = keep_readings
         self._builder = LineBuilder(policy)
         # With a shared subscription a sensor's messages are spread over the workers, so
         # no worker sees its whole seq: accounting is then off (README, "Several workers").
         self._seq = SeqTracker(seq_grace_ms) if seq_accounting else None
+        self._changes = registry_source.changes_here
         self.registry: Registry = registry_source.load_registry()
         self._builder.use(self.registry)
         self._checked_ms = self._accounted_ms = _now_ms()
@@ -100,7 +104,16 @@ class Pipeline:
         if mid:
             batch.mids.append(mid)
         batch.messages += 1
+        if self._source.changes_here != self._changes:  # registered through this process
+            self._refresh()
         parsed = parse_message(topic, payload, received_ms, self.registry, self._prefix)
+        if (
+            parsed.rejections
+            and parsed.rejections[0].reason is ReasonCode.UNKNOWN_SENSOR
+            and self._may_check_unknown(received_ms)
+            and self._refresh()
+        ):  # registered a moment ago by another process (`linli api`): judged again
+            parsed = parse_message(topic, payload, received_ms, self.registry, self._prefix)
         tags_of = self.registry.tags
         seq = self._seq
         for reading in parsed.readings:
@@ -174,17 +187,30 @@ class Pipeline:
             if tags is not None:
                 self._batch.lines.append(self._builder.accounting(tags, lost, duplicates, now_ms))
 
-    def _refresh(self) -> None:
+    def _may_check_unknown(self, now_ms: int) -> bool:
+        """At most one registry check per `unknown_check_ms` for unknown sensors, however
+        many of their messages arrive (a flood of invented ids costs a few queries a
+        second); the first unknown message after a quiet spell is always checked."""
+        if now_ms - self._unknown_checked_ms < self._unknown_check_ms:
+            return False
+        self._unknown_checked_ms = now_ms
+        return True
+
+    def _refresh(self) -> bool:
+        """Reload the registry if it changed; True when it did."""
         try:
+            self._changes = self._source.changes_here  # before reading: nothing missed
             version = self._source.registry_version()
             if version != self.registry.version:
                 self.registry = self._source.load_registry()
                 self._builder.use(self.registry)
                 log.info("registry reloaded: %r", self.registry)
+                return True
         except Exception:  # the store is briefly unavailable: keep the snapshot we have
             log.exception(
                 "could not refresh the registry; keeping version %s", self.registry.version
             )
+        return False
 
 
 def _now_ms() -> int:

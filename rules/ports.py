@@ -10,7 +10,15 @@ from linli.rules.rejection import Rejection
 
 
 class RegistrySource(Protocol):
-    """Where ingest reads the current registry from."""
+    """Where ingest reads the current registry from.
+
+    `changes_here` counts the changes this very process made to it (an API beside ingest
+    in `linli serve`): ingest compares it with every message, so what was registered a
+    moment ago is known to the next message. Another process's changes show in
+    `registry_version`, which ingest reads periodically and when an unknown sensor speaks.
+    """
+
+    changes_here: int
 
     def registry_version(self) -> int:
         """A number that changes whenever grids, sites or sensors change."""

@@ -49,18 +49,18 @@ def settings_for(
     mqtt_url: str, influx_url: str, influx_db: str, topic_prefix: str, tmp: Path, **extra: Any
 ) -> Settings:
     """Settings pointing at the test servers, with this test's prefix, database and dirs."""
-    return Settings(
-        mqtt_url=mqtt_url,
-        influx_url=influx_url,
-        influx_db=influx_db,
-        topic_prefix=topic_prefix,
-        spool_dir=tmp / "spool",
-        db_url=f"sqlite:///{tmp}/linli.db",
-        mqtt_client_id=f"linli-{topic_prefix.split('/')[0]}",
-        batch_max_age_ms=50,
-        registry_refresh_s=0.2,
-        **extra,
-    )
+    values: dict[str, Any] = {
+        "mqtt_url": mqtt_url,
+        "influx_url": influx_url,
+        "influx_db": influx_db,
+        "topic_prefix": topic_prefix,
+        "spool_dir": tmp / "spool",
+        "db_url": f"sqlite:///{tmp}/linli.db",
+        "mqtt_client_id": f"linli-{topic_prefix.split('/')[0]}",
+        "batch_max_age_ms": 50,
+        "registry_refresh_s": 0.2,
+    }
+    return Settings(**{**values, **extra})
 
 
 def noise(ts_ms: int, seq: int, laeq: float = 55.0, **metrics: float) -> dict[str, Any]:

@@ -5,6 +5,7 @@ Schema: Alembic migrations (`upgrade head`) at open (linli/store/migrate.py).
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -31,6 +32,9 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self._engine = open_engine(url)
+        # registry changes committed through this object (ports.RegistrySource)
+        self.changes_here = 0
+        self._changes_lock = threading.Lock()
         try:
             migrate.upgrade(self._engine)
             with self._engine.begin() as conn:
@@ -136,12 +140,20 @@ class Database:
             changed += [repo.upsert_entry(conn, s) for s in sensors]
             if any(changed):
                 repo.bump_version(conn)
-            return any(changed)
+        if any(changed):
+            self._changed_here()
+        return any(changed)
+
+    def _changed_here(self) -> None:
+        """After a registry change committed: ingest in this process sees it at once."""
+        with self._changes_lock:
+            self.changes_here += 1
 
     def _create(self, entry: repo.Entry) -> repo.Entry:
         with self._transaction() as conn:
             repo.insert_entry(conn, entry)
             repo.bump_version(conn)
+        self._changed_here()
         return entry
 
     def _patch(
@@ -151,6 +163,8 @@ class Database:
             entry, changed = repo.patch_entry(conn, kind, entry_id, changes)
             if changed:
                 repo.bump_version(conn)
+        if changed:
+            self._changed_here()
         return entry
 
     # -- rejected records (ports.RejectSink) ----------------------------------------
