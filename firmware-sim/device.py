@@ -107,6 +107,7 @@ class Device:
         "connected",
         "dropped",
         "last_metrics",
+        "last_sent",
         "offline",
         "period_s",
         "seq",
@@ -126,6 +127,7 @@ class Device:
         self.stuck = False
         self.stuck_metrics: bytes | None = None
         self.last_metrics: bytes | None = None
+        self.last_sent: tuple[int, int] | None = None  # (ts_ms, seq) of the last reading
         self.buffer: deque[bytes] = deque(maxlen=buffer_max)
         self.dropped = 0  # readings the full buffer had to forget (a seq gap downstream)
 
@@ -141,6 +143,7 @@ class Device:
                 self.stuck_metrics = metrics
             metrics = self.stuck_metrics
         self.last_metrics = metrics
+        self.last_sent = (ts_ms, self.seq)
         payload = _READING % (ts_ms, self.seq, self.period_s, metrics)
         self.seq += 1
         return payload
@@ -216,6 +219,17 @@ class Device:
             metrics = {"laeq": 60.0, "lamax": 55.0, "lamin": 65.0}
         elif variant is BadVariant.KIND_MISMATCH:
             metrics = {"oil_fume": 0.8} if noise else {"laeq": 55.0}
+        elif variant is BadVariant.SEQ_OVERFLOW:  # a sane reading but for its seq
+            metrics = {"laeq": 55.0} if noise else {"oil_fume": 0.8}
+            return orjson.dumps(
+                {"ts": ts_ms, "seq": 2**64 - 1, "period_s": self.period_s, "metrics": metrics}
+            )
+        elif variant is BadVariant.CONFLICT:  # rewrite what was sent: stored evidence
+            ts_ms, seq = self.last_sent or (ts_ms, self.seq)
+            metrics = {"laeq": 95.0} if noise else {"oil_fume": 9.0}
+            return orjson.dumps(
+                {"ts": ts_ms, "seq": seq, "period_s": self.period_s, "metrics": metrics}
+            )
         else:  # TS_OUT_OF_RANGE: a reading from 30 days ago, beyond the 7-day window
             ts_ms -= _THIRTY_DAYS_MS
             metrics = {"laeq": 55.0} if noise else {"oil_fume": 0.8}

@@ -38,6 +38,8 @@ class BadVariant(StrEnum):
     INCONSISTENT = "inconsistent"
     KIND_MISMATCH = "kind_mismatch"
     TS_OUT_OF_RANGE = "ts_out_of_range"
+    SEQ_OVERFLOW = "seq_overflow"  # seq 2^64 − 1: more than InfluxDB's int64 holds
+    CONFLICT = "conflict"  # the last reading's ts and seq again, with other values
 
 
 # Keys each event type takes beyond sensor, type, at, for and note.

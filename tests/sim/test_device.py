@@ -247,6 +247,24 @@ def test_stuck_device_repeats_its_last_metrics() -> None:
             {"ts": TS - 30 * 86_400_000, "seq": 1, "period_s": 60, "metrics": {"laeq": 55.0}},
             id="30 days old",
         ),
+        pytest.param(
+            Kind.NOISE,
+            BadVariant.SEQ_OVERFLOW,
+            {"ts": TS, "seq": 2**64 - 1, "period_s": 60, "metrics": {"laeq": 55.0}},
+            id="seq beyond int64",
+        ),
+        pytest.param(
+            Kind.NOISE,
+            BadVariant.CONFLICT,
+            {"ts": TS - 60_000, "seq": 0, "period_s": 60, "metrics": {"laeq": 95.0}},
+            id="the last reading's ts and seq with other values",
+        ),
+        pytest.param(
+            Kind.FUME,
+            BadVariant.CONFLICT,
+            {"ts": TS - 60_000, "seq": 0, "period_s": 60, "metrics": {"oil_fume": 9.0}},
+            id="a fume reading rewritten",
+        ),
     ],
 )
 def test_bad_payloads_break_one_rule_and_take_no_seq(

@@ -161,7 +161,7 @@ def test_back_to_back_spells_are_fine() -> None:
 def test_shipped_tianxin_scenario_names_sensors_of_the_demo_community() -> None:
     scenario = load_scenario("tianxin")
     assert scenario.name == "tianxin"
-    assert len(scenario.events) == 13
+    assert len(scenario.events) == 15
     assert {e.type for e in scenario.events} == set(EventType)
     assert {e.variant for e in scenario.events if e.type is EventType.BAD_PAYLOAD} == set(
         BadVariant
