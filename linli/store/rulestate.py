@@ -22,11 +22,24 @@ def _from(sensor: str, doc: list[Any]) -> Reading:
     return Reading(sensor, SensorKind(doc[0]), int(doc[1]), int(doc[2]), int(doc[3]), doc[4])
 
 
+def _rule_state(doc: list[Any]) -> RuleState:
+    """A RuleState from `[active, since_ms, last_ms, worst, told_ms]`.
+
+    Saved before episodes, `[active, since_ms]`: an active one was told at `since_ms`, the
+    time of its latest reading over the limit then; its worst is unknown.
+    """
+    if len(doc) >= 5:
+        active, since, last, worst, told = doc[:5]
+        return RuleState(bool(active), since, last, worst, told)
+    active, since = bool(doc[0]), doc[1]
+    return RuleState(active, since, since, None, since if active else None)
+
+
 def state_doc(state: SensorState) -> dict[str, Any]:
     """A SensorState as JSON."""
     return {
         "recent": [_reading(r) for r in state.recent],
-        "rules": {k.value: [v.active, v.since_ms] for k, v in state.rules.items()},
+        "rules": {k.value: list(v) for k, v in state.rules.items()},
         "faults": sorted(f.value for f in state.faults),
         "last_seen_ms": state.last_seen_ms,
         "period_s": state.period_s,
@@ -39,7 +52,7 @@ def state_of(sensor: str, doc: dict[str, Any]) -> SensorState:
     return SensorState(
         sensor,
         tuple(_from(sensor, d) for d in doc["recent"]),
-        {RuleId(k): RuleState(bool(v[0]), v[1]) for k, v in doc["rules"].items()},
+        {RuleId(k): _rule_state(v) for k, v in doc["rules"].items()},
         frozenset(RuleId(f) for f in doc["faults"]),
         doc["last_seen_ms"],
         int(doc["period_s"]),

@@ -95,7 +95,8 @@ def test_runs_judge_as_one_by_one(make, site, seed):
 
 
 def test_the_streams_exercise_every_signal():
-    """The streams above are worth comparing: breaches, clears, faults and recoveries."""
+    """The streams above are worth comparing: episodes begun, extended and ended, faults
+    and recoveries."""
     seen = set()
     for seed in range(12):
         for make, site in ((noise_stream, HOME), (fume_stream, REST)):
@@ -104,13 +105,18 @@ def test_the_streams_exercise_every_signal():
             seen |= {(e.signal.value, e.rule.value) for e in events}
     assert seen >= {
         ("breach", "noise_leq"),
+        ("extend", "noise_leq"),
         ("clear", "noise_leq"),
         ("breach", "noise_night_max"),
+        ("extend", "noise_night_max"),
+        ("clear", "noise_night_max"),
         ("fault", "device_stuck"),
         ("recover", "device_stuck"),
         ("fault", "device_implausible"),
         ("breach", "fume_conc"),
+        ("extend", "fume_conc"),
         ("clear", "fume_conc"),
         ("breach", "purifier_off"),
+        ("extend", "purifier_off"),
         ("clear", "purifier_off"),
     }
