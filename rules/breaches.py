@@ -289,6 +289,7 @@ def noise_night_max(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
     """
     calendar = policy.calendar
     limit = run.limits.night_max
+    limit_db = limit.value
     gap_ms = policy.leq_window_s * 1000
     rule = RuleId.NOISE_NIGHT_MAX
     events: list[Event] = []
@@ -307,8 +308,10 @@ def noise_night_max(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
         if mid // 60_000 != minute:  # the midpoint's minute decides
             minute = mid // 60_000
             night = calendar.period(mid) is Period.NIGHT
-        lamax = numeric(r, "lamax") if night else None
-        if lamax is not None and lamax > limit.value:
+        # a true/false compares as 1/0: never over, as numeric() would have it
+        lamax = r.metrics.get("lamax") if night else None
+        if lamax is not None and lamax > limit_db:
+            lamax = float(lamax)
             start = _start(r)
             if ep.over_by(start, gap_ms):
                 events.append(told(Signal.CLEAR, r))
