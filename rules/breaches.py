@@ -13,7 +13,6 @@ or quiet, is a few comparisons. Pure functions of (readings, prior state, now)
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Final, NamedTuple
 
@@ -99,14 +98,9 @@ class Run(NamedTuple):
         limit: Limit | None,
         summary: str,
     ) -> Event:
-        """EXTEND or CLEAR at `r`: the episode's window so far and its worst value.
-
-        Without a breach for an episode saved before episodes were (its worst unknown: no
-        reading over the limit since): there is nothing to tell of its extent.
-        """
+        """EXTEND or CLEAR at `r`: the episode's window so far and its worst value."""
         assert episode.since_ms is not None and episode.last_ms is not None
-        if episode.worst is None:
-            return Event(signal, rule, self.site.id, self.sensor, r.ts_ms)
+        assert episode.worst is not None  # told: a reading over the limit gave it
         breach = Breach(
             rule,
             self.site.id,
@@ -198,11 +192,6 @@ def _start(r: Reading) -> int:
     return r.ts_ms - r.period_s * 1000
 
 
-def _worst(episode: Episode) -> float:
-    """The episode's worst value (NaN for one saved before episodes, not over since)."""
-    return math.nan if episode.worst is None else episode.worst
-
-
 def _minutes(episode: Episode) -> float:
     """How long an episode has lasted, in minutes to 0.1."""
     assert episode.since_ms is not None and episode.last_ms is not None
@@ -231,10 +220,10 @@ def noise_leq(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
         return f"LAeq over {minutes:g} min {measured:.1f} dB(A) > {limit.value:g} dB(A) ({period})"
 
     def told(signal: Signal, r: Reading) -> Event:
-        assert ep.last_ms is not None
+        assert ep.last_ms is not None and ep.worst is not None
         limit = run.limits.noise_in_force(calendar, ep.last_ms, r.period_s)
         period = calendar.period_of(ep.last_ms, r.period_s)
-        text = f"{summary(_worst(ep), limit, period)} at worst, {_minutes(ep):g} min in all"
+        text = f"{summary(ep.worst, limit, period)} at worst, {_minutes(ep):g} min in all"
         return run.extent(policy, signal, r, rule, ep, "dB(A)", limit, text)
 
     minute = None
@@ -296,8 +285,9 @@ def noise_night_max(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
     ep = Episode(state)
 
     def told(signal: Signal, r: Reading) -> Event:
+        assert ep.worst is not None
         text = (
-            f"night LAmax {_worst(ep):.1f} dB(A) > {limit.value:g} dB(A) at worst, "
+            f"night LAmax {ep.worst:.1f} dB(A) > {limit.value:g} dB(A) at worst, "
             f"{_minutes(ep):g} min in all"
         )
         return run.extent(policy, signal, r, rule, ep, "dB(A)", limit, text)
@@ -350,8 +340,9 @@ def fume_conc(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
 
     def told(signal: Signal, r: Reading) -> Event:
         # the worst of whichever limit each window exceeded first: named by no one limit
+        assert ep.worst is not None
         text = (
-            f"mean over {minutes:g} min {_worst(ep):.2f} mg/m³ over its limit at worst, "
+            f"mean over {minutes:g} min {ep.worst:.2f} mg/m³ over its limit at worst, "
             f"{_minutes(ep):g} min in all"
         )
         return run.extent(policy, signal, r, rule, ep, "mg/m³", None, text)

@@ -149,6 +149,9 @@ def test_restart_mid_breach_changes_nothing(
     feed(restarted, readings[12:])
     d = only_case(again)
     assert (d.case.occurrences, len(d.evidence), len(d.timeline)) == (1, 1, 1)
+    # one episode, grown across the restart: told at 22:17, 22:27 and 22:37
+    (occ,) = d.occurrences
+    assert (occ.start_ms, occ.end_ms, occ.measured) == (local_ms("22:09"), local_ms("22:37"), 55.0)
     again.close()
 
 

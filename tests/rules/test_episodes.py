@@ -11,7 +11,6 @@ from datetime import datetime
 
 import pytest
 
-from linli.rules.breaches import RuleState
 from linli.rules.events import Event, RuleId
 from linli.rules.judge import SensorState, judge_readings, new_series
 from linli.rules.reading import Reading, SensorKind
@@ -214,17 +213,3 @@ def test_a_ktv_night_of_1_s_readings_is_one_episode_per_rule():
     # min after the last window above it; the worst a whole window at 64
     assert leq[-1] == ("clear", "01:49:08", "22:30:00", "01:39:08", 64.0)
     assert state.rules == {}  # both episodes over: nothing saved
-
-
-def test_an_episode_saved_before_episodes_ends_without_an_extent():
-    """Saved as [active, since]: its worst is unknown, so its CLEAR carries no breach (the
-    engine then changes nothing), and the next peak is a new episode."""
-    saved = RuleState(True, local_ms("23:00"), local_ms("23:00"), None, local_ms("23:00"))
-    state = SensorState("n-01", rules={RuleId.NOISE_NIGHT_MAX: saved})
-    series = new_series(POLICY, SensorKind.NOISE)
-    readings = peaks("23:01", 10, 50.0) + peaks("23:11", 1, 70.0)
-    _, events = judge_readings(POLICY, HOME, state, series, readings, local_ms("23:11"))
-    assert [(e.signal.value, hms(e.ts_ms), e.breach is None) for e in events] == [
-        ("clear", "23:10:00", True),
-        ("breach", "23:11:00", False),
-    ]
