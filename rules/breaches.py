@@ -20,6 +20,7 @@ from linli.rules import series as cols
 from linli.rules.energy import level_of
 from linli.rules.events import Breach, Event, RuleId, Signal
 from linli.rules.limits import Limit, Period
+from linli.rules.localtime import measured_at_ms
 from linli.rules.policy import RulePolicy, SiteLimits
 from linli.rules.reading import Reading, numeric
 from linli.rules.registry import Site
@@ -34,13 +35,13 @@ class RuleState(NamedTuple):
 
     An episode is a rule's readings over the limit, one after the other (a gap shorter
     than the rule's window joins them): one occurrence on the case, however many
-    readings it takes. Pending (over, not sustained yet): `told_ms` None. Told: the
-    BREACH went out at `told_ms`, the episode's extent last at `told_ms` (EXTEND);
-    `active` while it is over now, not while quiet within the gap.
+    readings it takes. Pending (over, not sustained yet): `told_ms` None, `since_ms`
+    when it began to count. Told: its BREACH and then each EXTEND went out at reading
+    time `told_ms`; `active` while it is over now, not while quiet within the gap.
     """
 
     active: bool = False  # over the limit now (for noise_leq: not yet back below its hysteresis)
-    since_ms: int | None = None  # told: the window's start (the occurrence's identity)
+    since_ms: int | None = None  # told: its window's start (the occurrence's identity)
     last_ms: int | None = None  # the end of the episode's latest over-limit reading
     worst: float | None = None  # the episode's worst measured value
     told_ms: int | None = None  # reading time its extent was last told (BREACH or EXTEND)
@@ -230,12 +231,12 @@ def noise_leq(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
     for r in run.readings:
         end = r.ts_ms
         half_ms = r.period_s * 500
-        mid = end - half_ms
+        mid = end - half_ms  # measured_at_ms, written out: for every reading
         if mid // 60_000 != minute:  # day or night: its period's midpoint's minute decides
             minute = mid // 60_000
             period = calendar.period_of(end, r.period_s)
             limit = run.limits.noise_in_force(calendar, end, r.period_s)
-            begins_ms, ends_ms = calendar.period_bounds(mid)
+            begins_ms, ends_ms = calendar.period_bounds(measured_at_ms(end, r.period_s))
             over_db, clear_db = limit.value, limit.value - policy.leq_hysteresis_db
         if ep.last_ms is not None and not begins_ms <= ep.last_ms - half_ms < ends_ms:
             if end < ep.last_ms:
@@ -294,10 +295,10 @@ def noise_night_max(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
 
     minute = None
     for r in run.readings:
-        mid = r.ts_ms - r.period_s * 500
+        mid = r.ts_ms - r.period_s * 500  # measured_at_ms, written out: for every reading
         if mid // 60_000 != minute:  # the midpoint's minute decides
             minute = mid // 60_000
-            night = calendar.period(mid) is Period.NIGHT
+            night = calendar.period_of(r.ts_ms, r.period_s) is Period.NIGHT
         # a true/false compares as 1/0: never over, as numeric() would have it
         lamax = r.metrics.get("lamax") if night else None
         if lamax is not None and lamax > limit_db:
