@@ -36,7 +36,7 @@ from linli.store.cases import CaseTx, PendingSnapshot
 log = logging.getLogger(__name__)
 
 _BY_TIME: Final = operator.attrgetter("ts_ms")
-MAX_SNAPSHOT_READINGS: Final = 4000  # two hours of 1-s readings, 66 hours of 1-min ones
+MAX_SNAPSHOT_READINGS: Final = 4000  # 66 min of 1-s readings, 66 hours of 1-min ones
 
 
 def capped(readings: Sequence[Reading], most: int = MAX_SNAPSHOT_READINGS) -> Sequence[Reading]:
