@@ -85,14 +85,13 @@ _UPDATE_CASE: Final = update(cases).where(cases.c.id == bindparam("id_"))
 _INSERT_TIMELINE: Final = insert(timeline)
 _INSERT_OCCURRENCE: Final = insert(occurrences)
 _INSERT_EVIDENCE: Final = insert(evidence)
-_EPISODE: Final = (  # an occurrence by its identity, with its evidence
-    select(occurrences.c.id, evidence.c.id.label("evidence_id"))
-    .join(evidence, evidence.c.occurrence_id == occurrences.c.id)
-    .where(
-        occurrences.c.case_id == bindparam("case_id_"),
-        occurrences.c.sensor == bindparam("sensor_"),
-        occurrences.c.start_ms == bindparam("start_ms_"),
-    )
+_EPISODE: Final = select(occurrences.c.id).where(  # an occurrence by its identity
+    occurrences.c.case_id == bindparam("case_id_"),
+    occurrences.c.sensor == bindparam("sensor_"),
+    occurrences.c.start_ms == bindparam("start_ms_"),
+)
+_EVIDENCE_OF: Final = select(evidence.c.id).where(
+    evidence.c.occurrence_id == bindparam("occurrence_id_")
 )
 _GROW_OCCURRENCE: Final = (
     update(occurrences)
@@ -288,16 +287,18 @@ class CaseTx:
         worst value and summary, and its snapshot a new end (open again); returns the
         evidence id, or None when the case holds no such occurrence."""
         params = {"case_id_": case_id, "sensor_": breach.sensor, "start_ms_": breach.start_ms}
-        row = self.conn.execute(_EPISODE, params).first()
-        if row is None:
+        occurrence_id = self.conn.execute(_EPISODE, params).scalar()
+        if occurrence_id is None:
             return None
+        evidence_id = self.conn.execute(_EVIDENCE_OF, {"occurrence_id_": occurrence_id}).scalar()
+        assert evidence_id is not None  # kept together (add_occurrence)
         grown = {"end_ms_": breach.end_ms, "measured_": breach.measured}
-        self.conn.execute(_GROW_OCCURRENCE, {**grown, "id_": row.id})
+        self.conn.execute(_GROW_OCCURRENCE, {**grown, "id_": occurrence_id})
         self.conn.execute(
             _GROW_EVIDENCE,
-            {**grown, "id_": row.evidence_id, "summary_": breach.summary, "until_ms_": until_ms},
+            {**grown, "id_": evidence_id, "summary_": breach.summary, "until_ms_": until_ms},
         )
-        return int(row.evidence_id)
+        return int(evidence_id)
 
     def pending_snapshots(self) -> list[PendingSnapshot]:
         """The evidence snapshots still collecting readings."""

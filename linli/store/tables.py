@@ -154,7 +154,8 @@ evidence = Table(
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
     Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
-    Column("occurrence_id", BigInteger, ForeignKey("occurrences.id"), nullable=False),
+    # indexed: an episode's evidence is found by its occurrence each time it grows
+    Column("occurrence_id", BigInteger, ForeignKey("occurrences.id"), nullable=False, index=True),
     Column("sensor", String(ID_LEN), nullable=False),
     Column("rule", String(32), nullable=False),
     Column("start_ms", BigInteger, nullable=False),
