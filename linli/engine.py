@@ -368,14 +368,12 @@ class Engine:
         timeline entry, and tell nobody. Breach cases are resolved by people, never by
         linli: a CLEAR changes no case state.
         """
-        if event.signal is Signal.EXTEND or event.signal is Signal.CLEAR:
-            grown = event.breach
-            case = None if grown is None else tx.active_case(site.id, event.rule.value)
-            if grown is not None and case is not None:
-                assert case.id is not None
-                self._snapshots.grow(tx, case.id, grown, now_ms)
-            return []
         case = tx.active_case(site.id, event.rule.value)
+        if event.signal is Signal.EXTEND or event.signal is Signal.CLEAR:
+            if case is not None and event.breach is not None:
+                assert case.id is not None
+                self._snapshots.grow(tx, case.id, event.breach, now_ms)
+            return []
         if event.signal is Signal.RECOVER:
             if case is None:
                 return []
