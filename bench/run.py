@@ -14,6 +14,10 @@
     every reading, every rule on) and prints both numbers and their ratio; with
     --repeat N, (b) with one worker runs off and on N times in turn, and the medians
     are compared (one run of (b) lies up to about 10 % off the median on 2 cores).
+--hour H places (b)'s and (c)'s readings at local hour H (six days ago); by default
+    the rules' ratio is measured by day and by night, at 14:00 and at 23:00 (then every
+    reading's LAmax 75 is over the night limit + 15 and its LAeq mostly over the
+    night's 50: a loud night, the rules' worst case), and (b) and (c) run at 14:00.
 bench/engine.py measures the rule engine alone (CPU per reading, no servers).
 
 Latency is measured by polling InfluxDB every 100 ms for counts per 100 ms of
@@ -294,12 +298,13 @@ def maximum(
     workers: int,
     rules: bool = False,
     run: int = 0,
+    hour: int = 14,
 ) -> dict[str, float]:
     """(b) single-reading messages as fast as the broker takes them, stored end to end.
 
-    Each `run` has its own database and case store.
+    Each `run` (and `hour`) has its own database and case store.
     """
-    db = f"maximum_w{workers}" + ("_rules" if rules else "") + (f"_{run}" if run else "")
+    db = maximum_db(workers, rules, run, hour)
     influx = InfluxClient(influx_url, db, timeout_s=30)
     linli = Linli(work, broker, db, influx_url, config, workers, rules)
     try:
@@ -307,7 +312,7 @@ def maximum(
         # queued for it. linli with the rule engine takes longer to start.
         _wait_connected(work / "mosquitto" / "mosquitto.log", f"linli-{db}", workers, 60)
         time.sleep(2)
-        messages = _messages(readings, n_sensors)
+        messages = _messages(readings, n_sensors, hour)
         t0 = time.perf_counter()
         result = publish_all("127.0.0.1", broker.port, messages, client_id=f"pub-{db}")
         wait_stored(influx, messages, 600)
@@ -325,7 +330,14 @@ def maximum(
         "seconds": seconds,
         "judged_after_s": seconds - stored_s,  # the last judged after the last was stored
         "workers": workers,
+        "hour": hour,
     }
+
+
+def maximum_db(workers: int, rules: bool, run: int, hour: int) -> str:
+    """The database (and case store) of one run of (b)."""
+    name = f"maximum_w{workers}" + ("_rules" if rules else "") + (f"_{run}" if run else "")
+    return name + ("" if hour == 14 else f"_h{hour}")
 
 
 def _wait_connected(log: Path, client_id: str, workers: int, timeout_s: float) -> None:
@@ -351,14 +363,18 @@ def _wait_judged(store: Path, last_ts: int, n_sensors: int, timeout_s: float) ->
     raise RuntimeError(f"the rule engine did not judge every reading within {timeout_s}s")
 
 
-def _messages(readings: int, n_sensors: int) -> list[tuple[str, bytes]]:
-    # Six days ago at 14:00 in linli's zone (LINLI_TZ's default), whatever the hour of the
-    # run: by day the bench's levels (LAeq 50-70) put each site over its 60 dB(A) limit
-    # (one noise case per site); at night every reading's LAmax 75 would be one more
-    # night-peak occurrence, a flood no real fleet sends, and the ratio would depend on
-    # the hour the bench was run.
+def _messages(readings: int, n_sensors: int, hour: int = 14) -> list[tuple[str, bytes]]:
+    """The readings of (b) and (c): 1-s readings of each sensor in turn, from `hour`:00.
+
+    Six days ago in linli's zone (LINLI_TZ's default), whatever the hour of the run. The
+    levels (LAeq 50–70, LAmax 75) at a zone-2 site: at 14:00 a 10-min LAeq of about 63,
+    over the day's 60 dB(A) (one noise_leq episode per sensor); at 23:00 also over the
+    night's 50, and every reading's LAmax over the night limit + 15 (65 dB(A): one
+    noise_night_max episode per sensor, growing with every reading) — a 1-s sensor
+    beside a loud KTV, for every sensor.
+    """
     day = datetime.now(ZoneInfo("Asia/Shanghai")) - timedelta(days=6)
-    base = int(day.replace(hour=14, minute=0, second=0, microsecond=0).timestamp() * 1000)
+    base = int(day.replace(hour=hour, minute=0, second=0, microsecond=0).timestamp() * 1000)
     out = []
     for k in range(readings):
         sensor, seq = k % n_sensors, k // n_sensors
@@ -374,7 +390,7 @@ def _messages(readings: int, n_sensors: int) -> list[tuple[str, bytes]]:
 
 
 def plain(
-    work: Path, broker: LocalServer, influx_url: str, readings: int, n_sensors: int
+    work: Path, broker: LocalServer, influx_url: str, readings: int, n_sensors: int, hour: int
 ) -> dict[str, float]:
     """(c) the plain per-reading subscriber, measured like (b)."""
     db = "plain"
@@ -386,7 +402,7 @@ def plain(
         stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None and proc.stdout.readline().strip() == b"ready"
-    messages = _messages(readings, n_sensors)
+    messages = _messages(readings, n_sensors, hour)
     time.sleep(1)
     t0 = time.perf_counter()
     publish_all("127.0.0.1", broker.port, messages, client_id="pub-plain")
@@ -421,8 +437,17 @@ def main() -> int:
         help="with --rules: run (b) with one worker off and on this many times, in turn, "
         "and give the median of each (one run lies up to about 10 %% off it here)",
     )
+    parser.add_argument(
+        "--hour",
+        type=int,
+        choices=range(24),
+        metavar="H",
+        help="local hour the readings of (b) and (c) are placed at (default: (b) and (c) "
+        "at 14, and with --rules the ratio at 14 and at 23)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
+    hours = [14, 23] if args.hour is None else [args.hour]
     work = Path(tempfile.mkdtemp(prefix="linli-bench-"))
     config = work / "bench.toml"
     config.write_text(community_toml(args.sensors))
@@ -440,14 +465,23 @@ def main() -> int:
             settle(influx_url, "sustained", servers)
         for n in workers if "b" not in args.skip else []:
             results[f"maximum_w{n}"] = maximum(
-                work, broker, influx_url, config, args.max_readings, min(args.sensors, 1000), n
+                work,
+                broker,
+                influx_url,
+                config,
+                args.max_readings,
+                min(args.sensors, 1000),
+                n,
+                hour=hours[0],
             )
-            settle(influx_url, f"maximum_w{n}", servers)
-        if args.rules and "b" not in args.skip:
-            results.update(rules_on_off(work, broker, influx_url, config, args, servers, results))
+            settle(influx_url, maximum_db(n, False, 0, hours[0]), servers)
+        for hour in hours if args.rules and "b" not in args.skip else []:
+            results.update(
+                rules_on_off(work, broker, influx_url, config, args, servers, results, hour)
+            )
         if "c" not in args.skip:
             results["plain"] = plain(
-                work, broker, influx_url, args.plain_readings, min(args.sensors, 1000)
+                work, broker, influx_url, args.plain_readings, min(args.sensors, 1000), hours[0]
             )
     finally:
         broker.stop()
@@ -469,33 +503,33 @@ def rules_on_off(
     args: argparse.Namespace,
     servers: list[LocalServer],
     results: dict[str, dict[str, float]],
+    hour: int,
 ) -> dict[str, dict[str, float]]:
-    """(b) with one worker, rules off and on in turn `--repeat` times: the median runs.
+    """(b) with one worker at `hour`, rules off and on in turn `--repeat` times: the medians.
 
-    The first run without rules is (b)'s own when it ran with one worker.
+    The first run without rules is (b)'s own when it ran with one worker at this hour.
+    Keys end in `_h{hour}`.
     """
     sensors = min(args.sensors, 1000)
-    off = [results["maximum_w1"]] if "maximum_w1" in results else []
+    first = results.get("maximum_w1")
+    off = [first] if first is not None and first.get("hour") == hour else []
     on: list[dict[str, float]] = []
+    n = args.max_readings
     for k in range(args.repeat):
         if len(off) <= k:
-            off.append(
-                maximum(work, broker, influx_url, config, args.max_readings, sensors, 1, run=k)
-            )
-            settle(influx_url, f"maximum_w1_{k}" if k else "maximum_w1", servers)
-        on.append(
-            maximum(work, broker, influx_url, config, args.max_readings, sensors, 1, True, run=k)
-        )
-        settle(influx_url, "maximum_w1_rules" + (f"_{k}" if k else ""), servers)
+            off.append(maximum(work, broker, influx_url, config, n, sensors, 1, run=k, hour=hour))
+            settle(influx_url, maximum_db(1, False, k, hour), servers)
+        on.append(maximum(work, broker, influx_url, config, n, sensors, 1, True, k, hour))
+        settle(influx_url, maximum_db(1, True, k, hour), servers)
 
     def median(runs: list[dict[str, float]]) -> dict[str, float]:
         return sorted(runs, key=lambda m: m["stored_per_s"])[len(runs) // 2]
 
     ratios = [b["stored_per_s"] / a["stored_per_s"] for a, b in zip(off, on, strict=True)]
     return {
-        "maximum_w1": median(off),
-        "maximum_rules": median(on),
-        "rules_ratio": {
+        f"maximum_w1_h{hour}": median(off),
+        f"maximum_rules_h{hour}": median(on),
+        f"rules_ratio_h{hour}": {
             "runs": len(on),
             "median": median(on)["stored_per_s"] / median(off)["stored_per_s"],
             **{f"run_{k}": r for k, r in enumerate(ratios)},
@@ -523,24 +557,27 @@ def report(results: dict[str, dict[str, float]]) -> None:
             f"p50 {_s(s['p50_s'])}, p99 {_s(s['p99_s'])}, max {_s(s['max_s'])}; "
             f"linli RSS max {s['rss_max_mb']:.0f} MB |"
         )
-    maxima = [m for key, m in results.items() if key.startswith("maximum_w")]
+    maxima = [m for key, m in results.items() if key.startswith("maximum_w") and "_h" not in key]
     for m in maxima:
         print(
             f"| (b) maximum, single-reading QoS 1 messages, {m['readings']:,} readings, "
             f"{m['workers']:.0f} worker(s) | {m['stored_per_s']:,.0f} readings/s stored end to "
             f"end (publisher {m['publish_per_s']:,.0f}/s) |"
         )
-    if r := results.get("maximum_rules"):
+    for key in sorted(k for k in results if k.startswith("maximum_rules_h")):
+        r, hour = results[key], key.removeprefix("maximum_rules_h")
+        off = results[f"maximum_w1_h{hour}"]
+        print(f"| (b) at {hour}:00, rules off, 1 worker | {off['stored_per_s']:,.0f} readings/s |")
         print(
-            f"| (b) with every rule on (`linli ingest --rules`), {r['readings']:,} readings | "
-            f"{r['stored_per_s']:,.0f} readings/s stored and judged (the last judged "
-            f"{r['judged_after_s']:.1f} s after the last was stored) |"
+            f"| (b) at {hour}:00 with every rule on (`linli ingest --rules`), "
+            f"{r['readings']:,} readings | {r['stored_per_s']:,.0f} readings/s stored and "
+            f"judged (the last judged {r['judged_after_s']:.1f} s after the last was stored) |"
         )
-        if q := results.get("rules_ratio"):
+        if q := results.get(f"rules_ratio_h{hour}"):
             each = ", ".join(f"{q[f'run_{k}']:.2f}" for k in range(int(q["runs"])))
             print(
-                f"| ratio rules on / off (1 worker) | {q['median']:.2f} (median of {q['runs']:.0f} "
-                f"runs each; run by run {each}) |"
+                f"| ratio rules on / off at {hour}:00 (1 worker) | {q['median']:.2f} (median of "
+                f"{q['runs']:.0f} runs each; run by run {each}) |"
             )
     if p := results.get("plain"):
         print(

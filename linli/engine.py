@@ -20,7 +20,7 @@ will not redeliver it. So at start the engine reads back from InfluxDB each sens
 readings from a window before its watermark (the newest reading time it judged) on:
 those up to the watermark refill the series, the later ones are judged through the same
 path. What the broker also redelivers is judged once (a reading already held is
-skipped: rules/judge.py), and an occurrence is kept once per (case, sensor, window end).
+skipped: rules/judge.py), and an occurrence is kept once per (case, sensor, window start).
 Readings that were in the spool at the crash reach InfluxDB only later: the writer hands
 them over again at start (ingest/writer.py).
 
@@ -360,10 +360,20 @@ class Engine:
     def _decide(
         self, tx: CaseTx, site: Site, state: SensorState, event: Event, now_ms: int
     ) -> list[CaseChange]:
-        """One judge event → case changes: open, add an occurrence, reopen, or recover."""
-        if event.signal is Signal.CLEAR:
-            return []  # breach cases are resolved by people, never by linli
+        """One judge event → case changes: open, add an occurrence, reopen, or recover.
+
+        An occurrence is an episode (rules/breaches.py), identified by (case, sensor,
+        window start): its BREACH opens the case or adds it, with a timeline entry; its
+        EXTEND and CLEAR only grow its window, worst value and evidence snapshot, with no
+        timeline entry, and tell nobody. Breach cases are resolved by people, never by
+        linli: a CLEAR changes no case state.
+        """
         case = tx.active_case(site.id, event.rule.value)
+        if event.signal is Signal.EXTEND or event.signal is Signal.CLEAR:
+            if case is not None and event.breach is not None:
+                assert case.id is not None
+                self._snapshots.grow(tx, case.id, event.breach, now_ms)
+            return []
         if event.signal is Signal.RECOVER:
             if case is None:
                 return []
@@ -392,8 +402,8 @@ class Engine:
             moved = tx.insert_case(opened)
             assert moved.id is not None
             tx.add_timeline(moved.id, entry)
-        elif tx.has_occurrence(case.id, breach.sensor, breach.end_ms):  # type: ignore[arg-type]
-            return []  # the same window judged again (a replay): nothing new
+        elif tx.has_occurrence(case.id, breach.sensor, breach.start_ms):  # type: ignore[arg-type]
+            return []  # the same episode judged again (a replay): nothing new
         else:
             moved, entry = apply(case, Action.OCCUR, now_ms, ACTOR, note)
             tx.update_case(moved, entry)

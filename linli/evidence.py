@@ -1,12 +1,19 @@
-"""Evidence snapshots: the readings around a breach, kept with its occurrence.
+"""Evidence snapshots: the readings around an episode, kept with its occurrence.
 
 A snapshot starts with the readings the engine holds in memory when the breach is
 judged, so a case proves itself at once. The engine's tick then reads the whole span,
-`evidence_margin_s` before the window to as long after, back from InfluxDB: once the
-sensor has reported past its end (still open to late data), and a last time once late
-data has had its time (final). Reading InfluxDB never holds up judging: a read that
-fails stays pending and is tried again at the next tick; the store keeps what is
-pending across restarts (`CaseTx.pending_snapshots`).
+`evidence_margin_s` before the episode's window to as long after, back from InfluxDB:
+once the sensor has reported past its end (still open to late data), and a last time
+once late data has had its time (final). While the episode grows, each EXTEND and its
+CLEAR move the snapshot's end and open it again (`Snapshots.grow`), so the snapshot
+covers the whole episode. Reading InfluxDB never holds up judging: a read that fails
+stays pending and is tried again at the next tick; the store keeps what is pending
+across restarts (`CaseTx.pending_snapshots`).
+
+A snapshot holds at most `MAX_SNAPSHOT_READINGS` readings: a 3-hour KTV night of 1-s
+readings with its margins is 14,400. Beyond that it keeps the first and the last half,
+the episode's beginning and end with their margins; the occurrence still carries the
+whole window and its worst value, and InfluxDB every reading.
 """
 
 from __future__ import annotations
@@ -29,6 +36,15 @@ from linli.store.cases import CaseTx, PendingSnapshot
 log = logging.getLogger(__name__)
 
 _BY_TIME: Final = operator.attrgetter("ts_ms")
+MAX_SNAPSHOT_READINGS: Final = 4000  # 66 min of 1-s readings, 66 hours of 1-min ones
+
+
+def capped(readings: Sequence[Reading], most: int = MAX_SNAPSHOT_READINGS) -> Sequence[Reading]:
+    """Readings by time, at most `most`: beyond it the first and the last half of them."""
+    if len(readings) <= most:
+        return readings
+    head = most // 2
+    return [*readings[:head], *readings[len(readings) - (most - head) :]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,16 +101,32 @@ class Snapshots:
         recent: Sequence[Reading],
     ) -> None:
         """Record a breach on its case with the readings in memory around it."""
-        snapshot = in_memory(series, recent, breach.start_ms - self._margin_ms)
+        snapshot = capped(in_memory(series, recent, breach.start_ms - self._margin_ms))
         until_ms = breach.end_ms + self._margin_ms
         evidence_id = tx.add_occurrence(case_id, breach, now_ms, snapshot, until_ms)
         pending = PendingSnapshot(evidence_id, breach.sensor, breach.start_ms, until_ms, now_ms)
         self._new.append(Pending(pending, self._give_up(pending)))
 
+    def grow(self, tx: CaseTx, case_id: int, breach: Breach, now_ms: int) -> bool:
+        """An episode grew (EXTEND, CLEAR): its occurrence takes the new extent and its
+        snapshot, open again, reaches a margin past the new end. False: no such occurrence
+        on the case."""
+        until_ms = breach.end_ms + self._margin_ms
+        evidence_id = tx.grow_occurrence(case_id, breach, until_ms)
+        if evidence_id is None:
+            return False
+        pending = PendingSnapshot(evidence_id, breach.sensor, breach.start_ms, until_ms, now_ms)
+        self._new.append(Pending(pending, self._give_up(pending)))
+        return True
+
     def keep(self) -> None:
-        """The round's transaction is done: its snapshots are pending now."""
+        """The round's transaction is done: its snapshots are pending now (a grown one
+        replaces what was pending of it)."""
         for p in self._new:
-            self._pending[p.snapshot.sensor].append(p)
+            items = self._pending[p.snapshot.sensor]
+            evidence_id = p.snapshot.evidence_id
+            items[:] = [q for q in items if q.snapshot.evidence_id != evidence_id]
+            items.append(p)
         self._new.clear()
 
     def fill(self, db: Database, watermark: Callable[[str], int | None], now_ms: int) -> None:
@@ -115,7 +147,8 @@ class Snapshots:
                 if self._history is not None:
                     after = p.snapshot.start_ms - self._margin_ms - 1
                     try:
-                        readings = self._history.readings_after(sensor, after, p.snapshot.until_ms)
+                        found = self._history.readings_after(sensor, after, p.snapshot.until_ms)
+                        readings = list(capped(sorted(found, key=_BY_TIME)))
                     except Exception as err:  # InfluxDB down: try again next tick
                         log.warning(
                             "evidence %d: could not read back readings: %s",

@@ -36,8 +36,9 @@ DEVICE_RULES: Final = (RuleId.DEVICE_OFFLINE, RuleId.DEVICE_STUCK, RuleId.DEVICE
 class Signal(StrEnum):
     """What the judge tells the engine."""
 
-    BREACH = "breach"  # a breach began (or, for noise_night_max, one more event)
-    CLEAR = "clear"  # the breach ended
+    BREACH = "breach"  # an episode began: a case opens or has one more occurrence
+    EXTEND = "extend"  # the episode's window or worst grew (at most once per rule window)
+    CLEAR = "clear"  # the episode ended; `breach` is its final extent
     FAULT = "fault"  # a device fault began
     RECOVER = "recover"  # the device fault ended
 
@@ -60,7 +61,11 @@ class Breach:
 
 @dataclass(frozen=True, slots=True)
 class Event:
-    """One thing the engine must act on; `breach` is set for BREACH and FAULT."""
+    """One thing the engine must act on; `breach` is set for all but RECOVER.
+
+    For EXTEND and CLEAR it is the episode so far: the BREACH's `start_ms` (its
+    occurrence's identity), the end of its latest reading over the limit, its worst value.
+    """
 
     signal: Signal
     rule: RuleId

@@ -91,17 +91,21 @@ def test_night_nuisance_opens_one_case_with_its_evidence(
         "n-01", 55.0, "dB(A)", 50.0, "GB 3096-2008",
     )  # fmt: skip
     assert ev.clause_zh == "GB 3096-2008 表1 2类 夜间 50 dB(A)"
-    assert (ev.start_ms, ev.end_ms) == (local_ms("22:09"), local_ms("22:17"))
+    # the episode: judged over from 22:17 (its window from 22:09), told again 10 min on
+    assert (ev.start_ms, ev.end_ms) == (local_ms("22:09"), local_ms("22:27"))
+    assert ev.summary == ("LAeq over 10 min 55.0 dB(A) > 50 dB(A) (night) at worst, 18 min in all")
+    (occ,) = d.occurrences
+    assert (occ.start_ms, occ.end_ms, occ.measured) == (local_ms("22:09"), local_ms("22:27"), 55.0)
     assert [(e.action, e.to_state) for e in d.timeline] == [(Action.OPEN, CaseState.OPEN)]
     assert [case_event_line(t) for t in told] == [
         f'case_event,grid=g1,kind=breach,rule=noise_leq,site=hj-b1 case_id={c.id}i,state="open",'
         f'title="红街公寓1幢: 噪声超标 noise over the limit",action="open" {local_ms("22:17")}'
     ]
-    # once late data has had its time (30 min after the snapshot's end at 22:47), the
-    # snapshot is read back: 8 readings up to the breach, 12 after it (within 30 min)
-    engine.tick(local_ms("23:17"))
+    # once late data has had its time (30 min after the snapshot's end, 22:57, which
+    # grew with the episode), the snapshot is read back: the 20 readings of 22:10–22:29
+    engine.tick(local_ms("23:27"))
     assert len(only_case(db).evidence[0].snapshot) == 8
-    engine.tick(local_ms("23:17") + 1)
+    engine.tick(local_ms("23:27") + 1)
     (ev,) = only_case(db).evidence
     assert [s["ts"] for s in ev.snapshot] == [local_ms("22:10") + i * MIN for i in range(20)]
 
@@ -112,9 +116,11 @@ def test_a_breach_running_from_day_into_night_is_a_new_occurrence_at_the_night_l
     engine = Engine(db, RulePolicy(), history=history)
     feed(engine, night("21:40", 40, 62.0))
     d = only_case(db)
-    assert [(e.clause_zh, e.end_ms) for e in d.evidence] == [
-        ("GB 3096-2008 表1 2类 昼间 60 dB(A)", local_ms("21:47")),
-        ("GB 3096-2008 表1 2类 夜间 50 dB(A)", local_ms("22:07")),
+    # the day's episode ends with the day (its last reading measured 21:59–22:00); the
+    # night's first reading measured 22:00–22:01, its window covered enough at 22:08
+    assert [(e.clause_zh, e.start_ms, e.end_ms) for e in d.evidence] == [
+        ("GB 3096-2008 表1 2类 昼间 60 dB(A)", local_ms("21:39"), local_ms("22:00")),
+        ("GB 3096-2008 表1 2类 夜间 50 dB(A)", local_ms("22:00"), local_ms("22:18")),
     ]
 
 
@@ -143,6 +149,9 @@ def test_restart_mid_breach_changes_nothing(
     feed(restarted, readings[12:])
     d = only_case(again)
     assert (d.case.occurrences, len(d.evidence), len(d.timeline)) == (1, 1, 1)
+    # one episode, grown across the restart: told at 22:17, 22:27 and 22:37
+    (occ,) = d.occurrences
+    assert (occ.start_ms, occ.end_ms, occ.measured) == (local_ms("22:09"), local_ms("22:37"), 55.0)
     again.close()
 
 
@@ -151,15 +160,15 @@ def test_a_new_episode_is_an_occurrence_and_recurrence_after_resolve_reopens(
 ) -> None:
     engine = Engine(db, RulePolicy(), history=history)
     feed(engine, night("22:10", 10, 55.0))
-    feed(engine, night("22:20", 10, 45.0, first_seq=10))  # cleared
-    feed(engine, night("22:30", 10, 55.0, first_seq=20))  # second episode
+    feed(engine, night("22:20", 20, 45.0, first_seq=10))  # ended: below 48 for 10 min
+    feed(engine, night("22:40", 10, 55.0, first_seq=30))  # second episode
     d = only_case(db)
     assert (d.case.state, d.case.occurrences, len(d.evidence)) == (CaseState.OPEN, 2, 2)
     with db.cases() as tx:
-        case, entry = apply(d.case, Action.RESOLVE, local_ms("22:45"), "王丽", "talked to them")
+        case, entry = apply(d.case, Action.RESOLVE, local_ms("22:55"), "王丽", "talked to them")
         tx.update_case(case, entry)
-    feed(engine, night("22:50", 10, 45.0, first_seq=30))
-    feed(engine, night("23:00", 10, 55.0, first_seq=40))
+    feed(engine, night("22:50", 20, 45.0, first_seq=40))
+    feed(engine, night("23:10", 10, 55.0, first_seq=60))
     d = only_case(db)
     assert (d.case.state, d.case.occurrences) == (CaseState.REOPENED, 3)
     assert [e.action for e in d.timeline] == [
@@ -239,3 +248,80 @@ def test_escalation_follows_the_schedule(db: Database, history: MemoryHistory) -
         (Action.ESCALATE, Level.GRID_WORKER),
         (Action.ESCALATE, Level.COMMUNITY),
     ]
+
+
+def seconds(start_ms: int, n: int, first_seq: int, laeq: float, lamax: float) -> list[Reading]:
+    """n 1-s readings of n-01, the first measured from `start_ms`; LAeq wanders a little."""
+    return [
+        Reading(
+            "n-01",
+            SensorKind.NOISE,
+            start_ms + (k + 1) * 1000,
+            first_seq + k,
+            1,
+            {"laeq": laeq + (first_seq + k) % 3 * 0.1 - 0.1, "lamax": lamax},
+        )
+        for k in range(n)
+    ]
+
+
+def test_a_ktv_night_is_one_occurrence_per_episode_and_rule(
+    db: Database, history: MemoryHistory
+) -> None:
+    """A 1-s sensor beside a loud KTV: 22:30–01:30 over both night limits (LAeq 64 and LAmax
+    88 from 23:00 to 23:10), 20 quiet minutes, 01:50–02:05 loud again, quiet after."""
+    told: list[CaseChange] = []
+    engine = Engine(db, RulePolicy(offline_periods=1000), tell=told.extend, history=history)
+    m = 60
+    loud = [(local_ms("22:30"), 30 * m, 58.0, 75.0), (local_ms("23:00"), 10 * m, 64.0, 88.0)]
+    loud += [(local_ms("23:10"), 140 * m, 58.0, 75.0), (local_ms("01:30", 27), 20 * m, 40.0, 50.0)]
+    loud += [
+        (local_ms("01:50", 27), 15 * m, 60.0, 80.0),
+        (local_ms("02:05", 27), 20 * m, 40.0, 50.0),
+    ]
+    readings: list[Reading] = []
+    for start, n, laeq, lamax in loud:
+        readings += seconds(start, n, len(readings), laeq, lamax)
+    for i in range(0, len(readings), 600):  # rounds of 10 minutes of readings
+        chunk = readings[i : i + 600]
+        history.add(chunk)
+        engine.process(chunk, chunk[-1].ts_ms)
+    with db.cases() as tx:
+        cases, total = tx.list_cases()
+        details = {c.rule: tx.detail(c.id) for c in cases}  # type: ignore[arg-type]
+    assert total == 2
+    episodes = {
+        rule: [(o.start_ms, o.end_ms, o.measured) for o in d.occurrences]
+        for rule, d in details.items()
+    }
+    s = 1000
+    assert episodes == {
+        "noise_night_max": [
+            (local_ms("22:30"), local_ms("01:30", 27), 88.0),
+            (local_ms("01:50", 27), local_ms("02:05", 27), 80.0),
+        ],
+        # the rolling 10-min LAeq: over from the 450th second (the window from 22:30) and
+        # on until the quiet seconds bring it to 50 − 2; the second one is 50.1 once its
+        # window holds 56 loud seconds, so the window starts 9 min 4 s before them
+        "noise_leq": [
+            (local_ms("22:30"), local_ms("01:39", 27) + 8 * s, 64.0),
+            (local_ms("01:41", 27) - 4 * s, local_ms("02:14", 27) + 27 * s, 60.0),
+        ],
+    }
+    for d in details.values():  # the evidence says what the occurrence says
+        assert [(e.start_ms, e.end_ms, e.measured) for e in d.evidence] == [
+            (o.start_ms, o.end_ms, o.measured) for o in d.occurrences
+        ]
+        assert [e.action for e in d.timeline] == [Action.OPEN, Action.OCCUR]
+    # two opens and two occurrences told, nothing of the episodes growing
+    assert sorted(t.entry.action.value for t in told) == ["occur", "occur", "open", "open"]
+    # the tick reads the first night-peak episode's readings back, 30 min before to 30
+    # after (22:00–02:00: 12,000 of 1 s), capped to its first and last 2,000
+    engine.tick(readings[-1].ts_ms)
+    with db.cases() as tx:
+        (ev, _) = tx.detail(details["noise_night_max"].case.id).evidence  # type: ignore[arg-type]
+    assert len(ev.snapshot) == 4000
+    assert (ev.snapshot[0]["ts"], ev.snapshot[1999]["ts"]) == (
+        local_ms("22:30") + s, local_ms("22:30") + 2000 * s,
+    )  # fmt: skip
+    assert ev.snapshot[-1]["ts"] == local_ms("02:00", 27)

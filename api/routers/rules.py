@@ -13,7 +13,7 @@ from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.history import readings_of
 from linli.rules.constants import M_FUME, M_NOISE
-from linli.rules.events import BREACH_RULES, DEVICE_RULES, Event, RuleId
+from linli.rules.events import BREACH_RULES, DEVICE_RULES, Event, RuleId, Signal
 from linli.rules.judge import SensorState, judge_readings, new_series
 from linli.rules.reading import Reading, SensorKind
 from linli.store import NotFound
@@ -87,8 +87,9 @@ def backtest(
     events.sort(key=lambda x: x[1].ts_ms)  # in time order across sensors, as they happened
     found: dict[tuple[str, str], WouldOpen] = {}
     for site_id, e in events:
-        if e.rule is not rule_id or e.breach is None:
-            continue
+        if e.rule is not rule_id or e.signal is not Signal.BREACH:
+            continue  # an episode's EXTEND and CLEAR are the same occurrence
+        assert e.breach is not None
         key = (site_id, e.rule.value)
         b = e.breach
         if key in found:

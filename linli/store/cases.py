@@ -85,10 +85,29 @@ _UPDATE_CASE: Final = update(cases).where(cases.c.id == bindparam("id_"))
 _INSERT_TIMELINE: Final = insert(timeline)
 _INSERT_OCCURRENCE: Final = insert(occurrences)
 _INSERT_EVIDENCE: Final = insert(evidence)
-_HAS_OCCURRENCE: Final = select(occurrences.c.id).where(
+_EPISODE: Final = select(occurrences.c.id).where(  # an occurrence by its identity
     occurrences.c.case_id == bindparam("case_id_"),
     occurrences.c.sensor == bindparam("sensor_"),
-    occurrences.c.end_ms == bindparam("end_ms_"),
+    occurrences.c.start_ms == bindparam("start_ms_"),
+)
+_EVIDENCE_OF: Final = select(evidence.c.id).where(
+    evidence.c.occurrence_id == bindparam("occurrence_id_")
+)
+_GROW_OCCURRENCE: Final = (
+    update(occurrences)
+    .where(occurrences.c.id == bindparam("id_"))
+    .values(end_ms=bindparam("end_ms_"), measured=bindparam("measured_"))
+)
+_GROW_EVIDENCE: Final = (
+    update(evidence)
+    .where(evidence.c.id == bindparam("id_"))
+    .values(
+        end_ms=bindparam("end_ms_"),
+        measured=bindparam("measured_"),
+        summary=bindparam("summary_"),
+        snapshot_until_ms=bindparam("until_ms_"),
+        snapshot_done=False,
+    )
 )
 
 
@@ -217,7 +236,7 @@ class CaseTx:
         snapshot: Sequence[Reading],
         until_ms: int,
     ) -> int:
-        """Record one breach on a case with its evidence; returns the evidence id."""
+        """Record one episode on a case with its evidence; returns the evidence id."""
         occ = self.conn.execute(
             _INSERT_OCCURRENCE,
             {
@@ -258,11 +277,28 @@ class CaseTx:
         assert ev is not None
         return int(ev[0])
 
-    def has_occurrence(self, case_id: int, sensor: str, end_ms: int) -> bool:
-        """Whether this breach window (by its end) is on the case already."""
-        params = {"case_id_": case_id, "sensor_": sensor, "end_ms_": end_ms}
-        row = self.conn.execute(_HAS_OCCURRENCE, params).first()
-        return row is not None
+    def has_occurrence(self, case_id: int, sensor: str, start_ms: int) -> bool:
+        """Whether this episode (by its window's start) is on the case already."""
+        params = {"case_id_": case_id, "sensor_": sensor, "start_ms_": start_ms}
+        return self.conn.execute(_EPISODE, params).first() is not None
+
+    def grow_occurrence(self, case_id: int, breach: Breach, until_ms: int) -> int | None:
+        """Give an episode's occurrence (by its window's start) its window's new end, its
+        worst value and summary, and its snapshot a new end (open again); returns the
+        evidence id, or None when the case holds no such occurrence."""
+        params = {"case_id_": case_id, "sensor_": breach.sensor, "start_ms_": breach.start_ms}
+        occurrence_id = self.conn.execute(_EPISODE, params).scalar()
+        if occurrence_id is None:
+            return None
+        evidence_id = self.conn.execute(_EVIDENCE_OF, {"occurrence_id_": occurrence_id}).scalar()
+        assert evidence_id is not None  # kept together (add_occurrence)
+        grown = {"end_ms_": breach.end_ms, "measured_": breach.measured}
+        self.conn.execute(_GROW_OCCURRENCE, {**grown, "id_": occurrence_id})
+        self.conn.execute(
+            _GROW_EVIDENCE,
+            {**grown, "id_": evidence_id, "summary_": breach.summary, "until_ms_": until_ms},
+        )
+        return int(evidence_id)
 
     def pending_snapshots(self) -> list[PendingSnapshot]:
         """The evidence snapshots still collecting readings."""

@@ -140,12 +140,13 @@ occurrences = Table(
     Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
     Column("at_ms", BigInteger, nullable=False),  # when linli noticed
     Column("sensor", String(ID_LEN), nullable=False),
-    Column("start_ms", BigInteger, nullable=False),  # the window judged
-    Column("end_ms", BigInteger, nullable=False),
-    Column("measured", Float, nullable=False),
+    Column("start_ms", BigInteger, nullable=False),  # the episode's window: its start,
+    Column("end_ms", BigInteger, nullable=False),  # and the end of its latest breaching reading
+    Column("measured", Float, nullable=False),  # the episode's worst
     Column("late", Boolean, nullable=False),
-    # A breach window replayed after a crash adds nothing (linli/engine.py, replay).
-    UniqueConstraint("case_id", "sensor", "end_ms", name="uq_occurrences_window"),
+    # An occurrence is an episode, found again by its start as it grows; a breach
+    # replayed after a crash adds nothing (linli/engine.py).
+    UniqueConstraint("case_id", "sensor", "start_ms", name="uq_occurrences_episode"),
 )
 
 evidence = Table(
@@ -153,7 +154,8 @@ evidence = Table(
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
     Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
-    Column("occurrence_id", BigInteger, ForeignKey("occurrences.id"), nullable=False),
+    # indexed: an episode's evidence is found by its occurrence each time it grows
+    Column("occurrence_id", BigInteger, ForeignKey("occurrences.id"), nullable=False, index=True),
     Column("sensor", String(ID_LEN), nullable=False),
     Column("rule", String(32), nullable=False),
     Column("start_ms", BigInteger, nullable=False),

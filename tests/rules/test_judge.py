@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 
 from linli.rules.events import Event, RuleId
@@ -17,7 +19,7 @@ from linli.rules.localtime import Calendar, Window
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Merchant, Site, SiteKind, Zone
-from tests.rules.conftest import local_ms, noise_at
+from tests.rules.conftest import SHANGHAI, local_ms, noise_at
 
 HOME = Site("hj-b1", "红街公寓1幢", SiteKind.RESIDENTIAL, Zone.Z2, "g1")
 REST = Site(
@@ -85,8 +87,13 @@ NOISE = [
     ),
     pytest.param(
         minutes("22:10", 10, 50.1) + minutes("22:20", 10, 47.0),
+        [("breach", "noise_leq")],
+        id="noise_leq: below limit − 2 for less than a window → not ended yet",
+    ),
+    pytest.param(
+        minutes("22:10", 10, 50.1) + minutes("22:20", 20, 47.0),
         [("breach", "noise_leq"), ("clear", "noise_leq")],
-        id="noise_leq: 10 min at 47 → cleared below limit − 2",
+        id="noise_leq: below limit − 2 for a whole window → cleared",
     ),
     pytest.param(
         minutes("02:00", 10, 65.0, lamin=65.0, lamax=65.0, stuck=True),
@@ -115,19 +122,13 @@ NOISE = [
     ),
     pytest.param(
         minutes("23:00", 2, 45.0, lamax=65.1),
-        [("breach", "noise_night_max")] * 2,
-        id="noise_night_max: LAmax 65.1 at night → one occurrence each",
-    ),
-    pytest.param(
-        minutes("21:59", 1, 45.0, lamax=80.0), [], id="noise_night_max: 21:59 is day → lawful"
-    ),
-    pytest.param(
-        minutes("22:00", 1, 45.0, lamax=80.0),
         [("breach", "noise_night_max")],
-        id="noise_night_max: 22:00 is night → breach",
+        id="noise_night_max: LAmax 65.1 at night twice in a row → one episode, one breach",
     ),
     pytest.param(
-        minutes("06:00", 1, 45.0, lamax=80.0), [], id="noise_night_max: 06:00 is day again → lawful"
+        minutes("23:00", 1, 45.0, lamax=65.1) + minutes("23:01", 10, 45.0, lamax=50.0),
+        [("breach", "noise_night_max"), ("clear", "noise_night_max")],
+        id="noise_night_max: no peak for the 10-min window → the episode cleared",
     ),
 ]
 
@@ -137,26 +138,70 @@ def test_noise_rules(readings, expected):
     assert signals(run(readings)) == expected
 
 
-@pytest.mark.parametrize(
-    ("ts", "expected"),
-    [
-        pytest.param("21:59", [], id="noise_leq 1-min window: 55 at 21:59 local → day, lawful"),
-        pytest.param(
-            "22:00",
-            [("breach", "noise_leq")],
-            id="noise_leq 1-min window: 55 at 22:00 local → night breach",
-        ),
-        pytest.param(
-            "05:59",
-            [("breach", "noise_leq")],
-            id="noise_leq 1-min window: 55 at 05:59 → night breach",
-        ),
-        pytest.param("06:00", [], id="noise_leq 1-min window: 55 at 06:00 → day, lawful"),
-    ],
-)
-def test_day_night_boundary(ts, expected):
-    policy = RulePolicy(leq_window_s=60)
-    assert signals(run(minutes(ts, 1, 55.0), policy)) == expected
+def _period(stamp: str, period_s: int, night: bool) -> object:
+    """A row of PERIODS: a reading of `period_s` stamped `stamp` (HH:MM[:SS]) is day or night."""
+    hh, mm, *ss = stamp.split(":")
+    ts = local_ms(f"{hh}:{mm}") + int(ss[0] if ss else 0) * 1000
+    start = ts - period_s * 1000
+    fmt = "%H:%M:%S" if period_s < 60 else "%H:%M"
+    measured = "–".join(
+        datetime.fromtimestamp(t / 1000, SHANGHAI).strftime(fmt) for t in (start, ts)
+    )
+    side = "night" if night else "day"
+    return pytest.param(
+        ts, period_s, night, id=f"{period_s}-s reading stamped {stamp} measured {measured}: {side}"
+    )
+
+
+# A reading measured [ts − period_s, ts); its period's midpoint decides day or night
+# (rules/localtime.py), for both noise rules alike.
+PERIODS = [
+    _period("21:59:00", 1, False),
+    _period("21:59:00", 60, False),
+    _period("21:59:00", 600, False),
+    _period("22:00:00", 1, False),
+    _period("22:00:00", 60, False),
+    _period("22:00:00", 600, False),
+    _period("22:00:01", 1, True),
+    _period("22:01:00", 60, True),
+    _period("22:04:00", 600, False),  # midpoint 21:59
+    _period("22:05:00", 600, True),  # split in half: the later side
+    _period("06:00:00", 1, True),
+    _period("06:00:00", 60, True),
+    _period("06:00:00", 600, True),
+    _period("06:00:01", 1, False),
+    _period("06:01:00", 60, False),
+    _period("06:05:00", 600, False),
+]
+
+
+@pytest.mark.parametrize(("ts", "period_s", "night"), PERIODS)
+def test_noise_leq_judges_a_reading_by_the_period_it_measured(ts, period_s, night):
+    """LAeq 55 over a window of one reading: over the night's 50, under the day's 60."""
+    policy = RulePolicy(leq_window_s=period_s)
+    events = run([noise_at(ts, 55.0, period_s=period_s)], policy)
+    assert signals(events) == ([("breach", "noise_leq")] if night else [])
+    if night:
+        b = events[0].breach
+        assert b is not None and b.limit is not None
+        assert (b.start_ms, b.end_ms, b.limit.value) == (ts - period_s * 1000, ts, 50.0)
+
+
+@pytest.mark.parametrize(("ts", "period_s", "night"), PERIODS)
+def test_noise_night_max_judges_a_reading_by_the_period_it_measured(ts, period_s, night):
+    """LAmax 80 over the night's 50 + 15: a breach only at night."""
+    events = run([noise_at(ts, 45.0, period_s=period_s, lamax=80.0)])
+    assert signals(events) == ([("breach", "noise_night_max")] if night else [])
+
+
+def test_noise_leq_window_holds_only_the_readings_measured_in_its_period():
+    """The 60-s reading stamped 22:00 measured 21:59–22:00 (day): not in the night's window."""
+    events = run(minutes("21:51", 20, 55.0))
+    assert signals(events) == [("breach", "noise_leq")]
+    b = events[0].breach
+    assert b is not None
+    # 8 night readings (75 % of 10 min), 22:01 to 22:08, measured from 22:00 on
+    assert (b.start_ms, b.end_ms, b.measured) == (local_ms("22:00"), local_ms("22:08"), 55.0)
 
 
 def test_breach_carries_its_evidence():

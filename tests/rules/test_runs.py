@@ -3,7 +3,8 @@
 The engine hands the judge all of a sensor's readings of a round at once; the breach
 rules then judge the trusted ones between two device changes as one run. These streams
 mix what changes a run: day turning to night, levels over and under the limits, stuck
-and implausible readings, late and redelivered ones, the fan and the purifier.
+and implausible readings, late and redelivered ones, the fan and the purifier; and 1-s
+readings beside a KTV, whose episodes are joined across short gaps and grow (EXTEND).
 """
 
 from __future__ import annotations
@@ -40,6 +41,26 @@ def noise_stream(rng: random.Random) -> list[Reading]:
             out.append(back._replace(ts_ms=back.ts_ms - 30_000, seq=10_000 + i))
         if rng.random() < 0.05:  # redelivered
             out.append(out[rng.randrange(len(out))])
+    return out
+
+
+def ktv_stream(rng: random.Random) -> list[Reading]:
+    """90 min of 1-s readings across 22:00 beside a KTV: loud and quiet spells of random
+    length (episodes joined across short gaps, ended by long ones), some seconds missing."""
+    out: list[Reading] = []
+    t = local_ms("21:45")
+    seq = 0
+    while t < local_ms("23:15"):
+        loud = rng.random() < 0.5
+        for _ in range(rng.choice([30, 120, 400, 900])):
+            t += 1000
+            seq += 1
+            if rng.random() < 0.02:
+                continue  # not received
+            laeq = rng.uniform(55, 68) if loud else rng.uniform(38, 47)
+            lamax = laeq + (rng.uniform(5, 20) if loud else rng.uniform(3, 12))
+            metrics = {"laeq": round(laeq, 1), "lamax": round(lamax, 1)}
+            out.append(Reading("n-01", SensorKind.NOISE, t, seq, 1, metrics))
     return out
 
 
@@ -84,7 +105,9 @@ def judged_in_runs(stream, site, now_ms, rng) -> tuple[SensorState, list[Event],
 
 @pytest.mark.parametrize("seed", range(12))
 @pytest.mark.parametrize(
-    ("make", "site"), [(noise_stream, HOME), (fume_stream, REST)], ids=["noise", "fume"]
+    ("make", "site"),
+    [(noise_stream, HOME), (ktv_stream, HOME), (fume_stream, REST)],
+    ids=["noise", "1-s KTV", "fume"],
 )
 def test_runs_judge_as_one_by_one(make, site, seed):
     rng = random.Random(seed)
@@ -95,22 +118,28 @@ def test_runs_judge_as_one_by_one(make, site, seed):
 
 
 def test_the_streams_exercise_every_signal():
-    """The streams above are worth comparing: breaches, clears, faults and recoveries."""
+    """The streams above are worth comparing: episodes begun, extended and ended, faults
+    and recoveries."""
     seen = set()
     for seed in range(12):
-        for make, site in ((noise_stream, HOME), (fume_stream, REST)):
+        for make, site in ((noise_stream, HOME), (ktv_stream, HOME), (fume_stream, REST)):
             stream = make(random.Random(seed))
             _, events, _ = judged_one_by_one(stream, site, max(r.ts_ms for r in stream))
             seen |= {(e.signal.value, e.rule.value) for e in events}
     assert seen >= {
         ("breach", "noise_leq"),
+        ("extend", "noise_leq"),
         ("clear", "noise_leq"),
         ("breach", "noise_night_max"),
+        ("extend", "noise_night_max"),
+        ("clear", "noise_night_max"),
         ("fault", "device_stuck"),
         ("recover", "device_stuck"),
         ("fault", "device_implausible"),
         ("breach", "fume_conc"),
+        ("extend", "fume_conc"),
         ("clear", "fume_conc"),
         ("breach", "purifier_off"),
+        ("extend", "purifier_off"),
         ("clear", "purifier_off"),
     }

@@ -1,0 +1,49 @@
+"""The rules' saved memory: a SensorState round-trips, and states saved before episodes load."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from linli.rules.breaches import RuleState
+from linli.rules.events import RuleId
+from linli.rules.judge import SensorState
+from linli.rules.reading import Reading, SensorKind
+from linli.store.rulestate import state_doc, state_of
+
+
+def test_a_sensor_state_round_trips_through_json() -> None:
+    state = SensorState(
+        "n-01",
+        (Reading("n-01", SensorKind.NOISE, 61_000, 7, 1, {"laeq": 58.1, "lamax": 75.0}),),
+        {
+            RuleId.NOISE_NIGHT_MAX: RuleState(True, 1_000, 61_000, 88.0, 31_000),
+            RuleId.NOISE_LEQ: RuleState(False, 20_000, 20_000, 50.3, None),
+        },
+        frozenset({RuleId.DEVICE_STUCK}),
+        62_000,
+        1,
+        61_000,
+    )
+    assert state_of("n-01", orjson.loads(orjson.dumps(state_doc(state)))) == state
+
+
+@pytest.mark.parametrize(
+    ("saved", "loaded"),
+    [
+        pytest.param(
+            [True, 5_000],
+            {},
+            id="on: forgotten (its occurrence kept by its end); a new episode if it goes on",
+        ),
+        pytest.param(
+            [False, 5_000],
+            {RuleId.NOISE_LEQ: RuleState(False, 5_000, 5_000, None, None)},
+            id="over, not sustained yet: pending since then",
+        ),
+    ],
+)
+def test_a_rule_state_saved_before_episodes_loads(saved, loaded) -> None:
+    doc = {"recent": [], "rules": {"noise_leq": saved}, "faults": [], "last_seen_ms": 1,
+           "period_s": 60, "watermark_ms": 1}  # fmt: skip
+    assert state_of("n-01", doc).rules == loaded
