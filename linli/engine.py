@@ -45,13 +45,14 @@ from linli.rules.case import (
     Action,
     Case,
     CaseKind,
+    CaseState,
     Level,
     apply,
     due_level,
     open_case,
     verification_due,
 )
-from linli.rules.events import DEVICE_RULES, Event, Signal
+from linli.rules.events import DEVICE_RULES, Breach, Event, Signal
 from linli.rules.judge import (
     SensorState,
     judge_readings,
@@ -370,10 +371,13 @@ class Engine:
         """
         case = tx.active_case(site.id, event.rule.value)
         if event.signal is Signal.EXTEND or event.signal is Signal.CLEAR:
-            if case is not None and event.breach is not None:
-                assert case.id is not None
-                self._snapshots.grow(tx, case.id, event.breach, now_ms)
-            return []
+            if case is None or event.breach is None:
+                return []
+            assert case.id is not None
+            self._snapshots.grow(tx, case.id, event.breach, now_ms)
+            if event.signal is Signal.CLEAR:
+                return []
+            return self._still_over(tx, case, event.breach, now_ms)
         if event.signal is Signal.RECOVER:
             if case is None:
                 return []
@@ -410,6 +414,25 @@ class Engine:
         assert moved.id is not None
         series = self._series.get(breach.sensor)
         self._snapshots.add(tx, moved.id, breach, now_ms, series, state.recent)
+        return [CaseChange(moved, entry)]
+
+    def _still_over(self, tx: CaseTx, case: Case, breach: Breach, now_ms: int) -> list[CaseChange]:
+        """A resolved case whose episode goes on past the resolution: it recurred (reopened).
+
+        The episode still grows a whole rule window after the case was resolved (so not
+        merely a rolling window that still holds the loud minutes before it): the fix did
+        not hold, the verification window's recurrence, as a new episode's breach would be.
+        """
+        window_ms = self.policy.episode_window_s(breach.rule) * 1000
+        if (
+            case.state is not CaseState.RESOLVED
+            or case.resolved_ms is None
+            or breach.end_ms - window_ms <= case.resolved_ms
+        ):
+            return []
+        note = f"still over the limit after it was resolved: {breach.summary}"
+        moved, entry = apply(case, Action.REOPEN, now_ms, ACTOR, note)  # the same occurrence
+        tx.update_case(moved, entry)
         return [CaseChange(moved, entry)]
 
     def _age(self, tx: CaseTx, case: Case, now_ms: int) -> list[CaseChange]:

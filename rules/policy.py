@@ -79,6 +79,16 @@ class RulePolicy:
     verification_s: int = 24 * 3600
     escalation: Escalation = field(default_factory=Escalation)
 
+    def episode_window_s(self, rule: str) -> int:
+        """A breach rule's window: a gap shorter than it joins two spells into one episode."""
+        windows = {
+            "noise_leq": self.leq_window_s,
+            "noise_night_max": self.leq_window_s,
+            "fume_conc": self.fume_window_s,
+            "purifier_off": self.purifier_off_s,
+        }
+        return windows.get(rule, 0)
+
     def noise_standard(self, site: Site) -> NoiseStandard:
         """The noise standard a site is judged by."""
         if site.id in self.site_noise_standard:

@@ -176,6 +176,24 @@ def test_a_new_episode_is_an_occurrence_and_recurrence_after_resolve_reopens(
     ]  # fmt: skip
 
 
+def test_an_episode_going_on_after_the_case_was_resolved_reopens_it(
+    db: Database, history: MemoryHistory
+) -> None:
+    # resolved at 22:35 while the neighbour is still loud: the episode grows past it
+    engine = Engine(db, RulePolicy(), history=history)
+    feed(engine, night("22:10", 20, 55.0))
+    with db.cases() as tx:
+        (case,), _ = tx.list_cases()
+        resolved, entry = apply(case, Action.RESOLVE, local_ms("22:35"), "王丽", "talked to them")
+        tx.update_case(resolved, entry)
+    feed(engine, night("22:30", 30, 55.0, first_seq=20))  # one episode all along, to 23:00
+    d = only_case(db)
+    assert (d.case.state, d.case.occurrences) == (CaseState.REOPENED, 1)
+    assert [e.action for e in d.timeline] == [Action.OPEN, Action.RESOLVE, Action.REOPEN]
+    assert d.timeline[-1].note.startswith("still over the limit after it was resolved")
+    assert d.occurrences[0].end_ms > local_ms("22:45")
+
+
 def test_verification_window_closes_a_quiet_resolved_case(
     db: Database, history: MemoryHistory
 ) -> None:
