@@ -10,6 +10,7 @@ guard behind rules/parse.py, which already rejects them.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
@@ -106,12 +107,14 @@ class LineBuilder:
     it (README "Stored schema"); the default is GB 3096's 06:00/22:00 in Asia/Shanghai.
     """
 
-    __slots__ = ("_clock", "_heads", "_rejected_last_ms")
+    __slots__ = ("_clock", "_heads", "_rejected_last_ms", "_rejected_lock")
 
     def __init__(self, calendar: Calendar | None = None) -> None:
         self._heads: dict[tuple[str, str], str] = {}
         self._clock = LocalClock(calendar or Calendar())
         self._rejected_last_ms: dict[tuple[str, str], int] = {}
+        # `rejected` is also called by the writer (rejections decided there): one clock.
+        self._rejected_lock = threading.Lock()
 
     def clear(self) -> None:
         """Forget cached tag sets (after the registry changed)."""
@@ -189,8 +192,9 @@ class LineBuilder:
             last_ms[key] = max(last_ms.get(key, 0), rejection.received_ms)
         lines = []
         for key, n in counts.items():
-            ts_ms = max(last_ms[key], self._rejected_last_ms.get(key, -1) + 1)
-            self._rejected_last_ms[key] = ts_ms
+            with self._rejected_lock:
+                ts_ms = max(last_ms[key], self._rejected_last_ms.get(key, -1) + 1)
+                self._rejected_last_ms[key] = ts_ms
             sensor, reason = key
             head = (
                 f"{escape_measurement(M_REJECTED)},{TAG_REASON}={escape_tag(reason)},"

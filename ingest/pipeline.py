@@ -9,20 +9,29 @@ acknowledged: the writer does that once the batch is durable (ingest/writer.py).
 from __future__ import annotations
 
 import logging
+import queue
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
+from linli.ingest.identity import Unchecked
 from linli.ingest.lineprotocol import LineBuilder
+from linli.ingest.refusal import Origin
+from linli.rules.identity import Identity, RecentReadings, conflict
 from linli.rules.localtime import Calendar
-from linli.rules.parse import parse_message
+from linli.rules.parse import Parsed, parse_message
 from linli.rules.ports import RegistrySource
 from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry
 from linli.rules.rejection import Rejection
-from linli.rules.sequence import SeqTracker, Verdict
+from linli.rules.sequence import SeqTracker
 
 log = logging.getLogger(__name__)
+
+# A batch keeps its messages' payloads (a refused point becomes a rejected record with its
+# message, ingest/refusal.py); past this many payload bytes it is handed on early.
+MAX_HELD_BYTES = 16 << 20
 
 
 @dataclass(slots=True)
@@ -38,10 +47,30 @@ class Batch:
     rejections: list[Rejection] = field(default_factory=list)
     messages: int = 0
     duplicates: int = 0
+    # Where the lines came from: (index of the message's first line, topic, payload,
+    # received_ms), one per message; topic "" for linli's own lines (counts, accounting).
+    origins: list[tuple[int, str, bytes, int]] = field(default_factory=list)
+    held_bytes: int = 0
+    # Readings to check against InfluxDB before they are written (rules/identity.py).
+    unchecked: list[Unchecked] = field(default_factory=list)
 
     def body(self) -> bytes:
         """The batch's line protocol, ready for `/write`."""
         return ("\n".join(self.lines) + "\n").encode() if self.lines else b""
+
+    def origin(self, line_index: int) -> Origin | None:
+        """The message line `line_index` came from; None for linli's own lines."""
+        lo, hi = 0, len(self.origins)
+        while lo < hi:  # the last mark at or before the line
+            mid = (lo + hi) // 2
+            if self.origins[mid][0] <= line_index:
+                lo = mid + 1
+            else:
+                hi = mid
+        if lo == 0:
+            return None
+        _, topic, payload, received_ms = self.origins[lo - 1]
+        return (topic, payload, received_ms) if topic else None
 
 
 @dataclass(slots=True)
@@ -90,6 +119,11 @@ class Pipeline:
         self._batch: Batch | None = None
         self.epoch = 0
         self.stats = PipelineStats()
+        # The identity of readings (sensor, ts); blind (everything checked) until seeded.
+        self._identity = RecentReadings()
+        self._seed: queue.SimpleQueue[Mapping[str, int]] = queue.SimpleQueue()
+        self._found_duplicates: queue.SimpleQueue[Counter[str]] = queue.SimpleQueue()
+        self._duplicates: Counter[str] = Counter()
 
     def accept(self, topic: str, payload: bytes, mid: int, received_ms: int) -> None:
         """Judge one message and add it to the current batch; `mid` 0 means QoS 0."""
@@ -99,18 +133,12 @@ class Pipeline:
         if mid:
             batch.mids.append(mid)
         batch.messages += 1
+        batch.origins.append((len(batch.lines), topic, payload, received_ms))
+        batch.held_bytes += len(payload)
         parsed = parse_message(topic, payload, received_ms, self.registry, self._prefix)
         tags_of = self.registry.tags
-        seq = self._seq
-        for reading in parsed.readings:
-            if seq is not None and (
-                seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
-                == Verdict.DUPLICATE
-            ):
-                batch.duplicates += 1  # written again all the same: InfluxDB keeps it once
-            batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
-        if self._keep_readings:
-            batch.readings.extend(parsed.readings)
+        if parsed.readings:
+            self._readings(batch, parsed, topic, payload, received_ms)
         if parsed.rejections:
             batch.rejections.extend(parsed.rejections)
         if parsed.status is not None:
@@ -127,11 +155,62 @@ class Pipeline:
         stats.messages += 1
         stats.readings += len(parsed.readings)
         stats.rejections += len(parsed.rejections)
-        if len(batch.lines) >= self._max_readings:
+        if (
+            len(batch.lines) + len(batch.unchecked) >= self._max_readings
+            or batch.held_bytes >= MAX_HELD_BYTES
+        ):
             self.flush()
+
+    def _readings(
+        self, batch: Batch, parsed: Parsed, topic: str, payload: bytes, received_ms: int
+    ) -> None:
+        """Each reading by its identity (rules/identity.py): written, counted, rejected or
+        left for the writer to check."""
+        tags_of = self.registry.tags
+        seq = self._seq
+        judge = self._identity.judge
+        keep = self._keep_readings
+        for i, reading in enumerate(parsed.readings):
+            verdict = judge(reading)
+            if verdict is Identity.FRESH:
+                if seq is not None:
+                    seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
+                batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
+                if keep:
+                    batch.readings.append(reading)
+                continue
+            index = None if parsed.indexes is None else parsed.indexes[i]
+            if verdict is Identity.DUPLICATE:
+                batch.duplicates += 1  # stored once (CONTRACT §2): not written again
+                self._duplicates[reading.sensor] += 1
+            elif verdict is Identity.CONFLICT:
+                stored = self._identity.stored(reading.sensor, reading.ts_ms)
+                assert stored is not None
+                batch.rejections.append(
+                    conflict(reading, stored, topic, payload, received_ms, index)
+                )
+            else:
+                line = self._builder.reading(reading, tags_of[reading.sensor])
+                batch.unchecked.append(Unchecked(reading, line, topic, payload, received_ms, index))
+                if keep:  # handed on only if the check finds it fresh (ingest/writer.py)
+                    batch.readings.append(reading)
+
+    def seed_identity(self, newest_stored: Mapping[str, int]) -> None:
+        """Any thread: each sensor's newest stored ts, taken up at the next tick."""
+        self._seed.put(newest_stored)
+
+    def count_duplicates(self, found: Counter[str]) -> None:
+        """Any thread: duplicates the writer's check found, counted at the next accounting."""
+        self._found_duplicates.put(found)
+
+    def rejected_lines(self, rejections: Sequence[Rejection]) -> list[str]:
+        """Any thread: `rejected` count lines for rejections decided after the batch."""
+        return self._builder.rejected(rejections, self.registry.tags)
 
     def tick(self, now_ms: int) -> None:
         """Flush an old batch, confirm seq gaps, and pick up registry changes."""
+        while not self._seed.empty():
+            self._identity.seed(self._seed.get())
         if now_ms - self._accounted_ms >= self._account_every_ms:
             self._accounted_ms = now_ms
             self._account(now_ms)
@@ -148,6 +227,7 @@ class Pipeline:
         if batch is None:
             return
         if batch.rejections:
+            batch.origins.append((len(batch.lines), "", b"", 0))
             batch.lines.extend(self._builder.rejected(batch.rejections, self.registry.tags))
         self.stats.duplicates += batch.duplicates
         self.stats.batches += 1
@@ -163,15 +243,25 @@ class Pipeline:
         self.epoch = epoch
 
     def _account(self, now_ms: int) -> None:
-        harvest = self._seq.harvest(now_ms) if self._seq is not None else None
+        if self._seq is None:
+            return
+        harvest = self._seq.harvest(now_ms)
+        while not self._found_duplicates.empty():
+            self._duplicates.update(self._found_duplicates.get())
+        for sensor, n in self._duplicates.items():
+            lost, duplicates = harvest.get(sensor, (0, 0))
+            harvest[sensor] = (lost, duplicates + n)
+        self._duplicates.clear()
         if not harvest:
             return
         if self._batch is None:
             self._batch = Batch(self.epoch, now_ms)
+        batch = self._batch
+        batch.origins.append((len(batch.lines), "", b"", 0))
         for sensor, (lost, duplicates) in harvest.items():
             tags = self.registry.tags.get(sensor)
             if tags is not None:
-                self._batch.lines.append(self._builder.accounting(tags, lost, duplicates, now_ms))
+                batch.lines.append(self._builder.accounting(tags, lost, duplicates, now_ms))
 
     def _refresh(self) -> None:
         try:

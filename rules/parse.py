@@ -59,6 +59,8 @@ class Parsed:
     status: DeviceStatus | None = None
     health: DeviceHealth | None = None
     ignored: bool = False
+    # For a {"batch": [...]} message: each accepted reading's index in it.
+    indexes: list[int] | None = None
 
 
 class _Invalid(Exception):
@@ -154,11 +156,13 @@ def _telemetry(
             ReasonCode.TOO_LARGE,
             f"batch of {len(batch)} readings is over the {MAX_BATCH_READINGS}-reading limit",
         )
+    indexes = out.indexes = []
     for index, item in enumerate(batch):
         try:
             if not isinstance(item, dict):
                 raise _Invalid(ReasonCode.SCHEMA, "batch element is not a JSON object")
             out.readings.append(_reading(sensor, kind, item, received_ms))
+            indexes.append(index)
         except _Invalid as bad:
             out.rejections.append(
                 Rejection(

@@ -283,6 +283,7 @@ def test_batch_is_judged_reading_by_reading():
     batch = [good, {**good, "seq": 2, "metrics": {"laeq": 200}}, "x", {**good, "seq": 3}]
     parsed = parse_message(f"{P}/n-01/telemetry", orjson.dumps({"batch": batch}), NOW, REG, P)
     assert [r.seq for r in parsed.readings] == [1, 3]
+    assert parsed.indexes == [0, 3]
     assert [(r.index, r.reason) for r in parsed.rejections] == [
         (1, ReasonCode.OUT_OF_RANGE),
         (2, ReasonCode.SCHEMA),
