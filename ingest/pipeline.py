@@ -203,6 +203,11 @@ class Pipeline:
         """Any thread: duplicates the writer's check found, counted at the next accounting."""
         self._found_duplicates.put(found)
 
+    @property
+    def identity_seeded(self) -> bool:
+        """Whether the newest stored ts are known (before, every reading is checked)."""
+        return self._identity.seeded
+
     def rejected_lines(self, rejections: Sequence[Rejection]) -> list[str]:
         """Any thread: `rejected` count lines for rejections decided after the batch."""
         return self._builder.rejected(rejections, self.registry.tags)
@@ -211,6 +216,10 @@ class Pipeline:
         """Flush an old batch, confirm seq gaps, and pick up registry changes."""
         while not self._seed.empty():
             self._identity.seed(self._seed.get())
+        while not self._found_duplicates.empty():
+            found = self._found_duplicates.get()
+            self.stats.duplicates += found.total()
+            self._duplicates.update(found)
         if now_ms - self._accounted_ms >= self._account_every_ms:
             self._accounted_ms = now_ms
             self._account(now_ms)
@@ -246,8 +255,6 @@ class Pipeline:
         if self._seq is None:
             return
         harvest = self._seq.harvest(now_ms)
-        while not self._found_duplicates.empty():
-            self._duplicates.update(self._found_duplicates.get())
         for sensor, n in self._duplicates.items():
             lost, duplicates = harvest.get(sensor, (0, 0))
             harvest[sensor] = (lost, duplicates + n)

@@ -56,6 +56,25 @@ def _no_origin(_: int) -> Origin | None:
 
 
 @dataclass(slots=True)
+class Held:
+    """A batch's readings not to hand on: unchecked ones not written (by id), and the
+    (sensor, ts) of points InfluxDB refused."""
+
+    ids: set[int]
+    refused: set[tuple[str, int]]
+
+    def __bool__(self) -> bool:
+        return bool(self.ids or self.refused)
+
+    def keeps(self, r: Reading | DeviceStatus) -> bool:
+        """Whether `r` was stored and may be handed on."""
+        return id(r) not in self.ids and (r.sensor, r.ts_ms) not in self.refused
+
+
+_NOTHING_HELD = Held(set(), set())
+
+
+@dataclass(slots=True)
 class WriterStats:
     """Counters since start."""
 
@@ -149,19 +168,19 @@ class Writer:
                 self._ack(batch.epoch, batch.mids)
                 if self._on_stored is not None and batch.readings:
                     readings = batch.readings
-                    if held:  # conflicts, duplicates, or still to be checked: not judged now
-                        readings = [r for r in readings if id(r) not in held]
+                    if held:  # not stored, or still to be checked: not judged now
+                        readings = [r for r in readings if held.keeps(r)]
                     if readings:
                         self._on_stored(readings)
             finally:
                 self._queue.task_done()
 
-    def _make_durable(self, batch: Batch) -> set[int]:
+    def _make_durable(self, batch: Batch) -> Held:
         """Rejections stored, lines written or spooled; returns the ids of the batch's
         readings not to hand on (not written, or still to be checked from the spool)."""
         self._store_rejections(batch.rejections)
         if not batch.lines and not batch.unchecked:
-            return set()
+            return _NOTHING_HELD
         self.stats.lines += len(batch.lines)
         while True:
             if self._spool.size_bytes == 0:
@@ -179,7 +198,7 @@ class Writer:
                 log.debug("spooled %d lines of epoch %d", len(batch.lines), batch.epoch)
                 with self._spool_changed:
                     self._spool_changed.notify_all()
-                return {id(u.reading) for u in batch.unchecked}
+                return Held({id(u.reading) for u in batch.unchecked}, set())
             except SpoolFull as err:
                 # Stop acknowledging: the broker holds what follows (CONTRACT §3).
                 log.error("%s; waiting for InfluxDB before taking more", err)
@@ -191,11 +210,11 @@ class Writer:
         unchecked: Sequence[identity.Unchecked],
         origin_of: Callable[[int], Origin | None],
         where: str,
-    ) -> set[int]:
+    ) -> Held:
         """Check, write (isolating refused points), record what was not stored.
 
         Raises InfluxUnavailable before anything is recorded: the caller spools it all.
-        Returns the ids of the unchecked readings not written.
+        Returns what of the batch was not written.
         """
         fresh: list[identity.Unchecked] = []
         conflicts: list[Rejection] = []
@@ -209,6 +228,7 @@ class Writer:
         now_ms = time.time_ns() // 1_000_000
         rejections = list(conflicts)
         not_written = {id(u.reading) for u in unchecked} - {id(u.reading) for u in fresh}
+        refused_at: set[tuple[str, int]] = set()
         for i, message in refused:
             if i < len(lines):
                 origin = origin_of(i)
@@ -217,6 +237,7 @@ class Writer:
                 origin = (u.topic, u.payload, u.received_ms)
                 not_written.add(id(u.reading))
             rejections.append(not_storable(every[i], message, origin, where, now_ms))
+            refused_at.update((r.sensor, r.ts_ms) for r in parse_stored(every[i].encode()))
             log.error("InfluxDB refused a point (%s): %s", where, message)
         self.stats.refused_points += len(refused)
         self.stats.conflicts += len(conflicts)
@@ -225,7 +246,7 @@ class Writer:
             self._count(rejections)
         if duplicates and self.accounting is not None:
             self.accounting.count_duplicates(duplicates)
-        return not_written
+        return Held(not_written, refused_at)
 
     def _store_rejections(self, rejections: Sequence[Rejection]) -> None:
         while rejections:
@@ -272,7 +293,7 @@ class Writer:
                 if path.suffix == ".check":
                     unchecked = identity.decode(body)
                     held = self._write([], unchecked, _no_origin, where)
-                    fresh = [u.reading for u in unchecked if id(u.reading) not in held]
+                    fresh = [u.reading for u in unchecked if held.keeps(u.reading)]
                     if self._on_stored is not None and fresh:
                         self._on_stored(fresh)
                 else:
