@@ -29,7 +29,7 @@ from linli.rules.constants import (
     TS_MAX_AGE_MS,
     TS_MAX_AHEAD_MS,
 )
-from linli.rules.identity import Identity, Stored, conflict, judge, stored_of
+from linli.rules.identity import Identity, Stored, conflict, judge
 from linli.rules.reading import METRICS, Metric, Reading
 from linli.rules.rejection import Rejection
 
@@ -126,7 +126,7 @@ def decide(influx: InfluxClient, unchecked: Sequence[Unchecked]) -> Decided:
         held = stored.get(key)
         verdict = judge(held, r)
         if verdict is Identity.FRESH:
-            stored[key] = stored_of(r)
+            stored[key] = r
             out.fresh.append(u)
         elif verdict is Identity.DUPLICATE:
             out.duplicates[r.sensor] += 1

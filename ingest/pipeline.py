@@ -137,8 +137,20 @@ class Pipeline:
         batch.held_bytes += len(payload)
         parsed = parse_message(topic, payload, received_ms, self.registry, self._prefix)
         tags_of = self.registry.tags
-        if parsed.readings:
-            self._readings(batch, parsed, topic, payload, received_ms)
+        seq = self._seq
+        judge = self._identity.judge
+        for reading in parsed.readings:
+            # a reading's identity (rules/identity.py): fresh ones are written; the rest
+            # counted, rejected or left for the writer to check
+            verdict = judge(reading)
+            if verdict is Identity.FRESH:
+                if seq is not None:
+                    seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
+                batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
+                if self._keep_readings:
+                    batch.readings.append(reading)
+            else:
+                self._not_fresh(batch, parsed, reading, verdict, topic, payload, received_ms)
         if parsed.rejections:
             batch.rejections.extend(parsed.rejections)
         if parsed.status is not None:
@@ -161,39 +173,35 @@ class Pipeline:
         ):
             self.flush()
 
-    def _readings(
-        self, batch: Batch, parsed: Parsed, topic: str, payload: bytes, received_ms: int
+    def _not_fresh(
+        self,
+        batch: Batch,
+        parsed: Parsed,
+        reading: Reading,
+        verdict: Identity,
+        topic: str,
+        payload: bytes,
+        received_ms: int,
     ) -> None:
-        """Each reading by its identity (rules/identity.py): written, counted, rejected or
-        left for the writer to check."""
-        tags_of = self.registry.tags
-        seq = self._seq
-        judge = self._identity.judge
-        keep = self._keep_readings
-        for i, reading in enumerate(parsed.readings):
-            verdict = judge(reading)
-            if verdict is Identity.FRESH:
-                if seq is not None:
-                    seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
-                batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
-                if keep:
-                    batch.readings.append(reading)
-                continue
-            index = None if parsed.indexes is None else parsed.indexes[i]
-            if verdict is Identity.DUPLICATE:
-                batch.duplicates += 1  # stored once (CONTRACT §2): not written again
-                self._duplicates[reading.sensor] += 1
-            elif verdict is Identity.CONFLICT:
-                stored = self._identity.stored(reading.sensor, reading.ts_ms)
-                assert stored is not None
-                batch.rejections.append(
-                    conflict(reading, stored, topic, payload, received_ms, index)
-                )
-            else:
-                line = self._builder.reading(reading, tags_of[reading.sensor])
-                batch.unchecked.append(Unchecked(reading, line, topic, payload, received_ms, index))
-                if keep:  # handed on only if the check finds it fresh (ingest/writer.py)
-                    batch.readings.append(reading)
+        """A reading seen before (duplicate, conflict) or to check against InfluxDB."""
+        index = None
+        if parsed.indexes is not None:  # its place in the message's batch
+            at = next(i for i, r in enumerate(parsed.readings) if r is reading)
+            index = parsed.indexes[at]
+        if verdict is Identity.DUPLICATE:
+            batch.duplicates += 1  # stored once (CONTRACT §2): not written again
+            self._duplicates[reading.sensor] += 1
+        elif verdict is Identity.CONFLICT:
+            stored = self._identity.stored(reading.sensor, reading.ts_ms)
+            assert stored is not None
+            batch.rejections.append(conflict(reading, stored, topic, payload, received_ms, index))
+        else:
+            if self._seq is not None:  # a backfill or a redelivery: its seq counts for gaps
+                self._seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
+            line = self._builder.reading(reading, self.registry.tags[reading.sensor])
+            batch.unchecked.append(Unchecked(reading, line, topic, payload, received_ms, index))
+            if self._keep_readings:  # handed on only if the check finds it fresh (writer.py)
+                batch.readings.append(reading)
 
     def seed_identity(self, newest_stored: Mapping[str, int]) -> None:
         """Any thread: each sensor's newest stored ts, taken up at the next tick."""
@@ -254,10 +262,12 @@ class Pipeline:
     def _account(self, now_ms: int) -> None:
         if self._seq is None:
             return
-        harvest = self._seq.harvest(now_ms)
+        # seq gaps from the SeqTracker; duplicates from the readings' identity (in memory
+        # and found by the writer's check), the one place they are decided
+        harvest = {s: (lost, 0) for s, (lost, _) in self._seq.harvest(now_ms).items() if lost}
         for sensor, n in self._duplicates.items():
-            lost, duplicates = harvest.get(sensor, (0, 0))
-            harvest[sensor] = (lost, duplicates + n)
+            lost, _ = harvest.get(sensor, (0, 0))
+            harvest[sensor] = (lost, n)
         self._duplicates.clear()
         if not harvest:
             return

@@ -23,12 +23,14 @@ from enum import IntEnum
 from linli.rules.reading import Metric, Reading
 from linli.rules.rejection import ReasonCode, Rejection
 
-# What is stored for a (sensor, ts): seq, period_s and the device's metrics.
-Stored = tuple[int, int, Mapping[str, Metric]]
+# What is stored for a (sensor, ts): seq, period_s and the device's metrics. In memory
+# the Reading itself (no copy on the hot path); read back from InfluxDB, a tuple.
+Stored = Reading | tuple[int, int, Mapping[str, Metric]]
 
-# Readings remembered per sensor. 16 covers a device's resend of its last quarter hour at
-# one reading a minute, or its last 16 s at one a second; older ts are checked in InfluxDB.
-RECENT_PER_SENSOR = 16
+# Readings remembered per sensor: at least this many, at most twice as many (forgetting
+# in bulk is cheaper than one at a time). 8 covers a device's resend of its last 8 minutes
+# at one reading a minute; older ts are checked in InfluxDB (a query per batch).
+RECENT_PER_SENSOR = 8
 
 
 class Identity(IntEnum):
@@ -40,16 +42,18 @@ class Identity(IntEnum):
     CHECK = 3
 
 
-def stored_of(reading: Reading) -> Stored:
-    """What storing `reading` puts under its (sensor, ts)."""
-    return (reading.seq, reading.period_s, reading.metrics)
+def _fields(stored: Stored) -> tuple[int, int, Mapping[str, Metric]]:
+    if isinstance(stored, Reading):
+        return stored.seq, stored.period_s, stored.metrics
+    return stored
 
 
 def judge(stored: Stored | None, reading: Reading) -> Identity:
     """FRESH when nothing is stored, DUPLICATE when the same reading is, else CONFLICT."""
     if stored is None:
         return Identity.FRESH
-    if stored[0] == reading.seq and stored[1] == reading.period_s and stored[2] == reading.metrics:
+    seq, period_s, metrics = _fields(stored)
+    if seq == reading.seq and period_s == reading.period_s and metrics == reading.metrics:
         return Identity.DUPLICATE
     return Identity.CONFLICT
 
@@ -63,7 +67,7 @@ def conflict(
     index: int | None = None,
 ) -> Rejection:
     """The rejected record of a conflicting reading (the one place `conflict` is made)."""
-    seq, period_s, metrics = stored
+    seq, period_s, metrics = _fields(stored)
     when = datetime.fromtimestamp(reading.ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
     differs = [
         f"{name} {metrics.get(name)!r} → {reading.metrics.get(name)!r}"
@@ -138,13 +142,17 @@ class RecentReadings:
             if ts <= state.floor:
                 return Identity.CHECK
         recent = state.recent
-        recent[ts] = (reading.seq, reading.period_s, reading.metrics)
-        if len(recent) > self._keep:
-            oldest = next(iter(recent))  # the first remembered (fresh ts mostly rise)
-            del recent[oldest]
-            if oldest > state.floor:
-                state.floor = oldest
+        recent[ts] = reading
+        if len(recent) >= 2 * self._keep:
+            self._forget(state)
         return Identity.FRESH
+
+    def _forget(self, state: _Sensor) -> None:
+        """Keep the last `keep` remembered; the floor rises to the newest forgotten ts."""
+        remembered = list(state.recent)  # in the order sent (fresh ts mostly rise)
+        forgotten = remembered[: -self._keep]
+        state.floor = max(state.floor, *forgotten)
+        state.recent = {ts: state.recent[ts] for ts in remembered[-self._keep :]}
 
     def stored(self, sensor: str, ts_ms: int) -> Stored | None:
         """The remembered reading of (sensor, ts), if any."""

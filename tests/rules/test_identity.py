@@ -34,7 +34,7 @@ def test_judge(stored, reading, verdict):
 
 
 # Each row: what InfluxDB holds at start (newest ts per sensor), then readings in arrival
-# order and what each is; a memory of 3 readings per sensor.
+# order and what each is; a memory of 2 to 3 readings per sensor (4 forget the 2 oldest).
 ROWS = [
     pytest.param({}, [_r(10), _r(20), _r(30)], [F, F, F], id="rising ts → fresh"),
     pytest.param({}, [_r(10), _r(10)], [F, D], id="the same reading again right away → duplicate"),
@@ -85,7 +85,7 @@ ROWS = [
 
 @pytest.mark.parametrize(("newest", "readings", "verdicts"), ROWS)
 def test_recent_readings(newest, readings, verdicts):
-    recent = RecentReadings(keep=3)
+    recent = RecentReadings(keep=2)
     recent.seed(newest)
     assert [recent.judge(r) for r in readings] == verdicts
 
