@@ -29,7 +29,7 @@ from linli.rules.constants import (
     TS_MAX_AGE_MS,
     TS_MAX_AHEAD_MS,
 )
-from linli.rules.identity import Identity, Stored, conflict, judge
+from linli.rules.identity import DUPLICATE, FRESH, Stored, conflict, judge
 from linli.rules.reading import METRICS, Metric, Reading
 from linli.rules.rejection import Rejection
 
@@ -125,10 +125,10 @@ def decide(influx: InfluxClient, unchecked: Sequence[Unchecked]) -> Decided:
         key = (r.sensor, r.ts_ms)
         held = stored.get(key)
         verdict = judge(held, r)
-        if verdict is Identity.FRESH:
+        if verdict is FRESH:
             stored[key] = r
             out.fresh.append(u)
-        elif verdict is Identity.DUPLICATE:
+        elif verdict is DUPLICATE:
             out.duplicates[r.sensor] += 1
         else:
             assert held is not None

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from linli.ingest.identity import Unchecked
 from linli.ingest.lineprotocol import LineBuilder
 from linli.ingest.refusal import Origin
-from linli.rules.identity import Identity, RecentReadings, conflict
+from linli.rules.identity import CONFLICT, DUPLICATE, FRESH, Identity, RecentReadings, conflict
 from linli.rules.localtime import Calendar
 from linli.rules.parse import Parsed, parse_message
 from linli.rules.ports import RegistrySource
@@ -143,7 +143,7 @@ class Pipeline:
             # a reading's identity (rules/identity.py): fresh ones are written; the rest
             # counted, rejected or left for the writer to check
             verdict = judge(reading)
-            if verdict is Identity.FRESH:
+            if verdict is FRESH:
                 if seq is not None:
                     seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
                 batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
@@ -188,10 +188,10 @@ class Pipeline:
         if parsed.indexes is not None:  # its place in the message's batch
             at = next(i for i, r in enumerate(parsed.readings) if r is reading)
             index = parsed.indexes[at]
-        if verdict is Identity.DUPLICATE:
+        if verdict is DUPLICATE:
             batch.duplicates += 1  # stored once (CONTRACT §2): not written again
             self._duplicates[reading.sensor] += 1
-        elif verdict is Identity.CONFLICT:
+        elif verdict is CONFLICT:
             stored = self._identity.stored(reading.sensor, reading.ts_ms)
             assert stored is not None
             batch.rejections.append(conflict(reading, stored, topic, payload, received_ms, index))

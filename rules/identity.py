@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from enum import IntEnum
+from typing import Final
 
 from linli.rules.reading import Metric, Reading
 from linli.rules.rejection import ReasonCode, Rejection
@@ -42,6 +43,14 @@ class Identity(IntEnum):
     CHECK = 3
 
 
+# The members as module globals: `Identity.FRESH` costs an enum class lookup (~0.2 µs on
+# Python 3.11) on the hot path, a global does not.
+FRESH: Final = Identity.FRESH
+DUPLICATE: Final = Identity.DUPLICATE
+CONFLICT: Final = Identity.CONFLICT
+CHECK: Final = Identity.CHECK
+
+
 def _fields(stored: Stored) -> tuple[int, int, Mapping[str, Metric]]:
     if isinstance(stored, Reading):
         return stored.seq, stored.period_s, stored.metrics
@@ -51,11 +60,11 @@ def _fields(stored: Stored) -> tuple[int, int, Mapping[str, Metric]]:
 def judge(stored: Stored | None, reading: Reading) -> Identity:
     """FRESH when nothing is stored, DUPLICATE when the same reading is, else CONFLICT."""
     if stored is None:
-        return Identity.FRESH
+        return FRESH
     seq, period_s, metrics = _fields(stored)
     if seq == reading.seq and period_s == reading.period_s and metrics == reading.metrics:
-        return Identity.DUPLICATE
-    return Identity.CONFLICT
+        return DUPLICATE
+    return CONFLICT
 
 
 def conflict(
@@ -107,10 +116,11 @@ class RecentReadings:
     nothing stored and says CHECK for every reading.
     """
 
-    __slots__ = ("_keep", "_newest_stored", "_sensors", "seeded")
+    __slots__ = ("_keep", "_limit", "_newest_stored", "_sensors", "seeded")
 
     def __init__(self, keep: int = RECENT_PER_SENSOR) -> None:
         self._keep = keep
+        self._limit = 2 * keep
         self._sensors: dict[str, _Sensor] = {}
         self._newest_stored: Mapping[str, int] = {}
         self.seeded = False
@@ -132,27 +142,30 @@ class RecentReadings:
         if not self.seeded:
             if ts > state.newest:
                 state.newest = state.floor = ts
-            return Identity.CHECK
+            return CHECK
         if ts > state.newest:  # the common case: a sensor's next reading
             state.newest = ts
-        else:
-            stored = state.recent.get(ts)
-            if stored is not None:
-                return judge(stored, reading)
-            if ts <= state.floor:
-                return Identity.CHECK
-        recent = state.recent
-        recent[ts] = reading
-        if len(recent) >= 2 * self._keep:
+            recent = state.recent
+            recent[ts] = reading
+            if len(recent) >= self._limit:
+                self._forget(state)
+            return FRESH
+        stored = state.recent.get(ts)
+        if stored is not None:
+            return judge(stored, reading)
+        if ts <= state.floor:
+            return CHECK
+        state.recent[ts] = reading  # a ts never sent, between ones sent: fresh too
+        if len(state.recent) >= self._limit:
             self._forget(state)
-        return Identity.FRESH
+        return FRESH
 
     def _forget(self, state: _Sensor) -> None:
         """Keep the last `keep` remembered; the floor rises to the newest forgotten ts."""
-        remembered = list(state.recent)  # in the order sent (fresh ts mostly rise)
-        forgotten = remembered[: -self._keep]
-        state.floor = max(state.floor, *forgotten)
-        state.recent = {ts: state.recent[ts] for ts in remembered[-self._keep :]}
+        items = list(state.recent.items())  # in the order sent (fresh ts mostly rise)
+        cut = len(items) - self._keep
+        state.floor = max(state.floor, max(ts for ts, _ in items[:cut]))
+        state.recent = dict(items[cut:])
 
     def stored(self, sensor: str, ts_ms: int) -> Stored | None:
         """The remembered reading of (sensor, ts), if any."""
