@@ -260,7 +260,8 @@ class Pipeline:
         self.epoch = epoch
 
     def _account(self, now_ms: int) -> None:
-        if self._seq is None:
+        if self._seq is None:  # several workers: no accounting (README, "Several workers")
+            self._duplicates.clear()
             return
         # seq gaps from the SeqTracker; duplicates from the readings' identity (in memory
         # and found by the writer's check), the one place they are decided
