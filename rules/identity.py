@@ -98,15 +98,19 @@ def conflict(
     )
 
 
+_BLIND = 1 << 62  # newest and floor of a sensor while nothing is known: every ts at or below
+
+
 class _Sensor:
     """One sensor's memory: newest ts, recent readings, and the floor below which it is blind."""
 
-    __slots__ = ("floor", "newest", "recent")
+    __slots__ = ("floor", "newest", "recent", "sent")
 
     def __init__(self, newest: int) -> None:
         self.newest = newest  # every ts sent or found stored is at or below it
         self.floor = newest  # every such ts not in `recent` is at or below it
-        self.recent: dict[int, Stored] = {}
+        self.recent: dict[int, Reading] = {}
+        self.sent = -1  # the newest ts sent to check (what the seed cannot know of)
 
 
 class RecentReadings:
@@ -129,7 +133,7 @@ class RecentReadings:
         """What is stored: each sensor's newest ts (from InfluxDB and the spool)."""
         self._newest_stored = newest_stored
         for sensor, state in self._sensors.items():  # seen while blind: all sent as CHECK
-            state.newest = state.floor = max(state.newest, newest_stored.get(sensor, -1))
+            state.newest = state.floor = max(state.sent, newest_stored.get(sensor, -1))
         self.seeded = True
 
     def judge(self, reading: Reading) -> Identity:
@@ -137,12 +141,8 @@ class RecentReadings:
         ts = reading.ts_ms
         state = self._sensors.get(reading.sensor)
         if state is None:
-            newest = self._newest_stored.get(reading.sensor, -1) if self.seeded else ts
+            newest = self._newest_stored.get(reading.sensor, -1) if self.seeded else _BLIND
             state = self._sensors[reading.sensor] = _Sensor(newest)
-        if not self.seeded:
-            if ts > state.newest:
-                state.newest = state.floor = ts
-            return CHECK
         if ts > state.newest:  # the common case: a sensor's next reading
             state.newest = ts
             recent = state.recent
@@ -154,6 +154,8 @@ class RecentReadings:
         if stored is not None:
             return judge(stored, reading)
         if ts <= state.floor:
+            if ts > state.sent:
+                state.sent = ts
             return CHECK
         state.recent[ts] = reading  # a ts never sent, between ones sent: fresh too
         if len(state.recent) >= self._limit:
