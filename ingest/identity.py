@@ -33,8 +33,9 @@ from linli.rules.identity import DUPLICATE, FRESH, Stored, conflict, judge
 from linli.rules.reading import METRICS, Metric, Reading
 from linli.rules.rejection import Rejection
 
-# Unchecked ts of a sensor closer than this share one statement (its time range).
-_CLUSTER_MS: Final = 3_600_000
+# Unchecked ts closer than this share one statement (its time range): a batch of fresh
+# readings (several workers check everything) is one statement per measurement.
+_CLUSTER_MS: Final = 600_000
 
 
 class Unchecked(NamedTuple):
@@ -75,26 +76,28 @@ def newest_stored(influx: InfluxClient, now_ms: int) -> dict[str, int]:
 def stored_readings(
     influx: InfluxClient, wanted: Iterable[Reading]
 ) -> dict[tuple[str, int], Stored]:
-    """What InfluxDB stores at the (sensor, ts) of `wanted`: one request, a statement per
-    sensor and cluster of ts (InfluxQL 1.x has no `time IN`, nor OR between times)."""
-    per: dict[tuple[str, str], list[int]] = {}
+    """What InfluxDB stores at the (sensor, ts) of `wanted`, and around them: one request,
+    a statement per measurement and cluster of ts (InfluxQL 1.x has no `time IN`, nor OR
+    between times), naming the cluster's sensors."""
+    per: dict[str, list[tuple[int, str]]] = {}
     for r in wanted:
-        per.setdefault((r.kind.value, r.sensor), []).append(r.ts_ms)
+        per.setdefault(r.kind.value, []).append((r.ts_ms, r.sensor))
     statements = []
-    for (measurement, sensor), times in per.items():
-        times.sort()
-        start = prev = times[0]
-        for ts in [*times[1:], None]:
-            if ts is not None and ts - prev <= _CLUSTER_MS:
-                prev = ts
-                continue
-            quoted = sensor.replace("\\", "\\\\").replace("'", "\\'")
-            statements.append(
-                f'SELECT * FROM "{measurement}" WHERE "{TAG_SENSOR}" = \'{quoted}\' '
-                f"AND time >= {start}ms AND time <= {prev}ms"
-            )
+    for measurement, wanted_at in per.items():
+        wanted_at.sort()
+        cluster: list[tuple[int, str]] = []
+        for ts, sensor in [*wanted_at, (None, "")]:
+            if cluster and (ts is None or ts - cluster[-1][0] > _CLUSTER_MS):
+                sensors = " OR ".join(
+                    f"\"{TAG_SENSOR}\" = '{_quote(s)}'" for s in sorted({s for _, s in cluster})
+                )
+                statements.append(
+                    f'SELECT * FROM "{measurement}" WHERE ({sensors}) '
+                    f"AND time >= {cluster[0][0]}ms AND time <= {cluster[-1][0]}ms"
+                )
+                cluster = []
             if ts is not None:
-                start = prev = ts
+                cluster.append((ts, sensor))
     if not statements:
         return {}
     found: dict[tuple[str, int], Stored] = {}
@@ -104,6 +107,10 @@ def stored_readings(
         for row in series.values:
             found[(row[col[TAG_SENSOR]], int(row[0]))] = _stored(row, col, metrics)
     return found
+
+
+def _quote(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("'", "\\'")
 
 
 def _stored(row: list[Any], col: dict[str, int], metrics: Sequence[str]) -> Stored:

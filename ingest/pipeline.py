@@ -8,12 +8,14 @@ acknowledged: the writer does that once the batch is durable (ingest/writer.py).
 
 from __future__ import annotations
 
+import bisect
 import logging
 import queue
 import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from linli.ingest.identity import Unchecked
 from linli.ingest.lineprotocol import LineBuilder
@@ -60,16 +62,10 @@ class Batch:
 
     def origin(self, line_index: int) -> Origin | None:
         """The message line `line_index` came from; None for linli's own lines."""
-        lo, hi = 0, len(self.origins)
-        while lo < hi:  # the last mark at or before the line
-            mid = (lo + hi) // 2
-            if self.origins[mid][0] <= line_index:
-                lo = mid + 1
-            else:
-                hi = mid
-        if lo == 0:
+        at = bisect.bisect_right(self.origins, line_index, key=itemgetter(0))
+        if at == 0:
             return None
-        _, topic, payload, received_ms = self.origins[lo - 1]
+        _, topic, payload, received_ms = self.origins[at - 1]  # the last mark at or before
         return (topic, payload, received_ms) if topic else None
 
 

@@ -176,8 +176,8 @@ class Writer:
                 self._queue.task_done()
 
     def _make_durable(self, batch: Batch) -> Held:
-        """Rejections stored, lines written or spooled; returns the ids of the batch's
-        readings not to hand on (not written, or still to be checked from the spool)."""
+        """Rejections stored, lines written or spooled; returns what of the batch's readings
+        is not to be handed on (not written, or still to be checked from the spool)."""
         self._store_rejections(batch.rejections)
         if not batch.lines and not batch.unchecked:
             return _NOTHING_HELD
