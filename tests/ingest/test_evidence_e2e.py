@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,10 @@ def test_a_conflict_leaves_the_stored_reading_right_away_and_after_a_restart(wor
         ingest.stop()
 
 
+def _acked(ingest: Ingest, n: int) -> bool:
+    return ingest.source.acked == n
+
+
 def _duplicates(world: World, sensor: str) -> int:
     rows = world.influx.query(f"SELECT sum(duplicates) FROM device WHERE sensor = '{sensor}'")
     return int(rows[0].values[0][1]) if rows else 0
@@ -211,3 +216,24 @@ def _iso(ts_ms: int) -> str:
     from datetime import UTC, datetime
 
     return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
+def test_a_worker_on_a_shared_subscription_checks_every_reading(world: World):
+    # with several workers no worker's memory knows what the others stored
+    world.settings = world.settings.model_copy(update={"mqtt_share_group": "evidence"})
+    t = _recent_ms()
+    ingest = world.ingest()
+    try:
+        for sent, laeq in enumerate((50.0, 95.0, 50.0), start=1):
+            world.pub.send(world.topic("n-01"), noise(t, 1, laeq))
+            wait_for(partial(_acked, ingest, sent))  # each its own batch
+        assert not ingest.pipeline.identity_seeded
+        assert ingest.writer.stats.checked_readings == 3
+        assert _stored_at(world, "n-01", t) == [[1, 50]]
+        assert [i["detail"] for i in world.rejected("conflict")] == [
+            f"sensor 'n-01': a reading for ts {_iso(t)} is already stored; this one differs "
+            "(laeq 50 → 95.0) and was not written over it"
+        ]
+        wait_for(lambda: ingest.pipeline.stats.duplicates == 1)
+    finally:
+        ingest.stop()
