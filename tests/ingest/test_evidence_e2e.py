@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -213,8 +214,6 @@ def _duplicates(world: World, sensor: str) -> int:
 
 
 def _iso(ts_ms: int) -> str:
-    from datetime import UTC, datetime
-
     return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
