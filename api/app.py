@@ -18,6 +18,7 @@ from linli.api.routers import (
     rules,
     sensors,
     sites,
+    spool,
     tokens,
 )
 from linli.api.services import Services
@@ -64,7 +65,7 @@ def create_app(
     if policy is None:
         policy = RulePolicy(calendar=Calendar(settings.tz))
     app.state.services = Services(settings, db, influx, broker_status, max_raw_points, policy)
-    for module in (health, grids, sites, sensors, readings, rejected, tokens, cases, rules):
+    for module in (health, grids, sites, sensors, readings, rejected, spool, tokens, cases, rules):
         app.include_router(module.router, prefix=API_PREFIX)
     for error, code in _STATUS:
         app.add_exception_handler(error, _handler(code))

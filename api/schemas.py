@@ -400,9 +400,33 @@ class Part(BaseModel):
 
 
 class Health(BaseModel):
-    """The status of the broker, InfluxDB and the case store."""
+    """The status of the broker, InfluxDB and the case store, and what the spool holds."""
 
     status: Literal["ok", "degraded"]
     broker: Part
     influxdb: Part
     case_store: Part
+    spool: SpoolPart
+
+
+class SpoolPart(BaseModel):
+    """The local spool: batches waiting for InfluxDB, and batches set aside for a person.
+
+    `ok` is false while failed/ holds anything (GET /api/v1/spool/failed lists it); the
+    overall status does not depend on it, since ingest goes on.
+    """
+
+    ok: bool
+    detail: str
+    waiting: int
+    failed: int
+
+
+class FailedBatchOut(BaseModel):
+    """A batch set aside in the spool's failed/ directory."""
+
+    name: str
+    bytes: int
+    lines: int
+    modified_ms: int
+    head: str

@@ -25,7 +25,23 @@ class InfluxUnavailable(InfluxError):
 
 
 class InfluxRejected(InfluxError):
-    """InfluxDB refused the data itself (HTTP 4xx): retrying the same bytes will not help."""
+    """InfluxDB refused the data itself (HTTP 400, 413): retrying the same bytes will not help.
+
+    `reason` is InfluxDB's own message (its JSON `error`), without our prefix.
+    """
+
+    def __init__(self, message: str, reason: str = "") -> None:
+        super().__init__(message)
+        self.reason = reason or message
+
+
+def _error_of(response: httpx.Response) -> str:
+    """InfluxDB's `{"error": ...}` text, or the body as it is."""
+    try:
+        error = response.json().get("error")
+    except ValueError:
+        error = None
+    return str(error) if error else response.text[:2000]
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,9 +93,17 @@ class InfluxClient:
             raise InfluxUnavailable(
                 f"InfluxDB at {self.url} answered {response.status_code}: {response.text[:300]}"
             )
-        if response.status_code >= 400:
+        if response.status_code in (400, 413):
             raise InfluxRejected(
                 f"InfluxDB at {self.url} refused {path} with {response.status_code}: "
+                f"{response.text[:2000]}",
+                _error_of(response),
+            )
+        if response.status_code >= 400:
+            # 401, 403, 404 (no such database): not the data's fault; the writer spools
+            # and retries, and says so in the log, rather than set data aside for it.
+            raise InfluxUnavailable(
+                f"InfluxDB at {self.url} answered {path} with {response.status_code}: "
                 f"{response.text[:500]}"
             )
         return response

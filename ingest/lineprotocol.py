@@ -10,6 +10,7 @@ guard behind rules/parse.py, which already rejects them.
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Final
@@ -108,7 +109,15 @@ class LineBuilder:
     GB 3096's 06:00/22:00 in Asia/Shanghai with GB 22337 for shops.
     """
 
-    __slots__ = ("_clock", "_heads", "_limits", "_policy", "_registry", "_rejected_last_ms")
+    __slots__ = (
+        "_clock",
+        "_heads",
+        "_limits",
+        "_policy",
+        "_registry",
+        "_rejected_last_ms",
+        "_rejected_lock",
+    )
 
     def __init__(self, policy: RulePolicy | None = None, registry: Registry | None = None) -> None:
         self._heads: dict[tuple[str, str], str] = {}
@@ -117,6 +126,8 @@ class LineBuilder:
         self._limits: dict[str, SiteLimits] = {}
         self._registry = registry or Registry()
         self._rejected_last_ms: dict[tuple[str, str], int] = {}
+        # `rejected` is also called by the writer (rejections decided there): one clock.
+        self._rejected_lock = threading.Lock()
 
     def use(self, registry: Registry) -> None:
         """Take a new registry snapshot: forget cached tag sets and limits."""
@@ -203,8 +214,9 @@ class LineBuilder:
             last_ms[key] = max(last_ms.get(key, 0), rejection.received_ms)
         lines = []
         for key, n in counts.items():
-            ts_ms = max(last_ms[key], self._rejected_last_ms.get(key, -1) + 1)
-            self._rejected_last_ms[key] = ts_ms
+            with self._rejected_lock:
+                ts_ms = max(last_ms[key], self._rejected_last_ms.get(key, -1) + 1)
+                self._rejected_last_ms[key] = ts_ms
             sensor, reason = key
             head = (
                 f"{escape_measurement(M_REJECTED)},{TAG_REASON}={escape_tag(reason)},"

@@ -8,21 +8,32 @@ acknowledged: the writer does that once the batch is durable (ingest/writer.py).
 
 from __future__ import annotations
 
+import bisect
 import logging
+import queue
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 
+from linli.ingest.identity import Unchecked
 from linli.ingest.lineprotocol import LineBuilder
-from linli.rules.parse import parse_message
+from linli.ingest.refusal import Origin
+from linli.rules.identity import CONFLICT, DUPLICATE, FRESH, Identity, RecentReadings, conflict
+from linli.rules.parse import Parsed, parse_message
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import RegistrySource
 from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry
 from linli.rules.rejection import ReasonCode, Rejection
-from linli.rules.sequence import SeqTracker, Verdict
+from linli.rules.sequence import SeqTracker
 
 log = logging.getLogger(__name__)
+
+# A batch keeps its messages' payloads (a refused point becomes a rejected record with its
+# message, ingest/refusal.py); past this many payload bytes it is handed on early.
+MAX_HELD_BYTES = 16 << 20
 
 
 @dataclass(slots=True)
@@ -38,10 +49,24 @@ class Batch:
     rejections: list[Rejection] = field(default_factory=list)
     messages: int = 0
     duplicates: int = 0
+    # Where the lines came from: (index of the message's first line, topic, payload,
+    # received_ms), one per message; topic "" for linli's own lines (counts, accounting).
+    origins: list[tuple[int, str, bytes, int]] = field(default_factory=list)
+    held_bytes: int = 0
+    # Readings to check against InfluxDB before they are written (rules/identity.py).
+    unchecked: list[Unchecked] = field(default_factory=list)
 
     def body(self) -> bytes:
         """The batch's line protocol, ready for `/write`."""
         return ("\n".join(self.lines) + "\n").encode() if self.lines else b""
+
+    def origin(self, line_index: int) -> Origin | None:
+        """The message line `line_index` came from; None for linli's own lines."""
+        at = bisect.bisect_right(self.origins, line_index, key=itemgetter(0))
+        if at == 0:
+            return None
+        _, topic, payload, received_ms = self.origins[at - 1]  # the last mark at or before
+        return (topic, payload, received_ms) if topic else None
 
 
 @dataclass(slots=True)
@@ -95,6 +120,11 @@ class Pipeline:
         self._batch: Batch | None = None
         self.epoch = 0
         self.stats = PipelineStats()
+        # The identity of readings (sensor, ts); blind (everything checked) until seeded.
+        self._identity = RecentReadings()
+        self._seed: queue.SimpleQueue[Mapping[str, int]] = queue.SimpleQueue()
+        self._found_duplicates: queue.SimpleQueue[Counter[str]] = queue.SimpleQueue()
+        self._duplicates: Counter[str] = Counter()
 
     def accept(self, topic: str, payload: bytes, mid: int, received_ms: int) -> None:
         """Judge one message and add it to the current batch; `mid` 0 means QoS 0."""
@@ -106,6 +136,8 @@ class Pipeline:
         batch.messages += 1
         if self._source.changes_here != self._changes:  # registered through this process
             self._refresh()
+        batch.origins.append((len(batch.lines), topic, payload, received_ms))
+        batch.held_bytes += len(payload)
         parsed = parse_message(topic, payload, received_ms, self.registry, self._prefix)
         if (
             parsed.rejections
@@ -116,15 +148,19 @@ class Pipeline:
             parsed = parse_message(topic, payload, received_ms, self.registry, self._prefix)
         tags_of = self.registry.tags
         seq = self._seq
+        judge = self._identity.judge
         for reading in parsed.readings:
-            if seq is not None and (
-                seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
-                == Verdict.DUPLICATE
-            ):
-                batch.duplicates += 1  # written again all the same: InfluxDB keeps it once
-            batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
-        if self._keep_readings:
-            batch.readings.extend(parsed.readings)
+            # a reading's identity (rules/identity.py): fresh ones are written; the rest
+            # counted, rejected or left for the writer to check
+            verdict = judge(reading)
+            if verdict is FRESH:
+                if seq is not None:
+                    seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
+                batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
+                if self._keep_readings:
+                    batch.readings.append(reading)
+            else:
+                self._not_fresh(batch, parsed, reading, verdict, topic, payload, received_ms)
         if parsed.rejections:
             batch.rejections.extend(parsed.rejections)
         if parsed.status is not None:
@@ -141,11 +177,67 @@ class Pipeline:
         stats.messages += 1
         stats.readings += len(parsed.readings)
         stats.rejections += len(parsed.rejections)
-        if len(batch.lines) >= self._max_readings:
+        if (
+            len(batch.lines) + len(batch.unchecked) >= self._max_readings
+            or batch.held_bytes >= MAX_HELD_BYTES
+        ):
             self.flush()
+
+    def _not_fresh(
+        self,
+        batch: Batch,
+        parsed: Parsed,
+        reading: Reading,
+        verdict: Identity,
+        topic: str,
+        payload: bytes,
+        received_ms: int,
+    ) -> None:
+        """A reading seen before (duplicate, conflict) or to check against InfluxDB."""
+        index = None
+        if parsed.indexes is not None:  # its place in the message's batch
+            at = next(i for i, r in enumerate(parsed.readings) if r is reading)
+            index = parsed.indexes[at]
+        if verdict is DUPLICATE:
+            batch.duplicates += 1  # stored once (CONTRACT §2): not written again
+            self._duplicates[reading.sensor] += 1
+        elif verdict is CONFLICT:
+            stored = self._identity.stored(reading.sensor, reading.ts_ms)
+            assert stored is not None
+            batch.rejections.append(conflict(reading, stored, topic, payload, received_ms, index))
+        else:
+            if self._seq is not None:  # a backfill or a redelivery: its seq counts for gaps
+                self._seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
+            line = self._builder.reading(reading, self.registry.tags[reading.sensor])
+            batch.unchecked.append(Unchecked(reading, line, topic, payload, received_ms, index))
+            if self._keep_readings:  # handed on only if the check finds it fresh (writer.py)
+                batch.readings.append(reading)
+
+    def seed_identity(self, newest_stored: Mapping[str, int]) -> None:
+        """Any thread: each sensor's newest stored ts, taken up at the next tick."""
+        self._seed.put(newest_stored)
+
+    def count_duplicates(self, found: Counter[str]) -> None:
+        """Any thread: duplicates the writer's check found, counted at the next accounting."""
+        self._found_duplicates.put(found)
+
+    @property
+    def identity_seeded(self) -> bool:
+        """Whether the newest stored ts are known (before, every reading is checked)."""
+        return self._identity.seeded
+
+    def rejected_lines(self, rejections: Sequence[Rejection]) -> list[str]:
+        """Any thread: `rejected` count lines for rejections decided after the batch."""
+        return self._builder.rejected(rejections, self.registry.tags)
 
     def tick(self, now_ms: int) -> None:
         """Flush an old batch, confirm seq gaps, and pick up registry changes."""
+        while not self._seed.empty():
+            self._identity.seed(self._seed.get())
+        while not self._found_duplicates.empty():
+            found = self._found_duplicates.get()
+            self.stats.duplicates += found.total()
+            self._duplicates.update(found)
         if now_ms - self._accounted_ms >= self._account_every_ms:
             self._accounted_ms = now_ms
             self._account(now_ms)
@@ -162,6 +254,7 @@ class Pipeline:
         if batch is None:
             return
         if batch.rejections:
+            batch.origins.append((len(batch.lines), "", b"", 0))
             batch.lines.extend(self._builder.rejected(batch.rejections, self.registry.tags))
         self.stats.duplicates += batch.duplicates
         self.stats.batches += 1
@@ -177,15 +270,26 @@ class Pipeline:
         self.epoch = epoch
 
     def _account(self, now_ms: int) -> None:
-        harvest = self._seq.harvest(now_ms) if self._seq is not None else None
+        if self._seq is None:  # several workers: no accounting (README, "Several workers")
+            self._duplicates.clear()
+            return
+        # seq gaps from the SeqTracker; duplicates from the readings' identity (in memory
+        # and found by the writer's check), the one place they are decided
+        harvest = {s: (lost, 0) for s, (lost, _) in self._seq.harvest(now_ms).items() if lost}
+        for sensor, n in self._duplicates.items():
+            lost, _ = harvest.get(sensor, (0, 0))
+            harvest[sensor] = (lost, n)
+        self._duplicates.clear()
         if not harvest:
             return
         if self._batch is None:
             self._batch = Batch(self.epoch, now_ms)
+        batch = self._batch
+        batch.origins.append((len(batch.lines), "", b"", 0))
         for sensor, (lost, duplicates) in harvest.items():
             tags = self.registry.tags.get(sensor)
             if tags is not None:
-                self._batch.lines.append(self._builder.accounting(tags, lost, duplicates, now_ms))
+                batch.lines.append(self._builder.accounting(tags, lost, duplicates, now_ms))
 
     def _may_check_unknown(self, now_ms: int) -> bool:
         """At most one registry check per `unknown_check_ms` for unknown sensors, however

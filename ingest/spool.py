@@ -2,7 +2,9 @@
 
 Each batch of line protocol is one file, written to a temporary name, fsynced and
 renamed, so a file in the spool is always whole. Files are replayed oldest first and
-deleted only after InfluxDB has taken them. The spool has a byte limit: when it is
+deleted only after InfluxDB has taken them. A `.check` file holds readings whose
+identity must be checked against InfluxDB before they are written (ingest/identity.py);
+the replayer checks them in their turn. The spool has a byte limit: when it is
 full, `append` refuses and the writer stops acknowledging, so the broker holds the rest.
 """
 
@@ -34,7 +36,7 @@ class Spool:
         self._bytes = sum(f.stat().st_size for f in files)
 
     def _files(self) -> list[Path]:
-        return sorted(self.dir.glob("*.lp"))
+        return sorted([*self.dir.glob("*.lp"), *self.dir.glob("*.check")])
 
     @property
     def size_bytes(self) -> int:
@@ -44,22 +46,42 @@ class Spool:
     def __len__(self) -> int:
         return len(self._files())
 
-    def append(self, body: bytes) -> Path:
-        """Store one batch durably; raises SpoolFull past the limit."""
+    def append(self, body: bytes, suffix: str = ".lp") -> Path:
+        """Store one batch durably (`.check`: readings to check first); SpoolFull past the limit."""
         with self._lock:
             if self._bytes + len(body) > self.max_bytes:
                 raise SpoolFull(
                     f"spool {self.dir} holds {self._bytes} bytes; limit {self.max_bytes}"
                 )
-            path = self.dir / f"{self._next:012d}.lp"
+            path = self.dir / f"{self._next:012d}{suffix}"
             self._next += 1
             _write_durably(path, body)
             self._bytes += len(body)
             return path
 
+    def append_batch(self, body: bytes, check: bytes) -> None:
+        """A batch's lines and its readings to check (either may be empty), both or neither."""
+        with self._lock:
+            if self._bytes + len(body) + len(check) > self.max_bytes:
+                raise SpoolFull(
+                    f"spool {self.dir} holds {self._bytes} bytes; limit {self.max_bytes}"
+                )
+        if body:
+            self.append(body)
+        if check:
+            self.append(check, ".check")
+
     def batches(self) -> list[bytes]:
-        """Every batch in the spool, oldest first."""
-        return [f.read_bytes() for f in self._files()]
+        """Every batch of line protocol in the spool, oldest first (not the `.check` files)."""
+        return [f.read_bytes() for f in self._files() if f.suffix == ".lp"]
+
+    def files(self) -> list[tuple[Path, bytes]]:
+        """Every file and its bytes, `.check` ones too, oldest first."""
+        return [(f, f.read_bytes()) for f in self._files()]
+
+    def failed(self) -> list[Path]:
+        """What was set aside in failed/ for a person, oldest first."""
+        return sorted(p for p in self.failed_dir.iterdir() if p.is_file())
 
     def oldest(self) -> tuple[Path, bytes] | None:
         """The oldest batch, or None when empty."""

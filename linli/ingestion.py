@@ -7,7 +7,9 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from linli.ingest.influx import InfluxClient
+from linli.ingest import identity
+from linli.ingest.influx import InfluxClient, InfluxError
+from linli.ingest.lineprotocol import parse_stored
 from linli.ingest.mqtt import MqttSource
 from linli.ingest.pipeline import Pipeline
 from linli.ingest.spool import Spool
@@ -60,6 +62,13 @@ class Ingest:
             seq_accounting=settings.mqtt_share_group is None,
             policy=policy or RulePolicy(calendar=Calendar(settings.tz)),
         )
+        self.writer.accounting = self.pipeline
+        self._influx = influx
+        self._retry_s = retry_s
+        # With a shared subscription a sensor's readings are split between workers, so no
+        # worker's memory knows what the others stored: every reading is checked in
+        # InfluxDB (the pipeline is never seeded; README "Several workers").
+        self._seeded = settings.mqtt_share_group is None
         topic = f"{settings.topic_prefix}/#"
         if settings.mqtt_share_group:
             topic = f"$share/{settings.mqtt_share_group}/{topic}"
@@ -82,12 +91,34 @@ class Ingest:
 
     def run(self) -> None:
         """Run in this thread until `stop()`."""
+        if self._seeded:
+            spooled = _newest_spooled(self.spool)  # before the replayer empties the spool
+            threading.Thread(
+                target=self._seed, args=(spooled,), name="linli-seed", daemon=True
+            ).start()
         self.writer.start()
         try:
             self.source.run(self._stop, can_read=self._can_read, tick=self.pipeline.tick)
         finally:
             self.pipeline.flush()
             self.writer.stop()
+
+    def _seed(self, spooled: dict[str, int]) -> None:
+        """Each sensor's newest stored reading, for the pipeline's identity memory; until it
+        is known every reading is checked in InfluxDB by the writer (rules/identity.py)."""
+        while not self._stop.is_set():
+            try:
+                stored = identity.newest_stored(self._influx, time.time_ns() // 1_000_000)
+                break
+            except InfluxError as err:
+                log.warning("could not read the newest stored readings (%s); retrying", err)
+                self._stop.wait(self._retry_s)
+        else:
+            return
+        for sensor, ts in spooled.items():
+            stored[sensor] = max(ts, stored.get(sensor, -1))
+        log.info("newest stored readings known for %d sensors", len(stored))
+        self.pipeline.seed_identity(stored)
 
     def start(self, wait_subscribed_s: float = 0.0) -> Ingest:
         """Run in a background thread; optionally wait until the subscription is in place."""
@@ -110,3 +141,16 @@ class Ingest:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout_s)
+
+
+def _newest_spooled(spool: Spool) -> dict[str, int]:
+    """Each sensor's newest reading in the spool: stored soon, not yet in InfluxDB."""
+    newest: dict[str, int] = {}
+    for path, body in spool.files():
+        if path.suffix == ".check":
+            readings = [u.reading for u in identity.decode(body)]
+        else:
+            readings = [r for r in parse_stored(body) if isinstance(r, Reading)]
+        for r in readings:
+            newest[r.sensor] = max(r.ts_ms, newest.get(r.sensor, -1))
+    return newest

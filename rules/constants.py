@@ -25,6 +25,10 @@ TS_MAX_AGE_MS: Final = 7 * 24 * 3600 * 1000
 TS_MAX_AHEAD_MS: Final = 5 * 60 * 1000
 PERIOD_S_MIN: Final = 1
 PERIOD_S_MAX: Final = 3600
+# InfluxDB stores integers as int64 and floats as finite float64 ("unable to parse integer"
+# otherwise, and the whole point is refused): every integer the parser accepts fits.
+INT64_MAX: Final = (1 << 63) - 1
+SEQ_MAX: Final = INT64_MAX
 
 # CONTRACT §3: a rejected record keeps the first 64 KiB of the raw payload.
 REJECT_RAW_KEEP_BYTES: Final = 64 * 1024
@@ -91,6 +95,16 @@ F_DUPLICATES: Final = "duplicates"
 F_FW: Final = "fw"
 HEALTH_FLOAT_FIELDS: Final = ("battery_v", "rssi_dbm", "temp_c")
 HEALTH_INT_FIELDS: Final = ("uptime_s",)
+# The span a health value must fall in to be stored (the contract names no ranges: these
+# are physically plausible for a battery-powered sensor, and uptime_s fits an int64).
+HEALTH_RANGES: Final[dict[str, tuple[float, float]]] = {
+    "battery_v": (0.0, 60.0),
+    "rssi_dbm": (-200.0, 50.0),
+    "temp_c": (-80.0, 200.0),
+    "uptime_s": (0, INT64_MAX),
+}
+# A status message's firmware version is stored as a string field; kept short.
+FW_MAX_CHARS: Final = 128
 F_BATTERY_V: Final = "battery_v"
 F_RSSI_DBM: Final = "rssi_dbm"
 # CONTRACT §4: case_event fields (Grafana annotations).

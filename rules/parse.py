@@ -21,13 +21,16 @@ from linli.rules.constants import (
     CHANNEL_HEALTH,
     CHANNEL_STATUS,
     CHANNEL_TELEMETRY,
+    FW_MAX_CHARS,
     HEALTH_FLOAT_FIELDS,
     HEALTH_INT_FIELDS,
+    HEALTH_RANGES,
     MAX_BATCH_READINGS,
     MAX_PAYLOAD_BYTES,
     PERIOD_S_MAX,
     PERIOD_S_MIN,
     SENSOR_ID_PATTERN,
+    SEQ_MAX,
     TS_MAX_AGE_MS,
     TS_MAX_AHEAD_MS,
 )
@@ -56,6 +59,8 @@ class Parsed:
     status: DeviceStatus | None = None
     health: DeviceHealth | None = None
     ignored: bool = False
+    # For a {"batch": [...]} message: each accepted reading's index in it.
+    indexes: list[int] | None = None
 
 
 class _Invalid(Exception):
@@ -151,11 +156,13 @@ def _telemetry(
             ReasonCode.TOO_LARGE,
             f"batch of {len(batch)} readings is over the {MAX_BATCH_READINGS}-reading limit",
         )
+    indexes = out.indexes = []
     for index, item in enumerate(batch):
         try:
             if not isinstance(item, dict):
                 raise _Invalid(ReasonCode.SCHEMA, "batch element is not a JSON object")
             out.readings.append(_reading(sensor, kind, item, received_ms))
+            indexes.append(index)
         except _Invalid as bad:
             out.rejections.append(
                 Rejection(
@@ -175,6 +182,11 @@ def _reading(sensor: str, kind: SensorKind, doc: dict[str, Any], received_ms: in
     seq = doc.get("seq")
     if type(seq) is not int or seq < 0:
         raise _Invalid(ReasonCode.SCHEMA, f'"seq" must be a non-negative integer, got {seq!r}')
+    if seq > SEQ_MAX:
+        raise _Invalid(
+            ReasonCode.OUT_OF_RANGE,
+            f"sensor {sensor!r}: seq {seq} outside 0–{SEQ_MAX} (InfluxDB stores int64)",
+        )
     period_s = doc.get("period_s")
     if type(period_s) is not int:
         raise _Invalid(ReasonCode.SCHEMA, f'"period_s" must be an integer, got {period_s!r}')
@@ -282,8 +294,11 @@ def _status(sensor: str, doc: dict[str, Any], received_ms: int) -> DeviceStatus:
     if type(online) is not bool:
         raise _Invalid(ReasonCode.SCHEMA, f'status "online" must be true or false, got {online!r}')
     fw = doc.get("fw")
-    if fw is not None and not isinstance(fw, str):
-        raise _Invalid(ReasonCode.SCHEMA, f'status "fw" must be a string, got {fw!r}')
+    if fw is not None and (not isinstance(fw, str) or len(fw) > FW_MAX_CHARS):
+        raise _Invalid(
+            ReasonCode.SCHEMA,
+            f'status "fw" must be a string of at most {FW_MAX_CHARS} characters, got {fw!r:.200}',
+        )
     ts_ms = _timestamp(doc.get("ts"), required=False, received_ms=received_ms)
     return DeviceStatus(sensor, ts_ms, online, fw)
 
@@ -297,5 +312,11 @@ def _health(sensor: str, doc: dict[str, Any], received_ms: int) -> DeviceHealth:
             continue
         if type(value) not in (int, float) or not math.isfinite(value):
             raise _Invalid(ReasonCode.SCHEMA, f"health {name} must be a number, got {value!r}")
+        low, high = HEALTH_RANGES[name]
+        if not low <= value <= high:
+            raise _Invalid(
+                ReasonCode.OUT_OF_RANGE,
+                f"sensor {sensor!r}: health {name} {value!r} outside {low:g}–{high:g}",
+            )
         values[name] = int(value) if name in HEALTH_INT_FIELDS else float(value)
     return DeviceHealth(sensor, ts_ms, values)

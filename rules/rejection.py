@@ -7,7 +7,13 @@ from enum import StrEnum
 
 
 class ReasonCode(StrEnum):
-    """The contract's reason codes; each is produced in exactly one place in rules/parse.py."""
+    """The contract's reason codes; each is produced in exactly one place.
+
+    The wire's are decided by rules/parse.py. Two are decided after it (README "Bad
+    input"): `conflict` (rules/identity.py: a reading for a (sensor, ts) already stored,
+    with another seq or other values) and `not_storable` (ingest/refusal.py: a point
+    InfluxDB refused as unparsable, with its message).
+    """
 
     BAD_TOPIC = "bad_topic"
     NOT_JSON = "not_json"
@@ -18,6 +24,12 @@ class ReasonCode(StrEnum):
     OUT_OF_RANGE = "out_of_range"
     INCONSISTENT = "inconsistent"
     TS_OUT_OF_RANGE = "ts_out_of_range"
+    CONFLICT = "conflict"
+    NOT_STORABLE = "not_storable"
+
+
+# Decided after parsing, not by rules/parse.py.
+AFTER_PARSE: frozenset[ReasonCode] = frozenset({ReasonCode.CONFLICT, ReasonCode.NOT_STORABLE})
 
 
 @dataclass(frozen=True, slots=True)

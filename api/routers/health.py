@@ -7,7 +7,7 @@ from collections.abc import Callable
 from fastapi import APIRouter, status
 from fastapi.responses import JSONResponse
 
-from linli.api.schemas import Health, Part
+from linli.api.schemas import Health, Part, SpoolPart
 from linli.api.services import Services, ServicesDep
 
 router = APIRouter(tags=["health"])
@@ -24,9 +24,23 @@ def health(services: ServicesDep) -> JSONResponse:
         broker=broker,
         influxdb=influx,
         case_store=store,
+        spool=spool_status(services),
     )
     code = status.HTTP_200_OK if body.status == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
     return JSONResponse(body.model_dump(), status_code=code)
+
+
+def spool_status(services: Services) -> SpoolPart:
+    """What the spool of this service holds (its batches for InfluxDB, its failed/)."""
+    root = services.settings.spool_dir
+    try:
+        waiting = len([*root.glob("*.lp"), *root.glob("*.check")])
+        failed_dir = root / "failed"
+        failed = len([p for p in failed_dir.iterdir() if p.is_file()]) if failed_dir.is_dir() else 0
+    except OSError as err:
+        return SpoolPart(ok=False, detail=f"spool {root}: {err}", waiting=0, failed=0)
+    detail = f"{waiting} batches waiting for InfluxDB, {failed} set aside in {root / 'failed'}"
+    return SpoolPart(ok=failed == 0, detail=detail, waiting=waiting, failed=failed)
 
 
 def _store_ping(services: Services) -> str:

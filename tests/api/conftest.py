@@ -48,6 +48,7 @@ def settings(influx_url: str, influx_db: str, tmp_path: Path) -> Settings:
         influx_db=influx_db,
         db_url=f"sqlite:///{tmp_path}/linli.db",
         admin_token=ADMIN_TOKEN,
+        spool_dir=tmp_path / "spool",
     )
 
 

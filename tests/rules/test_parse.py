@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from linli.rules.parse import parse_message
-from linli.rules.rejection import ReasonCode
+from linli.rules.rejection import AFTER_PARSE, ReasonCode
 from tests.helpers import small_registry
 
 NOW = 1_764_209_700_000
@@ -161,6 +161,41 @@ REJECTS = [
     ),
     pytest.param(
         f"{P}/n-01/telemetry",
+        _noise(seq=2**64 - 1),
+        ReasonCode.OUT_OF_RANGE,
+        "sensor 'n-01': seq 18446744073709551615 outside 0–9223372036854775807",
+        id="seq 2^64−1 (InfluxDB refuses it) → out_of_range",
+    ),
+    pytest.param(
+        f"{P}/n-01/health",
+        b'{"ts": %d, "uptime_s": 1e300}' % NOW,
+        ReasonCode.OUT_OF_RANGE,
+        "sensor 'n-01': health uptime_s 1e+300 outside 0–9.22337e+18",
+        id="health uptime_s 1e300 (no int64) → out_of_range",
+    ),
+    pytest.param(
+        f"{P}/n-01/health",
+        b'{"ts": %d, "battery_v": 1e300}' % NOW,
+        ReasonCode.OUT_OF_RANGE,
+        "sensor 'n-01': health battery_v 1e+300 outside 0–60",
+        id="health battery_v 1e300 → out_of_range",
+    ),
+    pytest.param(
+        f"{P}/n-01/health",
+        b'{"ts": %d, "temp_c": -300}' % NOW,
+        ReasonCode.OUT_OF_RANGE,
+        "sensor 'n-01': health temp_c -300 outside -80–200",
+        id="health temp_c −300 → out_of_range",
+    ),
+    pytest.param(
+        f"{P}/n-01/status",
+        b'{"online": true, "fw": "%s"}' % (b"1" * 129),
+        ReasonCode.SCHEMA,
+        'status "fw" must be a string of at most 128 characters',
+        id="status fw of 129 characters → schema",
+    ),
+    pytest.param(
+        f"{P}/n-01/telemetry",
         _noise(period_s=0),
         ReasonCode.OUT_OF_RANGE,
         "period_s 0 outside 1–3600",
@@ -208,8 +243,10 @@ def test_rejected_with_reason_and_sentence(topic, payload, reason, sentence):
     assert rejection.received_ms == NOW
 
 
-def test_every_reason_code_has_a_row():
-    assert {p.values[2] for p in REJECTS} == set(ReasonCode)
+def test_every_reason_code_of_the_wire_has_a_row():
+    # conflict and not_storable are decided after parsing (tests/rules/test_identity.py,
+    # tests/ingest/test_refusal.py)
+    assert {p.values[2] for p in REJECTS} == set(ReasonCode) - AFTER_PARSE
 
 
 ACCEPTED = [
@@ -220,6 +257,7 @@ ACCEPTED = [
         _noise(ts=NOW - 7 * 86_400_000 + 1), NOW - 7 * 86_400_000 + 1, id="just inside 7 days"
     ),
     pytest.param(_noise(ts=NOW + 5 * 60_000), NOW + 5 * 60_000, id="exactly 5 minutes ahead"),
+    pytest.param(_noise(seq=2**63 - 1), NOW, id="seq 2^63−1, the largest int64, is accepted"),
     pytest.param(
         _noise(metrics={"laeq": 20, "lamin": 20, "lamax": 20}), NOW, id="all equal is consistent"
     ),
@@ -231,7 +269,13 @@ def test_accepted(payload, ts_ms):
     parsed = parse_message(f"{P}/n-01/telemetry", payload, NOW, REG, P)
     assert parsed.rejections == []
     [reading] = parsed.readings
-    assert (reading.sensor, reading.ts_ms, reading.seq, reading.period_s) == ("n-01", ts_ms, 1, 60)
+    seq = orjson.loads(payload)["seq"]
+    assert (reading.sensor, reading.ts_ms, reading.seq, reading.period_s) == (
+        "n-01",
+        ts_ms,
+        seq,
+        60,
+    )
 
 
 def test_batch_is_judged_reading_by_reading():
@@ -239,6 +283,7 @@ def test_batch_is_judged_reading_by_reading():
     batch = [good, {**good, "seq": 2, "metrics": {"laeq": 200}}, "x", {**good, "seq": 3}]
     parsed = parse_message(f"{P}/n-01/telemetry", orjson.dumps({"batch": batch}), NOW, REG, P)
     assert [r.seq for r in parsed.readings] == [1, 3]
+    assert parsed.indexes == [0, 3]
     assert [(r.index, r.reason) for r in parsed.rejections] == [
         (1, ReasonCode.OUT_OF_RANGE),
         (2, ReasonCode.SCHEMA),
