@@ -137,6 +137,7 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     db = open_store(settings, config)
     influx = open_influx(settings)
     policy = load_policy(settings, config)
+    _name_spools_left_behind(settings, 0)  # one worker spools in LINLI_SPOOL_DIR itself
     engine = start_engine(settings, policy) if rules else None
     stop = wait_for_signal()
     on_stored = engine.submit if engine is not None else None
@@ -166,16 +167,49 @@ def _ingest_worker(settings: Settings, policy: RulePolicy, index: int) -> None:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     client_id = f"{settings.mqtt_client_id}-{index}"
-    worker = Ingest(settings, db, db, influx, policy=policy, client_id=client_id)
+    # each worker has its own spool: two writers in one folder would clash on its files
+    own = settings.model_copy(update={"spool_dir": worker_spool_dir(settings.spool_dir, index)})
+    worker = Ingest(own, db, db, influx, policy=policy, client_id=client_id)
     worker.start()
     tune_gc()
     stop.wait()
     worker.stop()
 
 
+def worker_spool_dir(spool_dir: Path, index: int) -> Path:
+    """The spool of ingest worker `index` under `linli ingest --workers N`."""
+    return spool_dir / f"worker-{index}"
+
+
+def spools_left_behind(spool_dir: Path, workers: int) -> list[tuple[Path, int]]:
+    """Non-empty spools of workers a run of `workers` does not start (from a larger run)."""
+    out = []
+    for folder in sorted(spool_dir.glob("worker-*")):
+        index = folder.name.removeprefix("worker-")
+        if index.isdigit() and int(index) >= workers and _waiting(folder):
+            out.append((folder, int(index)))
+    return out
+
+
+def _name_spools_left_behind(settings: Settings, workers: int) -> None:
+    for left, index in spools_left_behind(settings.spool_dir, workers):
+        log.error(
+            "%s holds the spool of worker %d, which this run does not start: its "
+            "batches are replayed once linli ingest runs with --workers %d or more",
+            left,
+            index,
+            index + 1,
+        )
+
+
+def _waiting(folder: Path) -> bool:
+    return any(folder.glob("*.lp")) or any(folder.glob("*.check"))
+
+
 def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> int:
     open_store(settings, config)  # apply the community once, before the workers read it
     open_influx(settings).close()
+    _name_spools_left_behind(settings, workers)
     policy = load_policy(settings, config)
     shared = settings.model_copy(update={"mqtt_share_group": settings.mqtt_share_group or "linli"})
     ctx = multiprocessing.get_context("spawn")

@@ -167,3 +167,18 @@ def test_status_will_health_and_seq_gaps_reach_the_device_measurement(
     finally:
         pub.close()
         ingest.stop()
+
+
+def test_each_worker_spools_apart_and_a_spool_left_behind_is_named(tmp_path):
+    # `linli ingest --workers N`: worker i spools in LINLI_SPOOL_DIR/worker-i; a later run
+    # with fewer workers names the spools it does not replay
+    assert service.worker_spool_dir(tmp_path, 3) == tmp_path / "worker-3"
+    for index, name in ((0, "000000000001.lp"), (2, "000000000001.check"), (3, None)):
+        folder = service.worker_spool_dir(tmp_path, index)
+        (folder / "failed").mkdir(parents=True)
+        if name:
+            (folder / name).write_bytes(b"noise,sensor=n-01 laeq=50 1\n")
+    (service.worker_spool_dir(tmp_path, 3) / "failed" / "000000000001.lp").write_bytes(b"x")
+    assert service.spools_left_behind(tmp_path, 2) == [(tmp_path / "worker-2", 2)]
+    assert service.spools_left_behind(tmp_path, 3) == []
+    assert service.spools_left_behind(tmp_path, 1) == [(tmp_path / "worker-2", 2)]
