@@ -29,6 +29,7 @@ from linli.rules.policy import RulePolicy
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Registry, Sensor
 from linli.rules.rejection import ReasonCode
+from linli.settings import Settings
 from linli.store import Database
 from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
 
@@ -60,15 +61,23 @@ def _five(start_ms: int, laeq: float = 55.0) -> list[dict[str, Any]]:
     return [noise(start_ms + i * MIN, i + 1, laeq + i * 0.1) for i in range(5)]
 
 
-def test_in_serve_a_sensor_registered_through_the_api_is_known_to_the_next_message(
-    mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
-):
+def _servers(
+    mqtt_url: str, influx_url: str, influx_db: str, topic_prefix: str, tmp: Path
+) -> tuple[Settings, InfluxClient]:
+    """The test servers, with the periodic registry refresh a minute away."""
     settings = settings_for(
-        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path,
+        mqtt_url, influx_url, influx_db, topic_prefix, tmp,
         registry_refresh_s=60, admin_token="registry-admin",
     )  # fmt: skip
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
+    return settings, influx
+
+
+def test_in_serve_a_sensor_registered_through_the_api_is_known_to_the_next_message(
+    mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
+):
+    settings, influx = _servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     db = Database(settings.db_url)  # `linli serve`: one store object for API and ingest
     engine_db = Database(settings.db_url)  # the engine's own, as in its child process
     policy = RulePolicy(offline_periods=100_000)
@@ -112,12 +121,7 @@ def test_in_serve_a_sensor_registered_through_the_api_is_known_to_the_next_messa
 def test_with_api_and_ingest_apart_an_unknown_sensor_makes_ingest_look_again(
     mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
 ):
-    settings = settings_for(
-        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path,
-        registry_refresh_s=60, admin_token="registry-admin",
-    )  # fmt: skip
-    influx = InfluxClient(influx_url, influx_db)
-    influx.ensure_database("400d")
+    settings, influx = _servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     ingest_db = Database(settings.db_url)  # `linli ingest`
     api_db = Database(settings.db_url)  # `linli api`: nothing shared but the database
     ingest = Ingest(settings, ingest_db, ingest_db, influx).start(wait_subscribed_s=10)
