@@ -21,7 +21,7 @@ from linli.ingest.identity import Unchecked
 from linli.ingest.lineprotocol import LineBuilder
 from linli.ingest.refusal import Origin
 from linli.rules.identity import CONFLICT, DUPLICATE, FRESH, Identity, RecentReadings, conflict
-from linli.rules.parse import Parsed, parse_message
+from linli.rules.parse import parse_message
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import RegistrySource
 from linli.rules.reading import DeviceStatus, Reading
@@ -149,7 +149,7 @@ class Pipeline:
         tags_of = self.registry.tags
         seq = self._seq
         judge = self._identity.judge
-        for reading in parsed.readings:
+        for at, reading in enumerate(parsed.readings):
             # a reading's identity (rules/identity.py): fresh ones are written; the rest
             # counted, rejected or left for the writer to check
             verdict = judge(reading)
@@ -160,7 +160,8 @@ class Pipeline:
                 if self._keep_readings:
                     batch.readings.append(reading)
             else:
-                self._not_fresh(batch, parsed, reading, verdict, topic, payload, received_ms)
+                index = None if parsed.indexes is None else parsed.indexes[at]
+                self._not_fresh(batch, reading, index, verdict, topic, payload, received_ms)
         if parsed.rejections:
             batch.rejections.extend(parsed.rejections)
         if parsed.status is not None:
@@ -186,18 +187,15 @@ class Pipeline:
     def _not_fresh(
         self,
         batch: Batch,
-        parsed: Parsed,
         reading: Reading,
+        index: int | None,
         verdict: Identity,
         topic: str,
         payload: bytes,
         received_ms: int,
     ) -> None:
-        """A reading seen before (duplicate, conflict) or to check against InfluxDB."""
-        index = None
-        if parsed.indexes is not None:  # its place in the message's batch
-            at = next(i for i, r in enumerate(parsed.readings) if r is reading)
-            index = parsed.indexes[at]
+        """A reading seen before (duplicate, conflict) or to check against InfluxDB;
+        `index` is its place in its message's batch."""
         if verdict is DUPLICATE:
             batch.duplicates += 1  # stored once (CONTRACT §2): not written again
             self._duplicates[reading.sensor] += 1
