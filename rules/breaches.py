@@ -187,6 +187,12 @@ class Episode:
         else:
             self.active = False
 
+    def ends_quietly(self, at_ms: int, gap_ms: int) -> bool:
+        """A reading not over the limit at `at_ms` (`quiet`): whether the told episode is
+        thereby over, no reading over the limit for `gap_ms` (then tell CLEAR and reset)."""
+        self.quiet()
+        return self.over_by(at_ms, gap_ms)
+
 
 def _start(r: Reading) -> int:
     """When a reading's period began."""
@@ -262,11 +268,9 @@ def noise_leq(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
                 events.append(run.breach(policy, r, rule, start_ms, measured, "dB(A)", limit, text))
             elif did == GREW:
                 events.append(told(Signal.EXTEND, r))
-        elif ep.since_ms is not None:
-            ep.quiet()
-            if ep.over_by(end, window_ms):
-                events.append(told(Signal.CLEAR, r))
-                ep.reset()
+        elif ep.since_ms is not None and ep.ends_quietly(end, window_ms):
+            events.append(told(Signal.CLEAR, r))
+            ep.reset()
     return ep.state(), events
 
 
@@ -313,11 +317,10 @@ def noise_night_max(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
                 events.append(run.breach(policy, r, rule, start, lamax, "dB(A)", limit, summary))
             elif did == GREW:
                 events.append(told(Signal.EXTEND, r))
-        elif ep.since_ms is not None:
-            ep.quiet()
-            if ep.over_by(r.ts_ms, 0 if not night else gap_ms):  # night ended: so did it
-                events.append(told(Signal.CLEAR, r))
-                ep.reset()
+        # a quiet reading by night waits for the gap; the first by day: night ended, so did it
+        elif ep.since_ms is not None and ep.ends_quietly(r.ts_ms, gap_ms if night else 0):
+            events.append(told(Signal.CLEAR, r))
+            ep.reset()
     return ep.state(), events
 
 
@@ -378,11 +381,9 @@ def fume_conc(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
                 events.append(run.breach(policy, r, rule, start, mean, limit.unit, limit, text))
             elif did == GREW:
                 events.append(told(Signal.EXTEND, r))
-        elif ep.since_ms is not None:
-            ep.quiet()
-            if ep.over_by(r.ts_ms, window_ms):
-                events.append(told(Signal.CLEAR, r))
-                ep.reset()
+        elif ep.since_ms is not None and ep.ends_quietly(r.ts_ms, window_ms):
+            events.append(told(Signal.CLEAR, r))
+            ep.reset()
     return ep.state(), events
 
 
@@ -435,11 +436,9 @@ def purifier_off(policy: RulePolicy, run: Run, state: RuleState) -> Judged:
                 )
             elif did == GREW:
                 events.append(told(Signal.EXTEND, r))
-        elif ep.since_ms is not None:
-            ep.quiet()
-            if ep.over_by(r.ts_ms, sustain_ms):
-                events.append(told(Signal.CLEAR, r))
-                ep.reset()
+        elif ep.since_ms is not None and ep.ends_quietly(r.ts_ms, sustain_ms):
+            events.append(told(Signal.CLEAR, r))
+            ep.reset()
     return ep.state(), events
 
 
