@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from linli.rules.events import RuleId
 from linli.rules.limits import (
     FUME_METRICS,
     FumeStandard,
@@ -79,13 +80,14 @@ class RulePolicy:
     verification_s: int = 24 * 3600
     escalation: Escalation = field(default_factory=Escalation)
 
-    def episode_window_s(self, rule: str) -> int:
-        """A breach rule's window: a gap shorter than it joins two spells into one episode."""
+    def episode_window_s(self, rule: RuleId) -> int:
+        """A breach rule's window: a gap shorter than it joins two spells into one episode
+        (the knob each rule in rules/breaches.py joins and ends its episodes by)."""
         windows = {
-            "noise_leq": self.leq_window_s,
-            "noise_night_max": self.leq_window_s,
-            "fume_conc": self.fume_window_s,
-            "purifier_off": self.purifier_off_s,
+            RuleId.NOISE_LEQ: self.leq_window_s,
+            RuleId.NOISE_NIGHT_MAX: self.leq_window_s,
+            RuleId.FUME_CONC: self.fume_window_s,
+            RuleId.PURIFIER_OFF: self.purifier_off_s,
         }
         return windows.get(rule, 0)
 
