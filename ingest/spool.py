@@ -13,10 +13,30 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Final
+
+FAILED: Final = "failed"  # the folder of what was set aside, inside the spool
 
 
 class SpoolFull(Exception):
     """The spool reached its byte limit."""
+
+
+def waiting_files(directory: Path) -> list[Path]:
+    """The batches waiting in a spool directory for InfluxDB (`.lp`, `.check`), oldest first.
+
+    Read only: for anyone looking at a spool (the API, a start naming a spool left
+    behind) without opening it, which would clear its half-written files.
+    """
+    return sorted([*directory.glob("*.lp"), *directory.glob("*.check")])
+
+
+def failed_files(directory: Path) -> list[Path]:
+    """What was set aside in a spool directory's failed/ for a person, oldest first."""
+    failed_dir = directory / FAILED
+    if not failed_dir.is_dir():
+        return []
+    return sorted(p for p in failed_dir.iterdir() if p.is_file())
 
 
 class Spool:
@@ -26,7 +46,7 @@ class Spool:
         self.dir = directory
         self.max_bytes = max_bytes
         self.dir.mkdir(parents=True, exist_ok=True)
-        self.failed_dir = self.dir / "failed"
+        self.failed_dir = self.dir / FAILED
         self.failed_dir.mkdir(exist_ok=True)
         self._lock = threading.Lock()
         for leftover in self.dir.glob("*.tmp"):
@@ -36,7 +56,7 @@ class Spool:
         self._bytes = sum(f.stat().st_size for f in files)
 
     def _files(self) -> list[Path]:
-        return sorted([*self.dir.glob("*.lp"), *self.dir.glob("*.check")])
+        return waiting_files(self.dir)
 
     @property
     def size_bytes(self) -> int:
@@ -81,7 +101,7 @@ class Spool:
 
     def failed(self) -> list[Path]:
         """What was set aside in failed/ for a person, oldest first."""
-        return sorted(p for p in self.failed_dir.iterdir() if p.is_file())
+        return failed_files(self.dir)
 
     def oldest(self) -> tuple[Path, bytes] | None:
         """The oldest batch, or None when empty."""

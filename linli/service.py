@@ -12,6 +12,7 @@ from types import FrameType
 from typing import Final
 
 from linli.ingest.influx import InfluxClient, InfluxError
+from linli.ingest.spool import waiting_files
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.settings import Settings
@@ -186,7 +187,7 @@ def spools_left_behind(spool_dir: Path, workers: int) -> list[tuple[Path, int]]:
     out = []
     for folder in sorted(spool_dir.glob("worker-*")):
         index = folder.name.removeprefix("worker-")
-        if index.isdigit() and int(index) >= workers and _waiting(folder):
+        if index.isdigit() and int(index) >= workers and waiting_files(folder):
             out.append((folder, int(index)))
     return out
 
@@ -200,10 +201,6 @@ def _name_spools_left_behind(settings: Settings, workers: int) -> None:
             index,
             index + 1,
         )
-
-
-def _waiting(folder: Path) -> bool:
-    return any(folder.glob("*.lp")) or any(folder.glob("*.check"))
 
 
 def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> int:

@@ -9,6 +9,7 @@ from fastapi.responses import JSONResponse
 
 from linli.api.schemas import Health, Part, SpoolPart
 from linli.api.services import Services, ServicesDep
+from linli.ingest.spool import FAILED, failed_files, waiting_files
 
 router = APIRouter(tags=["health"])
 
@@ -34,12 +35,10 @@ def spool_status(services: Services) -> SpoolPart:
     """What the spool of this service holds (its batches for InfluxDB, its failed/)."""
     root = services.settings.spool_dir
     try:
-        waiting = len([*root.glob("*.lp"), *root.glob("*.check")])
-        failed_dir = root / "failed"
-        failed = len([p for p in failed_dir.iterdir() if p.is_file()]) if failed_dir.is_dir() else 0
+        waiting, failed = len(waiting_files(root)), len(failed_files(root))
     except OSError as err:
         return SpoolPart(ok=False, detail=f"spool {root}: {err}", waiting=0, failed=0)
-    detail = f"{waiting} batches waiting for InfluxDB, {failed} set aside in {root / 'failed'}"
+    detail = f"{waiting} batches waiting for InfluxDB, {failed} set aside in {root / FAILED}"
     return SpoolPart(ok=failed == 0, detail=detail, waiting=waiting, failed=failed)
 
 

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, status
 from linli.api.schemas import FailedBatchOut
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
+from linli.ingest.spool import failed_files
 
 router = APIRouter(prefix="/spool", tags=["spool"])
 
@@ -23,11 +24,8 @@ def list_failed(scope: ScopeDep, services: ServicesDep) -> list[FailedBatchOut]:
     """Each file in failed/, oldest first, with its first lines; 403 below staff."""
     if not scope.whole:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {scope.grant.role} may not do this")
-    failed_dir = services.settings.spool_dir / "failed"
-    if not failed_dir.is_dir():
-        return []
     out = []
-    for path in sorted(p for p in failed_dir.iterdir() if p.is_file()):
+    for path in failed_files(services.settings.spool_dir):
         body = path.read_bytes()
         stat = path.stat()
         out.append(
