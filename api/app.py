@@ -21,12 +21,11 @@ from linli.api.routers import (
     spool,
     tokens,
 )
-from linli.api.services import Services
+from linli.api.services import ApiConfig, Services
 from linli.api.telemetry import RangeTooLarge
-from linli.ingest.influx import InfluxClient, InfluxError, InfluxUnavailable
+from linli.influx.client import InfluxClient, InfluxError, InfluxUnavailable
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
-from linli.settings import Settings
 from linli.store import Database, Duplicate, Invalid, NotFound, StoreError
 
 API_PREFIX: Final = "/api/v1"
@@ -47,7 +46,7 @@ _STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
 
 
 def create_app(
-    settings: Settings,
+    config: ApiConfig,
     db: Database,
     influx: InfluxClient,
     broker_status: Callable[[], bool],
@@ -63,8 +62,8 @@ def create_app(
         docs_url="/docs",
     )
     if policy is None:
-        policy = RulePolicy(calendar=Calendar(settings.tz))
-    app.state.services = Services(settings, db, influx, broker_status, max_raw_points, policy)
+        policy = RulePolicy(calendar=Calendar(config.tz))
+    app.state.services = Services(config, db, influx, broker_status, max_raw_points, policy)
     for module in (health, grids, sites, sensors, readings, rejected, spool, tokens, cases, rules):
         app.include_router(module.router, prefix=API_PREFIX)
     for error, code in _STATUS:

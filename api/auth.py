@@ -31,7 +31,7 @@ def grant(
     if credentials is None:
         raise _unauthorized("a bearer token is required")
     token = credentials.credentials
-    admin = services.settings.admin_token
+    admin = services.config.admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
         return Grant(Role.ADMIN, note="LINLI_ADMIN_TOKEN")
     found = services.db.resolve_token(token)

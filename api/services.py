@@ -1,24 +1,56 @@
-"""What the routers reach through one dependency: settings and the clients passed to create_app."""
+"""What the routers reach through one dependency: the API's configuration and the clients
+passed to create_app (the composition root, linli/service.py, builds them)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.rules.policy import RulePolicy
-from linli.settings import Settings
 from linli.store import Database
+
+
+class SpoolView(Protocol):
+    """What the API shows of ingest's spool (ingest/spool.py's `SpoolFolder`), read only."""
+
+    @property
+    def root(self) -> Path:
+        """The spool's folder."""
+        ...
+
+    @property
+    def failed_dir(self) -> Path:
+        """Where batches set aside for a person are."""
+        ...
+
+    def waiting(self) -> list[Path]:
+        """The batches waiting for InfluxDB, oldest first."""
+        ...
+
+    def failed(self) -> list[Path]:
+        """The batches set aside, oldest first."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class ApiConfig:
+    """What the API takes of the settings (CONTRACT §1)."""
+
+    admin_token: str | None
+    tz: str
+    spool: SpoolView
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
     """The app's collaborators, kept on `app.state` instead of in globals."""
 
-    settings: Settings
+    config: ApiConfig
     db: Database
     influx: InfluxClient
     broker_status: Callable[[], bool]

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from linli.api.series import Bucket, aggregate_for, bucketize
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.rules.constants import (
     F_ONLINE,
     F_PERIOD_S,

@@ -5,7 +5,7 @@
 Single-reading noise messages of `--sensors` sensors, each sensor's ts rising (the
 common, fresh case), parsed, judged by identity and turned into line protocol by a
 `Pipeline` whose batches are dropped. No broker, no InfluxDB. The garbage collector is
-tuned as the service tunes it (`linli.service.tune_gc`). Prints the best of `--runs`
+tuned as the service tunes it (`linli.wiring.tune_gc`). Prints the best of `--runs`
 runs in CPU time (`time.process_time`), which a machine shared with other work disturbs
 less than wall time.
 """
@@ -21,7 +21,7 @@ from linli.ingest.memory import MemoryStore
 from linli.ingest.pipeline import Pipeline
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Grid, Registry, Sensor, Site, SiteKind, Zone
-from linli.service import tune_gc
+from linli.wiring import tune_gc
 
 
 def messages(sensors: int, per_sensor: int, now_ms: int) -> list[tuple[str, bytes]]:

@@ -21,10 +21,10 @@ from pathlib import Path
 import orjson
 
 from bench.run import _messages, community_toml
-from linli import service
+from linli import wiring
 from linli.community import apply_community, load_community
-from linli.engine import Engine
 from linli.engineproc import decode, encode
+from linli.rules.engine.engine import Engine
 from linli.rules.reading import Reading, SensorKind
 from linli.store import Database
 
@@ -68,7 +68,7 @@ def measure(n: int, hour: int) -> None:
         batches = [encode(readings[i : i + BATCH]) for i in range(0, n, BATCH)]
         encode_s = time.perf_counter() - t0
         engine = Engine(db, community.rules.policy("Asia/Shanghai"))
-        service.tune_gc()
+        wiring.tune_gc()
         now_ms = time.time_ns() // 1_000_000
         decode_s = judge_s = 0.0
         per_round = ROUND // BATCH

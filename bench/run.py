@@ -46,7 +46,7 @@ import numpy as np
 import orjson
 
 from bench.fastpub import PublishResult, forget_session, publish_all, publish_paced
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.localservers import LocalServer, influxd, mosquitto, spawn_logged
 
 PREFIX = "linli/v1"

@@ -6,14 +6,16 @@ from linli.dashboards import grafana as g
 from linli.dashboards import queries as q
 from linli.dashboards.noise import case_annotation
 from linli.dashboards.options import Options
-from linli.ingest.retention import F_FAN_ON_S, F_OIL_FUME_MAX, F_PURIFIER_ON_S
 from linli.rules.constants import (
     F_FAN_ON,
+    F_FAN_ON_S,
     F_NMHC,
     F_OIL_FUME,
+    F_OIL_FUME_MAX,
     F_PERIOD_S,
     F_PM,
     F_PURIFIER_ON,
+    F_PURIFIER_ON_S,
     M_FUME,
     M_FUME_1H,
     TAG_GRID,

@@ -18,7 +18,7 @@ from typing import Any, Final, NamedTuple
 
 import orjson
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.ingest.lineprotocol import parse_stored
 from linli.rules.constants import (
     F_PERIOD_S,

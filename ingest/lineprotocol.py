@@ -1,20 +1,22 @@
-"""InfluxDB line protocol, built as strings on the hot path (no per-point objects).
+"""Ingest's line protocol: readings, statuses, health and rejection counts, built as
+strings on the hot path (no per-point objects), and a batch read back (the spool).
 
-Escaping per the line protocol reference: measurement names escape commas and
-spaces; tag keys, tag values and field keys escape commas, equals signs and
-spaces; string field values escape double quotes and backslashes. NaN and ±inf
-cannot be written (InfluxDB rejects them), so they are dropped here as a last
-guard behind rules/parse.py, which already rejects them.
+The escaping and formatting are influx/lineprotocol.py's.
 """
 
 from __future__ import annotations
 
-import math
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
+from linli.influx.lineprotocol import (
+    escape_measurement,
+    escape_tag,
+    finish,
+    parse_line,
+)
 from linli.rules.constants import (
     F_COUNT,
     F_DUPLICATES,
@@ -42,61 +44,6 @@ from linli.rules.policy import RulePolicy, SiteLimits
 from linli.rules.reading import METRICS, DeviceHealth, DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Registry, SensorTags
 from linli.rules.rejection import Rejection
-
-_MEASUREMENT = str.maketrans({",": r"\,", " ": r"\ ", "\n": r"\n"})
-_TAG = str.maketrans({",": r"\,", "=": r"\=", " ": r"\ ", "\n": r"\n"})
-_STRING = str.maketrans({'"': r"\"", "\\": r"\\", "\n": r"\n"})
-
-
-def escape_measurement(name: str) -> str:
-    """Escape a measurement name."""
-    return name.translate(_MEASUREMENT)
-
-
-def escape_tag(text: str) -> str:
-    """Escape a tag key, tag value or field key."""
-    return text.translate(_TAG)
-
-
-def quote_string(text: str) -> str:
-    """A string field value, quoted and escaped."""
-    return '"' + text.translate(_STRING) + '"'
-
-
-def format_value(value: object) -> str | None:
-    """One field value: bool, integer (`i`), float or string; None for NaN/inf."""
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, int):
-        return f"{value}i"
-    if isinstance(value, float):
-        return repr(value) if math.isfinite(value) else None
-    if isinstance(value, str):
-        return quote_string(value)
-    raise TypeError(f"cannot write a {type(value).__name__} field")
-
-
-def line(
-    measurement: str, tags: Mapping[str, str], fields: Mapping[str, object], ts_ms: int
-) -> str | None:
-    """One point; tags sorted as InfluxDB prefers; None when no field is writable."""
-    head = escape_measurement(measurement) + "".join(
-        f",{escape_tag(k)}={escape_tag(v)}" for k, v in sorted(tags.items()) if v != ""
-    )
-    return _finish(head, fields.items(), ts_ms)
-
-
-def _finish(head: str, fields: Iterable[tuple[str, object]], ts_ms: int) -> str | None:
-    parts = []
-    for key, value in fields:
-        text = format_value(value)
-        if text is not None:
-            parts.append(f"{escape_tag(key)}={text}")
-    if not parts:
-        return None
-    return f"{head} {','.join(parts)} {ts_ms}"
 
 
 class LineBuilder:
@@ -183,11 +130,11 @@ class LineBuilder:
         fields: dict[str, object] = {F_ONLINE: status.online}
         if status.fw is not None:
             fields[F_FW] = status.fw
-        return _finish(self._head(M_DEVICE, tags), fields.items(), status.ts_ms)
+        return finish(self._head(M_DEVICE, tags), fields.items(), status.ts_ms)
 
     def health(self, health: DeviceHealth, tags: SensorTags) -> str | None:
         """A health message: battery, RSSI, temperature, uptime."""
-        return _finish(self._head(M_DEVICE, tags), health.values.items(), health.ts_ms)
+        return finish(self._head(M_DEVICE, tags), health.values.items(), health.ts_ms)
 
     def accounting(self, tags: SensorTags, seq_gaps: int, duplicates: int, ts_ms: int) -> str:
         """Readings confirmed lost at source and duplicates seen, since the last such point."""
@@ -229,46 +176,6 @@ class LineBuilder:
 # -- reading a batch back (the spool at start) ------------------------------------------
 
 
-def _split(text: str, sep: str) -> list[str]:
-    """Split at `sep` outside backslash escapes and double-quoted strings."""
-    parts, start, quoted, i = [], 0, False, 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\":
-            i += 2
-            continue
-        if c == '"':
-            quoted = not quoted
-        elif c == sep and not quoted:
-            parts.append(text[start:i])
-            start = i + 1
-        i += 1
-    parts.append(text[start:])
-    return parts
-
-
-def _unescape(text: str) -> str:
-    return text.replace("\\,", ",").replace("\\=", "=").replace("\\ ", " ").replace("\\\\", "\\")
-
-
-def _pair(text: str) -> tuple[str, str]:
-    """`key=value` split at the first unescaped `=`; the key unescaped."""
-    key, *rest = _split(text, "=")
-    return _unescape(key), "=".join(rest)
-
-
-def _field_value(text: str) -> object:
-    if text in ("true", "t", "T", "True", "TRUE"):
-        return True
-    if text in ("false", "f", "F", "False", "FALSE"):
-        return False
-    if text.startswith('"'):
-        return text[1:-1].replace('\\"', '"').replace("\\\\", "\\")
-    if text.endswith(("i", "u")):
-        return int(text[:-1])
-    return float(text)
-
-
 _KINDS: Final = {k.value: k for k in SensorKind}
 
 
@@ -280,23 +187,19 @@ def parse_stored(body: bytes) -> list[Reading | DeviceStatus]:
     status (a last will, a device back online) keeps its place among the readings.
     """
     out: list[Reading | DeviceStatus] = []
-    for text in body.decode().splitlines():
-        head, fields, ts = [*_split(text, " "), "", ""][:3]
-        key = _split(head, ",")
-        kind = _KINDS.get(key[0])
-        if (kind is None and key[0] != M_DEVICE) or not ts:
+    for point in map(parse_line, body.decode().splitlines()):
+        if point is None:
             continue
-        tags = {k: _unescape(v) for k, v in map(_pair, key[1:])}
-        values = {}
-        for field in _split(fields, ","):
-            name, raw = _pair(field)
-            values[name] = _field_value(raw)
-        sensor = tags.get(TAG_SENSOR, "")
+        kind = _KINDS.get(point.measurement)
+        if kind is None and point.measurement != M_DEVICE:
+            continue
+        values = point.fields
+        sensor = point.tags.get(TAG_SENSOR, "")
         if kind is None:  # the device measurement: only a status carries `online`
             online, fw = values.get(F_ONLINE), values.get(F_FW)
             if isinstance(online, bool):
                 version = fw if isinstance(fw, str) else None
-                out.append(DeviceStatus(sensor, int(ts), online, version))
+                out.append(DeviceStatus(sensor, point.ts, online, version))
             continue
         metrics = {
             name: value
@@ -305,5 +208,5 @@ def parse_stored(body: bytes) -> list[Reading | DeviceStatus]:
         }
         seq, period_s = values.get(F_SEQ, 0), values.get(F_PERIOD_S, 60)
         assert isinstance(seq, int) and isinstance(period_s, int)
-        out.append(Reading(sensor, kind, int(ts), seq, period_s, metrics))
+        out.append(Reading(sensor, kind, point.ts, seq, period_s, metrics))
     return out

@@ -22,18 +22,28 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
-
-from linli.settings import MqttEndpoint
 
 log = logging.getLogger(__name__)
 
 _PUBACK = b"\x40\x02"  # MQTT 3.1.1 §3.4: PUBACK, remaining length 2, then the packet id
 
 Handler = Callable[[str, bytes, int, int], None]  # topic, payload, mid (0 = QoS 0), received_ms
+
+
+@dataclass(frozen=True, slots=True)
+class MqttEndpoint:
+    """Where the broker is and how to log in."""
+
+    host: str
+    port: int
+    tls: bool = False
+    username: str | None = None
+    password: str | None = None
 
 
 class _BufferedSocket:

@@ -17,7 +17,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Final
 
-from linli.ingest.influx import InfluxRejected
+from linli.influx.client import InfluxRejected
 from linli.rules.rejection import ReasonCode, Rejection
 
 # Where a line came from: (topic, payload, received_ms) of its message; one tuple per

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -37,6 +38,26 @@ def failed_files(directory: Path) -> list[Path]:
     if not failed_dir.is_dir():
         return []
     return sorted(p for p in failed_dir.iterdir() if p.is_file())
+
+
+@dataclass(frozen=True, slots=True)
+class SpoolFolder:
+    """A spool directory looked at, read only (the API's `SpoolView`)."""
+
+    root: Path
+
+    @property
+    def failed_dir(self) -> Path:
+        """Where batches set aside for a person are."""
+        return self.root / FAILED
+
+    def waiting(self) -> list[Path]:
+        """The batches waiting for InfluxDB, oldest first."""
+        return waiting_files(self.root)
+
+    def failed(self) -> list[Path]:
+        """The batches set aside, oldest first."""
+        return failed_files(self.root)
 
 
 class Spool:

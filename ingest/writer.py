@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from linli.influx.client import InfluxClient, InfluxUnavailable
 from linli.ingest import identity
-from linli.ingest.influx import InfluxClient, InfluxUnavailable
 from linli.ingest.lineprotocol import parse_stored
 from linli.ingest.pipeline import Batch
 from linli.ingest.refusal import Origin, isolate, not_storable

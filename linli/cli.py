@@ -91,7 +91,7 @@ def _dashboards(settings: Settings, args: argparse.Namespace) -> int:
     from linli.dashboards.build import JSON_DIR, build_all, generate
     from linli.dashboards.options import Options
     from linli.dashboards.push import InfluxSource, PushError, push
-    from linli.service import StartupError, load_calendar
+    from linli.wiring import StartupError, load_calendar
 
     try:  # the calendar the engine and ingest use: LINLI_TZ, the community's night
         calendar = load_calendar(settings, args.config)
@@ -141,6 +141,7 @@ def main(argv: list[str] | None = None) -> int:
         return _dashboards(settings, args)
     from linli import service
     from linli.community import CommunityError
+    from linli.wiring import StartupError
 
     try:
         if args.command == "serve":
@@ -153,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             from linli import demo
 
             return demo.run(settings, args)
-    except (service.StartupError, CommunityError) as err:  # CommunityError names the field
+    except (StartupError, CommunityError) as err:  # CommunityError names the field
         print(f"linli: {err}", file=sys.stderr)
         return 2
     return 2

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
-from linli import service
+from linli import service, wiring
 from linli.ingestion import Ingest
 from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
 from linli.rules.case import CaseState
@@ -101,9 +101,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     engine = None
     server: uvicorn.Server | None = None
     try:
-        db = service.open_store(settings, config)
-        influx = service.open_influx(settings)
-        policy = service.load_policy(settings, config)
+        db = wiring.open_store(settings, config)
+        influx = wiring.open_influx(settings)
+        policy = wiring.load_policy(settings, config)
         sim_start = args.sim_start
         if sim_start == AUTO:
             now = datetime.now(ZoneInfo(settings.tz))
@@ -117,7 +117,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         worker.start()
         host, port = settings.api_host_port()
         app = create_app(
-            settings,
+            wiring.api_config(settings),
             db,
             influx,
             lambda: worker.source.connected if worker else False,

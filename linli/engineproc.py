@@ -14,7 +14,7 @@ there is a spare moment; a full queue still holds storing back, so it never fall
 further behind than that.
 
 If the child dies, the next batch starts a new one, which first replays from InfluxDB
-what it had not judged (linli/engine.py), as after a restart.
+what it had not judged (rules/engine/engine.py), as after a restart.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any, Final
 
-from linli.engine import Stored
+from linli.rules.engine.engine import Stored
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading
 from linli.settings import Settings
@@ -126,15 +126,15 @@ class EngineProcess:
 
 def _main(settings: Settings, policy: RulePolicy, log_level: int, conn: Connection) -> None:
     """The child: the engine, fed from the pipe until it closes."""
-    from linli import logs, service
+    from linli import logs, wiring
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     os.nice(NICE)
     logs.configure(log_level, " [engine]")
-    db = service.open_store(settings, None)
-    influx = service.open_influx(settings)
-    engine = service.make_engine(db, influx, policy).start()
-    service.tune_gc()
+    db = wiring.open_store(settings, None)
+    influx = wiring.open_influx(settings)
+    engine = wiring.make_engine(db, influx, policy).start()
+    wiring.tune_gc()
     try:
         while True:
             try:

@@ -7,8 +7,8 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
+from linli.influx.client import InfluxClient, InfluxError
 from linli.ingest import identity
-from linli.ingest.influx import InfluxClient, InfluxError
 from linli.ingest.lineprotocol import parse_stored
 from linli.ingest.mqtt import MqttSource
 from linli.ingest.pipeline import Pipeline
@@ -26,7 +26,7 @@ log = logging.getLogger(__name__)
 class Ingest:
     """One ingest worker: a persistent MQTT session feeding InfluxDB, acknowledging when durable.
 
-    `policy` is the community's (`linli.service.load_policy`), the one its rule engine
+    `policy` is the community's (`linli.wiring.load_policy`), the one its rule engine
     judges by: it decides the limit in force written with each noise reading. Without
     one, the defaults (GB 3096's 06:00/22:00 in LINLI_TZ, GB 22337 for shops).
     """

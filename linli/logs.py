@@ -6,7 +6,7 @@ import logging
 from typing import Final
 
 # Libraries whose INFO lines are noise to an integrator: one line per HTTP request
-# (httpx), Alembic's plugin and dialect chatter (linli/store/migrate.py logs what the
+# (httpx), Alembic's plugin and dialect chatter (store/migrate.py logs what the
 # schema migration did instead).
 QUIET: Final = ("httpx", "alembic")
 

@@ -6,70 +6,23 @@ import logging
 import multiprocessing
 import signal
 import threading
-import time
 from pathlib import Path
 from types import FrameType
-from typing import Final
 
-from linli.ingest.influx import InfluxClient, InfluxError
+from linli.influx.client import InfluxClient
 from linli.ingest.spool import waiting_files
-from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.settings import Settings
+from linli.wiring import (
+    StartupError,
+    api_config,
+    load_policy,
+    open_influx,
+    open_store,
+    tune_gc,
+)
 
 log = logging.getLogger(__name__)
-
-GC_YOUNG: Final = 10_000  # allocations between young collections (default 700)
-
-
-class StartupError(Exception):
-    """linli cannot start: a server is unreachable or the configuration is wrong."""
-
-
-def open_store(settings: Settings, config: Path | None):  # type: ignore[no-untyped-def]
-    """The case store, with the community file applied when one is given."""
-    from linli.community import apply_community, load_community
-    from linli.store import Database
-
-    community = None if config is None else load_community(config)  # a bad file: nothing opened
-    db = Database(settings.db_url)
-    if community is not None:
-        apply_community(db, community)
-    return db
-
-
-def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
-    """The rule policy: the community file's `[rules]` table in LINLI_TZ, or the defaults."""
-    if config is None:
-        return RulePolicy(calendar=Calendar(settings.tz))
-    from linli.community import load_community
-
-    community = load_community(config)
-    if community.community.tz is not None and community.community.tz != settings.tz:
-        raise StartupError(
-            f"{config}: [community] tz = {community.community.tz!r} but LINLI_TZ is "
-            f"{settings.tz!r}: set LINLI_TZ={community.community.tz} (the zone linli judges "
-            "by) or remove tz from the file"
-        )
-    return community.rules.policy(settings.tz)
-
-
-def load_calendar(settings: Settings, config: Path | None) -> Calendar:
-    """The community's day/night and business hours: the one calendar of the engine, the
-    `limit_db` ingest writes and the dashboards (GB 3096's 06:00/22:00 without a file)."""
-    return load_policy(settings, config).calendar
-
-
-def make_engine(db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
-    """The rule engine (not started), telling case events to InfluxDB's `case_event`.
-
-    At start it first replays from InfluxDB what was stored but not judged (a kill -9).
-    """
-    from linli.engine import Engine
-    from linli.history import InfluxHistory
-    from linli.telling import influx_teller
-
-    return Engine(db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx))
 
 
 def start_engine(settings: Settings, policy: RulePolicy):  # type: ignore[no-untyped-def]
@@ -77,23 +30,6 @@ def start_engine(settings: Settings, policy: RulePolicy):  # type: ignore[no-unt
     from linli.engineproc import EngineProcess
 
     return EngineProcess(settings, policy, logging.getLogger().getEffectiveLevel()).start()
-
-
-def open_influx(settings: Settings) -> InfluxClient:
-    """The InfluxDB client, with the database and retention policy in place."""
-    influx = InfluxClient(
-        settings.influx_url,
-        settings.influx_db,
-        token=settings.influx_token,
-        user=settings.influx_user,
-        password=settings.influx_password,
-        timeout_s=settings.influx_timeout_s,
-    )
-    try:
-        influx.ensure_database(settings.influx_retention, now_ms=time.time_ns() // 1_000_000)
-    except InfluxError as err:
-        raise StartupError(f"InfluxDB at {settings.influx_url}: {err}") from err
-    return influx
 
 
 def wait_for_signal() -> threading.Event:
@@ -106,21 +42,6 @@ def wait_for_signal() -> threading.Event:
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGTERM, handler)
     return stop
-
-
-def tune_gc() -> None:
-    """Fewer garbage collections for a long-running service: call once started.
-
-    Ingest allocates some twenty objects per reading, so the default threshold (700)
-    runs a young collection every few dozen readings; the engine keeps each sensor's
-    window of readings alive, which every older collection scans again. Objects made at
-    start (modules, the registry) are frozen out of collections altogether.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG, 10, 10)
 
 
 def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: bool = False) -> int:
@@ -231,7 +152,7 @@ def _run_api(settings: Settings, db, influx: InfluxClient, broker_status, policy
     from linli.api.app import create_app
 
     host, port = settings.api_host_port()
-    app = create_app(settings, db, influx, broker_status, policy=policy)
+    app = create_app(api_config(settings), db, influx, broker_status, policy=policy)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from linli.ingest.mqtt import MqttEndpoint
 
 
 class Settings(BaseSettings):
@@ -64,14 +65,3 @@ class Settings(BaseSettings):
         """Split `api_addr` into host and port."""
         host, _, port = self.api_addr.rpartition(":")
         return host or "127.0.0.1", int(port)
-
-
-@dataclass(frozen=True, slots=True)
-class MqttEndpoint:
-    """Where the broker is and how to log in."""
-
-    host: str
-    port: int
-    tls: bool = False
-    username: str | None = None
-    password: str | None = None

@@ -41,10 +41,16 @@ M_CASE_EVENT: Final = "case_event"
 # Extension to CONTRACT §4 (README "Stored schema"): rejected messages counted per batch,
 # sensor and reason, for the Devices dashboard.
 M_REJECTED: Final = "rejected"
-# Hourly aggregates written by InfluxDB continuous queries (ingest/retention.py) into the
+# Hourly aggregates written by InfluxDB continuous queries (influx/retention.py) into the
 # infinite retention policy; the dashboards read them for long ranges.
 M_NOISE_1H: Final = "noise_1h"
 M_FUME_1H: Final = "fume_1h"
+# Extra fields of the fume aggregate, from their own CQs (InfluxQL has no conditional
+# sum): seconds with the fan on, with the purifier on, and over the GB 18483 limit.
+F_FAN_ON_S: Final = "fan_on_s"
+F_PURIFIER_ON_S: Final = "purifier_on_s"
+F_OIL_FUME_MAX: Final = "oil_fume_max"
+F_READINGS: Final = "readings"
 
 # InfluxDB 1.x retention policies: raw readings (LINLI_INFLUX_RETENTION, default 400 days:
 # enforcement evidence) and the hourly aggregates, kept forever.

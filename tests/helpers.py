@@ -11,7 +11,7 @@ import orjson
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.ingest.lineprotocol import LineBuilder
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import SensorKind

@@ -15,16 +15,16 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from linli.engine import Engine
-from linli.history import InfluxHistory
-from linli.ingest.influx import InfluxClient
+from linli.influx.annotations import influx_teller
+from linli.influx.client import InfluxClient
+from linli.influx.history import InfluxHistory
 from linli.ingestion import Ingest
+from linli.rules.engine.engine import Engine
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Merchant, Sensor, SiteKind, Zone
 from linli.settings import Settings
 from linli.store import Database, GridRecord, SiteRecord
-from linli.telling import influx_teller
 from tests.helpers import Publisher, count, settings_for, wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")

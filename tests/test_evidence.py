@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from linli.evidence import MAX_SNAPSHOT_READINGS, capped
+from linli.rules.engine.evidence import MAX_SNAPSHOT_READINGS, capped
 from linli.rules.reading import Reading, SensorKind
 
 

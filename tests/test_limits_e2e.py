@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from linli import service
-from linli.engine import Engine
-from linli.history import InfluxHistory
-from linli.ingest.influx import InfluxClient
+from linli import wiring
+from linli.influx.client import InfluxClient
+from linli.influx.history import InfluxHistory
 from linli.ingestion import Ingest
+from linli.rules.engine.engine import Engine
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Sensor, SiteKind, Zone
 from linli.store import Database, GridRecord, SiteRecord
@@ -56,8 +56,8 @@ class Linli:
     """What `linli serve` runs, without the API: ingest and the engine on the community."""
 
     def __init__(self, settings: Any, config: Path | None, influx: InfluxClient) -> None:
-        self.db: Database = service.open_store(settings, config)
-        policy = service.load_policy(settings, config)
+        self.db: Database = wiring.open_store(settings, config)
+        policy = wiring.load_policy(settings, config)
         history = InfluxHistory(influx)
         self.engine = Engine(self.db, policy, tick_s=0.05, history=history).start()
         self.ingest = Ingest(

@@ -10,9 +10,9 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from linli.engine import Engine
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.ingestion import Ingest
+from linli.rules.engine.engine import Engine
 from linli.rules.events import RuleId
 from linli.rules.judge import SensorState, judge_status
 from linli.rules.policy import RulePolicy

@@ -19,18 +19,19 @@ from zoneinfo import ZoneInfo
 from fastapi.testclient import TestClient
 
 from linli.api.app import create_app
-from linli.engine import Engine
-from linli.history import InfluxHistory
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
+from linli.influx.history import InfluxHistory
 from linli.ingest.memory import MemoryStore
 from linli.ingest.pipeline import Batch, Pipeline
 from linli.ingestion import Ingest
+from linli.rules.engine.engine import Engine
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Registry, Sensor
 from linli.rules.rejection import ReasonCode
 from linli.settings import Settings
 from linli.store import Database
+from linli.wiring import api_config
 from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
 
 ADMIN = {"Authorization": "Bearer registry-admin"}
@@ -84,7 +85,7 @@ def test_in_serve_a_sensor_registered_through_the_api_is_known_to_the_next_messa
     engine = Engine(engine_db, policy, tick_s=0.05, history=InfluxHistory(influx)).start()
     ingest = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
     ingest.start(wait_subscribed_s=10)
-    api = TestClient(create_app(settings, db, influx, lambda: True, policy=policy))
+    api = TestClient(create_app(api_config(settings), db, influx, lambda: True, policy=policy))
     pub = Publisher(mqtt_url, f"pub-reg-{topic_prefix.split('/')[0]}")
     topic = f"{topic_prefix}/n-new-1/telemetry"
     try:
@@ -125,7 +126,7 @@ def test_with_api_and_ingest_apart_an_unknown_sensor_makes_ingest_look_again(
     ingest_db = Database(settings.db_url)  # `linli ingest`
     api_db = Database(settings.db_url)  # `linli api`: nothing shared but the database
     ingest = Ingest(settings, ingest_db, ingest_db, influx).start(wait_subscribed_s=10)
-    api = TestClient(create_app(settings, api_db, influx, lambda: True))
+    api = TestClient(create_app(api_config(settings), api_db, influx, lambda: True))
     pub = Publisher(mqtt_url, f"pub-reg2-{topic_prefix.split('/')[0]}")
     topic = f"{topic_prefix}/n-new-2/telemetry"
     try:

@@ -14,9 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from linli.engine import Engine
-from linli.history import InfluxHistory
+from linli.influx.history import InfluxHistory
 from linli.ingestion import Ingest
+from linli.rules.engine.engine import Engine
 from linli.rules.reading import DeviceStatus, Reading
 from linli.store import Database
 from linli.store.tables import rule_state

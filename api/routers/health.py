@@ -9,7 +9,6 @@ from fastapi.responses import JSONResponse
 
 from linli.api.schemas import Health, Part, SpoolPart
 from linli.api.services import Services, ServicesDep
-from linli.ingest.spool import FAILED, failed_files, waiting_files
 
 router = APIRouter(tags=["health"])
 
@@ -33,12 +32,12 @@ def health(services: ServicesDep) -> JSONResponse:
 
 def spool_status(services: Services) -> SpoolPart:
     """What the spool of this service holds (its batches for InfluxDB, its failed/)."""
-    root = services.settings.spool_dir
+    spool = services.config.spool
     try:
-        waiting, failed = len(waiting_files(root)), len(failed_files(root))
+        waiting, failed = len(spool.waiting()), len(spool.failed())
     except OSError as err:
-        return SpoolPart(ok=False, detail=f"spool {root}: {err}", waiting=0, failed=0)
-    detail = f"{waiting} batches waiting for InfluxDB, {failed} set aside in {root / FAILED}"
+        return SpoolPart(ok=False, detail=f"spool {spool.root}: {err}", waiting=0, failed=0)
+    detail = f"{waiting} batches waiting for InfluxDB, {failed} set aside in {spool.failed_dir}"
     return SpoolPart(ok=failed == 0, detail=detail, waiting=waiting, failed=failed)
 
 

@@ -11,7 +11,7 @@ from linli.api.case_schemas import LimitOut, SiteRulesOut, WouldOpen
 from linli.api.params import parse_time_ms
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
-from linli.history import readings_of
+from linli.influx.history import readings_of
 from linli.rules.constants import M_FUME, M_NOISE
 from linli.rules.events import BREACH_RULES, DEVICE_RULES, Event, RuleId, Signal
 from linli.rules.judge import SensorState, judge_readings, new_series

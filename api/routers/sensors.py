@@ -8,7 +8,7 @@ from linli.api.schemas import SensorCreate, SensorDetail, SensorOut, SensorPatch
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.api.telemetry import Activity, sensor_activity
-from linli.ingest.influx import InfluxError
+from linli.influx.client import InfluxError
 
 router = APIRouter(prefix="/sensors", tags=["registry"])
 

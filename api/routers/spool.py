@@ -12,7 +12,6 @@ from fastapi import APIRouter, HTTPException, status
 from linli.api.schemas import FailedBatchOut
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
-from linli.ingest.spool import failed_files
 
 router = APIRouter(prefix="/spool", tags=["spool"])
 
@@ -25,7 +24,7 @@ def list_failed(scope: ScopeDep, services: ServicesDep) -> list[FailedBatchOut]:
     if not scope.whole:
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {scope.grant.role} may not do this")
     out = []
-    for path in failed_files(services.settings.spool_dir):
+    for path in services.config.spool.failed():
         body = path.read_bytes()
         stat = path.stat()
         out.append(

@@ -10,11 +10,12 @@ import pytest
 from fastapi.testclient import TestClient
 
 from linli.api.app import create_app
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.settings import Settings
 from linli.store import Database, GridRecord, Role, SiteRecord
+from linli.wiring import api_config
 
 ADMIN_TOKEN = "test-admin-token"
 
@@ -63,7 +64,9 @@ def make_client(
         broker_status: Callable[[], bool] = lambda: True,
         **options: Any,
     ) -> TestClient:
-        app = create_app(settings, db, influx_client or influx, broker_status, **options)
+        app = create_app(
+            api_config(settings), db, influx_client or influx, broker_status, **options
+        )
         return TestClient(app)
 
     return make

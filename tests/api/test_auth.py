@@ -8,9 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from linli.api.app import create_app
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.settings import Settings
 from linli.store import Database
+from linli.wiring import api_config
 from tests.api.conftest import ADMIN_TOKEN, Headers, bearer
 
 NEW_GRID = {"id": "g5", "name": "新网格"}
@@ -221,7 +222,7 @@ def test_without_linli_admin_token_no_token_is_admin(
     settings: Settings, registry: Database, influx: InfluxClient
 ) -> None:
     unset = settings.model_copy(update={"admin_token": None})
-    client = TestClient(create_app(unset, registry, influx, lambda: True))
+    client = TestClient(create_app(api_config(unset), registry, influx, lambda: True))
     for token in ("", "None", ADMIN_TOKEN):
         response = client.get("/api/v1/sites", headers=bearer(token))
         assert response.status_code == 401

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from linli.engine import Engine
+from linli.rules.engine.engine import Engine
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import Reading, SensorKind
 from tests.rules.conftest import local_ms

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 from fastapi.testclient import TestClient
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.localservers import free_port
 
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.localservers import free_port
 from tests.api.conftest import Headers
 

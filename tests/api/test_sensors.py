@@ -7,7 +7,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.localservers import free_port
 from tests.api.conftest import Headers
 

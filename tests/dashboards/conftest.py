@@ -4,7 +4,7 @@ Noise and fume readings, status, health and bad messages are published at QoS 1 
 test mosquitto and stored by the Ingest class; case events are written directly, since
 the case engine that will write them (issue 3) does not exist yet. The hourly
 aggregates are then computed with the continuous queries' own SELECT ... INTO, as linli
-does at start (ingest/retention.py).
+does at start (influx/retention.py).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import httpx
 import numpy as np
 import pytest
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
+from linli.influx.retention import HOUR_MS, backfill
 from linli.ingest.memory import MemoryStore
-from linli.ingest.retention import HOUR_MS, backfill
 from linli.ingestion import Ingest
 from linli.localservers import LocalServer
 from linli.rules.reading import SensorKind

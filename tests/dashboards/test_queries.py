@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from linli.dashboards.build import build_all
-from linli.ingest.influx import Series
-from linli.ingest.retention import HOUR_MS
+from linli.influx.client import ResultSeries
+from linli.influx.retention import HOUR_MS
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from tests.dashboards.conftest import NOISE_SENSORS, Day, registry
@@ -74,7 +74,7 @@ def all_queries(board: dict[str, Any]) -> Iterator[tuple[str, str]]:
             yield f"annotation {a['name']}", a["query"]
 
 
-def run(board: str, title: str, day: Day, ref: str = "A", **chosen: str) -> list[Series]:
+def run(board: str, title: str, day: Day, ref: str = "A", **chosen: str) -> list[ResultSeries]:
     """The filled query of one panel target, run; `chosen` variables take one value."""
     values = resolve_variables(BOARDS[board], day) | {k: regex_of([v]) for k, v in chosen.items()}
     target = next(t for t in panel(board, title)["targets"] if t["refId"] == ref)
@@ -106,7 +106,7 @@ def _expected_hourly_leq(day: Day) -> dict[tuple[str, int], float]:
     return {k: 10 * np.log10(np.mean(10 ** (np.array(v) / 10))) for k, v in energy.items()}
 
 
-def _by_site_and_time(series: list[Series]) -> dict[tuple[str, int], float]:
+def _by_site_and_time(series: list[ResultSeries]) -> dict[tuple[str, int], float]:
     return {(s.tags["site"], row[0]): row[1] for s in series for row in s.values}
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingest.spool import Spool, SpoolFull
 from linli.ingestion import Ingest

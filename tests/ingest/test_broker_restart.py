@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
 from linli.localservers import mosquitto

@@ -17,12 +17,13 @@ from fastapi.testclient import TestClient
 
 from linli.api.app import create_app
 from linli.community import apply_community, load_community
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.ingestion import Ingest
 from linli.rules.constants import F_COUNT, M_REJECTED, TAG_REASON, TAG_SENSOR
 from linli.rules.reading import DeviceStatus, Reading
 from linli.settings import Settings
 from linli.store import Database
+from linli.wiring import api_config
 from tests.helpers import Publisher, count, noise, settings_for, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
@@ -74,7 +75,7 @@ def world(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path) -> Iterator[W
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
     pub = Publisher(mqtt_url, f"pub-ev-{topic_prefix.split('/')[0]}")
-    api = TestClient(create_app(settings, db, influx, lambda: True))
+    api = TestClient(create_app(api_config(settings), db, influx, lambda: True))
     yield World(settings, db, influx, pub, api, [])
     pub.close()
     influx.close()

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import orjson
 
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.localservers import influxd, mosquitto, spawn_logged
 from tests.helpers import Publisher, wait_for
 

@@ -11,8 +11,8 @@ import paho.mqtt.client as paho
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
-from linli import service
-from linli.ingest.influx import InfluxClient
+from linli import service, wiring
+from linli.influx.client import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
 from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
@@ -87,10 +87,10 @@ def test_limit_db_follows_the_community_files_night(
         CONFIG.read_text(encoding="utf-8") + '\n[rules]\nnight = "23:00-07:00"\n', encoding="utf-8"
     )
     settings = settings_for(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
-    db = service.open_store(settings, config)
+    db = wiring.open_store(settings, config)
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
-    policy = service.load_policy(settings, config)
+    policy = wiring.load_policy(settings, config)
     ingest = Ingest(settings, db, db, influx, policy=policy).start(wait_subscribed_s=10)
     pub = Publisher(mqtt_url, f"pub-dn-{topic_prefix.split('/')[0]}")
     shanghai = ZoneInfo("Asia/Shanghai")

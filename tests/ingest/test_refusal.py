@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from linli.ingest.influx import InfluxRejected
+from linli.influx.client import InfluxRejected
 from linli.ingest.refusal import isolate, not_storable, sensor_of
 from linli.rules.rejection import ReasonCode
 

@@ -11,10 +11,11 @@ from fastapi.testclient import TestClient
 
 from linli.api.app import create_app
 from linli.community import apply_community, load_community
-from linli.ingest.influx import InfluxClient
+from linli.influx.client import InfluxClient
 from linli.ingestion import Ingest
 from linli.rules.constants import F_COUNT, M_REJECTED, TAG_REASON, TAG_SENSOR, UNREGISTERED_SENSOR
 from linli.store import Database
+from linli.wiring import api_config
 from tests.helpers import Publisher, count, noise, settings_for, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
@@ -59,7 +60,7 @@ def test_every_reason_code_is_kept_and_listed(
         for seq in range(5):  # the service keeps taking good data
             pub.send(f"{p}/n-03/telemetry", noise(now - 5000 + seq * 1000, seq))
         wait_for(lambda: ingest.source.acked == len(bad) + 6)
-        api = TestClient(create_app(settings, db, influx, lambda: True))
+        api = TestClient(create_app(api_config(settings), db, influx, lambda: True))
         auth = {"Authorization": "Bearer t-admin"}
         listed = api.get("/api/v1/rejected", params={"limit": 100}, headers=auth).json()
         items = listed["items"]

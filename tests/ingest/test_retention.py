@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from linli.ingest.influx import InfluxClient
-from linli.ingest.retention import DOWNSAMPLES, HOUR_MS
+from linli.influx.client import InfluxClient
+from linli.influx.retention import DOWNSAMPLES, HOUR_MS
 from linli.rules.constants import M_FUME_1H, M_NOISE_1H, RP_FOREVER, RP_RAW
 
 

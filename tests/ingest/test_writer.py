@@ -7,8 +7,8 @@ from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
+from linli.influx.client import InfluxClient
 from linli.ingest.identity import Unchecked
-from linli.ingest.influx import InfluxClient
 from linli.ingest.pipeline import Batch
 from linli.ingest.spool import Spool
 from linli.ingest.writer import Writer

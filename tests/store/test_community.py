@@ -245,8 +245,8 @@ def test_rules_table_refuses_a_night_that_leaves_no_day(tmp_path, night):
 
 
 def test_a_community_zone_other_than_linli_tz_stops_the_start(tmp_path):
-    from linli.service import StartupError, load_policy
     from linli.settings import Settings
+    from linli.wiring import StartupError, load_policy
 
     path = tmp_path / "c.toml"
     path.write_text('[community]\nname = "测试社区"\ntz = "Europe/Berlin"\n', encoding="utf-8")

@@ -13,7 +13,7 @@ from sqlalchemy import MetaData, create_engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from linli.store import Database
-from linli.store.engine import open_engine
+from linli.store.connect import open_engine
 from linli.store.migrate import alembic_config
 from linli.store.tables import cases, metadata, occurrences
 

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from linli.history import ReadingHistory
+from linli.influx.history import ReadingHistory
 from linli.rules.events import Breach
 from linli.rules.reading import Reading
 from linli.rules.series import Series

@@ -1,6 +1,6 @@
 """`Database`: the relational store behind ingest's ports and the API (rules/ports.py).
 
-Schema: Alembic migrations (`upgrade head`) at open (linli/store/migrate.py).
+Schema: Alembic migrations (`upgrade head`) at open (store/migrate.py).
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
 from linli.store.cases import CaseTx
-from linli.store.engine import open_engine
+from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, StoreError
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
 from linli.store.tokens import Grant, Role

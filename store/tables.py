@@ -1,6 +1,6 @@
 """The relational schema, in SQLAlchemy Core, portable across SQLite and PostgreSQL.
 
-Alembic migrations (linli/store/alembic/versions) create and change it; this module is
+Alembic migrations (store/alembic/versions) create and change it; this module is
 the schema's current shape, and a test checks that the migrations arrive at it.
 """
 
@@ -145,7 +145,7 @@ occurrences = Table(
     Column("measured", Float, nullable=False),  # the episode's worst
     Column("late", Boolean, nullable=False),
     # An occurrence is an episode, found again by its start as it grows; a breach
-    # replayed after a crash adds nothing (linli/engine.py).
+    # replayed after a crash adds nothing (rules/engine/engine.py).
     UniqueConstraint("case_id", "sensor", "start_ms", name="uq_occurrences_episode"),
 )
 

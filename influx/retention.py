@@ -18,10 +18,11 @@ import logging
 from dataclasses import dataclass
 from typing import Final
 
-from linli.ingest.influx import InfluxClient, InfluxRejected
+from linli.influx.client import InfluxClient, InfluxRejected
 from linli.rules.constants import (
     F_EXCEED_S,
     F_FAN_ON,
+    F_FAN_ON_S,
     F_HOUR_LOCAL,
     F_LAEQ,
     F_LAEQ_ES,
@@ -30,9 +31,12 @@ from linli.rules.constants import (
     F_LIMIT_DB,
     F_NMHC,
     F_OIL_FUME,
+    F_OIL_FUME_MAX,
     F_PERIOD_S,
     F_PM,
     F_PURIFIER_ON,
+    F_PURIFIER_ON_S,
+    F_READINGS,
     M_FUME,
     M_FUME_1H,
     M_NOISE,
@@ -46,13 +50,6 @@ from linli.rules.limits import GB18483_OIL_FUME_MG_M3
 log = logging.getLogger(__name__)
 
 HOUR_MS: Final = 3_600_000
-
-# Extra fields of the fume aggregate, from their own CQs (InfluxQL has no conditional
-# sum): seconds with the fan on, with the purifier on, and over the GB 18483 limit.
-F_FAN_ON_S: Final = "fan_on_s"
-F_PURIFIER_ON_S: Final = "purifier_on_s"
-F_OIL_FUME_MAX: Final = "oil_fume_max"
-F_READINGS: Final = "readings"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from linli.ingest.lineprotocol import line
+from linli.influx.lineprotocol import line
 from linli.rules.case import Case, TimelineEntry
 from linli.rules.constants import M_CASE_EVENT
 

@@ -1,7 +1,7 @@
 """An occurrence is an episode: one per (case, sensor, window start), not window end (issue 9).
 
 The engine finds an episode's occurrence again by where its window starts, to grow its
-end and worst value (linli/engine.py), and its evidence by the occurrence (indexed now:
+end and worst value (rules/engine/engine.py), and its evidence by the occurrence (indexed now:
 each lookup scanned every evidence row, snapshots and all); a replayed BREACH finds it
 the same way.
 

@@ -45,7 +45,7 @@ def _error_of(response: httpx.Response) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class Series:
+class ResultSeries:
     """One series of a query result."""
 
     name: str
@@ -120,18 +120,20 @@ class InfluxClient:
             params["rp"] = rp
         self._request("POST", "/write", params=params, content=body)
 
-    def query(self, q: str, *, epoch: str = "ms", db: str | None = None) -> list[Series]:
+    def query(self, q: str, *, epoch: str = "ms", db: str | None = None) -> list[ResultSeries]:
         """Run InfluxQL; returns the series of every statement, raising on a statement error."""
         response = self._request(
             "POST", "/query", data={"q": q, "db": db or self.db, "epoch": epoch}
         )
-        out: list[Series] = []
+        out: list[ResultSeries] = []
         for result in response.json().get("results", []):
             if "error" in result:
                 raise InfluxRejected(f"InfluxQL {q!r}: {result['error']}")
             for s in result.get("series", []):
                 out.append(
-                    Series(s.get("name", ""), s.get("tags", {}), s["columns"], s.get("values", []))
+                    ResultSeries(
+                        s.get("name", ""), s.get("tags", {}), s["columns"], s.get("values", [])
+                    )
                 )
         return out
 
@@ -139,10 +141,10 @@ class InfluxClient:
         """Create the database, its retention policies and downsampling (1.x), or the DBRP.
 
         On 1.x: policy `raw` (default, `retention`) and `forever` with the hourly
-        continuous queries of ingest/retention.py; given `now_ms`, the aggregates of the
+        continuous queries of influx/retention.py; given `now_ms`, the aggregates of the
         last 7 days are recomputed (a backfill at start).
         """
-        from linli.ingest import retention as rp  # retention.py builds on this client
+        from linli.influx import retention as rp  # retention.py builds on this client
 
         version = self.ping()
         if version.startswith(("v2", "2")):

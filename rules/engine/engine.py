@@ -24,8 +24,8 @@ skipped: rules/judge.py), and an occurrence is kept once per (case, sensor, wind
 Readings that were in the spool at the crash reach InfluxDB only later: the writer hands
 them over again at start (ingest/writer.py).
 
-Evidence snapshots (linli/evidence.py) start with the readings in memory and are read
-back in full from InfluxDB by the tick; telling is linli/telling.py.
+Evidence snapshots (rules/engine/evidence.py) start with the readings in memory and are read
+back in full from InfluxDB by the tick; telling is influx/annotations.py.
 """
 
 from __future__ import annotations
@@ -39,8 +39,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
-from linli.evidence import Snapshots
-from linli.history import ReadingHistory
+from linli.influx.annotations import CaseChange, Tell
+from linli.influx.history import ReadingHistory
 from linli.rules.case import (
     Action,
     Case,
@@ -52,6 +52,7 @@ from linli.rules.case import (
     open_case,
     verification_due,
 )
+from linli.rules.engine.evidence import Snapshots
 from linli.rules.events import DEVICE_RULES, Breach, Event, Signal
 from linli.rules.judge import (
     SensorState,
@@ -68,7 +69,6 @@ from linli.rules.series import Series
 from linli.store import Database
 from linli.store.cases import CaseTx
 from linli.store.rulestate import state_doc, state_of
-from linli.telling import CaseChange, Tell
 
 log = logging.getLogger(__name__)
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any, Protocol
 
-from linli.ingest.influx import InfluxClient, Series
+from linli.influx.client import InfluxClient, ResultSeries
 from linli.rules.constants import F_PERIOD_S, F_SEQ, M_FUME, M_NOISE, TAG_SENSOR
 from linli.rules.reading import METRICS, Reading, SensorKind
 
@@ -29,7 +29,7 @@ class ReadingHistory(Protocol):
         ...
 
 
-def readings_of(rows: Iterable[Series], kind: SensorKind) -> list[Reading]:
+def readings_of(rows: Iterable[ResultSeries], kind: SensorKind) -> list[Reading]:
     """InfluxDB rows of `noise` or `fume` (SELECT *) as readings."""
     out = []
     for series in rows:

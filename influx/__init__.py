@@ -1,0 +1,1 @@
+"""InfluxDB: the client, retention policies and continuous queries, reading history, annotations."""

@@ -1,0 +1,112 @@
+"""Building linli's parts from the one `Settings` object: the composition root's workshop.
+
+`linli serve`, `linli ingest`, `linli api` (linli/service.py), the engine's child process
+(linli/engineproc.py) and the demo build their store, InfluxDB client, rule policy,
+engine and API configuration here, each the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Final
+
+from linli.influx.client import InfluxClient, InfluxError
+from linli.rules.localtime import Calendar
+from linli.rules.policy import RulePolicy
+from linli.settings import Settings
+
+if TYPE_CHECKING:
+    from linli.api.services import ApiConfig
+
+GC_YOUNG: Final = 10_000  # allocations between young collections (default 700)
+
+
+class StartupError(Exception):
+    """linli cannot start: a server is unreachable or the configuration is wrong."""
+
+
+def open_store(settings: Settings, config: Path | None):  # type: ignore[no-untyped-def]
+    """The case store, with the community file applied when one is given."""
+    from linli.community import apply_community, load_community
+    from linli.store import Database
+
+    community = None if config is None else load_community(config)  # a bad file: nothing opened
+    db = Database(settings.db_url)
+    if community is not None:
+        apply_community(db, community)
+    return db
+
+
+def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
+    """The rule policy: the community file's `[rules]` table in LINLI_TZ, or the defaults."""
+    if config is None:
+        return RulePolicy(calendar=Calendar(settings.tz))
+    from linli.community import load_community
+
+    community = load_community(config)
+    if community.community.tz is not None and community.community.tz != settings.tz:
+        raise StartupError(
+            f"{config}: [community] tz = {community.community.tz!r} but LINLI_TZ is "
+            f"{settings.tz!r}: set LINLI_TZ={community.community.tz} (the zone linli judges "
+            "by) or remove tz from the file"
+        )
+    return community.rules.policy(settings.tz)
+
+
+def load_calendar(settings: Settings, config: Path | None) -> Calendar:
+    """The community's day/night and business hours: the one calendar of the engine, the
+    `limit_db` ingest writes and the dashboards (GB 3096's 06:00/22:00 without a file)."""
+    return load_policy(settings, config).calendar
+
+
+def make_engine(db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
+    """The rule engine (not started), telling case events to InfluxDB's `case_event`.
+
+    At start it first replays from InfluxDB what was stored but not judged (a kill -9).
+    """
+    from linli.influx.annotations import influx_teller
+    from linli.influx.history import InfluxHistory
+    from linli.rules.engine.engine import Engine
+
+    return Engine(db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx))
+
+
+def open_influx(settings: Settings) -> InfluxClient:
+    """The InfluxDB client, with the database and retention policy in place."""
+    influx = InfluxClient(
+        settings.influx_url,
+        settings.influx_db,
+        token=settings.influx_token,
+        user=settings.influx_user,
+        password=settings.influx_password,
+        timeout_s=settings.influx_timeout_s,
+    )
+    try:
+        influx.ensure_database(settings.influx_retention, now_ms=time.time_ns() // 1_000_000)
+    except InfluxError as err:
+        raise StartupError(f"InfluxDB at {settings.influx_url}: {err}") from err
+    return influx
+
+
+def tune_gc() -> None:
+    """Fewer garbage collections for a long-running service: call once started.
+
+    Ingest allocates some twenty objects per reading, so the default threshold (700)
+    runs a young collection every few dozen readings; the engine keeps each sensor's
+    window of readings alive, which every older collection scans again. Objects made at
+    start (modules, the registry) are frozen out of collections altogether.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, 10, 10)
+
+
+def api_config(settings: Settings) -> ApiConfig:
+    """What the API takes of the settings: the admin token, the time zone, the spool's view."""
+    from linli.api.services import ApiConfig
+    from linli.ingest.spool import SpoolFolder
+
+    return ApiConfig(settings.admin_token, settings.tz, SpoolFolder(settings.spool_dir))

@@ -1,0 +1,1 @@
+"""The rule engine runtime: the loop around the pure rules and the pure deciding (decide.py)."""
