@@ -1,0 +1,160 @@
+"""What a message about a case says (CONTRACT §6), rendered in zh-CN, pure.
+
+Every message names the site, the rule, the measured value against the limit with its
+standard and clause, the local time window, what is expected of its reader, and the
+link to the case. A digest (many cases of one group chat within a short wait, issue 11)
+lists each case with its own line and link.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from linli.rules.case import Case, Level
+from linli.rules.routing import Event
+
+LEVEL_NAMES: Final = {
+    Level.MERCHANT: "商户",
+    Level.GRID_WORKER: "网格员",
+    Level.COMMUNITY: "社区",
+    Level.STREET: "街道执法队",
+}
+
+HEADLINES: Final = {
+    Event.OPENED: "新工单",
+    Event.ESCALATED: "工单升级",
+    Event.ACKNOWLEDGED: "工单已签收",
+    Event.IN_PROGRESS: "工单处置中",
+    Event.RESOLVED: "工单已办结",
+    Event.REOPENED: "工单重新打开",
+    Event.CLOSED: "工单已结案",
+    Event.REMINDER: "工单催办",
+}
+
+# What the reader of an opened, escalated, reopened or reminded case is asked to do.
+EXPECTED: Final = {
+    Level.MERCHANT: "请立即检查并整改（如开启油烟净化器、降低音量），整改后在工单中签收并回复。",
+    Level.GRID_WORKER: "请到场核查，督促商户整改，并在工单中签收、记录处置情况。",
+    Level.COMMUNITY: "请社区协调处置，并在工单中签收。",
+    Level.STREET: "请街道执法队依法处置，并在工单中签收。",
+}
+FOR_INFORMATION: Final = "仅供知悉，无需操作。"
+ASKS: Final = frozenset({Event.OPENED, Event.ESCALATED, Event.REOPENED, Event.REMINDER})
+
+SMS_TEXT_CHARS: Final = 35  # an Aliyun template variable: at most 35 characters
+
+
+@dataclass(frozen=True, slots=True)
+class Facts:
+    """What one message is about: the case after the change and its latest evidence."""
+
+    event: Event
+    case: Case
+    site_name: str
+    link: str
+    tz: ZoneInfo
+    measured: float | None = None
+    unit: str = ""
+    limit: float | None = None
+    standard: str | None = None  # "GB 22337-2008"
+    clause: str | None = None  # its clause in Chinese
+    window: tuple[int, int] | None = None  # the episode, epoch ms
+    who_did_not_act: str | None = None  # an escalation: the level below, and since when
+    note: str = ""  # the timeline entry's note (a resolution's, a reopen's)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """One message as its readers read it."""
+
+    title: str
+    text: str  # markdown
+    sms: dict[str, str]  # the SMS template's parameters: strings, each short
+
+
+def local(ts_ms: int, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
+    """A time as the community reads it."""
+    return datetime.fromtimestamp(ts_ms / 1000, tz).strftime(fmt)
+
+
+def measured_line(f: Facts) -> str | None:
+    """ "测得 64.0 dB(A)，限值 55 dB(A)（GB 22337-2008 表1）" or None without evidence."""
+    if f.measured is None:
+        return None
+    text = f"测得 {f.measured:.1f} {f.unit}".rstrip()
+    if f.limit is not None:
+        text += f"，限值 {f.limit:g} {f.unit}".rstrip()
+    source = " ".join(p for p in (f.standard, f.clause) if p)
+    return text + (f"（{source}）" if source else "")
+
+
+def window_line(f: Facts) -> str | None:
+    """ "时段 11-30 22:40–23:10" (the same day) or with both dates."""
+    if f.window is None:
+        return None
+    start, end = f.window
+    first = local(start, f.tz)
+    same_day = local(start, f.tz, "%m-%d") == local(end, f.tz, "%m-%d")
+    last = local(end, f.tz, "%H:%M" if same_day else "%m-%d %H:%M")
+    return f"时段 {first}–{last}"
+
+
+def render(f: Facts) -> Rendered:
+    """The message for one event of one case."""
+    case = f.case
+    headline = HEADLINES[f.event]
+    title = f"【{headline}】{case.title}"
+    lines = [f"### {title}", f"- 地点：{f.site_name}", f"- 工单：#{case.id}，{_state(case)}"]
+    for extra in (measured_line(f), window_line(f)):
+        if extra:
+            lines.append(f"- {extra}")
+    if f.who_did_not_act:
+        lines.append(f"- {f.who_did_not_act}")
+    if f.note:
+        lines.append(f"- 备注：{f.note}")
+    asked = EXPECTED[case.level] if f.event in ASKS else FOR_INFORMATION
+    lines += [f"- {asked}", "", f"[查看工单]({f.link})"]
+    sms = {
+        "event": headline,
+        "site": _short(f.site_name),
+        "case": str(case.id),
+        "what": _short(measured_line(f) or case.title),
+        "link": f.link,
+    }
+    return Rendered(title, "\n".join(lines), sms)
+
+
+def render_digest(items: Sequence[tuple[Facts, Rendered]], group: str) -> Rendered:
+    """One message listing several cases for one group chat: each its line and link."""
+    if len(items) == 1:
+        return items[0][1]
+    title = f"【{len(items)} 件工单】{group}"
+    lines = [f"### {title}"]
+    for facts, rendered in items:
+        what = measured_line(facts)
+        tail = f"，{what}" if what else ""
+        lines.append(f"- {rendered.title}{tail} [#{facts.case.id}]({facts.link})")
+    events = {f.event for f, _ in items}
+    asks = any(e in ASKS for e in events)
+    level = items[0][0].case.level
+    lines += ["", EXPECTED[level] if asks else FOR_INFORMATION]
+    sms = {
+        "event": f"{len(items)} 件工单",
+        "site": _short(group),
+        "case": ",".join(str(f.case.id) for f, _ in items)[:SMS_TEXT_CHARS],
+        "what": _short("、".join(dict.fromkeys(f.site_name for f, _ in items))),
+        "link": items[0][0].link,
+    }
+    return Rendered(title, "\n".join(lines), sms)
+
+
+def _state(case: Case) -> str:
+    return f"当前级别：{LEVEL_NAMES[case.level]}"
+
+
+def _short(text: str) -> str:
+    return text if len(text) <= SMS_TEXT_CHARS else text[: SMS_TEXT_CHARS - 1] + "…"

@@ -1,0 +1,113 @@
+"""What a message about a case says (CONTRACT §6): site, rule, value against the limit with
+its standard, the local window, what is expected of the reader, the link."""
+
+from __future__ import annotations
+
+import dataclasses
+from zoneinfo import ZoneInfo
+
+from linli.rules.case import Case, CaseKind, CaseState, Level
+from linli.rules.messages import SMS_TEXT_CHARS, Facts, render, render_digest
+from linli.rules.routing import Event
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+T0 = 1_764_513_600_000  # 2025-11-30 22:40 in Shanghai
+
+KTV = Case(
+    "tc-ktv",
+    "g-tc-south",
+    "noise_night_max",
+    CaseKind.BREACH,
+    "n-ktv-1",
+    "声动KTV: 夜间突发噪声 night noise peaks",
+    T0,
+    id=12,
+)
+FACTS = Facts(
+    event=Event.OPENED,
+    case=KTV,
+    site_name="声动KTV",
+    link="http://127.0.0.1:8000/board/cases/12",
+    tz=SHANGHAI,
+    measured=88.0,
+    unit="dB(A)",
+    limit=70.0,
+    standard="GB 22337-2008",
+    clause="4.1 夜间突发噪声最大声级超过限值的幅度不得高于15 dB(A)",
+    window=(T0, T0 + 30 * 60_000),
+)
+
+
+def test_an_opened_case_tells_the_merchant_what_was_measured_and_what_to_do():
+    m = render(FACTS)
+    assert m.title == "【新工单】声动KTV: 夜间突发噪声 night noise peaks"
+    assert "- 地点：声动KTV" in m.text
+    assert "- 测得 88.0 dB(A)，限值 70 dB(A)（GB 22337-2008 4.1 夜间突发噪声" in m.text
+    assert "- 时段 11-30 22:40–23:10" in m.text
+    assert "请立即检查并整改" in m.text  # the merchant's level
+    assert m.text.endswith("[查看工单](http://127.0.0.1:8000/board/cases/12)")
+    assert m.sms["case"] == "12" and m.sms["link"] == FACTS.link
+    assert all(len(v) <= SMS_TEXT_CHARS for k, v in m.sms.items() if k != "link")
+
+
+def test_an_escalation_says_who_did_not_act_and_asks_the_next_level():
+    up = dataclasses.replace(
+        FACTS,
+        event=Event.ESCALATED,
+        case=dataclasses.replace(KTV, level=Level.GRID_WORKER),
+        who_did_not_act="商户 30 分钟未签收（自 11-30 22:40）",
+    )
+    m = render(up)
+    assert m.title.startswith("【工单升级】")
+    assert "- 商户 30 分钟未签收（自 11-30 22:40）" in m.text
+    assert "当前级别：网格员" in m.text
+    assert "请到场核查" in m.text
+
+
+def test_a_resolution_is_for_information_with_its_note_and_a_window_over_midnight():
+    done = dataclasses.replace(
+        FACTS,
+        event=Event.RESOLVED,
+        case=dataclasses.replace(KTV, state=CaseState.RESOLVED),
+        note="已加装隔音门",
+        window=(T0, T0 + 3 * 3600_000),
+    )
+    m = render(done)
+    assert "- 备注：已加装隔音门" in m.text
+    assert "仅供知悉，无需操作。" in m.text
+    assert "请立即检查" not in m.text
+    assert "- 时段 11-30 22:40–12-01 01:40" in m.text
+
+
+def test_a_device_case_without_evidence_still_reads_whole():
+    offline = Facts(
+        event=Event.OPENED,
+        case=dataclasses.replace(
+            KTV, rule="device_offline", title="声动KTV: 设备离线 sensor offline"
+        ),
+        site_name="声动KTV",
+        link="http://x/board/cases/12",
+        tz=SHANGHAI,
+    )
+    m = render(offline)
+    assert "测得" not in m.text and "时段" not in m.text
+    assert m.sms["what"] == "声动KTV: 设备离线 sensor offline"
+
+
+def test_a_digest_names_every_case_with_its_link():
+    items = []
+    for i in range(5):
+        case = dataclasses.replace(
+            KTV, id=100 + i, site=f"s{i}", title=f"店{i}: 设备离线 sensor offline"
+        )
+        facts = dataclasses.replace(
+            FACTS, case=case, site_name=f"店{i}", link=f"http://x/board/cases/{100 + i}"
+        )
+        items.append((facts, render(facts)))
+    m = render_digest(items, "红街天城南网格")
+    assert m.title == "【5 件工单】红街天城南网格"
+    for i in range(5):
+        assert f"[#{100 + i}](http://x/board/cases/{100 + i})" in m.text
+    assert "请立即检查并整改" in m.text
+    assert render_digest(items[:1], "g") == items[0][1]
+    assert all(len(v) <= SMS_TEXT_CHARS for k, v in m.sms.items() if k != "link")
