@@ -199,3 +199,29 @@ rule_state = Table(
     Column("doc", JSON, nullable=False),
     Column("updated_ms", BigInteger, nullable=False),
 )
+
+# -- the outbox (CONTRACT §6): deliveries written with the case change that causes them --
+
+deliveries = Table(
+    "deliveries",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("key", String(40), nullable=False, unique=True),  # the webhook's `delivery`
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("event", String(24), nullable=False),
+    Column("channel", String(ID_LEN), nullable=False),
+    Column("recipients", JSON, nullable=False),  # addresses on the channel
+    Column("levels", JSON, nullable=False),
+    Column("who", Text, nullable=False),
+    Column("title", Text, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sms", JSON, nullable=False),
+    Column("payload", JSON, nullable=False),
+    Column("state", String(12), nullable=False),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("due_ms", BigInteger, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("done_ms", BigInteger, nullable=True),
+    Index("ix_deliveries_state_due", "state", "due_ms"),
+)

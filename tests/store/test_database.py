@@ -33,6 +33,7 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
         "evidence",
         "timeline",
         "rule_state",
+        "deliveries",
     }
 
 
