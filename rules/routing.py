@@ -28,7 +28,7 @@ from enum import StrEnum
 from typing import Final
 
 from linli.rules.case import LADDER, Action, Case, CaseState, Level, TimelineEntry
-from linli.rules.registry import Contact
+from linli.rules.registry import Contact, Registry
 
 
 class ChannelType(StrEnum):
@@ -81,6 +81,48 @@ class Directory:
     def audience(self, site: str, level: Level) -> Audience | None:
         """The audience of `site` at `level`; None when that level has nobody there."""
         return self.audiences.get((site, level))
+
+
+@dataclass(frozen=True, slots=True)
+class Group:
+    """A level's people and chats the registry does not hold: the community office, the
+    street enforcement team (the community file's `[community]` and `[street]`)."""
+
+    name: str
+    people: tuple[Contact, ...] = ()
+    notify: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyPlan:
+    """The community file's side of routing: channels, and the `notify` lists."""
+
+    channels: Mapping[str, ChannelType] = field(default_factory=dict)
+    grids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # grid id → notify
+    merchants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # site id → notify
+    community: Group | None = None
+    street: Group | None = None
+
+
+def directory_of(registry: Registry, plan: NotifyPlan) -> Directory:
+    """Every site's audiences: its merchant's contacts, its grid's workers (both from the
+    registry, which the API may change), the community office and the street team."""
+    audiences: dict[tuple[str, Level], Audience] = {}
+    for site in registry.sites.values():
+        if site.merchant is not None:
+            notify = plan.merchants.get(site.id, ())
+            audiences[site.id, Level.MERCHANT] = Audience(
+                Level.MERCHANT, site.merchant.name, site.merchant.contacts, notify
+            )
+        grid = registry.grids.get(site.grid)
+        if grid is not None:
+            audiences[site.id, Level.GRID_WORKER] = Audience(
+                Level.GRID_WORKER, f"{grid.name} 网格员", grid.workers, plan.grids.get(grid.id, ())
+            )
+        for level, group in ((Level.COMMUNITY, plan.community), (Level.STREET, plan.street)):
+            if group is not None:
+                audiences[site.id, level] = Audience(level, group.name, group.people, group.notify)
+    return Directory(plan.channels, audiences)
 
 
 @dataclass(frozen=True, slots=True)

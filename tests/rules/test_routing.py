@@ -199,3 +199,35 @@ def test_a_level_with_nobody_is_skipped_and_unknown_channels_are_not_guessed():
     empty = Directory(channels={}, audiences={("shop", M): Audience(M, "商户", (ZHOU,), ("x",))})
     assert notices(Event.OPENED, SHOP, empty) == []
     assert notices(Event.OPENED, dataclasses.replace(SHOP, site="elsewhere"), DIRECTORY) == []
+
+
+def test_the_directory_comes_from_the_registry_and_the_files_notify_lists():
+    from linli.rules.registry import Grid, Merchant, Registry, Site, SiteKind, Zone
+    from linli.rules.routing import Group, NotifyPlan, directory_of
+
+    registry = Registry(
+        grids=[Grid("g-east", "东网格", (WANG, CHEN))],
+        sites=[
+            Site(
+                "shop",
+                "知味餐饮",
+                SiteKind.SHOP,
+                Zone.Z4A,
+                "g-east",
+                merchant=Merchant("知味", (ZHOU,)),
+            ),
+            Site("flat", "1幢", SiteKind.RESIDENTIAL, Zone.Z2, "g-east"),
+        ],
+    )
+    plan = NotifyPlan(
+        channels=DIRECTORY.channels,
+        grids={"g-east": ("ding-grid",)},
+        merchants={"shop": ("ding-shop",)},
+        community=Group("天新社区", (OFFICE,), ("wecom-office",)),
+    )
+    found = directory_of(registry, plan)
+    assert found.audience("shop", M) == Audience(M, "知味", (ZHOU,), ("ding-shop",))
+    assert found.audience("flat", M) is None  # no merchant: its cases open at the grid worker
+    assert found.audience("flat", G) == Audience(G, "东网格 网格员", (WANG, CHEN), ("ding-grid",))
+    assert found.audience("flat", C) == Audience(C, "天新社区", (OFFICE,), ("wecom-office",))
+    assert found.audience("flat", S) is None  # no [street] in the file
