@@ -49,6 +49,7 @@ class Action(StrEnum):
     ESCALATE = "escalate"  # linli: the schedule moved it one level up
     VERIFY = "verify"  # linli: the verification window passed without recurrence
     RECOVER = "recover"  # linli: the faulty sensor works again (device cases)
+    TELL = "tell"  # linli: a delivery sent, or failed (never a move of the table)
 
 
 HUMAN_ACTIONS: Final = frozenset(

@@ -40,6 +40,7 @@ class Delivery:
     who: str
     title: str
     text: str
+    link: str  # the case on the board
     created_ms: int
     sms: Mapping[str, str] = field(default_factory=dict)
     payload: Mapping[str, Any] = field(default_factory=dict)  # the webhook body

@@ -14,9 +14,9 @@ from typing import Any, Final
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from linli.rules.case import Level
+from linli.rules.case import Action, Level
 from linli.rules.delivery import Delivery, DeliveryState
-from linli.store.tables import deliveries
+from linli.store.tables import cases, deliveries, timeline
 
 _INSERT: Final = insert(deliveries)
 
@@ -32,6 +32,7 @@ def _row(d: Delivery) -> dict[str, Any]:
         "who": d.who,
         "title": d.title,
         "text": d.text,
+        "link": d.link,
         "sms": dict(d.sms),
         "payload": dict(d.payload),
         "state": d.state.value,
@@ -54,6 +55,7 @@ def _delivery(m: Any) -> Delivery:
         who=m["who"],
         title=m["title"],
         text=m["text"],
+        link=m["link"],
         created_ms=int(m["created_ms"]),
         sms=dict(m["sms"]),
         payload=dict(m["payload"]),
@@ -150,3 +152,68 @@ class OutboxTx:
             .group_by(deliveries.c.case_id)
         )
         return {int(c): int(t) for c, t in self.conn.execute(q)}
+
+    def record(
+        self,
+        items: Sequence[Delivery],
+        state: DeliveryState,
+        detail: str,
+        now_ms: int,
+        *,
+        due_ms: int | None = None,
+    ) -> None:
+        """One attempt's outcome for `items` (sent together: one message or a digest), on
+        the deliveries and as a timeline entry of each case (channel, recipients, outcome)."""
+        done = now_ms if state in (DeliveryState.DELIVERED, DeliveryState.FAILED) else None
+        self.set_state(
+            [d.id for d in items if d.id is not None],
+            state,
+            detail=detail,
+            due_ms=due_ms,
+            done_ms=done,
+            attempted=True,
+        )
+        found = self.conn.execute(
+            select(cases.c.id, cases.c.state, cases.c.level).where(
+                cases.c.id.in_({d.case_id for d in items})
+            )
+        )
+        now = {int(r.id): (r.state, r.level) for r in found}
+        rows = []
+        for d in items:
+            case_state, level = now.get(d.case_id, (None, None))
+            if case_state is None:
+                continue
+            to = f" {', '.join(d.to)}" if d.to else ""
+            rows.append(
+                {
+                    "case_id": d.case_id,
+                    "at_ms": now_ms,
+                    "actor": "linli",
+                    "action": Action.TELL.value,
+                    "from_state": case_state,
+                    "to_state": case_state,
+                    "level": level,
+                    "note": f"{d.event} → {d.channel} ({d.who}){to}: {state.value}: {detail}",
+                }
+            )
+        if rows:
+            self.conn.execute(insert(timeline), rows)
+
+    def channel_status(self) -> dict[str, tuple[int | None, int | None, str]]:
+        """Per channel: the last delivery done, the last failure, and what it said."""
+        out: dict[str, tuple[int | None, int | None, str]] = {}
+        ok = select(deliveries.c.channel, func.max(deliveries.c.done_ms)).where(
+            deliveries.c.state == DeliveryState.DELIVERED.value
+        )
+        for channel, at in self.conn.execute(ok.group_by(deliveries.c.channel)):
+            out[channel] = (int(at), None, "")
+        failed = (
+            select(deliveries.c.channel, deliveries.c.done_ms, deliveries.c.detail)
+            .where(deliveries.c.state == DeliveryState.FAILED.value)
+            .order_by(deliveries.c.id)
+        )
+        for channel, at, detail in self.conn.execute(failed):
+            last_ok = out.get(channel, (None, None, ""))[0]
+            out[channel] = (last_ok, None if at is None else int(at), detail)
+        return out

@@ -215,6 +215,7 @@ deliveries = Table(
     Column("who", Text, nullable=False),
     Column("title", Text, nullable=False),
     Column("text", Text, nullable=False),
+    Column("link", Text, nullable=False),
     Column("sms", JSON, nullable=False),
     Column("payload", JSON, nullable=False),
     Column("state", String(12), nullable=False),
