@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
 from linli.influx.client import InfluxClient, ResultSeries
 from linli.rules.constants import F_PERIOD_S, F_SEQ, M_FUME, M_NOISE, TAG_SENSOR
@@ -27,6 +27,18 @@ class ReadingHistory(Protocol):
     ) -> list[Reading]:
         """A sensor's stored readings later than `after_ms` (up to `until_ms`), oldest first."""
         ...
+
+
+# The column each field of a Reading is read from, by name (tests/test_codecs.py compares
+# the names with `Reading._fields`): what ingest/lineprotocol.LineBuilder wrote there.
+READING_FIELDS: Final = {
+    "sensor": TAG_SENSOR,
+    "kind": "the measurement (MEASUREMENTS)",
+    "ts_ms": "time",
+    "seq": F_SEQ,
+    "period_s": F_PERIOD_S,
+    "metrics": "a column per metric of the kind (rules/reading.METRICS), null ones left out",
+}
 
 
 def readings_of(rows: Iterable[ResultSeries], kind: SensorKind) -> list[Reading]:

@@ -45,6 +45,24 @@ from linli.rules.reading import METRICS, DeviceHealth, DeviceStatus, Reading, Se
 from linli.rules.registry import Registry, SensorTags
 from linli.rules.rejection import Rejection
 
+# Where each field of a Reading and of a DeviceStatus goes in a line, by name:
+# `LineBuilder` writes it there and `parse_stored` reads it back from there
+# (tests/test_codecs.py compares the names with `Reading._fields` / `DeviceStatus._fields`).
+READING_FIELDS: Final = {
+    "sensor": f"tag {TAG_SENSOR}",
+    "kind": "the measurement (noise, fume)",
+    "ts_ms": "the timestamp (ms)",
+    "seq": f"field {F_SEQ} (integer)",
+    "period_s": f"field {F_PERIOD_S} (integer)",
+    "metrics": "a field per metric, named as in rules/reading.METRICS",
+}
+STATUS_FIELDS: Final = {
+    "sensor": f"tag {TAG_SENSOR}",
+    "ts_ms": "the timestamp (ms)",
+    "online": f"field {F_ONLINE} of measurement {M_DEVICE}",
+    "fw": f"field {F_FW}, when given",
+}
+
 
 class LineBuilder:
     """Turns domain values into line protocol, caching each sensor's escaped tag set.

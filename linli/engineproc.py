@@ -40,23 +40,44 @@ log = logging.getLogger(__name__)
 NICE: Final = 10  # added to the child's niceness: storing first, then judging
 
 
+# The pipe's rows are the NamedTuples' own tuples (pickled at C speed), so their order is
+# the types' field order: declared here, carried in every batch and checked by `decode`
+# (a child started from code changed on disk refuses batches it would misread), and
+# compared with `Reading._fields` / `DeviceStatus._fields` by tests/test_codecs.py.
+READING_FIELDS: Final = ("sensor", "kind", "ts_ms", "seq", "period_s", "metrics")
+STATUS_FIELDS: Final = ("sensor", "ts_ms", "online", "fw")
+_HEADER: Final = (READING_FIELDS, STATUS_FIELDS)
+
+
+class PipeMismatch(ValueError):
+    """A batch encoded with other fields than this process's Reading and DeviceStatus."""
+
+
 def encode(items: Sequence[Stored]) -> bytes:
     """Readings and statuses as pickled plain tuples (a NamedTuple pickles field by field
-    through Python; a plain tuple at C speed). The kind, an enum, is pickled once per batch."""
-    return pickle.dumps(list(map(tuple, items)), protocol=pickle.HIGHEST_PROTOCOL)
+    through Python; a plain tuple at C speed), with the positions of the statuses: the
+    kind of each row is said, not guessed. The kind, an enum, is pickled once per batch."""
+    rows = list(map(tuple, items))
+    types = list(map(type, items))
+    statuses = (
+        [i for i, t in enumerate(types) if t is DeviceStatus] if DeviceStatus in types else []
+    )
+    return pickle.dumps((_HEADER, statuses, rows), protocol=pickle.HIGHEST_PROTOCOL)
 
 
 _READING: Final = functools.partial(tuple.__new__, Reading)
 _STATUS: Final = functools.partial(tuple.__new__, DeviceStatus)
-_READING_FIELDS: Final = len(Reading._fields)
 
 
 def decode(data: bytes) -> list[Stored]:
-    """The inverse of `encode` (readings and statuses told apart by their number of fields)."""
-    rows: list[tuple[Any, ...]] = pickle.loads(data)
-    if all(len(row) == _READING_FIELDS for row in rows):  # readings only: the common case
-        return list(map(_READING, rows))
-    return [_READING(row) if len(row) == _READING_FIELDS else _STATUS(row) for row in rows]
+    """The inverse of `encode`; raises PipeMismatch for a batch of other fields."""
+    header, statuses, rows = pickle.loads(data)
+    if header != _HEADER:
+        raise PipeMismatch(f"engine pipe: batch of fields {header}, this process has {_HEADER}")
+    out: list[Stored] = list(map(_READING, rows))
+    for i in statuses:
+        out[i] = _STATUS(rows[i])
+    return out
 
 
 class EngineProcess:

@@ -17,6 +17,7 @@ from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineE
 from linli.rules.events import Breach
 from linli.rules.reading import Reading
 from linli.store.errors import NotFound
+from linli.store.snapshots import snapshot_doc, snapshot_readings
 from linli.store.tables import cases, evidence, occurrences, rule_state, timeline
 
 
@@ -109,26 +110,6 @@ _GROW_EVIDENCE: Final = (
         snapshot_done=False,
     )
 )
-
-
-# An evidence snapshot is stored as one sensor's readings in rows under one header: a
-# dict per reading cost more to build and encode than judging the reading did. Older
-# rows hold a list of dicts, as the API gives every snapshot (`snapshot_readings`).
-SNAPSHOT_FIELDS: Final = ("ts", "seq", "period_s", "metrics")
-_ROW: Final = slice(2, None)  # Reading's fields after sensor and kind: SNAPSHOT_FIELDS
-
-
-def snapshot_doc(sensor: str, readings: Iterable[Reading]) -> dict[str, Any]:
-    """One sensor's readings as kept in an evidence snapshot."""
-    return {"sensor": sensor, "fields": SNAPSHOT_FIELDS, "rows": [r[_ROW] for r in readings]}
-
-
-def snapshot_readings(doc: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A stored snapshot as one dict per reading (sensor, ts, seq, period_s, metrics)."""
-    if isinstance(doc, list):  # stored so before the rows format
-        return doc
-    sensor, fields = doc["sensor"], doc["fields"]
-    return [{"sensor": sensor, **dict(zip(fields, row, strict=True))} for row in doc["rows"]]
 
 
 def _open_key(case: Case) -> str | None:

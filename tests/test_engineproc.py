@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import os
+import pickle
 import signal
 from pathlib import Path
 from typing import Any
 
-from linli.engineproc import EngineProcess, decode, encode
+import pytest
+
+from linli.engineproc import (
+    READING_FIELDS,
+    STATUS_FIELDS,
+    EngineProcess,
+    PipeMismatch,
+    decode,
+    encode,
+)
 from linli.ingestion import Ingest
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.store import Database
@@ -23,6 +33,28 @@ def test_readings_and_statuses_cross_the_pipe_unchanged():
         DeviceStatus("f-01", 4_000, True, "1.2.0"),
     ]
     assert decode(encode(items)) == items
+
+
+@pytest.mark.parametrize(
+    "items",
+    [
+        pytest.param([], id="an empty batch"),
+        pytest.param([DeviceStatus("n-01", 1, False), DeviceStatus("n-02", 2, True, "1.0")],
+                     id="statuses only"),
+        pytest.param([Reading("n-01", SensorKind.NOISE, 1, 1, 60, {"laeq": 50.0})] * 3,
+                     id="readings only"),
+    ],
+)  # fmt: skip
+def test_each_row_says_what_it_is(items):
+    assert decode(encode(items)) == items
+
+
+def test_a_batch_of_other_fields_is_refused_not_misread():
+    # a child started after the code changed on disk: its Reading is not the parent's
+    other = ((*READING_FIELDS, "quality"), STATUS_FIELDS)
+    data = pickle.dumps((other, [], [("n-01", SensorKind.NOISE, 1, 1, 60, {}, 0)]))
+    with pytest.raises(PipeMismatch, match="quality"):
+        decode(data)
 
 
 def cases(db: Database) -> list[tuple[Any, ...]]:

@@ -11,7 +11,7 @@ from linli.ingest.lineprotocol import LineBuilder, parse_stored
 from linli.rules.limits import NoiseStandard
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
-from linli.rules.reading import DeviceStatus, Reading, SensorKind
+from linli.rules.reading import METRICS, DeviceStatus, Reading, SensorKind
 from linli.rules.registry import SensorTags, SiteKind, Zone
 from linli.rules.rejection import ReasonCode, Rejection
 from tests.helpers import builder_for
@@ -208,3 +208,37 @@ def test_a_written_batch_reads_back_as_the_same_readings_and_statuses():
         DeviceStatus("f-01", 3_000, False, '1.0 "b"'),
         DeviceStatus("n 01,x=y", 4_000, True, None),
     ]
+
+
+def _all_metrics(kind: SensorKind, i: int) -> dict[str, float | bool]:
+    """Every metric of `kind`, a different value for each reading (booleans both ways)."""
+    return {
+        name: (i % 2 == (n % 2)) if spec.boolean else round(spec.low or 0.0) + 10.25 + i + n
+        for n, (name, spec) in enumerate(METRICS.items())
+        if spec.kind is kind
+    }
+
+
+def test_readings_of_both_kinds_with_every_metric_and_statuses_round_trip_in_order():
+    noise_tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    fume_tags = SensorTags("f 01", SensorKind.FUME, "s2", "g1", Zone.Z2)
+    tags = {t.sensor: t for t in (noise_tags, fume_tags)}
+    builder = builder_for(noise_tags, fume_tags)
+    items: list[Reading | DeviceStatus] = []
+    for i in range(4):
+        for t, period_s in ((noise_tags, 1), (fume_tags, 60)):
+            items.append(
+                Reading(t.sensor, t.kind, 1_000 * i + 1, i * 1_000_003, period_s,
+                        _all_metrics(t.kind, i))
+            )  # fmt: skip
+        items.append(DeviceStatus("f 01", 1_000 * i + 2, i % 2 == 0, None if i < 2 else f"2.{i}"))
+    assert {name for r in items if isinstance(r, Reading) for name in r.metrics} == set(METRICS)
+    lines = []
+    for item in items:
+        if isinstance(item, Reading):
+            lines.append(builder.reading(item, tags[item.sensor]))
+        else:
+            line = builder.status(item, tags[item.sensor])
+            assert line is not None
+            lines.append(line)
+    assert parse_stored("\n".join(lines).encode()) == items

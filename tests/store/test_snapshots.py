@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 
 from linli.rules.reading import Reading, SensorKind
-from linli.store.cases import snapshot_doc, snapshot_readings
+from linli.store.snapshots import snapshot_doc, snapshot_readings
 
 
 def test_a_snapshot_comes_back_as_the_readings_it_was_made_of():
@@ -27,3 +27,17 @@ def test_a_snapshot_stored_as_a_list_of_readings_before_the_rows_format_is_read_
 
 def test_an_empty_snapshot():
     assert snapshot_readings(orjson.loads(orjson.dumps(snapshot_doc("n-01", [])))) == []
+
+
+def test_a_snapshot_is_stored_as_rows_under_its_named_header_as_before():
+    reading = Reading("n-01", SensorKind.NOISE, 60_000, 7, 60, {"laeq": 50.0})
+    assert orjson.loads(orjson.dumps(snapshot_doc("n-01", [reading]))) == {
+        "sensor": "n-01",
+        "fields": ["ts", "seq", "period_s", "metrics"],
+        "rows": [[60_000, 7, 60, {"laeq": 50.0}]],
+    }
+
+
+def test_a_snapshot_is_read_by_the_header_it_was_stored_with():
+    stored = {"sensor": "n-01", "fields": ["seq", "ts", "metrics"], "rows": [[7, 1, {}]]}
+    assert snapshot_readings(stored) == [{"sensor": "n-01", "seq": 7, "ts": 1, "metrics": {}}]
