@@ -2,7 +2,7 @@
 
 Every message names the site, the rule, the measured value against the limit with its
 standard and clause, the local time window, what is expected of its reader, and the
-link to the case. A digest (many cases of one group chat within a short wait, issue 11)
+link to the case. A digest (many cases for one recipient within a short wait, issue 11)
 lists each case with its own line and link.
 """
 
@@ -15,6 +15,7 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from linli.rules.case import Case, Level
+from linli.rules.delivery import Delivery
 from linli.rules.routing import Event
 
 LEVEL_NAMES: Final = {
@@ -128,28 +129,35 @@ def render(f: Facts) -> Rendered:
     return Rendered(title, "\n".join(lines), sms)
 
 
-def render_digest(items: Sequence[tuple[Facts, Rendered]], group: str) -> Rendered:
-    """One message listing several cases for one group chat: each its line and link."""
-    if len(items) == 1:
-        return items[0][1]
-    title = f"【{len(items)} 件工单】{group}"
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """Several deliveries for one recipient as one message."""
+
+    key: str
+    event: str
+    title: str
+    text: str
+    link: str
+    sms: dict[str, str]
+
+
+def digest(items: Sequence[Delivery]) -> Digest:
+    """One message naming several cases, each with its title and link (issue 11: many
+    cases of one group within a short wait become one message; none is dropped)."""
+    title = f"【{len(items)} 件工单】{items[0].who}"
     lines = [f"### {title}"]
-    for facts, rendered in items:
-        what = measured_line(facts)
-        tail = f"，{what}" if what else ""
-        lines.append(f"- {rendered.title}{tail} [#{facts.case.id}]({facts.link})")
-    events = {f.event for f, _ in items}
-    asks = any(e in ASKS for e in events)
-    level = items[0][0].case.level
-    lines += ["", EXPECTED[level] if asks else FOR_INFORMATION]
+    lines += [f"- {d.title} [#{d.case_id}]({d.link})" for d in items]
+    asks = any(d.event in ASKS for d in items)
+    lines += ["", "请逐一打开工单，签收并处理。" if asks else FOR_INFORMATION]
     sms = {
         "event": f"{len(items)} 件工单",
-        "site": _short(group),
-        "case": ",".join(str(f.case.id) for f, _ in items)[:SMS_TEXT_CHARS],
-        "what": _short("、".join(dict.fromkeys(f.site_name for f, _ in items))),
-        "link": items[0][0].link,
+        "site": _short(items[0].who),
+        "case": _short(",".join(str(d.case_id) for d in items)),
+        "what": "请打开工单查看",
+        "link": items[0].link,
     }
-    return Rendered(title, "\n".join(lines), sms)
+    key = "+".join(d.key for d in items)
+    return Digest(key, items[0].event, title, "\n".join(lines), items[0].link, sms)
 
 
 def _state(case: Case) -> str:

@@ -7,7 +7,8 @@ import dataclasses
 from zoneinfo import ZoneInfo
 
 from linli.rules.case import Case, CaseKind, CaseState, Level
-from linli.rules.messages import SMS_TEXT_CHARS, Facts, render, render_digest
+from linli.rules.delivery import Delivery
+from linli.rules.messages import SMS_TEXT_CHARS, Facts, digest, render
 from linli.rules.routing import Event
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -95,19 +96,31 @@ def test_a_device_case_without_evidence_still_reads_whole():
 
 
 def test_a_digest_names_every_case_with_its_link():
-    items = []
-    for i in range(5):
-        case = dataclasses.replace(
-            KTV, id=100 + i, site=f"s{i}", title=f"店{i}: 设备离线 sensor offline"
+    items = [
+        Delivery(
+            key=f"k{i}",
+            case_id=100 + i,
+            event=Event.OPENED.value,
+            channel="ding-grid",
+            to=("13800000006",),
+            levels=(Level.GRID_WORKER,),
+            who="红街天城南网格 网格员",
+            title=f"【新工单】店{i}: 设备离线 sensor offline",
+            text="…",
+            link=f"http://x/board/cases/{100 + i}",
+            created_ms=T0,
         )
-        facts = dataclasses.replace(
-            FACTS, case=case, site_name=f"店{i}", link=f"http://x/board/cases/{100 + i}"
-        )
-        items.append((facts, render(facts)))
-    m = render_digest(items, "红街天城南网格")
-    assert m.title == "【5 件工单】红街天城南网格"
+        for i in range(5)
+    ]
+    m = digest(items)
+    assert m.title == "【5 件工单】红街天城南网格 网格员"
     for i in range(5):
-        assert f"[#{100 + i}](http://x/board/cases/{100 + i})" in m.text
-    assert "请立即检查并整改" in m.text
-    assert render_digest(items[:1], "g") == items[0][1]
+        assert (
+            f"- 【新工单】店{i}: 设备离线 sensor offline [#{100 + i}](http://x/board/cases/{100 + i})"
+            in m.text
+        )
+    assert "签收并处理" in m.text
+    assert m.key == "k0+k1+k2+k3+k4"
     assert all(len(v) <= SMS_TEXT_CHARS for k, v in m.sms.items() if k != "link")
+    told = [dataclasses.replace(d, event=Event.RESOLVED.value) for d in items]
+    assert "仅供知悉" in digest(told).text
