@@ -21,6 +21,7 @@ from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
 from linli.store.cases import CaseTx
+from linli.store.outbox import OutboxTx
 from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, StoreError
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
@@ -233,6 +234,12 @@ class Database:
         """The case store in one transaction: committed together, or not at all."""
         with self._transaction() as conn:
             yield CaseTx(conn)
+
+    @contextmanager
+    def outbox(self) -> Iterator[OutboxTx]:
+        """The outbox (deliveries to send) in one transaction."""
+        with self._transaction() as conn:
+            yield OutboxTx(conn)
 
     # -- plumbing -------------------------------------------------------------------
 
