@@ -6,14 +6,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from linli.influx.annotations import CaseChange, case_event_line
-from linli.influx.history import MemoryHistory
+from linli.influx.annotations import case_event_line
 from linli.rules.case import Action, CaseState, Level, apply
+from linli.rules.engine.decide import CaseChange
 from linli.rules.engine.engine import Engine
 from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import Merchant, Sensor, SiteKind, Zone
 from linli.store import Database, GridRecord, SiteRecord
+from tests.fakes import MemoryHistory
 from tests.rules.conftest import local_ms
 
 MIN = 60_000
