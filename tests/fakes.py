@@ -8,7 +8,7 @@ from linli.rules.reading import Reading
 
 
 class MemoryHistory:
-    """The `ReadingHistory` port (rules/ports.py) in memory: what was `add`ed, newest kept per (sensor, time)."""
+    """`ReadingHistory` (rules/ports.py) in memory: what was `add`ed, newest per (sensor, time)."""
 
     def __init__(self) -> None:
         self._readings: dict[str, dict[int, Reading]] = {}
