@@ -1,29 +1,19 @@
 """Telling the world what the engine decided: its own stage, after the decision (STYLE §7).
 
-The engine's transaction decides (cases, occurrences, timeline); what changed is then
-told. Today that is the `case_event` points Grafana draws as annotations (CONTRACT §4);
-a failure to tell is logged by the engine and never undoes a decision.
+The engine's transaction decides (cases, occurrences, timeline; rules/engine/decide.py);
+what changed is then told, after the commit, through the `Tell` port (rules/ports.py).
+Today that is the `case_event` points Grafana draws as annotations (CONTRACT §4); a
+failure to tell is logged by the engine and never undoes a decision.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from linli.influx.lineprotocol import line
-from linli.rules.case import Case, TimelineEntry
 from linli.rules.constants import M_CASE_EVENT
-
-
-@dataclass(frozen=True, slots=True)
-class CaseChange:
-    """One change to tell the world about (a `case_event` point)."""
-
-    case: Case
-    entry: TimelineEntry
-
-
-Tell = Callable[[Sequence[CaseChange]], None]
+from linli.rules.engine.decide import CaseChange
+from linli.rules.ports import Tell
 
 
 def case_event_line(change: CaseChange) -> str:

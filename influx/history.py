@@ -1,32 +1,18 @@
 """Stored readings read back: the engine's replay at start, evidence snapshots, backtests.
 
-`InfluxHistory` reads InfluxDB; `MemoryHistory` is the same port in memory (tests).
+`InfluxHistory` is the engine's `ReadingHistory` port (rules/ports.py) on InfluxDB.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from linli.influx.client import InfluxClient, ResultSeries
 from linli.rules.constants import F_PERIOD_S, F_SEQ, M_FUME, M_NOISE, TAG_SENSOR
 from linli.rules.reading import METRICS, Reading, SensorKind
 
 MEASUREMENTS = ((M_NOISE, SensorKind.NOISE), (M_FUME, SensorKind.FUME))
-
-
-class ReadingHistory(Protocol):
-    """Where the engine finds durable readings it may not have judged."""
-
-    def newest(self, since_ms: int) -> dict[str, int]:
-        """Each sensor's newest reading time at or after `since_ms`."""
-        ...
-
-    def readings_after(
-        self, sensor: str, after_ms: int, until_ms: int | None = None
-    ) -> list[Reading]:
-        """A sensor's stored readings later than `after_ms` (up to `until_ms`), oldest first."""
-        ...
 
 
 # The column each field of a Reading is read from, by name (tests/test_codecs.py compares
@@ -39,7 +25,6 @@ READING_FIELDS: Final = {
     "period_s": F_PERIOD_S,
     "metrics": "a column per metric of the kind (rules/reading.METRICS), null ones left out",
 }
-
 
 def readings_of(rows: Iterable[ResultSeries], kind: SensorKind) -> list[Reading]:
     """InfluxDB rows of `noise` or `fume` (SELECT *) as readings."""
@@ -105,34 +90,3 @@ class InfluxHistory:
             )
             out += readings_of(self._influx.query(q), kind)
         return sorted(out, key=lambda r: r.ts_ms)
-
-
-class MemoryHistory:
-    """ReadingHistory in memory: what was `add`ed, newest kept per (sensor, time)."""
-
-    def __init__(self) -> None:
-        self._readings: dict[str, dict[int, Reading]] = {}
-
-    def add(self, readings: Iterable[Reading]) -> None:
-        """Store readings (the same sensor and time again replaces, as in InfluxDB)."""
-        for r in readings:
-            self._readings.setdefault(r.sensor, {})[r.ts_ms] = r
-
-    def newest(self, since_ms: int) -> dict[str, int]:
-        """Each sensor's newest reading time at or after `since_ms`."""
-        out = {}
-        for sensor, by_ts in self._readings.items():
-            newest = max(by_ts, default=None)
-            if newest is not None and newest >= since_ms:
-                out[sensor] = newest
-        return out
-
-    def readings_after(
-        self, sensor: str, after_ms: int, until_ms: int | None = None
-    ) -> list[Reading]:
-        """A sensor's readings later than `after_ms` (up to `until_ms`), oldest first."""
-        return [
-            r
-            for ts, r in sorted(self._readings.get(sensor, {}).items())
-            if ts > after_ms and (until_ms is None or ts <= until_ms)
-        ]

@@ -1,10 +1,24 @@
-"""The ports the core talks through; adapters at the edges implement them (STYLE §8)."""
+"""The ports the core talks through; adapters at the edges implement them (STYLE §8).
+
+Ingest reads the registry and keeps rejections through them; the rule engine
+(rules/engine/) keeps cases and its rules' memory in a `CaseStore` (store/ implements
+it on SQLAlchemy), reads stored readings back from a `ReadingHistory` (influx/history.py)
+and tells what it decided to `Teller`s inside its transaction and to a `Tell` after it
+(influx/annotations.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
 from typing import Protocol
 
+from linli.rules.case import Case, TimelineEntry
+from linli.rules.engine.decide import CaseChange
+from linli.rules.events import Breach
+from linli.rules.judge import SensorState
+from linli.rules.reading import Reading
 from linli.rules.registry import Registry
 from linli.rules.rejection import Rejection
 
@@ -43,3 +57,119 @@ class Clock(Protocol):
     def now_ms(self) -> int:
         """Epoch milliseconds."""
         ...
+
+
+# -- the rule engine's ports ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PendingSnapshot:
+    """An evidence snapshot still collecting readings: the window it proves, when noticed."""
+
+    evidence_id: int
+    sensor: str
+    start_ms: int  # the breach window's start (the snapshot reaches a margin before it)
+    until_ms: int  # the snapshot's end (a margin after the window)
+    noticed_ms: int  # wall time the occurrence was recorded
+
+
+class CaseTx(Protocol):
+    """The case store inside one transaction: what the engine writes commits together."""
+
+    def active_case(self, site: str, rule: str) -> Case | None:
+        """The one case not closed for (site, rule), if any."""
+        ...
+
+    def insert_case(self, case: Case) -> Case:
+        """Keep a new case; returns it with its id."""
+        ...
+
+    def update_case(self, case: Case, entry: TimelineEntry) -> None:
+        """Write a changed case and its timeline entry."""
+        ...
+
+    def add_timeline(self, case_id: int, entry: TimelineEntry) -> None:
+        """Append a timeline entry."""
+        ...
+
+    def has_occurrence(self, case_id: int, sensor: str, start_ms: int) -> bool:
+        """Whether this episode (by its window's start) is on the case already."""
+        ...
+
+    def add_occurrence(
+        self, case_id: int, breach: Breach, at_ms: int, snapshot: Sequence[Reading], until_ms: int
+    ) -> int:
+        """Record one episode on a case with its evidence; returns the evidence id."""
+        ...
+
+    def grow_occurrence(self, case_id: int, breach: Breach, until_ms: int) -> int | None:
+        """Give an episode's occurrence its new extent and its snapshot a new end (open
+        again); returns the evidence id, or None when the case holds no such occurrence."""
+        ...
+
+    def pending_snapshots(self) -> list[PendingSnapshot]:
+        """The evidence snapshots still collecting readings."""
+        ...
+
+    def set_snapshot(
+        self, pending: PendingSnapshot, readings: Iterable[Reading] | None, done: bool
+    ) -> None:
+        """Replace an evidence snapshot with these readings (None: keep it); `done` closes it."""
+        ...
+
+    def not_closed(self) -> list[Case]:
+        """Every case not closed, for the tick."""
+        ...
+
+    def load_states(self) -> dict[str, SensorState]:
+        """Every sensor's saved rules' memory."""
+        ...
+
+    def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:
+        """Replace these sensors' saved rules' memory."""
+        ...
+
+
+class CaseStore(Protocol):
+    """Where the engine keeps cases and reads the registry."""
+
+    def registry_version(self) -> int:
+        """A number that changes whenever grids, sites or sensors change."""
+        ...
+
+    def load_registry(self) -> Registry:
+        """A consistent snapshot of grids, sites and sensors."""
+        ...
+
+    def cases(self) -> AbstractContextManager[CaseTx]:
+        """The case store in one transaction: committed together, or not at all."""
+        ...
+
+
+class ReadingHistory(Protocol):
+    """Where the engine finds durable readings it may not have judged."""
+
+    def newest(self, since_ms: int) -> dict[str, int]:
+        """Each sensor's newest reading time at or after `since_ms`."""
+        ...
+
+    def readings_after(
+        self, sensor: str, after_ms: int, until_ms: int | None = None
+    ) -> list[Reading]:
+        """A sensor's stored readings later than `after_ms` (up to `until_ms`), oldest first."""
+        ...
+
+
+class Teller(Protocol):
+    """Told a transaction's case changes inside it, after the decision (an outbox).
+
+    What it writes through `tx` commits with the case changes or not at all; a teller that
+    raises fails the round, which is judged again.
+    """
+
+    def tell(self, tx: CaseTx, changes: Sequence[CaseChange]) -> None:
+        """Record these case changes in the transaction that made them."""
+        ...
+
+
+Tell = Callable[[Sequence[CaseChange]], None]  # told after the commit; a failure is logged

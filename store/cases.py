@@ -1,7 +1,8 @@
 """Cases, occurrences, evidence, timeline and the rules' memory in the relational store.
 
 `CaseTx` is one transaction: the engine judges a batch and writes every case change and
-the rules' new state together, so a restart never sees one without the other.
+the rules' new state together, so a restart never sees one without the other. It is the
+engine's `CaseTx` port (rules/ports.py) on SQLAlchemy, with the API's reads beside.
 """
 
 from __future__ import annotations
@@ -15,8 +16,11 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, inser
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
 from linli.rules.events import Breach
+from linli.rules.judge import SensorState
+from linli.rules.ports import PendingSnapshot
 from linli.rules.reading import Reading
 from linli.store.errors import NotFound
+from linli.store.rulestate import state_doc, state_of
 from linli.store.snapshots import snapshot_doc, snapshot_readings
 from linli.store.tables import cases, evidence, occurrences, rule_state, timeline
 
@@ -64,17 +68,6 @@ class CaseDetail:
     occurrences: list[Occurrence]
     evidence: list[Evidence]
     timeline: list[TimelineEntry]
-
-
-@dataclass(frozen=True, slots=True)
-class PendingSnapshot:
-    """An evidence snapshot still collecting readings: the window it proves, when noticed."""
-
-    evidence_id: int
-    sensor: str
-    start_ms: int  # the breach window's start (the snapshot reaches a margin before it)
-    until_ms: int  # the snapshot's end (a margin after the window)
-    noticed_ms: int  # wall time the occurrence was recorded
 
 
 # The engine's statements, built once: executing one then only binds its parameters.
@@ -319,18 +312,18 @@ class CaseTx:
 
     # -- the rules' memory --------------------------------------------------------------
 
-    def load_states(self) -> dict[str, Any]:
-        """Every sensor's saved rule state document."""
-        return {r.sensor: r.doc for r in self.conn.execute(select(rule_state))}
+    def load_states(self) -> dict[str, SensorState]:
+        """Every sensor's saved rules' memory (a JSON document each: store/rulestate.py)."""
+        return {r.sensor: state_of(r.sensor, r.doc) for r in self.conn.execute(select(rule_state))}
 
-    def save_states(self, docs: Mapping[str, Any], now_ms: int) -> None:
-        """Replace these sensors' rule state documents."""
-        if not docs:
+    def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:
+        """Replace these sensors' saved rules' memory."""
+        if not states:
             return
-        self.conn.execute(delete(rule_state).where(rule_state.c.sensor.in_(list(docs))))
+        self.conn.execute(delete(rule_state).where(rule_state.c.sensor.in_(list(states))))
         self.conn.execute(
             insert(rule_state),
-            [{"sensor": s, "doc": d, "updated_ms": now_ms} for s, d in docs.items()],
+            [{"sensor": s, "doc": state_doc(st), "updated_ms": now_ms} for s, st in states.items()],
         )
 
     # -- reads for the API --------------------------------------------------------------

@@ -21,9 +21,9 @@ from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
 from linli.store.cases import CaseTx
-from linli.store.outbox import OutboxTx
 from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, StoreError
+from linli.store.outbox import OutboxTx
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
 from linli.store.tokens import Grant, Role
 

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 import pytest
 
-from linli.influx.annotations import CaseChange, case_event_line
-from linli.influx.history import MemoryHistory
-from linli.rules.case import Action, CaseState, Level, apply
+from linli.influx.annotations import case_event_line
+from linli.rules.case import Action, CaseState, Level, TimelineEntry, apply
+from linli.rules.engine.decide import CaseChange
 from linli.rules.engine.engine import Engine
 from linli.rules.policy import Escalation, RulePolicy
+from linli.rules.ports import CaseTx
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import Merchant, Sensor, SiteKind, Zone
 from linli.store import Database, GridRecord, SiteRecord
+from tests.fakes import MemoryHistory
 from tests.rules.conftest import local_ms
 
 MIN = 60_000
@@ -343,3 +345,72 @@ def test_a_ktv_night_is_one_occurrence_per_episode_and_rule(
         local_ms("22:30") + s, local_ms("22:30") + 2000 * s,
     )  # fmt: skip
     assert ev.snapshot[-1]["ts"] == local_ms("02:00", 27)
+
+
+class TimelineTeller:
+    """An in-transaction teller as an outbox is one: it records what it is told and writes
+    a row per change through the transaction (here a timeline comment on the case)."""
+
+    def __init__(self) -> None:
+        self.told: list[list[tuple[Action, int | None]]] = []
+
+    def tell(self, tx: CaseTx, changes: Sequence[CaseChange]) -> None:
+        self.told.append([(c.entry.action, c.case.id) for c in changes])
+        for c in changes:
+            assert c.case.id is not None
+            entry = c.entry
+            tx.add_timeline(
+                c.case.id,
+                TimelineEntry(entry.at_ms, "outbox", Action.COMMENT, entry.to_state,
+                              entry.to_state, entry.level, f"told {entry.action}"),
+            )  # fmt: skip
+
+
+class FailingTeller:
+    """A teller told after the outbox that fails while `fail`: the transaction with it."""
+
+    fail = False
+
+    def tell(self, tx: CaseTx, changes: Sequence[CaseChange]) -> None:
+        if self.fail:
+            raise RuntimeError("outbox full")
+
+
+def test_an_in_transaction_teller_sees_the_transactions_changes_and_rolls_back_with_them(
+    db: Database, history: MemoryHistory
+) -> None:
+    outbox, failing = TimelineTeller(), FailingTeller()
+    after: list[CaseChange] = []
+    engine = Engine(db, RulePolicy(), tell=after.extend, tellers=[outbox, failing], history=history)
+    loud = night("22:10", 10, 55.0)
+    feed(engine, loud[:7])  # not yet over for the window: no change, nobody told
+    assert (outbox.told, after) == ([], [])
+    # the 8th reading opens the case; the transaction fails after the outbox wrote its row
+    failing.fail = True
+    with pytest.raises(RuntimeError, match="outbox full"):
+        feed(engine, loud[7:8])
+    ((opened,),) = outbox.told
+    assert opened[0] is Action.OPEN and opened[1] is not None  # told the case with its id
+    with db.cases() as tx:
+        assert tx.list_cases() == ([], 0)  # the case and the outbox's row: rolled back
+        assert tx.load_states() == {}
+    assert after == []  # nothing committed, nothing told after the commit
+    # the round again (as the engine's loop retries it), the outbox working: one case,
+    # one row of the outbox, told once more in the transaction and once after it
+    failing.fail = False
+    feed(engine, loud[7:8])
+    d = only_case(db)
+    assert outbox.told == [[(Action.OPEN, opened[1])], [(Action.OPEN, d.case.id)]]
+    assert [(e.actor, e.action, e.note) for e in d.timeline] == [
+        ("linli", Action.OPEN, d.timeline[0].note),
+        ("outbox", Action.COMMENT, "told open"),
+    ]
+    assert [(c.entry.action, c.case.id) for c in after] == [(Action.OPEN, d.case.id)]
+    # each transaction's own changes: a quiet spell (the episode's CLEAR changes no case)
+    # tells nobody, the next episode is one occurrence told alone
+    feed(engine, loud[8:])
+    feed(engine, night("22:20", 20, 45.0, first_seq=10))
+    feed(engine, night("22:40", 10, 55.0, first_seq=30))
+    assert outbox.told[2:] == [[(Action.OCCUR, d.case.id)]]
+    d = only_case(db)
+    assert [e.note for e in d.timeline if e.actor == "outbox"] == ["told open", "told occur"]

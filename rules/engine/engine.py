@@ -2,12 +2,14 @@
 
 Ingest's writer hands every durable batch to `Engine.submit`, which only enqueues: the
 hot path stays fast. One engine thread takes `now` once per round, judges the readings
-by the pure rules (rules/judge.py, rules/breaches.py), and applies the resulting
-decisions to the case store in one transaction together with the rules' new memory, so
-a restart mid-breach neither repeats nor misses a case. A periodic tick finds silent
-sensors, escalates cases on schedule and closes resolved ones whose verification window
-passed. Telling (the `case_event` points for Grafana) happens after the transaction, as
-its own stage.
+by the pure rules (rules/judge.py, rules/breaches.py), decides what each event does to
+its case (rules/engine/decide.py, pure too) and applies the decisions to the case store
+(the `CaseStore` port, rules/ports.py) in one transaction together with the rules' new
+memory, so a restart mid-breach neither repeats nor misses a case. A periodic tick finds
+silent sensors, escalates cases on schedule and closes resolved ones whose verification
+window passed (`decide.age`). Telling is its own stage: the `Teller`s are given each
+transaction's case changes inside it (an outbox's rows commit with them), the post-commit
+`Tell` (the `case_event` points for Grafana) after it.
 
 A full queue blocks the writer: the writer stops acknowledging, the MQTT loop stops
 reading and the broker holds the rest (the same backpressure as a full spool).
@@ -39,21 +41,9 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Final
 
-from linli.influx.annotations import CaseChange, Tell
-from linli.influx.history import ReadingHistory
-from linli.rules.case import (
-    Action,
-    Case,
-    CaseKind,
-    CaseState,
-    Level,
-    apply,
-    due_level,
-    open_case,
-    verification_due,
-)
+from linli.rules.engine.decide import CaseChange, Decision, age, decide
 from linli.rules.engine.evidence import Snapshots
-from linli.rules.events import DEVICE_RULES, Breach, Event, Signal
+from linli.rules.events import Event, Signal
 from linli.rules.judge import (
     SensorState,
     judge_readings,
@@ -63,31 +53,46 @@ from linli.rules.judge import (
     new_series,
 )
 from linli.rules.policy import RulePolicy, SiteLimits
+from linli.rules.ports import CaseStore, CaseTx, ReadingHistory, Tell, Teller
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Registry, Site
 from linli.rules.series import Series
-from linli.store import Database
-from linli.store.cases import CaseTx
-from linli.store.rulestate import state_doc, state_of
 
 log = logging.getLogger(__name__)
-
-ACTOR: Final = "linli"
-
-TITLES: Final = {
-    "noise_leq": "噪声超标 noise over the limit",
-    "noise_night_max": "夜间突发噪声 night noise peaks",
-    "fume_conc": "油烟超标 cooking fume over the limit",
-    "purifier_off": "净化器未开启 purifier off while cooking",
-    "device_offline": "设备离线 sensor offline",
-    "device_stuck": "设备数据冻结 sensor stuck",
-    "device_implausible": "设备数据异常 implausible readings",
-}
-
 
 IDLE_SAVE_S: Final = 0.2  # a queue quiet this long: save the rules' state
 
 Stored = Reading | DeviceStatus  # what the writer hands over once durable, in arrival order
+NEW_EPISODE: Final = (Signal.BREACH, Signal.FAULT)  # the events an occurrence is added by
+
+
+class Sites:
+    """The registry as the engine knows it, reloaded when the store's version moved, and
+    each site's limits in force worked out once per registry."""
+
+    def __init__(self, store: CaseStore, policy: RulePolicy) -> None:
+        self._store = store
+        self._policy = policy
+        self._registry: Registry = store.load_registry()
+        self._limits: dict[str, SiteLimits] = {}
+
+    def refresh(self) -> None:
+        """Reload the registry if grids, sites or sensors changed (once per round)."""
+        if self._store.registry_version() != self._registry.version:
+            self._registry = self._store.load_registry()
+            self._limits.clear()
+
+    def site_of(self, sensor_id: str) -> Site | None:
+        """The site of a registered sensor."""
+        sensor = self._registry.sensors.get(sensor_id)
+        return None if sensor is None else self._registry.sites.get(sensor.site)
+
+    def limits_of(self, site: Site) -> SiteLimits:
+        """Every limit in force at a site."""
+        limits = self._limits.get(site.id)
+        if limits is None:
+            limits = self._limits[site.id] = self._policy.site_limits(site)
+        return limits
 
 
 class Engine:
@@ -95,10 +100,11 @@ class Engine:
 
     def __init__(
         self,
-        db: Database,
+        db: CaseStore,
         policy: RulePolicy,
         *,
         tell: Tell | None = None,
+        tellers: Sequence[Teller] = (),
         queue_batches: int = 16,
         tick_s: float = 10.0,
         retry_s: float = 1.0,
@@ -115,13 +121,13 @@ class Engine:
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self.policy = policy
         self._tell = tell
+        self._tellers = tuple(tellers)
         self._queue: queue.Queue[Sequence[Stored] | None] = queue.Queue(maxsize=queue_batches)
         self._tick_s = tick_s
         self._retry_s = retry_s
-        self._registry: Registry = db.load_registry()
-        self._limits: dict[str, SiteLimits] = {}  # per site, as of this registry
+        self._sites = Sites(db, policy)
         with db.cases() as tx:
-            self._states = {s: state_of(s, d) for s, d in tx.load_states().items()}
+            self._states = tx.load_states()
             pending = tx.pending_snapshots()
         self._snapshots = Snapshots(policy.evidence_margin_s, history, pending)
         self._series: dict[str, Series] = {}
@@ -175,7 +181,7 @@ class Engine:
         replayed = 0
         for sensor, newest in sorted(self.history.newest(horizon).items()):
             watermark = self._watermark(sensor)
-            if self._site_of(sensor) is None:
+            if self._sites.site_of(sensor) is None:
                 continue
             after = horizon if watermark is None else max(horizon, watermark - keep)
             if newest <= after:
@@ -253,18 +259,7 @@ class Engine:
             count += len(item)
         return batch
 
-    # -- deciding -------------------------------------------------------------------
-
-    def _refresh_registry(self) -> None:
-        if self._db.registry_version() != self._registry.version:
-            self._registry = self._db.load_registry()
-            self._limits.clear()
-
-    def _limits_of(self, site: Site) -> SiteLimits:
-        limits = self._limits.get(site.id)
-        if limits is None:
-            limits = self._limits[site.id] = self.policy.site_limits(site)
-        return limits
+    # -- judging and deciding -------------------------------------------------------
 
     def process(self, items: Sequence[Stored], now_ms: int) -> None:
         """Judge durable readings and statuses at `now_ms`; apply the decisions in one transaction.
@@ -275,7 +270,7 @@ class Engine:
         at most every `checkpoint_s` (and when the queue runs empty): what a crash loses
         of it is judged again from InfluxDB at start, and adds nothing (see the module).
         """
-        self._refresh_registry()
+        self._sites.refresh()
         by_sensor: dict[str, list[Stored]] = defaultdict(list)
         for item in items:
             by_sensor[item.sensor].append(item)
@@ -285,7 +280,7 @@ class Engine:
         self._snapshots.begin()
         with self._db.cases() as tx:
             for sensor_id, stored in by_sensor.items():
-                site = self._site_of(sensor_id)
+                site = self._sites.site_of(sensor_id)
                 if site is None:
                     continue
                 state = states.get(sensor_id) or SensorState(sensor_id)
@@ -294,12 +289,12 @@ class Engine:
                         state, events = judge_status(self.policy, site, state, run, now_ms)
                     else:
                         series = self._series_of(sensor_id, run[0].kind)
-                        limits = self._limits_of(site)
+                        limits = self._sites.limits_of(site)
                         state, events = judge_readings(
                             self.policy, site, state, series, run, now_ms, limits
                         )
                     for event in events:
-                        changes += self._decide(tx, site, state, event, now_ms)
+                        changes += self._event(tx, site, state, event, now_ms)
                 if state is not states.get(sensor_id):
                     states[sensor_id] = state
                     judged.append(sensor_id)
@@ -308,6 +303,7 @@ class Engine:
             if dirty and (changes or due):
                 _save_states(tx, states, dirty, now_ms)
                 dirty = set()
+            self._tell_within(tx, changes)
         self._states = states
         self._dirty = dirty
         if not dirty:
@@ -326,14 +322,14 @@ class Engine:
 
     def tick(self, now_ms: int) -> None:
         """Silent sensors, escalation, verification windows, finished snapshots."""
-        self._refresh_registry()
+        self._sites.refresh()
         changes: list[CaseChange] = []
         states = dict(self._states)
         changed: list[str] = []
         self._snapshots.begin()
         with self._db.cases() as tx:
             for sensor_id, state in states.items():
-                site = self._site_of(sensor_id)
+                site = self._sites.site_of(sensor_id)
                 if site is None:
                     continue
                 new, events = judge_silence(self.policy, site, state, now_ms)
@@ -341,10 +337,11 @@ class Engine:
                     states[sensor_id] = new
                     changed.append(sensor_id)
                     for event in events:
-                        changes += self._decide(tx, site, new, event, now_ms)
+                        changes += self._event(tx, site, new, event, now_ms)
             for case in tx.not_closed():
-                changes += self._age(tx, case, now_ms)
+                changes += _write(tx, age(case, self.policy, now_ms))
             _save_states(tx, states, changed, now_ms)
+            self._tell_within(tx, changes)
         self._states = states
         self._snapshots.keep()
         self._told(changes)
@@ -354,103 +351,44 @@ class Engine:
         state = self._states.get(sensor)
         return None if state is None else state.watermark_ms
 
-    def _site_of(self, sensor_id: str) -> Site | None:
-        sensor = self._registry.sensors.get(sensor_id)
-        return None if sensor is None else self._registry.sites.get(sensor.site)
-
-    def _decide(
+    def _event(
         self, tx: CaseTx, site: Site, state: SensorState, event: Event, now_ms: int
     ) -> list[CaseChange]:
-        """One judge event → case changes: open, add an occurrence, reopen, or recover.
-
-        An occurrence is an episode (rules/breaches.py), identified by (case, sensor,
-        window start): its BREACH opens the case or adds it, with a timeline entry; its
-        EXTEND and CLEAR only grow its window, worst value and evidence snapshot, with no
-        timeline entry, and tell nobody. Breach cases are resolved by people, never by
-        linli: a CLEAR changes no case state.
-        """
+        """One judge event: its case decided (rules/engine/decide.py), the decision written,
+        the occurrence's evidence recorded; returns the case changes made."""
         case = tx.active_case(site.id, event.rule.value)
-        if event.signal is Signal.EXTEND or event.signal is Signal.CLEAR:
-            if case is None or event.breach is None:
-                return []
-            assert case.id is not None
-            self._snapshots.grow(tx, case.id, event.breach, now_ms)
-            if event.signal is Signal.CLEAR:
-                return []
-            return self._still_over(tx, case, event.breach, now_ms)
-        if event.signal is Signal.RECOVER:
-            if case is None:
-                return []
-            moved, entry = apply(case, Action.RECOVER, now_ms, ACTOR, "sensor recovered")
-            tx.update_case(moved, entry)
-            return [CaseChange(moved, entry)]
         breach = event.breach
-        assert breach is not None
-        note = breach.summary + (" (late data 迟到数据)" if breach.late else "")
-        if case is None:
-            first = Level.MERCHANT if site.merchant is not None else Level.GRID_WORKER
-            kind = CaseKind.DEVICE if event.rule in DEVICE_RULES else CaseKind.BREACH
-            late = " [迟到数据 late data]" if breach.late else ""
-            new = Case(
-                site=site.id,
-                grid=site.grid,
-                rule=event.rule.value,
-                kind=kind,
-                sensor=breach.sensor,
-                title=f"{site.name}: {TITLES[event.rule.value]}{late}",
-                opened_ms=now_ms,
-                first_level=first,
-                late=breach.late,
-            )
-            opened, entry = open_case(new, ACTOR, note)
-            moved = tx.insert_case(opened)
-            assert moved.id is not None
-            tx.add_timeline(moved.id, entry)
-        elif tx.has_occurrence(case.id, breach.sensor, breach.start_ms):  # type: ignore[arg-type]
-            return []  # the same episode judged again (a replay): nothing new
-        else:
-            moved, entry = apply(case, Action.OCCUR, now_ms, ACTOR, note)
-            tx.update_case(moved, entry)
-        assert moved.id is not None
-        series = self._series.get(breach.sensor)
-        self._snapshots.add(tx, moved.id, breach, now_ms, series, state.recent)
-        return [CaseChange(moved, entry)]
-
-    def _still_over(self, tx: CaseTx, case: Case, breach: Breach, now_ms: int) -> list[CaseChange]:
-        """A resolved case whose episode goes on past the resolution: it recurred (reopened).
-
-        The episode still grows a whole rule window after the case was resolved (so not
-        merely a rolling window that still holds the loud minutes before it): the fix did
-        not hold, the verification window's recurrence, as a new episode's breach would be.
-        """
-        window_ms = self.policy.episode_window_s(breach.rule) * 1000
         if (
-            case.state is not CaseState.RESOLVED
-            or case.resolved_ms is None
-            or breach.end_ms - window_ms <= case.resolved_ms
+            case is not None
+            and breach is not None
+            and event.signal in NEW_EPISODE
+            and tx.has_occurrence(case.id, breach.sensor, breach.start_ms)  # type: ignore[arg-type]
         ):
-            return []
-        note = f"still over the limit after it was resolved: {breach.summary}"
-        moved, entry = apply(case, Action.REOPEN, now_ms, ACTOR, note)  # the same occurrence
-        tx.update_case(moved, entry)
-        return [CaseChange(moved, entry)]
-
-    def _age(self, tx: CaseTx, case: Case, now_ms: int) -> list[CaseChange]:
-        out: list[CaseChange] = []
-        if verification_due(case, self.policy.verification_s, now_ms):
-            moved, entry = apply(case, Action.VERIFY, now_ms, ACTOR, "no recurrence")
-            tx.update_case(moved, entry)
-            return [CaseChange(moved, entry)]
-        target = due_level(case, self.policy.escalation, now_ms)
-        while case.level is not target:
-            case, entry = apply(case, Action.ESCALATE, now_ms, ACTOR, f"escalated to {target}")
-            tx.update_case(case, entry)
-            out.append(CaseChange(case, entry))
-        return out
+            return []  # the same episode judged again (a replay): nothing new
+        decision = decide(event, case, site, self.policy, now_ms)
+        changes = _write(tx, decision)
+        case = changes[-1].case if changes else case
+        if decision.add_occurrence is not None:
+            assert case is not None and case.id is not None
+            added = decision.add_occurrence
+            series = self._series.get(added.sensor)
+            self._snapshots.add(tx, case.id, added, now_ms, series, state.recent)
+        if decision.grow_occurrence is not None:
+            assert case is not None and case.id is not None
+            self._snapshots.grow(tx, case.id, decision.grow_occurrence, now_ms)
+        return changes
 
     # -- telling --------------------------------------------------------------------
 
+    def _tell_within(self, tx: CaseTx, changes: Sequence[CaseChange]) -> None:
+        """The transaction's changes to the in-transaction tellers (an outbox): what they
+        write commits with the changes; one that raises fails the round."""
+        if changes:
+            for teller in self._tellers:
+                teller.tell(tx, changes)
+
     def _told(self, changes: Sequence[CaseChange]) -> None:
+        """The committed changes to the post-commit teller; a failure is only logged."""
         if changes and self._tell is not None:
             try:
                 self._tell(changes)
@@ -458,10 +396,26 @@ class Engine:
                 log.exception("could not tell %d case changes", len(changes))
 
 
+def _write(tx: CaseTx, decision: Decision) -> list[CaseChange]:
+    """A decision's case changes in the store, in order: the first inserted if it opens
+    the case; returns them as kept (an opened case with its id)."""
+    written: list[CaseChange] = []
+    for change in decision.changes:
+        if decision.opens and not written:
+            kept = tx.insert_case(change.case)
+            assert kept.id is not None
+            tx.add_timeline(kept.id, change.entry)
+            change = CaseChange(kept, change.entry)
+        else:
+            tx.update_case(change.case, change.entry)
+        written.append(change)
+    return written
+
+
 def _save_states(
     tx: CaseTx, states: Mapping[str, SensorState], sensors: Iterable[str], now_ms: int
 ) -> None:
-    tx.save_states({s: state_doc(states[s]) for s in sensors}, now_ms)
+    tx.save_states({s: states[s] for s in sensors}, now_ms)
 
 
 def _runs(stored: Sequence[Stored]) -> list[DeviceStatus | list[Reading]]:

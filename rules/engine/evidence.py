@@ -26,12 +26,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from linli.influx.history import ReadingHistory
 from linli.rules.events import Breach
+from linli.rules.ports import CaseStore, CaseTx, PendingSnapshot, ReadingHistory
 from linli.rules.reading import Reading
 from linli.rules.series import Series
-from linli.store import Database
-from linli.store.cases import CaseTx, PendingSnapshot
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +127,7 @@ class Snapshots:
             items.append(p)
         self._new.clear()
 
-    def fill(self, db: Database, watermark: Callable[[str], int | None], now_ms: int) -> None:
+    def fill(self, db: CaseStore, watermark: Callable[[str], int | None], now_ms: int) -> None:
         """Read the due snapshots back from InfluxDB, then store them.
 
         Due: once the sensor's readings (`watermark`: the newest judged) have passed the
