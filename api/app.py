@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from fastapi import FastAPI, Request, status
@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse
 from linli import __version__
 from linli.api.routers import (
     cases,
+    deliveries,
     grids,
     health,
     readings,
@@ -26,6 +27,7 @@ from linli.api.telemetry import RangeTooLarge
 from linli.influx.client import InfluxClient, InfluxError, InfluxUnavailable
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
+from linli.rules.ports import Teller
 from linli.store import Database, Duplicate, Invalid, NotFound, StoreError
 
 API_PREFIX: Final = "/api/v1"
@@ -53,6 +55,8 @@ def create_app(
     *,
     max_raw_points: int = DEFAULT_MAX_RAW_POINTS,
     policy: RulePolicy | None = None,
+    tellers: Sequence[Teller] = (),
+    channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -63,8 +67,22 @@ def create_app(
     )
     if policy is None:
         policy = RulePolicy(calendar=Calendar(config.tz))
-    app.state.services = Services(config, db, influx, broker_status, max_raw_points, policy)
-    for module in (health, grids, sites, sensors, readings, rejected, spool, tokens, cases, rules):
+    app.state.services = Services(
+        config, db, influx, broker_status, max_raw_points, policy, tellers, channel_health
+    )
+    for module in (
+        health,
+        grids,
+        sites,
+        sensors,
+        readings,
+        rejected,
+        spool,
+        tokens,
+        cases,
+        deliveries,
+        rules,
+    ):
         app.include_router(module.router, prefix=API_PREFIX)
     for error, code in _STATUS:
         app.add_exception_handler(error, _handler(code))

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from linli.api.telemetry import SensorStatus
 from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.delivery import Delivery
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.rules.rejection import ReasonCode
@@ -407,6 +408,50 @@ class Health(BaseModel):
     influxdb: Part
     case_store: Part
     spool: SpoolPart
+    channels: dict[str, Part] = Field(
+        default_factory=dict,
+        description="each notification channel: configured or why not, its last success and "
+        "last failure (the overall status does not depend on them: ingest and the rules go on)",
+    )
+
+
+class DeliveryOut(BaseModel):
+    """One delivery of the outbox: a message owed to one channel's recipients."""
+
+    @classmethod
+    def of(cls, d: Delivery) -> DeliveryOut:
+        """From the store's delivery."""
+        return cls(
+            key=d.key,
+            case_id=d.case_id,
+            event=d.event,
+            channel=d.channel,
+            to=list(d.to),
+            levels=[level.value for level in d.levels],
+            who=d.who,
+            title=d.title,
+            state=d.state.value,
+            created_ms=d.created_ms,
+            due_ms=d.due_ms,
+            attempts=d.attempts,
+            detail=d.detail,
+            done_ms=d.done_ms,
+        )
+
+    key: str = Field(description="unique; a webhook's `delivery`")
+    case_id: int
+    event: str
+    channel: str
+    to: list[str]
+    levels: list[str]
+    who: str
+    title: str
+    state: Literal["pending", "sending", "delivered", "failed"]
+    created_ms: int
+    due_ms: int
+    attempts: int
+    detail: str = Field(description="what the service answered last")
+    done_ms: int | None
 
 
 class SpoolPart(BaseModel):

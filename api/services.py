@@ -3,7 +3,7 @@ passed to create_app (the composition root, linli/service.py, builds them)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Protocol
@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from linli.influx.client import InfluxClient
 from linli.rules.policy import RulePolicy
+from linli.rules.ports import Teller
 from linli.store import Database
 
 
@@ -56,6 +57,10 @@ class Services:
     broker_status: Callable[[], bool]
     max_raw_points: int
     policy: RulePolicy
+    # told of each person's action in its transaction (the outbox: rules/engine/telling.py)
+    tellers: Sequence[Teller] = ()
+    # each channel's health (notify/worker.py), for /health: name → (ok, detail)
+    channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict
 
 
 def services(request: Request) -> Services:

@@ -26,6 +26,7 @@ READING_FIELDS: Final = {
     "metrics": "a column per metric of the kind (rules/reading.METRICS), null ones left out",
 }
 
+
 def readings_of(rows: Iterable[ResultSeries], kind: SensorKind) -> list[Reading]:
     """InfluxDB rows of `noise` or `fume` (SELECT *) as readings."""
     out = []

@@ -15,11 +15,14 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
+from linli.rules.delivery import Delivery
+from linli.rules.engine.telling import Proof
 from linli.rules.events import Breach
 from linli.rules.judge import SensorState
 from linli.rules.ports import PendingSnapshot
 from linli.rules.reading import Reading
 from linli.store.errors import NotFound
+from linli.store.outbox import OutboxTx
 from linli.store.rulestate import state_doc, state_of
 from linli.store.snapshots import snapshot_doc, snapshot_readings
 from linli.store.tables import cases, evidence, occurrences, rule_state, timeline
@@ -429,3 +432,37 @@ class CaseTx:
             )
         ]
         return CaseDetail(case, occ, ev, tl)
+
+    # -- telling (rules/engine/telling.TellingTx) -------------------------------------
+
+    def latest_evidence(self, case_id: int) -> Proof | None:
+        """The case's newest evidence, as a message states it."""
+        row = self.conn.execute(
+            select(
+                evidence.c.measured,
+                evidence.c.unit,
+                evidence.c.limit_value,
+                evidence.c.standard,
+                evidence.c.clause_zh,
+                evidence.c.start_ms,
+                evidence.c.end_ms,
+            )
+            .where(evidence.c.case_id == case_id)
+            .order_by(evidence.c.id.desc())
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return Proof(
+            float(row.measured),
+            row.unit,
+            row.limit_value,
+            row.standard,
+            row.clause_zh,
+            int(row.start_ms),
+            int(row.end_ms),
+        )
+
+    def add_deliveries(self, items: Sequence[Delivery]) -> None:
+        """Keep deliveries in this transaction (the outbox)."""
+        OutboxTx(self.conn).add(items)

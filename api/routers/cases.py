@@ -12,6 +12,7 @@ from linli.api.params import parse_time_ms
 from linli.api.scope import Scope, ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.case import HUMAN_ACTIONS, CaseKind, CaseState, IllegalTransition, apply
+from linli.rules.engine.decide import CaseChange
 from linli.store import Invalid, NotFound, Role
 from linli.store.cases import CaseDetail
 
@@ -96,5 +97,7 @@ def act(case_id: int, body: ActionIn, scope: ScopeDep, services: ServicesDep) ->
         except IllegalTransition as err:
             raise Invalid(str(err)) from err
         tx.update_case(moved, entry)
+        for teller in services.tellers:  # in the transaction: told, or not changed at all
+            teller.tell(tx, [CaseChange(moved, entry)])
         detail = tx.detail(case_id)
     return _detail_out(detail)

@@ -25,6 +25,10 @@ def health(services: ServicesDep) -> JSONResponse:
         influxdb=influx,
         case_store=store,
         spool=spool_status(services),
+        channels={
+            name: Part(ok=ok, detail=detail)
+            for name, (ok, detail) in services.channel_health().items()
+        },
     )
     code = status.HTTP_200_OK if body.status == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
     return JSONResponse(body.model_dump(), status_code=code)

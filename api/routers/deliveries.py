@@ -1,0 +1,43 @@
+"""`GET /api/v1/deliveries` and `/cases/{id}/deliveries`: what linli told whom, and how it went."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, status
+
+from linli.api.schemas import DeliveryOut
+from linli.api.scope import ScopeDep
+from linli.api.services import ServicesDep
+from linli.rules.delivery import DeliveryState
+from linli.store import NotFound
+
+router = APIRouter(tags=["deliveries"])
+
+
+@router.get("/deliveries")
+def list_deliveries(
+    scope: ScopeDep,
+    services: ServicesDep,
+    state: DeliveryState = DeliveryState.FAILED,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> list[DeliveryOut]:
+    """Deliveries in one state (failed by default), newest first; staff and admins."""
+    if not scope.whole:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {scope.grant.role} may not do this")
+    with services.db.outbox() as tx:
+        found = tx.in_state(state, limit, offset)
+    return [DeliveryOut.of(d) for d in found]
+
+
+@router.get("/cases/{case_id}/deliveries")
+def case_deliveries(case_id: int, scope: ScopeDep, services: ServicesDep) -> list[DeliveryOut]:
+    """A case's deliveries, oldest first; a case out of scope does not exist."""
+    with services.db.cases() as tx:
+        case = tx.get(case_id)
+    if not scope.whole and case.site not in {s.id for s in scope.sites()}:
+        raise NotFound(f"case {case_id} does not exist")
+    with services.db.outbox() as tx:
+        found = tx.of_case(case_id)
+    return [DeliveryOut.of(d) for d in found]
