@@ -68,9 +68,7 @@ def check_url(kind: str, value: str) -> str:
     parts = urlsplit(value)
     schemes = URL_SCHEMES[kind]
     if parts.scheme not in schemes:
-        raise ValueError(
-            f"{value!r} is not a {' or '.join(s + '://' for s in schemes)} URL"
-        )
+        raise ValueError(f"{value!r} is not a {' or '.join(s + '://' for s in schemes)} URL")
     try:
         parts.port  # noqa: B018 - raises on a port that is not a number
     except ValueError:
@@ -494,5 +492,7 @@ def _channel_references(community: Community) -> list[str]:
     for n, site in enumerate(community.site, 1):
         if site.merchant is not None:
             merchant = site.merchant
-            check(f"[[site]] #{n} {site.id!r} merchant", merchant.notify, merchant.contacts, "contact")
+            check(
+                f"[[site]] #{n} {site.id!r} merchant", merchant.notify, merchant.contacts, "contact"
+            )
     return problems

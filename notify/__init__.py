@@ -1,1 +1,1 @@
-"""Telling people: the channels (DingTalk, WeCom, Feishu, webhook, e-mail, SMS) behind one protocol."""
+"""Telling people: the channels (DingTalk, WeCom, Feishu, webhook, e-mail, SMS), one protocol."""

@@ -71,7 +71,10 @@ class DingTalkRobot:
         def build(text: str) -> bytes:
             doc: dict[str, Any] = {
                 "msgtype": "markdown",
-                "markdown": {"title": message.title, "text": f"#### {message.title}\n\n{text}{tail}"},
+                "markdown": {
+                    "title": message.title,
+                    "text": f"#### {message.title}\n\n{text}{tail}",
+                },
                 "at": {"atMobiles": mobiles, "atUserIds": user_ids, "isAtAll": False},
             }
             return transport.dumps(doc)

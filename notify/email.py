@@ -105,7 +105,11 @@ class EmailChannel:
             outcome = Outcome.RETRY if all(map(_transient, codes)) else Outcome.FAILED
             return Answer(outcome, "recipients refused: " + _refusals(err.recipients))
         except smtplib.SMTPResponseException as err:  # sender, data, auth, helo
-            said = err.smtp_error.decode("utf-8", "replace") if isinstance(err.smtp_error, bytes) else str(err.smtp_error)
+            said = (
+                err.smtp_error.decode("utf-8", "replace")
+                if isinstance(err.smtp_error, bytes)
+                else str(err.smtp_error)
+            )
             outcome = Outcome.RETRY if _transient(err.smtp_code) else Outcome.FAILED
             return Answer(outcome, f"SMTP {err.smtp_code}: {said}")
         except smtplib.SMTPNotSupportedError as err:  # AUTH on a server offering none
@@ -113,8 +117,12 @@ class EmailChannel:
         except ssl.SSLError as err:  # a certificate not trusted, no TLS on the port
             return Answer(Outcome.FAILED, f"TLS with {self.server.host}:{self.server.port}: {err}")
         except (smtplib.SMTPException, OSError) as err:  # disconnects, refused, timeouts
-            kind = "timeout" if isinstance(err, socket.timeout | TimeoutError) else type(err).__name__
-            return Answer(Outcome.RETRY, f"SMTP {self.server.host}:{self.server.port}: {kind}: {err}")
+            kind = (
+                "timeout" if isinstance(err, socket.timeout | TimeoutError) else type(err).__name__
+            )
+            return Answer(
+                Outcome.RETRY, f"SMTP {self.server.host}:{self.server.port}: {kind}: {err}"
+            )
         if refused:
             return Answer(Outcome.DELIVERED, "accepted; refused: " + _refusals(refused))
         return Answer(Outcome.DELIVERED, f"250 accepted for {len(recipients)} recipient(s)")
@@ -123,7 +131,9 @@ class EmailChannel:
         server = self.server
         smtp: smtplib.SMTP
         if server.implicit_tls:
-            smtp = smtplib.SMTP_SSL(server.host, server.port, timeout=self.timeout_s, context=self.tls)
+            smtp = smtplib.SMTP_SSL(
+                server.host, server.port, timeout=self.timeout_s, context=self.tls
+            )
         else:
             smtp = smtplib.SMTP(server.host, server.port, timeout=self.timeout_s)
         with smtp:

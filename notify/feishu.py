@@ -20,6 +20,7 @@ import httpx
 
 from linli.notify import transport
 from linli.notify.channel import Answer, Message, Outcome
+from linli.notify.markdown import plain
 
 BODY_MAX_BYTES: Final = 20 * 1024  # the request body (Feishu: at most 20 KB)
 TOO_FAST: Final = 9499  # "too many request": 100 a minute, 5 a second per bot
@@ -68,7 +69,9 @@ class FeishuBot:
         people = list(dict.fromkeys(a.strip() for a in to if a.strip()))
 
         def build(text: str) -> bytes:
-            lines: list[list[dict[str, str]]] = [[{"tag": "text", "text": line}] for line in text.split("\n")]
+            lines: list[list[dict[str, str]]] = [
+                [{"tag": "text", "text": line}] for line in plain(text).split("\n")
+            ]
             lines.append([{"tag": "a", "text": "查看工单", "href": message.link}])
             if people:
                 lines.append([{"tag": "at", "user_id": p} for p in people])

@@ -104,7 +104,7 @@ def dumps(doc: Mapping[str, Any]) -> bytes:
 
 
 def fit(
-    build: Callable[[str], T], text: str, limit_bytes: int, size: Callable[[T], int] = len
+    build: Callable[[str], T], text: str, limit_bytes: int, size: Callable[[T], int] | None = None
 ) -> T | None:
     """What `build` makes of `text` (a body, a content string), shortened until its `size`
     is at most `limit_bytes`.
@@ -113,6 +113,7 @@ def fit(
     link, the mentions), so a long message still reaches its readers with its link;
     None when even an empty text does not fit. Binary search: the size grows with the text.
     """
+    size = size or _length
     whole = build(text)
     if size(whole) <= limit_bytes:
         return whole
@@ -126,6 +127,10 @@ def fit(
         else:
             hi = mid
     return build(shorten(text, lo))
+
+
+def _length(value: Any) -> int:
+    return len(value)
 
 
 def utf8_size(text: str) -> int:

@@ -15,8 +15,8 @@ from typing import Any, Final
 import httpx
 
 from linli.notify import mentions, transport
-from linli.notify.markdown import plain
 from linli.notify.channel import Answer, Message, Outcome
+from linli.notify.markdown import plain
 
 MARKDOWN_MAX_BYTES: Final = 4096  # markdown.content
 TEXT_MAX_BYTES: Final = 2048  # text.content
@@ -24,6 +24,7 @@ TOO_FAST: Final = 45009  # "api freq out of limit": 20 messages a minute per rob
 FREQ_WINDOW_S: Final = 60.0
 INVALID_WEBHOOK: Final = 93000  # the key is wrong or the robot was removed
 # 40008 invalid message type, 40058 a field too long or missing: the message is wrong.
+
 
 class WeComRobot:
     """One WeCom group robot; `to` are the mobiles to @-mention."""
@@ -46,7 +47,9 @@ class WeComRobot:
         if mobiles:
             title, tail = message.title, f"\n查看工单: {message.link}"
             content = transport.fit(
-                lambda t: f"{title}\n{plain(t)}{tail}", message.text, TEXT_MAX_BYTES,
+                lambda t: f"{title}\n{plain(t)}{tail}",
+                message.text,
+                TEXT_MAX_BYTES,
                 transport.utf8_size,
             )
             if content is None:
@@ -56,7 +59,9 @@ class WeComRobot:
             )
         title, tail = message.title, f"\n\n[查看工单]({message.link})"
         content = transport.fit(
-            lambda t: f"### {title}\n{t}{tail}", message.text, MARKDOWN_MAX_BYTES,
+            lambda t: f"### {title}\n{t}{tail}",
+            message.text,
+            MARKDOWN_MAX_BYTES,
             transport.utf8_size,
         )
         if content is None:
