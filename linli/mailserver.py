@@ -30,6 +30,8 @@ class Mail:
     mail_from: str
     rcpt_tos: tuple[str, ...]
     message: EmailMessage
+    tls: bool  # the session was encrypted (STARTTLS or implicit TLS)
+    user: str | None  # who authenticated, if anyone
 
     @property
     def subject(self) -> str:
@@ -61,7 +63,12 @@ class _Handler:
             return self.server.data_reply
         content = envelope.original_content or b""
         message = message_from_bytes(content, policy=policy.default)
-        mail = Mail(time.time(), str(envelope.mail_from), tuple(envelope.rcpt_tos), message)
+        tls = smtp.transport is not None and smtp.transport.get_extra_info("ssl_object") is not None
+        login = session.auth_data  # what _authenticate returned: the login
+        user = login.decode() if isinstance(login, bytes) else None
+        mail = Mail(
+            time.time(), str(envelope.mail_from), tuple(envelope.rcpt_tos), message, tls, user
+        )
         with self.server.lock:
             self.server.mails.append(mail)
         return "250 Message accepted for delivery"
@@ -95,7 +102,7 @@ class MailServer:
             and data.login.decode() == self.user
             and data.password.decode() == self.password
         )
-        return AuthResult(success=ok, handled=False)
+        return AuthResult(success=ok, handled=False, auth_data=data.login if ok else None)
 
     def start(self) -> MailServer:
         """Start serving."""
@@ -104,6 +111,8 @@ class MailServer:
             kwargs["authenticator"] = self._authenticate
         if self.tls is not None and self.implicit_tls:
             kwargs["ssl_context"] = self.tls
+            # aiosmtpd counts only STARTTLS as TLS for AUTH; the whole session is TLS here.
+            kwargs["auth_require_tls"] = False
         elif self.tls is not None:
             kwargs["tls_context"] = self.tls
         self._controller = Controller(

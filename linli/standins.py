@@ -27,7 +27,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Final
+from typing import Any, ClassVar, Final, Self
 from urllib.parse import parse_qsl, urlsplit
 
 import orjson
@@ -108,7 +108,7 @@ class HttpStandIn:
 
     # -- running ---------------------------------------------------------------------
 
-    def start(self) -> HttpStandIn:
+    def start(self) -> Self:
         """Listen on a free 127.0.0.1 port, serving from a daemon thread."""
         stand_in = self
 
@@ -157,7 +157,7 @@ class HttpStandIn:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> HttpStandIn:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -265,6 +265,12 @@ class DingTalkStandIn(HttpStandIn):
         super().__init__(**kwargs)
         self.token, self.secret, self.keyword, self.block_s = token, secret, keyword, block_s
         self._blocked_until = 0.0
+
+    def too_fast(self, on: bool = True) -> None:
+        """Answer 130101 as if the rate limit were spent; off also lifts a block."""
+        super().too_fast(on)
+        if not on:
+            self._blocked_until = 0.0
 
     @property
     def url(self) -> str:
