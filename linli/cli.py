@@ -149,6 +149,7 @@ def _notify_test(settings: Settings, args: argparse.Namespace) -> int:
     from zoneinfo import ZoneInfo
 
     from linli.community import CommunityError, load_community
+    from linli.notify.channel import Outcome
     from linli.notify.probe import probe, test_message
 
     try:
@@ -158,9 +159,12 @@ def _notify_test(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     now = datetime.now(ZoneInfo(settings.tz))
     message = test_message(community.community.name, settings.public_url, now)
-    delivered, line = probe(community, args.channel, args.to, message)
-    print(line if delivered else f"linli: {args.config}: {line}", file=sys.stdout)
-    return 0 if delivered else 2
+    answer, line = probe(community, args.channel, args.to, message)
+    if answer is None:  # not sent: the channel's configuration
+        print(f"linli: {args.config}: {line}", file=sys.stderr)
+        return 2
+    print(line)  # what the service answered, delivered or not
+    return 0 if answer.outcome is Outcome.DELIVERED else 2
 
 
 def main(argv: list[str] | None = None) -> int:

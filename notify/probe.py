@@ -8,7 +8,7 @@ from datetime import datetime
 
 from linli.community import Community
 from linli.notify.build import ChannelConfigError, build_channel
-from linli.notify.channel import Answer, Message, Outcome
+from linli.notify.channel import Answer, Message
 
 NEEDS_ADDRESS = ("email", "sms")  # a robot or a webhook has its group; these need someone
 
@@ -41,23 +41,23 @@ def probe(
     to: Sequence[str],
     message: Message,
     environ: Mapping[str, str] | None = None,
-) -> tuple[bool, str]:
-    """Send `message` on the channel; (delivered, the one line to print)."""
+) -> tuple[Answer | None, str]:
+    """Send `message` on the channel: the answer (None: not sent) and the line to print."""
     models = {c.id: c for c in community.channel}
     model = models.get(channel_id)
     if model is None:
         known = ", ".join(sorted(models)) or "none"
-        return False, f"no [[channel]] with id {channel_id!r} (the file has: {known})"
+        return None, f"no [[channel]] with id {channel_id!r} (the file has: {known})"
     if model.type in NEEDS_ADDRESS and not to:
-        return False, f"channel {channel_id!r} ({model.type}): give --to ADDRESS"
+        return None, f"channel {channel_id!r} ({model.type}): give --to ADDRESS"
     try:
         channel = build_channel(model, environ)
     except ChannelConfigError as err:
-        return False, str(err)
+        return None, str(err)
     answer: Answer = channel.send(message, list(to))
     close = getattr(channel, "close", None)
     if callable(close):
         close()
     wait = f" (retry after {answer.retry_after_s:g} s)" if answer.retry_after_s else ""
     line = f"channel {channel_id!r} ({model.type}): {answer.outcome}: {answer.detail}{wait}"
-    return answer.outcome is Outcome.DELIVERED, line
+    return answer, line

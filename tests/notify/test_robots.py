@@ -71,7 +71,7 @@ IDS = [r.name for r in ROBOTS]
 
 @pytest.fixture(params=ROBOTS, ids=IDS)
 def robot(request: pytest.FixtureRequest) -> Robot:
-    return request.param  # type: ignore[no-any-return]
+    return request.param
 
 
 @pytest.fixture
