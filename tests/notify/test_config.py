@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from linli.community import CommunityError, load_community
+from linli.community import Community, CommunityError, load_community
 from linli.notify.build import ChannelConfigError, build_channel, build_channels
 from linli.notify.dingtalk import DingTalkRobot
 from linli.notify.email import EmailChannel
@@ -80,7 +80,7 @@ ENV = {
 }
 
 
-def _load(tmp_path: Path, text: str):  # type: ignore[no-untyped-def]
+def _load(tmp_path: Path, text: str) -> Community:
     path = tmp_path / "c.toml"
     path.write_text(text, encoding="utf-8")
     return load_community(path)
