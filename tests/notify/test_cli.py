@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from linli.mailserver import MailServer
-from linli.standins import DingTalkStandIn
+from linli.standins import DingTalkStandIn, MailServer
 
 CONFIG = """\
 [community]

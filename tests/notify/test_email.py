@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import pytest
 
 from linli.localservers import free_port
-from linli.mailserver import MailServer
 from linli.notify.channel import Outcome
 from linli.notify.email import EmailChannel, SmtpServer
+from linli.standins import MailServer
 from tests.notify.conftest import LINK, message
 
 SENDER = "天新社区 <linli@tianxin.example>"
