@@ -78,7 +78,7 @@ def check_url(kind: str, value: str) -> str:
     return value
 
 
-class _ChannelModel(_Model):
+class _ChannelConfig(_Model):
     id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
     timeout_s: float = Field(default=10.0, gt=0, le=120)
 
@@ -90,7 +90,7 @@ class _ChannelModel(_Model):
         return check_url(cls.KIND, value)
 
 
-class DingTalkChannel(_ChannelModel):
+class DingTalkConfig(_ChannelConfig):
     """A DingTalk group robot (自定义机器人); `secret` for the 加签 security setting."""
 
     KIND: ClassVar[str] = "dingtalk"
@@ -99,7 +99,7 @@ class DingTalkChannel(_ChannelModel):
     secret: str | None = None
 
 
-class WeComChannel(_ChannelModel):
+class WeComConfig(_ChannelConfig):
     """A WeCom group robot; its `key=` is in the URL."""
 
     KIND: ClassVar[str] = "wecom"
@@ -107,7 +107,7 @@ class WeComChannel(_ChannelModel):
     url: str
 
 
-class FeishuChannel(_ChannelModel):
+class FeishuConfig(_ChannelConfig):
     """A Feishu custom bot; `secret` for the signature setting."""
 
     KIND: ClassVar[str] = "feishu"
@@ -116,7 +116,7 @@ class FeishuChannel(_ChannelModel):
     secret: str | None = None
 
 
-class WebhookChannel(_ChannelModel):
+class WebhookConfig(_ChannelConfig):
     """A signed JSON webhook (CONTRACT §6)."""
 
     KIND: ClassVar[str] = "webhook"
@@ -125,7 +125,7 @@ class WebhookChannel(_ChannelModel):
     secret: str
 
 
-class EmailChannel(_ChannelModel):
+class EmailConfig(_ChannelConfig):
     """SMTP: `smtps://user:pass@host:465` or `smtp://host:port`."""
 
     KIND: ClassVar[str] = "email"
@@ -134,7 +134,7 @@ class EmailChannel(_ChannelModel):
     sender: str = Field(alias="from", min_length=1)
 
 
-class SmsChannel(_ChannelModel):
+class SmsConfig(_ChannelConfig):
     """Aliyun SendSms."""
 
     KIND: ClassVar[str] = "sms"
@@ -146,8 +146,8 @@ class SmsChannel(_ChannelModel):
     template: str = Field(min_length=1)
 
 
-ChannelModel = Annotated[
-    DingTalkChannel | WeComChannel | FeishuChannel | WebhookChannel | EmailChannel | SmsChannel,
+ChannelConfig = Annotated[
+    DingTalkConfig | WeComConfig | FeishuConfig | WebhookConfig | EmailConfig | SmsConfig,
     Field(discriminator="type"),
 ]
 
@@ -328,7 +328,7 @@ class Community(_Model):
     community: CommunityInfo
     street: StreetModel | None = None
     rules: RulesModel = Field(default_factory=RulesModel)
-    channel: list[ChannelModel] = Field(default_factory=list)
+    channel: list[ChannelConfig] = Field(default_factory=list)
     grid: list[GridModel] = Field(default_factory=list)
     site: list[SiteModel] = Field(default_factory=list)
     sensor: list[SensorModel] = Field(default_factory=list)

@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 
 from linli.community import (
     ENV_PREFIX,
-    ChannelModel,
-    DingTalkChannel,
-    EmailChannel,
-    FeishuChannel,
-    SmsChannel,
-    WebhookChannel,
-    WeComChannel,
+    ChannelConfig,
+    DingTalkConfig,
+    EmailConfig,
+    FeishuConfig,
+    SmsConfig,
+    WebhookConfig,
+    WeComConfig,
     check_url,
 )
 from linli.notify.channel import Channel
 from linli.notify.dingtalk import DingTalkRobot
-from linli.notify.email import EmailChannel as Email
+from linli.notify.email import EmailChannel
 from linli.notify.feishu import FeishuBot
 from linli.notify.sms import AliyunSms
 from linli.notify.webhook import SignedWebhook
@@ -45,7 +45,7 @@ class Channels:
 
 
 def build_channels(
-    models: Sequence[ChannelModel], environ: Mapping[str, str] | None = None
+    models: Sequence[ChannelConfig], environ: Mapping[str, str] | None = None
 ) -> Channels:
     """Every channel of the file: built, or its configuration problem."""
     ready: dict[str, Channel] = {}
@@ -58,7 +58,7 @@ def build_channels(
     return Channels(ready, broken)
 
 
-def build_channel(model: ChannelModel, environ: Mapping[str, str] | None = None) -> Channel:
+def build_channel(model: ChannelConfig, environ: Mapping[str, str] | None = None) -> Channel:
     """One channel from its table, `env:` values read; ChannelConfigError naming the field."""
     env = os.environ if environ is None else environ
 
@@ -79,17 +79,17 @@ def build_channel(model: ChannelModel, environ: Mapping[str, str] | None = None)
 
     timeout_s = model.timeout_s
     match model:
-        case DingTalkChannel():
+        case DingTalkConfig():
             return DingTalkRobot(model.id, url(), optional("secret"), timeout_s=timeout_s)
-        case WeComChannel():
+        case WeComConfig():
             return WeComRobot(model.id, url(), timeout_s=timeout_s)
-        case FeishuChannel():
+        case FeishuConfig():
             return FeishuBot(model.id, url(), optional("secret"), timeout_s=timeout_s)
-        case WebhookChannel():
+        case WebhookConfig():
             return SignedWebhook(model.id, url(), get("secret"), timeout_s=timeout_s)
-        case EmailChannel():
-            return Email(model.id, url(), get("sender"), timeout_s=timeout_s)
-        case SmsChannel():
+        case EmailConfig():
+            return EmailChannel(model.id, url(), get("sender"), timeout_s=timeout_s)
+        case SmsConfig():
             return AliyunSms(
                 model.id,
                 url(),
@@ -102,7 +102,7 @@ def build_channel(model: ChannelModel, environ: Mapping[str, str] | None = None)
     raise ChannelConfigError(f"channel {model.id!r} field 'type': {model.type!r} is not known")
 
 
-def _resolve(model: ChannelModel, name: str, value: str, env: Mapping[str, str]) -> str:
+def _resolve(model: ChannelConfig, name: str, value: str, env: Mapping[str, str]) -> str:
     field_name = "from" if name == "sender" else name
     if not value.startswith(ENV_PREFIX):
         return value
