@@ -1,4 +1,4 @@
-"""The `linli` command (CONTRACT §1): serve, ingest, api, sim, demo, dashboards."""
+"""The `linli` command (CONTRACT §1): serve, ingest, api, sim, demo, dashboards, notify."""
 
 from __future__ import annotations
 
@@ -73,6 +73,21 @@ def build_parser() -> argparse.ArgumentParser:
             help="community TOML: its [rules] night splits day and night (whole hours); "
             "default GB 3096 22:00-06:00",
         )
+    notify = sub.add_parser("notify", help="the notification channels")
+    notify_sub = notify.add_subparsers(dest="action", required=True)
+    probe = notify_sub.add_parser(
+        "test", help="send one test message on a channel and say what the service answered"
+    )
+    probe.add_argument("--config", type=Path, required=True, help="community TOML")
+    probe.add_argument("--channel", required=True, help="a [[channel]] id of the file")
+    probe.add_argument(
+        "--to",
+        action="append",
+        default=[],
+        help="an address on the channel: a mobile to @-mention, an e-mail address, a phone "
+        "number (repeatable; required for email and sms)",
+    )
+    probe.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
     # `linli sim ...` is handed whole to the simulator's own parser (firmware-sim/cli.py),
     # which speaks only the wire protocol and imports nothing of linli.
     sub.add_parser("sim", add_help=False, help="the sensor fleet simulator, against any broker")
@@ -129,6 +144,29 @@ def _dashboards(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def _notify_test(settings: Settings, args: argparse.Namespace) -> int:
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from linli.community import CommunityError, load_community
+    from linli.notify.channel import Outcome
+    from linli.notifytest import probe, test_message
+
+    try:
+        community = load_community(args.config)
+    except CommunityError as err:
+        print(f"linli: {err}", file=sys.stderr)
+        return 2
+    now = datetime.now(ZoneInfo(settings.tz))
+    message = test_message(community.community.name, settings.public_url, now)
+    answer, line = probe(community, args.channel, args.to, message)
+    if answer is None:  # not sent: the channel's configuration
+        print(f"linli: {args.config}: {line}", file=sys.stderr)
+        return 2
+    print(line)  # what the service answered, delivered or not
+    return 0 if answer.outcome is Outcome.DELIVERED else 2
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `linli` console command."""
     argv = sys.argv[1:] if argv is None else argv
@@ -139,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     if args.command == "dashboards":
         return _dashboards(settings, args)
+    if args.command == "notify":
+        return _notify_test(settings, args)
     from linli import service
     from linli.community import CommunityError
     from linli.wiring import StartupError

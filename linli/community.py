@@ -13,7 +13,8 @@ import tomllib
 import zoneinfo
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -46,6 +47,111 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+# -- channels (CONTRACT §6) -------------------------------------------------------------
+
+ENV_PREFIX = "env:"  # a value "env:NAME" is read from the environment variable NAME at start
+CHANNEL_TYPES = ("dingtalk", "wecom", "feishu", "webhook", "email", "sms")
+URL_SCHEMES: dict[str, tuple[str, ...]] = {
+    "dingtalk": ("https", "http"),
+    "wecom": ("https", "http"),
+    "feishu": ("https", "http"),
+    "webhook": ("https", "http"),
+    "sms": ("https", "http"),
+    "email": ("smtp", "smtps"),
+}
+
+
+def check_url(kind: str, value: str) -> str:
+    """`value` if it is a URL a `kind` channel can use; ValueError saying what is wrong."""
+    if value.startswith(ENV_PREFIX):
+        return value  # checked once read (linli/channels.py)
+    parts = urlsplit(value)
+    schemes = URL_SCHEMES[kind]
+    if parts.scheme not in schemes:
+        raise ValueError(f"{value!r} is not a {' or '.join(s + '://' for s in schemes)} URL")
+    try:
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError:
+        raise ValueError(f"{value!r} has a port that is not a number") from None
+    if not parts.hostname:
+        raise ValueError(f"{value!r} names no host")
+    return value
+
+
+class _ChannelConfig(_Model):
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
+    timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    KIND: ClassVar[str]
+
+    @field_validator("url", check_fields=False)
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_url(cls.KIND, value)
+
+
+class DingTalkConfig(_ChannelConfig):
+    """A DingTalk group robot (自定义机器人); `secret` for the 加签 security setting."""
+
+    KIND: ClassVar[str] = "dingtalk"
+    type: Literal["dingtalk"]
+    url: str
+    secret: str | None = None
+
+
+class WeComConfig(_ChannelConfig):
+    """A WeCom group robot; its `key=` is in the URL."""
+
+    KIND: ClassVar[str] = "wecom"
+    type: Literal["wecom"]
+    url: str
+
+
+class FeishuConfig(_ChannelConfig):
+    """A Feishu custom bot; `secret` for the signature setting."""
+
+    KIND: ClassVar[str] = "feishu"
+    type: Literal["feishu"]
+    url: str
+    secret: str | None = None
+
+
+class WebhookConfig(_ChannelConfig):
+    """A signed JSON webhook (CONTRACT §6)."""
+
+    KIND: ClassVar[str] = "webhook"
+    type: Literal["webhook"]
+    url: str
+    secret: str
+
+
+class EmailConfig(_ChannelConfig):
+    """SMTP: `smtps://user:pass@host:465` or `smtp://host:port`."""
+
+    KIND: ClassVar[str] = "email"
+    type: Literal["email"]
+    url: str
+    sender: str = Field(alias="from", min_length=1)
+
+
+class SmsConfig(_ChannelConfig):
+    """Aliyun SendSms."""
+
+    KIND: ClassVar[str] = "sms"
+    type: Literal["sms"]
+    url: str = "https://dysmsapi.aliyuncs.com"
+    access_key_id: str
+    access_key_secret: str
+    sign_name: str = Field(min_length=1)
+    template: str = Field(min_length=1)
+
+
+ChannelConfig = Annotated[
+    DingTalkConfig | WeComConfig | FeishuConfig | WebhookConfig | EmailConfig | SmsConfig,
+    Field(discriminator="type"),
+]
+
+
 class ContactModel(_Model):
     """A grid worker or a merchant's contact."""
 
@@ -59,6 +165,7 @@ class MerchantModel(_Model):
 
     name: str = Field(min_length=1)
     contacts: list[ContactModel] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list)  # [[channel]] ids: the shop's group
 
 
 class CommunityInfo(_Model):
@@ -66,6 +173,8 @@ class CommunityInfo(_Model):
 
     name: str = Field(min_length=1)
     name_en: str = ""
+    notify: list[str] = Field(default_factory=list)  # the community office's channels
+    contacts: list[ContactModel] = Field(default_factory=list)
     # The community's zone is LINLI_TZ (CONTRACT §1); a file may state it, and must then
     # agree (linli/service.py checks), so that the file cannot silently mean another zone.
     tz: str | None = None
@@ -89,6 +198,15 @@ class GridModel(_Model):
     name: str = Field(min_length=1)
     name_en: str = ""
     workers: list[ContactModel] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list)  # the grid's group chat
+
+
+class StreetModel(_Model):
+    """The `[street]` table: the street's enforcement team (街道综合执法), the last level."""
+
+    name: str = Field(min_length=1)
+    contacts: list[ContactModel] = Field(default_factory=list)
+    notify: list[str] = Field(default_factory=list)
 
 
 class SiteModel(_Model):
@@ -208,7 +326,9 @@ class Community(_Model):
     """A whole community file."""
 
     community: CommunityInfo
+    street: StreetModel | None = None
     rules: RulesModel = Field(default_factory=RulesModel)
+    channel: list[ChannelConfig] = Field(default_factory=list)
     grid: list[GridModel] = Field(default_factory=list)
     site: list[SiteModel] = Field(default_factory=list)
     sensor: list[SensorModel] = Field(default_factory=list)
@@ -256,7 +376,7 @@ def load_community(path: Path | str) -> Community:
     try:
         community = Community.model_validate(doc)
     except ValidationError as err:
-        lines = [_where(doc, e["loc"]) + f": {e['msg']}" for e in err.errors()]
+        lines = [_line(doc, e) for e in err.errors()]
         raise CommunityError(f"{path}: " + f"\n{path}: ".join(lines)) from None
     problems = _cross_check(community)
     if problems:
@@ -281,6 +401,20 @@ def apply_community(db: Database, community: Community) -> None:
 
 def _contacts(models: Sequence[ContactModel]) -> tuple[Contact, ...]:
     return tuple(Contact(m.name, m.phone, dict(m.channels)) for m in models)
+
+
+def _line(doc: dict[str, Any], error: Any) -> str:
+    """One pydantic error as `<where>: <what>`; a channel's type is named as a field."""
+    loc, msg = tuple(error["loc"]), error["msg"]
+    if error["type"] == "union_tag_invalid":  # [[channel]] type = "pager"
+        loc += ("type",)
+        msg = f"{error['ctx']['tag']!r} is not one of {', '.join(CHANNEL_TYPES)}"
+    elif error["type"] == "union_tag_not_found":
+        loc += ("type",)
+        msg = f"Field required (one of {', '.join(CHANNEL_TYPES)})"
+    elif loc[:1] == ("channel",) and len(loc) > 2 and loc[2] in CHANNEL_TYPES:
+        loc = loc[:2] + loc[3:]  # pydantic names the union member: the file does not
+    return _where(doc, loc) + f": {msg}"
 
 
 def _where(doc: dict[str, Any], loc: tuple[int | str, ...]) -> str:
@@ -309,6 +443,7 @@ def _cross_check(community: Community) -> list[str]:
         ("grid", [g.id for g in community.grid]),
         ("site", [s.id for s in community.site]),
         ("sensor", [s.id for s in community.sensor]),
+        ("channel", [c.id for c in community.channel]),
     ):
         seen: set[str] = set()
         for n, entry_id in enumerate(ids, 1):
@@ -326,5 +461,38 @@ def _cross_check(community: Community) -> list[str]:
         if sensor.site not in site_ids:
             problems.append(
                 f"[[sensor]] #{n} {sensor.id!r} field 'site': {sensor.site!r} is not a [[site]] id"
+            )
+    problems += _channel_references(community)
+    return problems
+
+
+def _channel_references(community: Community) -> list[str]:
+    """Every channel a person's `channels` or a `notify` list names is a [[channel]] id."""
+    known = {c.id for c in community.channel}
+    problems: list[str] = []
+
+    def check(place: str, notify: Sequence[str], people: Sequence[ContactModel], role: str) -> None:
+        for channel in notify:
+            if channel not in known:
+                problems.append(f"{place} field 'notify': {channel!r} is not a [[channel]] id")
+        for person in people:
+            for channel in person.channels:
+                if channel not in known:
+                    problems.append(
+                        f"{place} {role} {person.name!r} field 'channels': {channel!r} is not "
+                        "a [[channel]] id"
+                    )
+
+    info = community.community
+    check("[community]", info.notify, info.contacts, "contact")
+    if community.street is not None:
+        check("[street]", community.street.notify, community.street.contacts, "contact")
+    for n, grid in enumerate(community.grid, 1):
+        check(f"[[grid]] #{n} {grid.id!r}", grid.notify, grid.workers, "worker")
+    for n, site in enumerate(community.site, 1):
+        if site.merchant is not None:
+            merchant = site.merchant
+            check(
+                f"[[site]] #{n} {site.id!r} merchant", merchant.notify, merchant.contacts, "contact"
             )
     return problems

@@ -26,6 +26,7 @@ class Settings(BaseSettings):
     api_addr: str = "127.0.0.1:8000"
     admin_token: str | None = None
     tz: str = "Asia/Shanghai"
+    public_url: str = "http://127.0.0.1:8000"  # links in messages (CONTRACT §6)
 
     # Ingest tunables (not in the contract; documented in the README).
     mqtt_client_id: str = "linli-ingest"

@@ -1,1 +1,1 @@
-"""Telling people: the channels (DingTalk, WeCom, Feishu, webhook, e-mail, SMS)."""
+"""Telling people: the channels (DingTalk, WeCom, Feishu, webhook, e-mail, SMS), one protocol."""

@@ -49,6 +49,11 @@ def lint(tree: Path) -> subprocess.CompletedProcess[str]:
 def test_every_root_module_is_in_the_root_layer():
     root_layer = layer_names()[0]
     modules = {f"linli.{p.stem}" for p in (ROOT / "linli").glob("*.py") if p.stem != "__init__"}
+    modules |= {  # the root's own sub-packages (not the symlinked product folders)
+        f"linli.{p.name}"
+        for p in (ROOT / "linli").iterdir()
+        if p.is_dir() and not p.is_symlink() and (p / "__init__.py").exists()
+    }
     assert modules - root_layer == set(), "name these in the first layer of pyproject.toml"
     assert root_layer - modules == set(), "the first layer names modules that do not exist"
 

@@ -17,10 +17,9 @@ from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 from zoneinfo import ZoneInfo
 
-from linli.rules.engine.decide import CaseChange
-
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.delivery import Delivery
+from linli.rules.engine.decide import CaseChange
 from linli.rules.messages import LEVEL_NAMES, Facts, local, render
 from linli.rules.routing import Directory, Event, event_of, notices
 
