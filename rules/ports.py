@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from linli.rules.case import Case, TimelineEntry
+from linli.rules.delivery import Delivery
 from linli.rules.engine.decide import CaseChange
 from linli.rules.events import Breach
 from linli.rules.judge import SensorState
@@ -73,6 +74,19 @@ class PendingSnapshot:
     noticed_ms: int  # wall time the occurrence was recorded
 
 
+@dataclass(frozen=True, slots=True)
+class Proof:
+    """A case's latest evidence, as a message about it states it."""
+
+    measured: float
+    unit: str
+    limit: float | None
+    standard: str | None
+    clause: str | None
+    start_ms: int
+    end_ms: int
+
+
 class CaseTx(Protocol):
     """The case store inside one transaction: what the engine writes commits together."""
 
@@ -127,6 +141,14 @@ class CaseTx(Protocol):
 
     def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:
         """Replace these sensors' saved rules' memory."""
+        ...
+
+    def latest_evidence(self, case_id: int) -> Proof | None:
+        """The case's newest evidence, if it has any (what a message states)."""
+        ...
+
+    def add_deliveries(self, items: Sequence[Delivery]) -> None:
+        """Keep deliveries in this transaction (the outbox: rules/engine/telling.py)."""
         ...
 
 

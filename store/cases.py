@@ -16,10 +16,9 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, inser
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
 from linli.rules.delivery import Delivery
-from linli.rules.engine.telling import Proof
 from linli.rules.events import Breach
 from linli.rules.judge import SensorState
-from linli.rules.ports import PendingSnapshot
+from linli.rules.ports import PendingSnapshot, Proof
 from linli.rules.reading import Reading
 from linli.store.errors import NotFound
 from linli.store.outbox import OutboxTx
@@ -433,7 +432,7 @@ class CaseTx:
         ]
         return CaseDetail(case, occ, ev, tl)
 
-    # -- telling (rules/engine/telling.TellingTx) -------------------------------------
+    # -- telling (rules/engine/telling.py) ---------------------------------------------
 
     def latest_evidence(self, case_id: int) -> Proof | None:
         """The case's newest evidence, as a message states it."""

@@ -12,45 +12,20 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Final, Protocol
+from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.delivery import Delivery
 from linli.rules.engine.decide import CaseChange
 from linli.rules.messages import LEVEL_NAMES, Facts, local, render
+from linli.rules.ports import CaseTx
 from linli.rules.routing import Directory, Event, event_of, notices
 
 REMIND_S: Final = 30 * 60  # CONTRACT §6 / issue 11: an unacknowledged case, every 30 min
 # What a reminder's clock starts from: the last time its level was asked to act.
 ASKED: Final = (Event.OPENED, Event.ESCALATED, Event.REOPENED, Event.REMINDER)
-
-
-@dataclass(frozen=True, slots=True)
-class Proof:
-    """A case's latest evidence, as a message states it."""
-
-    measured: float
-    unit: str
-    limit: float | None
-    standard: str | None
-    clause: str | None
-    start_ms: int
-    end_ms: int
-
-
-class TellingTx(Protocol):
-    """What telling needs of the transaction it writes in (store/cases.CaseTx)."""
-
-    def latest_evidence(self, case_id: int) -> Proof | None:
-        """The case's newest evidence, if it has any."""
-        ...
-
-    def add_deliveries(self, items: Sequence[Delivery]) -> None:
-        """Keep deliveries, in this transaction."""
-        ...
 
 
 class OutboxTeller:
@@ -75,7 +50,7 @@ class OutboxTeller:
         """The case on the board (CONTRACT §6)."""
         return f"{self._public_url}/board/cases/{case_id}"
 
-    def tell(self, tx: TellingTx, changes: Sequence[CaseChange]) -> None:
+    def tell(self, tx: CaseTx, changes: Sequence[CaseChange]) -> None:
         """Each change's deliveries, kept in `tx`."""
         out: list[Delivery] = []
         for change in changes:
@@ -89,7 +64,7 @@ class OutboxTeller:
                 self._wake()
 
     def deliveries(
-        self, tx: TellingTx, event: Event, case: Case, at_ms: int, note: str = ""
+        self, tx: CaseTx, event: Event, case: Case, at_ms: int, note: str = ""
     ) -> list[Delivery]:
         """What `event` of `case` tells, rendered, one delivery per notice."""
         found = notices(event, case, self._directory())
@@ -137,7 +112,7 @@ class OutboxTeller:
         return out
 
     def reminders(
-        self, tx: TellingTx, cases: Sequence[Case], last_asked_ms: Mapping[int, int], now_ms: int
+        self, tx: CaseTx, cases: Sequence[Case], last_asked_ms: Mapping[int, int], now_ms: int
     ) -> list[Delivery]:
         """Deliveries reminding the level of each unacknowledged case not asked for `remind_s`."""
         out: list[Delivery] = []
