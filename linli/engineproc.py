@@ -33,6 +33,7 @@ from typing import Any, Final
 from linli.rules.engine.engine import Stored
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading
+from linli.rules.routing import NotifyPlan
 from linli.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -84,10 +85,15 @@ class EngineProcess:
     """`Engine.submit` across a pipe to a child process running the engine."""
 
     def __init__(
-        self, settings: Settings, policy: RulePolicy, log_level: int = logging.INFO
+        self,
+        settings: Settings,
+        policy: RulePolicy,
+        log_level: int = logging.INFO,
+        plan: NotifyPlan | None = None,
     ) -> None:
         self._settings = settings
         self._policy = policy
+        self._plan = plan  # who is told: the engine's teller writes deliveries (the outbox)
         self._log_level = log_level
         self._ctx = multiprocessing.get_context("spawn")
         self._lock = threading.Lock()
@@ -100,7 +106,7 @@ class EngineProcess:
         reader, writer = self._ctx.Pipe(duplex=False)
         self._proc = self._ctx.Process(
             target=_main,
-            args=(self._settings, self._policy, self._log_level, reader),
+            args=(self._settings, self._policy, self._log_level, self._plan, reader),
             name="linli-engine",
         )
         self._proc.start()
@@ -145,16 +151,23 @@ class EngineProcess:
             self._proc = None
 
 
-def _main(settings: Settings, policy: RulePolicy, log_level: int, conn: Connection) -> None:
+def _main(
+    settings: Settings,
+    policy: RulePolicy,
+    log_level: int,
+    plan: NotifyPlan | None,
+    conn: Connection,
+) -> None:
     """The child: the engine, fed from the pipe until it closes."""
-    from linli import logs, wiring
+    from linli import logs, notifying, wiring
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when to stop
     os.nice(NICE)
     logs.configure(log_level, " [engine]")
     db = wiring.open_store(settings, None)
     influx = wiring.open_influx(settings)
-    engine = wiring.make_engine(db, influx, policy).start()
+    tellers = [] if plan is None else [notifying.make_teller(db, plan, settings)]
+    engine = wiring.make_engine(db, influx, policy, tellers).start()
     wiring.tune_gc()
     try:
         while True:

@@ -6,8 +6,10 @@ import logging
 import multiprocessing
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from linli.influx.client import InfluxClient
 from linli.ingest.spool import waiting_files
@@ -22,14 +24,22 @@ from linli.wiring import (
     tune_gc,
 )
 
+if TYPE_CHECKING:
+    from linli.store import Database
+
 log = logging.getLogger(__name__)
 
 
-def start_engine(settings: Settings, policy: RulePolicy):  # type: ignore[no-untyped-def]
-    """The rule engine in its own process (linli/engineproc.py), started."""
+def start_engine(settings: Settings, policy: RulePolicy, config: Path | None = None):  # type: ignore[no-untyped-def]
+    """The rule engine in its own process (linli/engineproc.py), started; it writes the
+    deliveries of its case changes by the community file's notify lists (the outbox)."""
+    from linli.community import load_community
     from linli.engineproc import EngineProcess
+    from linli.notifying import notify_plan
 
-    return EngineProcess(settings, policy, logging.getLogger().getEffectiveLevel()).start()
+    plan = notify_plan(None if config is None else load_community(config))
+    level = logging.getLogger().getEffectiveLevel()
+    return EngineProcess(settings, policy, level, plan).start()
 
 
 def wait_for_signal() -> threading.Event:
@@ -60,7 +70,7 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     influx = open_influx(settings)
     policy = load_policy(settings, config)
     _name_spools_left_behind(settings, 0)  # one worker spools in LINLI_SPOOL_DIR itself
-    engine = start_engine(settings, policy) if rules else None
+    engine = start_engine(settings, policy, config) if rules else None
     stop = wait_for_signal()
     on_stored = engine.submit if engine is not None else None
     worker = Ingest(settings, db, db, influx, policy=policy, on_stored=on_stored)
@@ -146,14 +156,36 @@ def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> in
     return 0
 
 
-def _run_api(settings: Settings, db, influx: InfluxClient, broker_status, policy=None) -> None:  # type: ignore[no-untyped-def]
+def _run_api(
+    settings: Settings,
+    config: Path | None,
+    db: Database,
+    influx: InfluxClient,
+    broker_status: Callable[[], bool],
+    policy: RulePolicy | None = None,
+) -> None:
+    """The HTTP API in the foreground, with the delivery worker beside it (the one sender
+    of the outbox: linli/notifying.py)."""
     import uvicorn
 
     from linli.api.app import create_app
+    from linli.notifying import start_notifier
 
+    notifier = start_notifier(db, settings, config)
     host, port = settings.api_host_port()
-    app = create_app(api_config(settings), db, influx, broker_status, policy=policy)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
+    app = create_app(
+        api_config(settings),
+        db,
+        influx,
+        broker_status,
+        policy=policy,
+        tellers=[notifier.teller],
+        channel_health=notifier.health,
+    )
+    try:
+        uvicorn.run(app, host=host, port=port, log_level="warning")
+    finally:
+        notifier.stop()
 
 
 def serve(settings: Settings, config: Path | None) -> int:
@@ -163,14 +195,14 @@ def serve(settings: Settings, config: Path | None) -> int:
     db = open_store(settings, config)
     influx = open_influx(settings)
     policy = load_policy(settings, config)
-    engine = start_engine(settings, policy)
+    engine = start_engine(settings, policy, config)
     worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
     worker.start()
     tune_gc()
     host, port = settings.api_host_port()
     log.info("API on http://%s:%s/docs", host, port)
     try:
-        _run_api(settings, db, influx, lambda: worker.source.connected, policy)
+        _run_api(settings, config, db, influx, lambda: worker.source.connected, policy)
     finally:
         worker.stop()
         engine.stop()
@@ -183,5 +215,6 @@ def api(settings: Settings, config: Path | None) -> int:
 
     db = open_store(settings, config)
     influx = open_influx(settings)
-    _run_api(settings, db, influx, lambda: probe_broker(settings), load_policy(settings, config))
+    policy = load_policy(settings, config)
+    _run_api(settings, config, db, influx, lambda: probe_broker(settings), policy)
     return 0

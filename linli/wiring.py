@@ -60,8 +60,9 @@ def load_calendar(settings: Settings, config: Path | None) -> Calendar:
     return load_policy(settings, config).calendar
 
 
-def make_engine(db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[no-untyped-def]
-    """The rule engine (not started), telling case events to InfluxDB's `case_event`.
+def make_engine(db, influx: InfluxClient, policy: RulePolicy, tellers=()):  # type: ignore[no-untyped-def]
+    """The rule engine (not started): `tellers` in each case change's transaction (the
+    outbox), then the `case_event` annotations in InfluxDB after it.
 
     At start it first replays from InfluxDB what was stored but not judged (a kill -9).
     """
@@ -69,7 +70,13 @@ def make_engine(db, influx: InfluxClient, policy: RulePolicy):  # type: ignore[n
     from linli.influx.history import InfluxHistory
     from linli.rules.engine.engine import Engine
 
-    return Engine(db, policy, tell=influx_teller(influx.write), history=InfluxHistory(influx))
+    return Engine(
+        db,
+        policy,
+        tell=influx_teller(influx.write),
+        tellers=tuple(tellers),
+        history=InfluxHistory(influx),
+    )
 
 
 def open_influx(settings: Settings) -> InfluxClient:

@@ -75,6 +75,7 @@ class DeliveryWorker:
         poll_s: float = 1.0,
         retry_s: float = 5.0,
         clock: Callable[[], int] | None = None,
+        before_pass: Callable[[int], None] | None = None,
     ) -> None:
         self._store = store
         self._channels = dict(channels)
@@ -85,6 +86,7 @@ class DeliveryWorker:
         self._poll_s = poll_s
         self._retry_s = retry_s
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
+        self._before_pass = before_pass
         self._last_sent: dict[tuple[str, ...], int] = {}
         self._sent: dict[str, deque[int]] = defaultdict(deque)  # per channel, the last minute
         self._stop = threading.Event()
@@ -155,6 +157,11 @@ class DeliveryWorker:
     def run_once(self) -> int:
         """Send what is due now (held ones wait for their group); returns messages sent."""
         now_ms = self._clock()
+        if self._before_pass is not None:
+            try:
+                self._before_pass(now_ms)  # the reminders: never in the way of sending
+            except Exception:
+                log.exception("before a delivery pass")
         with self._store.outbox() as tx:
             due = tx.due(now_ms)
         sent = 0

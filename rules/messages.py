@@ -119,11 +119,13 @@ def render(f: Facts) -> Rendered:
         lines.append(f"- 备注：{f.note}")
     asked = EXPECTED[case.level] if f.event in ASKS else FOR_INFORMATION
     lines += [f"- {asked}", "", f"[查看工单]({f.link})"]
-    sms = {
+    what = measured_line(f) or case.title
+    sms = {  # the template's variables (Aliyun: strings, each at most 35 characters)
         "event": headline,
         "site": _short(f.site_name),
+        "rule": _short(f"{headline}：{what}"),
         "case": str(case.id),
-        "what": _short(measured_line(f) or case.title),
+        "what": _short(what),
         "link": f.link,
     }
     return Rendered(title, "\n".join(lines), sms)
@@ -154,6 +156,7 @@ def digest(items: Sequence[Delivery]) -> Digest:
         "site": _short(items[0].who),
         "case": _short(",".join(str(d.case_id) for d in items)),
         "what": "请打开工单查看",
+        "rule": _short(f"{len(items)} 件工单，请打开工单查看"),
         "link": items[0].link,
     }
     key = "+".join(d.key for d in items)

@@ -44,7 +44,7 @@ class OutboxTeller:
         self._site_names = site_names
         self._public_url = public_url.rstrip("/")
         self._tz = tz
-        self._wake = wake
+        self.wake = wake  # the delivery worker's, when it runs in this process
 
     def link(self, case_id: int | None) -> str:
         """The case on the board (CONTRACT §6)."""
@@ -60,8 +60,8 @@ class OutboxTeller:
                 out += self.deliveries(tx, event, change.case, entry.at_ms, entry.note)
         if out:
             tx.add_deliveries(out)
-            if self._wake is not None:
-                self._wake()
+            if self.wake is not None:
+                self.wake()
 
     def deliveries(
         self, tx: CaseTx, event: Event, case: Case, at_ms: int, note: str = ""

@@ -1,0 +1,165 @@
+"""Wiring the notifier: the community file's channels and notify lists, the outbox's
+teller, the delivery worker and the reminders (issue 11, CONTRACT §6).
+
+The teller (rules/engine/telling.py) runs wherever a case changes: in the engine's
+process and in the API's (a person's action); both write deliveries in the change's
+transaction. The delivery worker runs once, beside the API (`linli serve`, `linli api`,
+`linli demo`), and sends them; it also writes the reminders of unacknowledged cases.
+A channel that cannot be built is reported in one line at start and on /health, and
+stops nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Final
+from zoneinfo import ZoneInfo
+
+from linli.channels import Channels, build_channels
+from linli.community import Community, load_community
+from linli.notify.worker import DeliveryWorker
+from linli.rules.engine.telling import ASKED, OutboxTeller
+from linli.rules.registry import Contact, Registry
+from linli.rules.routing import ChannelType, Directory, Group, NotifyPlan, directory_of
+from linli.settings import Settings
+
+log = logging.getLogger(__name__)
+
+REMINDER_CHECK_S: Final = 30.0  # how often unacknowledged cases are looked at
+
+
+def notify_plan(community: Community | None) -> NotifyPlan:
+    """The community file's side of routing: channel types and notify lists."""
+    if community is None:
+        return NotifyPlan()
+    info = community.community
+    street = community.street
+    return NotifyPlan(
+        channels={c.id: ChannelType(c.type) for c in community.channel},
+        grids={g.id: tuple(g.notify) for g in community.grid},
+        merchants={s.id: tuple(s.merchant.notify) for s in community.site if s.merchant},
+        community=Group(info.name, _people(info.contacts), tuple(info.notify))
+        if info.contacts or info.notify
+        else None,
+        street=None
+        if street is None
+        else Group(street.name, _people(street.contacts), tuple(street.notify)),
+    )
+
+
+def _people(models: object) -> tuple[Contact, ...]:
+    return tuple(Contact(m.name, m.phone, dict(m.channels)) for m in models)  # type: ignore[attr-defined]
+
+
+class Directories:
+    """The directory of audiences, rebuilt when the registry changes (the API may add a
+    site or a grid worker at any time)."""
+
+    def __init__(self, load: Callable[[], Registry], version: Callable[[], int], plan: NotifyPlan):
+        self._load = load
+        self._version = version
+        self._plan = plan
+        self._lock = threading.Lock()
+        self._at: int | None = None
+        self._directory = Directory()
+        self._names: dict[str, str] = {}
+
+    def _fresh(self) -> None:
+        version = self._version()
+        with self._lock:
+            if version != self._at:
+                registry = self._load()
+                self._directory = directory_of(registry, self._plan)
+                self._names = {s.id: s.name for s in registry.sites.values()}
+                self._at = version
+
+    def directory(self) -> Directory:
+        """Every site's audiences as of now."""
+        self._fresh()
+        return self._directory
+
+    def site_names(self) -> Mapping[str, str]:
+        """Every site's name as of now."""
+        self._fresh()
+        return self._names
+
+
+def make_teller(db, plan: NotifyPlan, settings: Settings) -> OutboxTeller:  # type: ignore[no-untyped-def]
+    """The outbox teller for a process that changes cases (the engine's, the API's)."""
+    directories = Directories(db.load_registry, db.registry_version, plan)
+    return OutboxTeller(
+        directories.directory, directories.site_names, settings.public_url, ZoneInfo(settings.tz)
+    )
+
+
+@dataclass
+class Notifier:
+    """What the API's process runs for telling: the teller, the worker, the reminders."""
+
+    teller: OutboxTeller
+    worker: DeliveryWorker
+    channels: Channels
+
+    def health(self) -> dict[str, tuple[bool, str]]:
+        """Each channel for /health: name → (ok, detail)."""
+        return {name: (h.ok, h.detail) for name, h in self.worker.health().items()}
+
+    def stop(self) -> None:
+        """Stop sending (what is pending stays in the outbox)."""
+        self.worker.stop()
+        for channel in self.channels.ready.values():
+            close = getattr(channel, "close", None)
+            if close is not None:
+                close()
+
+
+def start_notifier(db, settings: Settings, config: Path | None) -> Notifier:  # type: ignore[no-untyped-def]
+    """Build the channels (each misconfigured one reported in one line), the teller and the
+    delivery worker with its reminders, and start the worker."""
+    community = None if config is None else load_community(config)
+    plan = notify_plan(community)
+    channels = build_channels(community.channel if community else [])
+    for name, why in channels.broken.items():
+        log.error("notification channel %s cannot be used: %s", name, why)
+    teller = make_teller(db, plan, settings)
+    reminders = Reminders(db, teller)
+    worker = DeliveryWorker(
+        db,
+        channels.ready,
+        plan.channels,
+        broken=channels.broken,
+        before_pass=reminders.check,
+    )
+    teller.wake = worker.wake
+    return Notifier(teller, worker.start(), channels)
+
+
+class Reminders:
+    """Unacknowledged cases told again at their level every `REMIND_S` (telling.py)."""
+
+    def __init__(self, db, teller: OutboxTeller, every_s: float = REMINDER_CHECK_S) -> None:  # type: ignore[no-untyped-def]
+        self._db = db
+        self._teller = teller
+        self._every_ms = int(every_s * 1000)
+        self._last_ms = 0
+
+    def check(self, now_ms: int) -> None:
+        """Write the reminders due (at most every `every_s`)."""
+        if now_ms - self._last_ms < self._every_ms:
+            return
+        self._last_ms = now_ms
+        with self._db.cases() as tx:
+            waiting = [c for c in tx.not_closed() if c.acknowledged_ms is None and c.id is not None]
+        if not waiting:
+            return
+        with self._db.outbox() as box:
+            asked = box.last_told_ms([c.id for c in waiting], [e.value for e in ASKED])
+        with self._db.cases() as tx:
+            due = self._teller.reminders(tx, waiting, asked, now_ms)
+            tx.add_deliveries(due)
+        if due:
+            log.info("reminders: %d deliveries for unacknowledged cases", len(due))
