@@ -41,7 +41,7 @@ log = logging.getLogger(__name__)
 
 GROUP_WAIT_S: Final = 30.0
 MAX_PER_MINUTE: Final = 20  # DingTalk's and WeCom's robots: 20 messages a minute
-DIGEST_MOST: Final = 30  # cases named in one digest; more go in the next
+DIGEST_MOST: Final = 100  # cases named in one digest (about 10 KB); more go in the next
 
 
 class Outbox(Protocol):

@@ -179,6 +179,9 @@ class OutboxTx:
             )
         )
         now = {int(r.id): (r.state, r.level) for r in found}
+        outcome = state.value
+        if state is DeliveryState.PENDING and due_ms is not None:
+            outcome = f"retry in {max(0, due_ms - now_ms) // 1000} s"
         rows = []
         for d in items:
             case_state, level = now.get(d.case_id, (None, None))
@@ -194,7 +197,7 @@ class OutboxTx:
                     "from_state": case_state,
                     "to_state": case_state,
                     "level": level,
-                    "note": f"{d.event} → {d.channel} ({d.who}){to}: {state.value}: {detail}",
+                    "note": f"{d.event} → {d.channel} ({d.who}){to}: {outcome}: {detail}",
                 }
             )
         if rows:
