@@ -264,6 +264,7 @@ class RulesModel(_Model):
     verification_s: int = Field(default=24 * 3600, ge=0)
     escalate_unacknowledged_s: int = Field(default=30 * 60, ge=0)
     escalate_unresolved_s: list[int] = Field(default_factory=lambda: [24 * 3600, 72 * 3600])
+    remind_unacknowledged_s: int = Field(default=30 * 60, ge=0)  # 0: no reminders
 
     @field_validator("night")
     @classmethod
@@ -317,7 +318,9 @@ class RulesModel(_Model):
             stuck_repeats=self.stuck_repeats,
             verification_s=self.verification_s,
             escalation=Escalation(
-                self.escalate_unacknowledged_s, tuple(self.escalate_unresolved_s)
+                self.escalate_unacknowledged_s,
+                tuple(self.escalate_unresolved_s),
+                self.remind_unacknowledged_s,
             ),
         )
 

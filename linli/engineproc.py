@@ -166,7 +166,8 @@ def _main(
     logs.configure(log_level, " [engine]")
     db = wiring.open_store(settings, None)
     influx = wiring.open_influx(settings)
-    tellers = [] if plan is None else [notifying.make_teller(db, plan, settings)]
+    remind_s = policy.escalation.remind_s
+    tellers = [] if plan is None else [notifying.make_teller(db, plan, settings, remind_s)]
     engine = wiring.make_engine(db, influx, policy, tellers).start()
     wiring.tune_gc()
     try:

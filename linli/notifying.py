@@ -26,6 +26,7 @@ from linli.rules.engine.telling import ASKED, OutboxTeller
 from linli.rules.registry import Contact, Registry
 from linli.rules.routing import ChannelType, Directory, Group, NotifyPlan, directory_of
 from linli.settings import Settings
+from linli.wiring import load_policy
 
 log = logging.getLogger(__name__)
 
@@ -88,11 +89,15 @@ class Directories:
         return self._names
 
 
-def make_teller(db, plan: NotifyPlan, settings: Settings) -> OutboxTeller:  # type: ignore[no-untyped-def]
+def make_teller(db, plan: NotifyPlan, settings: Settings, remind_s: int = 30 * 60) -> OutboxTeller:  # type: ignore[no-untyped-def]
     """The outbox teller for a process that changes cases (the engine's, the API's)."""
     directories = Directories(db.load_registry, db.registry_version, plan)
     return OutboxTeller(
-        directories.directory, directories.site_names, settings.public_url, ZoneInfo(settings.tz)
+        directories.directory,
+        directories.site_names,
+        settings.public_url,
+        ZoneInfo(settings.tz),
+        remind_s=remind_s,
     )
 
 
@@ -125,7 +130,8 @@ def start_notifier(db, settings: Settings, config: Path | None) -> Notifier:  # 
     channels = build_channels(community.channel if community else [])
     for name, why in channels.broken.items():
         log.error("notification channel %s cannot be used: %s", name, why)
-    teller = make_teller(db, plan, settings)
+    policy = load_policy(settings, config)
+    teller = make_teller(db, plan, settings, policy.escalation.remind_s)
     reminders = Reminders(db, teller)
     worker = DeliveryWorker(
         db,
@@ -139,7 +145,7 @@ def start_notifier(db, settings: Settings, config: Path | None) -> Notifier:  # 
 
 
 class Reminders:
-    """Unacknowledged cases told again at their level every `REMIND_S` (telling.py)."""
+    """Unacknowledged cases told again at their level every `remind_s` (telling.py)."""
 
     def __init__(self, db, teller: OutboxTeller, every_s: float = REMINDER_CHECK_S) -> None:  # type: ignore[no-untyped-def]
         self._db = db

@@ -5,7 +5,8 @@ for each case change it asks routing who is told on which channel (rules/routing
 renders what they read (rules/messages.py) and writes the deliveries in the very
 transaction of the change (the outbox), so a change and what it tells commit together.
 The delivery worker (notify/worker.py) sends them. `reminders` is the same for a case
-nobody acknowledged: its level is told again every `remind_s`.
+nobody acknowledged: its level is told again every `remind_s` (the community file's
+`[rules] remind_unacknowledged_s`, 30 min by default).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from linli.rules.messages import LEVEL_NAMES, Facts, local, render
 from linli.rules.ports import CaseTx
 from linli.rules.routing import Directory, Event, event_of, notices
 
-REMIND_S: Final = 30 * 60  # CONTRACT §6 / issue 11: an unacknowledged case, every 30 min
 # What a reminder's clock starts from: the last time its level was asked to act.
 ASKED: Final = (Event.OPENED, Event.ESCALATED, Event.REOPENED, Event.REMINDER)
 
@@ -39,12 +39,14 @@ class OutboxTeller:
         tz: ZoneInfo,
         *,
         wake: Callable[[], None] | None = None,
+        remind_s: int = 30 * 60,
     ) -> None:
         self._directory = directory
         self._site_names = site_names
         self._public_url = public_url.rstrip("/")
         self._tz = tz
         self.wake = wake  # the delivery worker's, when it runs in this process
+        self._remind_ms = remind_s * 1000  # rules/policy.Escalation.remind_s; 0: never
 
     def link(self, case_id: int | None) -> str:
         """The case on the board (CONTRACT §6)."""
@@ -116,11 +118,13 @@ class OutboxTeller:
     ) -> list[Delivery]:
         """Deliveries reminding the level of each unacknowledged case not asked for `remind_s`."""
         out: list[Delivery] = []
+        if self._remind_ms <= 0:
+            return out
         for case in cases:
             if case.state not in (CaseState.OPEN, CaseState.REOPENED) or case.id is None:
                 continue
             asked = last_asked_ms.get(case.id, case.opened_ms)
-            if now_ms - asked >= REMIND_S * 1000:
+            if now_ms - asked >= self._remind_ms:
                 out += self.deliveries(tx, Event.REMINDER, case, now_ms)
         return out
 
