@@ -47,7 +47,8 @@ import orjson
 
 from bench.fastpub import PublishResult, forget_session, publish_all, publish_paced
 from linli.influx.client import InfluxClient
-from linli.localservers import LocalServer, influxd, mosquitto, spawn_logged
+from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
+from linli.standins import WebhookReceiver
 
 PREFIX = "linli/v1"
 # The latency poll looks at the last 4 s of reading time only: a wider window makes
@@ -57,9 +58,20 @@ WINDOW_MS = 4_000
 PY = sys.executable
 
 
-def community_toml(n_sensors: int) -> str:
-    """A synthetic community: one grid, a site per 10 noise sensors."""
-    out = ['[community]\nname = "bench"\n\n[[grid]]\nid = "g-bench"\nname = "bench"\n']
+HOOK_SECRET_ENV = "LINLI_BENCH_HOOK_SECRET"
+
+
+def community_toml(n_sensors: int, hook_url: str | None = None) -> str:
+    """A synthetic community: one grid, a site per 10 noise sensors; with `hook_url`, the
+    grid's cases told to a signed webhook there (--notify)."""
+    out = ['[community]\nname = "bench"\n']
+    if hook_url is not None:
+        out.append(
+            f'[[channel]]\nid = "hook"\ntype = "webhook"\nurl = "{hook_url}"\n'
+            f'secret = "env:{HOOK_SECRET_ENV}"\n'
+        )
+    notify = '\nnotify = ["hook"]' if hook_url is not None else ""
+    out.append(f'[[grid]]\nid = "g-bench"\nname = "bench"{notify}\n')
     for s in range((n_sensors + 9) // 10):
         out.append(
             f'[[site]]\nid = "site-{s:05d}"\nname = "楼{s}"\nkind = "residential"\n'
@@ -142,6 +154,7 @@ class Linli:
         config: Path,
         workers: int,
         rules: bool = False,
+        notify: bool = False,
     ) -> None:
         env = dict(os.environ)
         env.update(
@@ -152,12 +165,17 @@ class Linli:
                 "LINLI_DB_URL": f"sqlite:///{work}/{db}.db",
                 "LINLI_SPOOL_DIR": str(work / f"spool-{db}"),
                 "LINLI_MQTT_CLIENT_ID": f"linli-{db}",
+                HOOK_SECRET_ENV: "bench-secret",
+                "LINLI_API_ADDR": f"127.0.0.1:{free_port()}",
             }
         )
         argv = [PY, "-m", "linli", "ingest", "--config", str(config)]
         argv += ["--workers", str(workers), "--log-level", "WARNING"]
         argv += ["--rules"] if rules else []
         self.proc = spawn_logged(argv, work / f"linli-{db}.log", env)
+        # --notify: the API's process beside it runs the delivery worker (the outbox's sender)
+        api = [PY, "-m", "linli", "api", "--config", str(config), "--log-level", "WARNING"]
+        self.api = spawn_logged(api, work / f"linli-api-{db}.log", env) if notify else None
         self._broker_port = broker.port
         self._client_ids = (
             [f"linli-{db}"] if workers == 1 else [f"linli-{db}-{i}" for i in range(workers)]
@@ -168,9 +186,10 @@ class Linli:
 
     def stop(self) -> None:
         """Stop linli by its PID (and its workers with it), then drop its broker session."""
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(60)
+        for proc in (self.proc, self.api):
+            if proc is not None and proc.poll() is None:
+                proc.terminate()
+                proc.wait(60)
         for client_id in self._client_ids:
             forget_session("127.0.0.1", self._broker_port, client_id)
 
@@ -299,14 +318,16 @@ def maximum(
     rules: bool = False,
     run: int = 0,
     hour: int = 14,
+    notify: bool = False,
 ) -> dict[str, float]:
     """(b) single-reading messages as fast as the broker takes them, stored end to end.
 
-    Each `run` (and `hour`) has its own database and case store.
+    Each `run` (and `hour`) has its own database and case store. `notify`: `config` tells
+    a webhook, and `linli api` runs beside ingest to send the deliveries.
     """
-    db = maximum_db(workers, rules, run, hour)
+    db = maximum_db(workers, rules, run, hour) + ("_notify" if notify else "")
     influx = InfluxClient(influx_url, db, timeout_s=30)
-    linli = Linli(work, broker, db, influx_url, config, workers, rules)
+    linli = Linli(work, broker, db, influx_url, config, workers, rules, notify)
     try:
         # Its session must exist before publishing starts: a message published earlier is not
         # queued for it. linli with the rule engine takes longer to start.
@@ -321,9 +342,16 @@ def maximum(
             last_ts = max(json.loads(m[1])["ts"] for m in messages[-n_sensors:])
             _wait_judged(work / f"{db}.db", last_ts, n_sensors, 600)
             seconds = time.perf_counter() - t0
+        written = delivered = 0
+        if notify:  # what the engine wrote into the outbox, and the worker sent by now
+            with sqlite3.connect(work / f"{db}.db", timeout=30) as conn:
+                q = "SELECT count(*), coalesce(sum(state = 'delivered'), 0) FROM deliveries"
+                written, delivered = conn.execute(q).fetchone()
     finally:
         linli.stop()
     return {
+        "deliveries": written,
+        "delivered": delivered,
         "readings": readings,
         "publish_per_s": readings / result.seconds,
         "stored_per_s": readings / seconds,
@@ -445,6 +473,12 @@ def main() -> int:
         help="local hour the readings of (b) and (c) are placed at (default: (b) and (c) "
         "at 14, and with --rules the ratio at 14 and at 23)",
     )
+    parser.add_argument(
+        "--notify",
+        action="store_true",
+        help="with --rules: a third run in each turn, rules on with the notifier telling a "
+        "local webhook (linli api beside ingest sends the deliveries)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     args = parser.parse_args()
     hours = [14, 23] if args.hour is None else [args.hour]
@@ -456,6 +490,11 @@ def main() -> int:
     influx_url = f"http://127.0.0.1:{db_server.port}"
     servers = [broker, db_server]
     results: dict[str, dict[str, float]] = {}
+    hook = WebhookReceiver(secret="bench-secret").start() if args.notify else None
+    args.notify_config = None
+    if hook is not None:
+        args.notify_config = work / "bench-notify.toml"
+        args.notify_config.write_text(community_toml(args.sensors, hook.url))
     workers = [int(w) for w in args.workers.split(",")]
     try:
         if "a" not in args.skip:
@@ -486,6 +525,8 @@ def main() -> int:
     finally:
         broker.stop()
         db_server.stop()
+        if hook is not None:
+            hook.stop()
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
     report(results)
@@ -514,6 +555,7 @@ def rules_on_off(
     first = results.get("maximum_w1")
     off = [first] if first is not None and first.get("hour") == hour else []
     on: list[dict[str, float]] = []
+    told: list[dict[str, float]] = []
     n = args.max_readings
     for k in range(args.repeat):
         if len(off) <= k:
@@ -521,12 +563,28 @@ def rules_on_off(
             settle(influx_url, maximum_db(1, False, k, hour), servers)
         on.append(maximum(work, broker, influx_url, config, n, sensors, 1, True, k, hour))
         settle(influx_url, maximum_db(1, True, k, hour), servers)
+        if args.notify_config is not None:
+            cfg = args.notify_config
+            told.append(maximum(work, broker, influx_url, cfg, n, sensors, 1, True, k, hour, True))
+            settle(influx_url, maximum_db(1, True, k, hour) + "_notify", servers)
 
     def median(runs: list[dict[str, float]]) -> dict[str, float]:
         return sorted(runs, key=lambda m: m["stored_per_s"])[len(runs) // 2]
 
     ratios = [b["stored_per_s"] / a["stored_per_s"] for a, b in zip(off, on, strict=True)]
+    notified = {}
+    if told:
+        each = [c["stored_per_s"] / b["stored_per_s"] for b, c in zip(on, told, strict=True)]
+        notified = {
+            f"maximum_notify_h{hour}": median(told),
+            f"notify_ratio_h{hour}": {
+                "runs": len(told),
+                "median": median(told)["stored_per_s"] / median(on)["stored_per_s"],
+                **{f"run_{k}": r for k, r in enumerate(each)},
+            },
+        }
     return {
+        **notified,
         f"maximum_w1_h{hour}": median(off),
         f"maximum_rules_h{hour}": median(on),
         f"rules_ratio_h{hour}": {
@@ -578,6 +636,16 @@ def report(results: dict[str, dict[str, float]]) -> None:
             print(
                 f"| ratio rules on / off at {hour}:00 (1 worker) | {q['median']:.2f} (median of "
                 f"{q['runs']:.0f} runs each; run by run {each}) |"
+            )
+        if (t := results.get(f"maximum_notify_h{hour}")) and (
+            q := results.get(f"notify_ratio_h{hour}")
+        ):
+            each = ", ".join(f"{q[f'run_{k}']:.2f}" for k in range(int(q["runs"])))
+            print(
+                f"| (b) at {hour}:00, rules on and the notifier (a webhook, `linli api` sending) | "
+                f"{t['stored_per_s']:,.0f} readings/s, {q['median']:.2f} of rules on without it "
+                f"(median of {q['runs']:.0f}; run by run {each}); "
+                f"{t['deliveries']:.0f} deliveries written, {t['delivered']:.0f} sent by the end |"
             )
     if p := results.get("plain"):
         print(

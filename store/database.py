@@ -134,13 +134,25 @@ class Database:
     def apply_registry(
         self, grids: Iterable[GridRecord], sites: Iterable[SiteRecord], sensors: Iterable[Sensor]
     ) -> bool:
-        """Insert or overwrite these entries in one transaction; True if anything changed."""
-        with self._transaction() as conn:
-            changed = [repo.upsert_entry(conn, g) for g in grids]
-            changed += [repo.upsert_entry(conn, s) for s in sites]
-            changed += [repo.upsert_entry(conn, s) for s in sensors]
-            if any(changed):
-                repo.bump_version(conn)
+        """Insert or overwrite these entries in one transaction; True if anything changed.
+
+        Two processes applying the same file to a new store at once (`linli api` and
+        `linli ingest` started together) race on the inserts: the one that loses tries
+        again once, and finds the entries there.
+        """
+        grids, sites, sensors = list(grids), list(sites), list(sensors)
+        for attempt in range(2):
+            try:
+                with self._transaction() as conn:
+                    changed = [repo.upsert_entry(conn, g) for g in grids]
+                    changed += [repo.upsert_entry(conn, s) for s in sites]
+                    changed += [repo.upsert_entry(conn, s) for s in sensors]
+                    if any(changed):
+                        repo.bump_version(conn)
+                break
+            except Duplicate:
+                if attempt:
+                    raise
         if any(changed):
             self._changed_here()
         return any(changed)

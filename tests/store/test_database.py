@@ -64,3 +64,39 @@ def test_load_registry_gives_the_snapshot_with_tags(filled: Database) -> None:
         "f-rest-01": SensorTags("f-rest-01", SensorKind.FUME, "rest-1", "g1", Zone.Z4A),
         "n-hj-01": SensorTags("n-hj-01", SensorKind.NOISE, "hj-b1", "g1", Zone.Z2),
     }
+
+
+def test_two_processes_applying_one_file_to_a_new_store_at_once_both_start(tmp_path: Path) -> None:
+    """`linli api` and `linli ingest` started together on a new store (found by the
+    benchmark: the one losing the race on the inserts stopped with a conflict)."""
+    import threading
+
+    from linli.rules.registry import Sensor
+    from linli.store import GridRecord, SiteRecord
+
+    grids = [GridRecord(f"g{i}", f"网格{i}") for i in range(20)]
+    sites = [SiteRecord(f"s{i}", f"楼{i}", SITE.kind, SITE.zone, f"g{i % 20}") for i in range(200)]
+    sensors = [Sensor(f"n-{i:04d}", SensorKind.NOISE, f"s{i % 200}") for i in range(400)]
+    for run in range(5):
+        url = f"sqlite:///{tmp_path}/race-{run}.db"
+        Database(url).close()  # migrated; the registry empty
+        stores = [Database(url), Database(url)]
+        start = threading.Barrier(2)
+        errors: list[BaseException] = []
+
+        def apply(db: Database, start: threading.Barrier = start, errors: list = errors) -> None:
+            start.wait()
+            try:
+                db.apply_registry(grids, sites, sensors)
+            except BaseException as err:  # the test reports what either one raised
+                errors.append(err)
+
+        threads = [threading.Thread(target=apply, args=(db,)) for db in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == []
+        assert len(stores[0].load_registry().sensors) == 400
+        for db in stores:
+            db.close()
