@@ -12,7 +12,7 @@ message at once when they had none in the last `group_wait_s` (30 s by default);
 arrives for them within that wait is held, and then sent as one digest naming each case
 (rules/messages.py). A power cut's 400 last wills on one grid are a handful of messages
 to its robot, each case named in one. A webhook gets each delivery on its own (the
-receiver dedupes on `delivery`), at most `max_per_minute` a minute.
+receiver dedupes on `delivery`); a robot's channel gets at most `max_per_minute` a minute.
 
 **A crash.** A delivery is marked `sending` (committed) before its channel sees it and
 given its outcome after. At start, what was `sending` is sent again (it may arrive twice:
@@ -196,6 +196,8 @@ class DeliveryWorker:
         last = self._last_sent.get(key)
         if last is not None and now_ms - last < self._wait_ms:
             return False
+        if self._types.get(channel) not in GROUP_TYPES:
+            return True  # the robots' limit; a webhook, e-mail and SMS have their own answers
         recent = self._sent[channel]
         while recent and now_ms - recent[0] >= 60_000:
             recent.popleft()
