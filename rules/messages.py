@@ -86,7 +86,8 @@ def measured_line(f: Facts) -> str | None:
     """ "测得 64.0 dB(A)，限值 55 dB(A)（GB 22337-2008 表1）" or None without evidence."""
     if f.measured is None:
         return None
-    text = f"测得 {f.measured:.1f} {f.unit}".rstrip()
+    digits = 1 if f.unit.startswith("dB") else 2  # dB(A) to 0.1, mg/m³ to 0.01
+    text = f"测得 {f.measured:.{digits}f} {f.unit}".rstrip()
     if f.limit is not None:
         text += f"，限值 {f.limit:g} {f.unit}".rstrip()
     source = " ".join(p for p in (f.standard, f.clause) if p)
