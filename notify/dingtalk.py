@@ -90,13 +90,9 @@ class DingTalkRobot:
         if self.secret:
             ts_ms = int(self.clock() * 1000)
             params = {"timestamp": str(ts_ms), "sign": sign(self.secret, ts_ms)}
-        response = transport.post(self.http, transport.with_query(self.url, params), body)
-        if isinstance(response, Answer):
-            return response
-        doc = transport.json_answer(response)
-        if isinstance(doc, Answer):
-            return doc
-        return answer(doc)
+        return transport.robot_exchange(
+            self.http, transport.with_query(self.url, params), body, answer
+        )
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -85,13 +85,7 @@ class FeishuBot:
         body = self.body(message, to)
         if body is None:
             return Answer(Outcome.FAILED, f"message over {BODY_MAX_BYTES} bytes even shortened")
-        response = transport.post(self.http, self.url, body)
-        if isinstance(response, Answer):
-            return response
-        doc = transport.json_answer(response)
-        if isinstance(doc, Answer):
-            return doc
-        return answer(doc)
+        return transport.robot_exchange(self.http, self.url, body, answer)
 
     def close(self) -> None:
         """Close the HTTP client."""

@@ -77,6 +77,18 @@ def json_answer(response: httpx.Response) -> dict[str, Any] | Answer:
     return doc
 
 
+def robot_exchange(
+    http: httpx.Client, url: str, body: bytes, read: Callable[[dict[str, Any]], Answer]
+) -> Answer:
+    """Post to a group robot and read its JSON answer (HTTP 200 with an errcode) by `read`;
+    HTTP failures and garbage are answers already."""
+    response = post(http, url, body)
+    if isinstance(response, Answer):
+        return response
+    doc = json_answer(response)
+    return doc if isinstance(doc, Answer) else read(doc)
+
+
 def snippet(content: bytes) -> str:
     """The start of a body, for a detail line."""
     text = content.decode("utf-8", "replace").replace("\n", " ")

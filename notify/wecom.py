@@ -73,13 +73,7 @@ class WeComRobot:
         body = self.body(message, to)
         if body is None:
             return Answer(Outcome.FAILED, "message does not fit WeCom's limit even shortened")
-        response = transport.post(self.http, self.url, body)
-        if isinstance(response, Answer):
-            return response
-        doc = transport.json_answer(response)
-        if isinstance(doc, Answer):
-            return doc
-        return answer(doc)
+        return transport.robot_exchange(self.http, self.url, body, answer)
 
     def close(self) -> None:
         """Close the HTTP client."""
