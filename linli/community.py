@@ -339,7 +339,7 @@ class Community(_Model):
     def grid_records(self) -> list[GridRecord]:
         """The grids as the store keeps them."""
         return [
-            GridRecord(g.id, g.name, _contacts(g.workers), name_en=g.name_en) for g in self.grid
+            GridRecord(g.id, g.name, contacts_of(g.workers), name_en=g.name_en) for g in self.grid
         ]
 
     def site_records(self) -> list[SiteRecord]:
@@ -355,7 +355,7 @@ class Community(_Model):
                 category=s.category,
                 merchant=None
                 if s.merchant is None
-                else Merchant(s.merchant.name, _contacts(s.merchant.contacts)),
+                else Merchant(s.merchant.name, contacts_of(s.merchant.contacts)),
                 cooking_heads=s.cooking_heads,
                 name_en=s.name_en,
             )
@@ -402,7 +402,8 @@ def apply_community(db: Database, community: Community) -> None:
     )
 
 
-def _contacts(models: Sequence[ContactModel]) -> tuple[Contact, ...]:
+def contacts_of(models: Sequence[ContactModel]) -> tuple[Contact, ...]:
+    """People of the file as the core's contacts."""
     return tuple(Contact(m.name, m.phone, dict(m.channels)) for m in models)
 
 

@@ -20,10 +20,10 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from linli.channels import Channels, build_channels
-from linli.community import Community, load_community
+from linli.community import Community, contacts_of, load_community
 from linli.notify.worker import DeliveryWorker
 from linli.rules.engine.telling import ASKED, OutboxTeller
-from linli.rules.registry import Contact, Registry
+from linli.rules.registry import Registry
 from linli.rules.routing import ChannelType, Directory, Group, NotifyPlan, directory_of
 from linli.settings import Settings
 from linli.wiring import load_policy
@@ -43,17 +43,13 @@ def notify_plan(community: Community | None) -> NotifyPlan:
         channels={c.id: ChannelType(c.type) for c in community.channel},
         grids={g.id: tuple(g.notify) for g in community.grid},
         merchants={s.id: tuple(s.merchant.notify) for s in community.site if s.merchant},
-        community=Group(info.name, _people(info.contacts), tuple(info.notify))
+        community=Group(info.name, contacts_of(info.contacts), tuple(info.notify))
         if info.contacts or info.notify
         else None,
         street=None
         if street is None
-        else Group(street.name, _people(street.contacts), tuple(street.notify)),
+        else Group(street.name, contacts_of(street.contacts), tuple(street.notify)),
     )
-
-
-def _people(models: object) -> tuple[Contact, ...]:
-    return tuple(Contact(m.name, m.phone, dict(m.channels)) for m in models)  # type: ignore[attr-defined]
 
 
 class Directories:
