@@ -53,20 +53,34 @@ def robot() -> Iterator[DingTalkStandIn]:
 def directory(sites: list[str]) -> Directory:
     return Directory(
         channels={"ding": ChannelType.DINGTALK},
-        audiences={(s, Level.GRID_WORKER): Audience(Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",)) for s in sites},
+        audiences={
+            (s, Level.GRID_WORKER): Audience(Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",))
+            for s in sites
+        },
     )
 
 
 def teller(sites: list[str]) -> OutboxTeller:
     names = {s: f"店{s}" for s in sites}
-    return OutboxTeller(lambda: directory(sites), lambda: names, "http://x", ZoneInfo("Asia/Shanghai"))
+    return OutboxTeller(
+        lambda: directory(sites), lambda: names, "http://x", ZoneInfo("Asia/Shanghai")
+    )
 
 
 def open_cases(db: Database, t: OutboxTeller, sites: list[str], at_ms: int) -> list[int]:
     ids = []
     with db.cases() as tx:
         for site in sites:
-            new = Case(site, "g", "device_offline", CaseKind.DEVICE, f"n-{site}", f"店{site}: 设备离线", at_ms, first_level=Level.GRID_WORKER)
+            new = Case(
+                site,
+                "g",
+                "device_offline",
+                CaseKind.DEVICE,
+                f"n-{site}",
+                f"店{site}: 设备离线",
+                at_ms,
+                first_level=Level.GRID_WORKER,
+            )
             opened, entry = open_case(new)
             case = tx.insert_case(opened)
             assert case.id is not None
@@ -77,7 +91,9 @@ def open_cases(db: Database, t: OutboxTeller, sites: list[str], at_ms: int) -> l
 
 
 def worker(db: Database, robot: DingTalkStandIn, clock: Clock, **kw) -> DeliveryWorker:
-    channels = {"ding": DingTalkRobot("ding", robot.url, robot.secret, clock=lambda: clock.ms / 1000)}
+    channels = {
+        "ding": DingTalkRobot("ding", robot.url, robot.secret, clock=lambda: clock.ms / 1000)
+    }
     return DeliveryWorker(db, channels, {"ding": ChannelType.DINGTALK}, clock=clock, **kw)
 
 
@@ -118,7 +134,9 @@ def test_a_burst_for_one_robot_becomes_digests_naming_every_case_never_over_20_a
     for i, at in enumerate(sent_at):  # any minute: at most 20
         assert sum(1 for b in sent_at[i:] if b - at < 60_000) <= 20
     named = "".join(c.reply.text for c in calls)
-    assert all(f"[#{i}](http://x/board/cases/{i})" in named or f"/board/cases/{i})" in named for i in ids)
+    assert all(
+        f"[#{i}](http://x/board/cases/{i})" in named or f"/board/cases/{i})" in named for i in ids
+    )
     assert len(calls) < 40  # a handful of digests, not 400 messages
 
 
@@ -161,16 +179,29 @@ def test_after_a_crash_what_was_in_flight_is_sent_again_but_an_sms_is_not(db, ro
     clock = Clock()
     sms_directory = Directory(
         channels={"ding": ChannelType.DINGTALK, "sms": ChannelType.SMS},
-        audiences={("s1", Level.GRID_WORKER): Audience(Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",))},
+        audiences={
+            ("s1", Level.GRID_WORKER): Audience(
+                Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",)
+            )
+        },
     )
-    t = OutboxTeller(lambda: sms_directory, lambda: {"s1": "店s1"}, "http://x", ZoneInfo("Asia/Shanghai"))
+    t = OutboxTeller(
+        lambda: sms_directory, lambda: {"s1": "店s1"}, "http://x", ZoneInfo("Asia/Shanghai")
+    )
     (case_id,) = open_cases(db, t, ["s1"], T0)
     with db.outbox() as box:
         pending = box.of_case(case_id)
         assert sorted(d.channel for d in pending) == ["ding", "sms"]
         box.set_state([d.id for d in pending], DeliveryState.SENDING)  # the kill -9
     with AliyunSmsStandIn() as aliyun:
-        sms = AliyunSms("sms", aliyun.url, aliyun.access_key_id, aliyun.access_key_secret, "天新社区", "SMS_000000")
+        sms = AliyunSms(
+            "sms",
+            aliyun.url,
+            aliyun.access_key_id,
+            aliyun.access_key_secret,
+            "天新社区",
+            "SMS_000000",
+        )
         w = DeliveryWorker(
             db,
             {"ding": DingTalkRobot("ding", robot.url, robot.secret), "sms": sms},
@@ -202,3 +233,36 @@ def test_an_acknowledge_tells_everyone_told_before_and_a_comment_nobody(db):
     with db.outbox() as box:
         events = [d.event for d in box.of_case(case_id)]
     assert events == ["case.opened", "case.acknowledged"]
+
+
+def test_each_outcome_is_reported_to_the_callback_and_a_failing_callback_stops_nothing(db, robot):
+    """The root wires the callback to InfluxDB's `delivery` points (the dashboards)."""
+    clock = Clock()
+    t = teller(["s1", "s2"])
+    (first,) = open_cases(db, t, ["s1"], T0)
+    reported: list[tuple[list[int], str, str, int]] = []
+
+    def on_outcome(items, outcome: str, detail: str, at_ms: int) -> None:
+        reported.append(([d.case_id for d in items], outcome, detail, at_ms))
+
+    w = worker(db, robot, clock, on_outcome=on_outcome)
+    robot.too_fast(True)
+    w.run_once()
+    robot.too_fast(False)
+    clock.ms += 700_000
+    w.run_once()
+    assert [(ids, outcome) for ids, outcome, _, _ in reported] == [
+        ([first], "retry"),
+        ([first], "delivered"),
+    ]
+    assert "130101" in reported[0][2] and reported[1][3] == clock.ms
+
+    def broken(*_args) -> None:
+        raise OSError("InfluxDB is down")
+
+    (second,) = open_cases(db, t, ["s2"], clock.ms)
+    clock.ms += 60_000
+    assert worker(db, robot, clock, on_outcome=broken).run_once() == 1
+    with db.outbox() as box:
+        (d,) = box.of_case(second)
+    assert d.state is DeliveryState.DELIVERED
