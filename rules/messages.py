@@ -89,7 +89,9 @@ def measured_line(f: Facts) -> str | None:
     text = f"测得 {f.measured:.1f} {f.unit}".rstrip()
     if f.limit is not None:
         text += f"，限值 {f.limit:g} {f.unit}".rstrip()
-    source = " ".join(p for p in (f.standard, f.clause) if p)
+    # a clause may name its standard already ("GB 22337-2008 表1 …"): not twice
+    repeated = f.standard and f.clause and f.clause.startswith(f.standard)
+    source = f.clause if repeated else " ".join(p for p in (f.standard, f.clause) if p)
     return text + (f"（{source}）" if source else "")
 
 

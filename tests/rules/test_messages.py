@@ -125,3 +125,8 @@ def test_a_digest_names_every_case_with_its_link():
     assert all(len(v) <= SMS_TEXT_CHARS for k, v in m.sms.items() if k != "link")
     told = [dataclasses.replace(d, event=Event.RESOLVED.value) for d in items]
     assert "仅供知悉" in digest(told).text
+
+
+def test_a_clause_naming_its_standard_does_not_repeat_it():
+    facts = dataclasses.replace(FACTS, clause="GB 22337-2008 表1 4类 夜间 55 dB(A)")
+    assert "（GB 22337-2008 表1 4类 夜间 55 dB(A)）" in render(facts).text
