@@ -127,8 +127,14 @@ def test_the_ktv_night_case_reaches_the_merchant_then_unacknowledged_the_grid_wo
 
     printed = out.getvalue()
     heads = re.findall(r"^\[demo\] ▶ (.*)$", printed, re.M)
-    assert heads[0] == "企业微信群 wecom-huanchang（欢唱KTV（欢唱娱乐有限公司））  @13900000112（韩磊）"
-    assert "钉钉群 ding-tc-north（红街天城北网格）  @13800000004（张伟）  @13800000005（刘洋）" in heads
+    assert (
+        heads[0]
+        == "企业微信群 wecom-huanchang（欢唱KTV（欢唱娱乐有限公司））  @13900000112（韩磊）"
+    )
+    assert (
+        "钉钉群 ding-tc-north（红街天城北网格）  @13800000004（张伟）  @13800000005（刘洋）"
+        in heads
+    )
     assert heads.index("短信 → 13900000112（韩磊）") < heads.index("短信 → 13800000004（张伟）")
     assert "    【天新社区】欢唱KTV: 工单升级" in printed
     assert printed.count("【工单升级】欢唱KTV: 夜间突发噪声") == 1  # the title once, not twice
