@@ -20,6 +20,7 @@ import pytest
 from linli.community import load_community
 from linli.demo import COMMUNITY, UNACKNOWLEDGED_S, demo_policy
 from linli.demochannels import Printer, StandIns, names_of, start_standins
+from linli.influx.client import InfluxClient
 from linli.notifying import start_notifier
 from linli.rules.case import Case, CaseKind, Level, open_case
 from linli.rules.engine.decide import NOTHING, CaseChange, age
@@ -75,10 +76,12 @@ def test_the_demo_escalates_an_unacknowledged_case_after_two_minutes() -> None:
 
 
 def test_the_ktv_night_case_reaches_the_merchant_then_unacknowledged_the_grid_workers(
-    stand_ins: StandIns, db: Database, tmp_path: Path
+    stand_ins: StandIns, db: Database, tmp_path: Path, influx_url: str, influx_db: str
 ) -> None:
     settings = Settings(db_url=f"sqlite:///{tmp_path}/linli.db")
-    notifier = start_notifier(db, settings, COMMUNITY)
+    influx = InfluxClient(influx_url, influx_db)
+    influx.ensure_database("400d")
+    notifier = start_notifier(db, settings, COMMUNITY, influx=influx)
     out = io.StringIO()
     printer = Printer(stand_ins.delivered, names_of(load_community(COMMUNITY)), out)
     try:
@@ -138,6 +141,16 @@ def test_the_ktv_night_case_reaches_the_merchant_then_unacknowledged_the_grid_wo
     assert heads.index("短信 → 13900000112（韩磊）") < heads.index("短信 → 13800000004（张伟）")
     assert "    【天新社区】欢唱KTV: 工单升级" in printed
     assert printed.count("【工单升级】欢唱KTV: 夜间突发噪声") == 1  # the title once, not twice
+
+    # and each outcome is a `delivery` point for the dashboards (influx/deliveries.py)
+    series = influx.query('SELECT count("case_id") FROM "delivery" GROUP BY "channel", "outcome"')
+    got = {(s.tags["channel"], s.tags["outcome"]): s.values[0][1] for s in series}
+    assert got == {
+        ("wecom-huanchang", "delivered"): 1,
+        ("sms", "delivered"): 3,
+        ("ding-tc-north", "delivered"): 1,
+    }
+    influx.close()
 
 
 def _ktv_case(opened_ms: int) -> Case:
