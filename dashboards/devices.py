@@ -1,4 +1,5 @@
-"""设备 Devices: last seen, online, battery, RSSI, seq gaps and rejected messages per sensor."""
+"""设备 Devices: last seen, online, battery, RSSI, seq gaps and rejected messages per sensor,
+and the notifications that failed or wait for a retry, per channel."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from linli.dashboards import queries as q
 from linli.dashboards.options import Options
 from linli.rules.constants import (
     F_BATTERY_V,
+    F_CASE_ID,
     F_COUNT,
     F_DUPLICATES,
     F_FW,
@@ -14,11 +16,16 @@ from linli.rules.constants import (
     F_RSSI_DBM,
     F_SEQ,
     F_SEQ_GAPS,
+    M_DELIVERY,
     M_DEVICE,
     M_FUME,
     M_NOISE,
     M_REJECTED,
+    OUTCOME_FAILED,
+    OUTCOME_RETRY,
+    TAG_CHANNEL,
     TAG_GRID,
+    TAG_OUTCOME,
     TAG_REASON,
     TAG_SENSOR,
     TAG_SITE,
@@ -147,6 +154,43 @@ def build(opts: Options) -> g.Json:
         24,
         8,
     )
+    not_delivered = f"{q.ident(TAG_OUTCOME)} =~ /^({OUTCOME_FAILED}|{OUTCOME_RETRY})$/"
+    undelivered = q.select(
+        f'count("{F_CASE_ID}") AS "次数"',
+        q.ident(M_DELIVERY),
+        not_delivered,
+        group=q.tags(TAG_CHANNEL, TAG_OUTCOME),
+    )
+    layout.add(
+        g.table(
+            "通知投递失败与重试",
+            "Notifications not delivered in the selected range, per channel: failed "
+            "(permanent: a configuration error or a refused message, a person must look) "
+            "and retry (too fast, the service down; sent again later). The deliveries "
+            "themselves: GET /api/v1/deliveries?state=failed; each channel: /health.",
+            [g.table_target(undelivered)],
+        ),
+        12,
+        8,
+    )
+    undelivered_over_time = q.select(
+        f'count("{F_CASE_ID}") AS "次数"',
+        q.ident(M_DELIVERY),
+        not_delivered,
+        group=(q.by_time(), *q.tags(TAG_CHANNEL, TAG_OUTCOME)),
+        fill="none",
+    )
+    layout.add(
+        g.timeseries(
+            "通知投递失败与重试趋势",
+            "Failed deliveries and retries over time, per channel and outcome.",
+            [g.target(undelivered_over_time, "A", alias="$tag_channel $tag_outcome")],
+            decimals=0,
+            custom={"drawStyle": "bars", "fillOpacity": 60, "lineWidth": 1},
+        ),
+        12,
+        8,
+    )
     variables = [
         g.query_variable("grid", "网格 grid", q.show_tag_values(TAG_GRID)),
         g.query_variable("site", "站点 site", q.show_tag_values(TAG_SITE, q.GRID)),
@@ -156,7 +200,7 @@ def build(opts: Options) -> g.Json:
         UID,
         "设备",
         "Sensor health: last seen, online, battery, signal, readings lost at source and "
-        "rejected messages.",
+        "rejected messages; notifications failed or waiting for a retry.",
         layout,
         variables=variables,
         annotations=[],

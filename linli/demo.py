@@ -14,6 +14,14 @@ after ~2 min, 22:00 after ~3 min; then the fleet catches up with real time and g
 1×. The scenario's times (firmware-sim/scenarios/tianxin.toml) are offsets from 10:30.
 Replayed readings are hours old when they arrive, so the demo's policy counts data as
 late only beyond the replayed span (otherwise every demo case would say "late data").
+
+Telling (issue 11). Every channel of the community file gets a local stand-in
+(linli/demochannels.py: DingTalk robots for the grids' chats and the community office,
+the KTV's WeCom robot, Aliyun's SendSms, an aiosmtpd SMTP server), its `env:` variables
+set before the engine's child process and the notifier start; each message they take is
+printed as its recipient reads it. An unacknowledged case climbs the ladder after
+`UNACKNOWLEDGED_S` (2 min) instead of the policy's 30 min, so the KTV's night case
+reaches the merchant (~3 min in) and then the grid's workers (~5 min in).
 """
 
 from __future__ import annotations
@@ -35,9 +43,13 @@ from typing import Final
 from zoneinfo import ZoneInfo
 
 from linli import service, wiring
+from linli.community import load_community
+from linli.demochannels import Printer, StandIns, names_of, set_environ, start_standins
 from linli.ingestion import Ingest
 from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
+from linli.notifying import start_notifier
 from linli.rules.case import CaseState
+from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 from linli.store import Database
 
@@ -49,6 +61,7 @@ SCENARIO = ROOT / "firmware-sim" / "scenarios" / "tianxin.toml"
 AUTO: Final = "auto"
 DAY_START: Final = (10, 30)  # the replayed day starts at 10:30 local ...
 DAY_SPAN: Final = timedelta(hours=13)  # ... and must be over by 23:30 (after the KTV case)
+UNACKNOWLEDGED_S: Final = 120  # the demo's escalation of an unacknowledged case (not 30 min)
 
 
 def replay_start(now: datetime) -> datetime:
@@ -83,7 +96,18 @@ def _local_servers(settings: Settings, var: Path) -> tuple[Settings, list[LocalS
         update["admin_token"] = "demo-" + secrets.token_hex(8)
     if "LINLI_API_ADDR" not in os.environ:
         update["api_addr"] = f"127.0.0.1:{_port(8000)}"
+    if "LINLI_PUBLIC_URL" not in os.environ:  # the messages' links: this demo's API
+        update["public_url"] = "http://" + str(update.get("api_addr", settings.api_addr))
     return settings.model_copy(update=update), started
+
+
+def demo_policy(policy: RulePolicy, unacknowledged_s: int = UNACKNOWLEDGED_S) -> RulePolicy:
+    """The policy with the demo's escalation: an unacknowledged case climbs within minutes."""
+    escalation = dataclasses.replace(
+        policy.escalation,
+        unacknowledged_s=min(policy.escalation.unacknowledged_s, unacknowledged_s),
+    )
+    return dataclasses.replace(policy, escalation=escalation)
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
@@ -100,10 +124,17 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     worker: Ingest | None = None
     engine = None
     server: uvicorn.Server | None = None
+    notifier = None
+    stand_ins: StandIns | None = None
+    printer: Printer | None = None
     try:
+        community = load_community(config)
+        # The channels' variables first: the engine's child inherits them (module docstring).
+        stand_ins = start_standins(community)
+        set_environ(stand_ins.environ)
         db = wiring.open_store(settings, config)
         influx = wiring.open_influx(settings)
-        policy = wiring.load_policy(settings, config)
+        policy = demo_policy(wiring.load_policy(settings, config))
         sim_start = args.sim_start
         if sim_start == AUTO:
             now = datetime.now(ZoneInfo(settings.tz))
@@ -112,7 +143,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             # Replayed data is not "late data" (see the module docstring).
             late_s = int((now - start).total_seconds()) + 3600
             policy = dataclasses.replace(policy, late_after_s=max(policy.late_after_s, late_s))
-        engine = service.start_engine(settings, policy)
+        engine = service.start_engine(settings, policy, config)
+        notifier = start_notifier(db, settings, config, influx=influx)
+        printer = Printer(stand_ins.delivered, names_of(community)).start()
         worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
         worker.start()
         host, port = settings.api_host_port()
@@ -122,6 +155,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             influx,
             lambda: worker.source.connected if worker else False,
             policy=policy,
+            tellers=[notifier.teller],
+            channel_health=notifier.health,
         )
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         threading.Thread(target=server.run, name="linli-api", daemon=True).start()
@@ -131,7 +166,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
         argv += [f"--start={sim_start}"]
         sim = spawn_logged(argv, sim_log)
-        _banner(settings, config, sim_log, sim_start, args.speed)
+        _banner(settings, config, sim_log, sim_start, args.speed, stand_ins, policy)
         stop = service.wait_for_signal()
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(10):
@@ -149,13 +184,29 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             worker.stop()
         if engine is not None:
             engine.stop()
+        if notifier is not None:
+            notifier.stop()
+        if printer is not None:
+            printer.stop()
+        if stand_ins is not None:
+            stand_ins.stop()
         for s in reversed(started):
             s.stop()
     return 0
 
 
-def _banner(settings: Settings, config: Path, sim_log: Path, start: str, speed: float) -> None:
+def _banner(
+    settings: Settings,
+    config: Path,
+    sim_log: Path,
+    start: str,
+    speed: float,
+    stand_ins: StandIns,
+    policy: RulePolicy,
+) -> None:
     host, port = settings.api_host_port()
+    channels = "\n".join("                " + line for line in stand_ins.describe())
+    escalate_s = policy.escalation.unacknowledged_s
     print(
         f"""
 linli demo — Tianxin community (天新社区), {config}
@@ -168,6 +219,13 @@ linli demo — Tianxin community (天新社区), {config}
                 e.g. curl -G {settings.influx_url}/query --data-urlencode db={settings.influx_db} \\
                        --data-urlencode 'q=SELECT last(laeq) FROM noise GROUP BY site'
   simulator log {sim_log}   (simulated time from {start} at ×{speed:g})
+  links         messages link to {settings.public_url}/board/cases/<id>
+  channels      local stand-ins (linli/standins/), each message printed as "[demo] ▶":
+{channels}
+  escalation    an unacknowledged case climbs a level after {escalate_s} s in this demo
+                (30 min by default): the KTV's night case reaches the merchant ~3 min
+                in, then the grid's workers ~2 min later; acknowledging stops the ladder:
+                POST /api/v1/cases/<id>/actions  {{"action": "acknowledge"}}
 Ctrl-C stops everything the demo started.
 """,
         flush=True,

@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 from linli.channels import Channels, build_channels
 from linli.community import Community, contacts_of, load_community
+from linli.influx.deliveries import delivery_writer
 from linli.notify.worker import DeliveryWorker
 from linli.rules.engine.telling import ASKED, OutboxTeller
 from linli.rules.registry import Registry
@@ -118,9 +119,10 @@ class Notifier:
                 close()
 
 
-def start_notifier(db, settings: Settings, config: Path | None) -> Notifier:  # type: ignore[no-untyped-def]
+def start_notifier(db, settings: Settings, config: Path | None, influx=None) -> Notifier:  # type: ignore[no-untyped-def]
     """Build the channels (each misconfigured one reported in one line), the teller and the
-    delivery worker with its reminders, and start the worker."""
+    delivery worker with its reminders, and start the worker; with `influx`, each outcome
+    is also a `delivery` point there (the dashboards' failed deliveries)."""
     community = None if config is None else load_community(config)
     plan = notify_plan(community)
     channels = build_channels(community.channel if community else [])
@@ -135,6 +137,7 @@ def start_notifier(db, settings: Settings, config: Path | None) -> Notifier:  # 
         plan.channels,
         broken=channels.broken,
         before_pass=reminders.check,
+        on_outcome=None if influx is None else delivery_writer(influx.write),
     )
     teller.wake = worker.wake
     return Notifier(teller, worker.start(), channels)

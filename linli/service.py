@@ -171,7 +171,7 @@ def _run_api(
     from linli.api.app import create_app
     from linli.notifying import start_notifier
 
-    notifier = start_notifier(db, settings, config)
+    notifier = start_notifier(db, settings, config, influx=influx)
     host, port = settings.api_host_port()
     app = create_app(
         api_config(settings),

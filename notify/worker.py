@@ -39,6 +39,11 @@ from linli.store.outbox import OutboxTx
 
 log = logging.getLogger(__name__)
 
+# What the worker reports of each send: the deliveries, the outcome ("delivered",
+# "retry", "failed"), the service's answer in one line, when (epoch ms). The root wires
+# it to InfluxDB (influx/deliveries.py) for the dashboards.
+OnOutcome = Callable[[Sequence[Delivery], str, str, int], None]
+
 GROUP_WAIT_S: Final = 30.0
 MAX_PER_MINUTE: Final = 20  # DingTalk's and WeCom's robots: 20 messages a minute
 DIGEST_MOST: Final = 100  # cases named in one digest (about 10 KB); more go in the next
@@ -76,6 +81,7 @@ class DeliveryWorker:
         retry_s: float = 5.0,
         clock: Callable[[], int] | None = None,
         before_pass: Callable[[int], None] | None = None,
+        on_outcome: OnOutcome | None = None,
     ) -> None:
         self._store = store
         self._channels = dict(channels)
@@ -87,6 +93,7 @@ class DeliveryWorker:
         self._retry_s = retry_s
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self._before_pass = before_pass
+        self._on_outcome = on_outcome
         self._last_sent: dict[tuple[str, ...], int] = {}
         self._sent: dict[str, deque[int]] = defaultdict(deque)  # per channel, the last minute
         self._stop = threading.Event()
@@ -224,6 +231,7 @@ class DeliveryWorker:
             state, due = DeliveryState.FAILED, None
         with self._store.outbox() as tx:
             tx.record(items, state, answer.detail, done_ms, due_ms=due)
+        self._report(items, answer, done_ms)
         if answer.outcome is not Outcome.DELIVERED:
             log.warning(
                 "delivery on %s (%d cases): %s: %s",
@@ -235,6 +243,15 @@ class DeliveryWorker:
         self._last_sent[key] = now_ms
         self._sent[channel_id].append(now_ms)
         return 1
+
+    def _report(self, items: Sequence[Delivery], answer: Answer, done_ms: int) -> None:
+        """The outcome to the callback (InfluxDB's `delivery` points): never in the way."""
+        if self._on_outcome is None:
+            return
+        try:
+            self._on_outcome(items, answer.outcome.value, answer.detail, done_ms)
+        except Exception as err:  # InfluxDB down: the outbox has the outcome all the same
+            log.warning("delivery outcome not reported: %s", err)
 
     def _message(self, items: Sequence[Delivery]) -> Message:
         first = items[0]

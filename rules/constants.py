@@ -41,6 +41,10 @@ M_CASE_EVENT: Final = "case_event"
 # Extension to CONTRACT §4 (README "Stored schema"): rejected messages counted per batch,
 # sensor and reason, for the Devices dashboard.
 M_REJECTED: Final = "rejected"
+# Extension to CONTRACT §4 (README "Stored schema"): one point per delivery outcome
+# (notify/worker.py), tags channel, outcome, event; fields case_id, detail: the
+# dashboards' failed deliveries and retries per channel.
+M_DELIVERY: Final = "delivery"
 # Hourly aggregates written by InfluxDB continuous queries (influx/retention.py) into the
 # infinite retention policy; the dashboards read them for long ranges.
 M_NOISE_1H: Final = "noise_1h"
@@ -64,6 +68,13 @@ TAG_ZONE: Final = "zone"
 TAG_REASON: Final = "reason"
 TAG_RULE: Final = "rule"
 TAG_KIND: Final = "kind"
+TAG_CHANNEL: Final = "channel"
+TAG_OUTCOME: Final = "outcome"
+TAG_EVENT: Final = "event"
+# The `outcome` tag's values: notify/channel.py's Outcome, as the worker writes them.
+OUTCOME_DELIVERED: Final = "delivered"
+OUTCOME_RETRY: Final = "retry"
+OUTCOME_FAILED: Final = "failed"
 # The `sensor` tag of a rejection whose topic names no registered sensor: a fixed value,
 # so that a client inventing sensor ids cannot create series without bound.
 UNREGISTERED_SENSOR: Final = "_unregistered"
@@ -117,6 +128,8 @@ F_RSSI_DBM: Final = "rssi_dbm"
 F_CASE_ID: Final = "case_id"
 F_STATE: Final = "state"
 F_TITLE: Final = "title"
+# delivery fields: the service's answer in one line
+F_DETAIL: Final = "detail"
 
 
 def topic(sensor: str, channel: str, prefix: str = TOPIC_PREFIX) -> str:

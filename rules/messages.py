@@ -90,7 +90,9 @@ def measured_line(f: Facts) -> str | None:
     text = f"测得 {f.measured:.{digits}f} {f.unit}".rstrip()
     if f.limit is not None:
         text += f"，限值 {f.limit:g} {f.unit}".rstrip()
-    source = " ".join(p for p in (f.standard, f.clause) if p)
+    # a clause may name its standard already ("GB 22337-2008 表1 …"): not twice
+    repeated = f.standard and f.clause and f.clause.startswith(f.standard)
+    source = f.clause if repeated else " ".join(p for p in (f.standard, f.clause) if p)
     return text + (f"（{source}）" if source else "")
 
 
@@ -110,7 +112,9 @@ def render(f: Facts) -> Rendered:
     case = f.case
     headline = HEADLINES[f.event]
     title = f"【{headline}】{case.title}"
-    lines = [f"### {title}", f"- 地点：{f.site_name}", f"- 工单：#{case.id}，{_state(case)}"]
+    # The title and the link are the channel's frame (a card's heading, an e-mail's
+    # subject, the link as the channel shows one): not repeated in the text.
+    lines = [f"- 地点：{f.site_name}", f"- 工单：#{case.id}，{_state(case)}"]
     for extra in (measured_line(f), window_line(f)):
         if extra:
             lines.append(f"- {extra}")
@@ -119,7 +123,7 @@ def render(f: Facts) -> Rendered:
     if f.note:
         lines.append(f"- 备注：{f.note}")
     asked = EXPECTED[case.level] if f.event in ASKS else FOR_INFORMATION
-    lines += [f"- {asked}", "", f"[查看工单]({f.link})"]
+    lines.append(f"- {asked}")
     what = measured_line(f) or case.title
     sms = {  # the template's variables (Aliyun: strings, each at most 35 characters)
         "event": headline,
@@ -148,8 +152,7 @@ def digest(items: Sequence[Delivery]) -> Digest:
     """One message naming several cases, each with its title and link (issue 11: many
     cases of one group within a short wait become one message; none is dropped)."""
     title = f"【{len(items)} 件工单】{items[0].who}"
-    lines = [f"### {title}"]
-    lines += [f"- {d.title} [#{d.case_id}]({d.link})" for d in items]
+    lines = [f"- {d.title} [#{d.case_id}]({d.link})" for d in items]
     asks = any(d.event in ASKS for d in items)
     lines += ["", "请逐一打开工单，签收并处理。" if asks else FOR_INFORMATION]
     sms = {

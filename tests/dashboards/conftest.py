@@ -20,10 +20,12 @@ import numpy as np
 import pytest
 
 from linli.influx.client import InfluxClient
+from linli.influx.deliveries import delivery_lines
 from linli.influx.retention import HOUR_MS, backfill
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
 from linli.localservers import LocalServer
+from linli.rules.delivery import Delivery
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Grid, Registry, Sensor, Site, SiteKind, Zone
 from tests.helpers import Publisher, count, settings_for, wait_for
@@ -33,6 +35,32 @@ NOISE_SENSORS = {"n-01": "hj-b1", "n-02": "hj-b1", "n-03": "hj-b3"}
 FUME_SENSORS = {"f-01": "rest-1", "f-02": "rest-2"}
 ZONES = {"hj-b1": Zone.Z4A, "hj-b3": Zone.Z2, "rest-1": Zone.Z2, "rest-2": Zone.Z2}
 LOST_SEQS = (100, 101, 102)  # n-02 never sends these: three readings lost at source
+# (channel, outcome, hour of the day, case ids of one send): a digest of two retried on
+# the grid's robot twice, one SMS failed, the rest delivered
+DELIVERY_OUTCOMES = (
+    ("ding-g1", "delivered", 2, (1,)),
+    ("ding-g1", "retry", 12, (2, 3)),
+    ("ding-g1", "retry", 13, (2, 3)),
+    ("ding-g1", "delivered", 14, (2, 3)),
+    ("sms", "failed", 20, (3,)),
+    ("sms", "delivered", 20, (1,)),
+)
+
+
+def _delivery(channel: str, case_id: int) -> Delivery:
+    return Delivery(
+        f"k-{channel}-{case_id}",
+        case_id,
+        "case.opened",
+        channel,
+        (),
+        (),
+        "网格员",
+        "t",
+        "x",
+        "l",
+        0,
+    )
 
 
 def registry() -> Registry:
@@ -203,6 +231,12 @@ def day(
             for site, grid, rule, kind, cid, state, title, hour in events
         ).encode()
     )
+    # the delivery worker's outcomes, as it writes them (influx/deliveries.py)
+    for channel, outcome, hour, case_ids in DELIVERY_OUTCOMES:
+        items = [_delivery(channel, cid) for cid in case_ids]
+        influx.write(
+            delivery_lines(items, outcome, "errcode 0", first_ms + hour * HOUR_MS).encode()
+        )
     result.end_ms = time.time_ns() // 1_000_000 + MINUTE_MS
     backfill(influx, result.start_ms, result.end_ms)
     yield result

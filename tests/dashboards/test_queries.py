@@ -91,7 +91,7 @@ def test_every_query_succeeds_and_returns_series(day: Day, name: str):
         assert series, f"{name}: {where} returned no series: {fill(query, day, values)}"
         assert any(row[1:] for s in series for row in s.values), f"{name}: {where} is empty"
         checked += 1
-    expected = {"overview": 6, "noise": 33, "fume": 8, "devices": 7}  # targets + annotations
+    expected = {"overview": 6, "noise": 33, "fume": 8, "devices": 9}  # targets + annotations
     assert checked == expected[name]
 
 
@@ -189,6 +189,23 @@ def test_devices_rejections_and_seq_gaps(day: Day):
     assert rejected == {("n-01", "out_of_range"): 1, ("_unregistered", "unknown_sensor"): 1}
     gaps = {s.tags["sensor"]: s.values[0][1] for s in run("devices", "序号缺口与重复", day)}
     assert gaps["n-02"] == 3
+
+
+def test_devices_failed_deliveries_and_retries_per_channel(day: Day):
+    """Each delivery of a send is a point: a digest of two retried twice is 4 retries;
+    what was delivered is not on the panel."""
+    got = {
+        (s.tags["channel"], s.tags["outcome"]): s.values[0][1]
+        for s in run("devices", "通知投递失败与重试", day)
+    }
+    assert got == {("ding-g1", "retry"): 4, ("sms", "failed"): 1}
+    over_time = {
+        (s.tags["channel"], s.tags["outcome"], row[0]): row[1]
+        for s in run("devices", "通知投递失败与重试趋势", day)
+        for row in s.values
+    }
+    assert sum(over_time.values()) == 5
+    assert {k[:2] for k in over_time} == {("ding-g1", "retry"), ("sms", "failed")}
 
 
 @pytest.mark.parametrize(

@@ -242,12 +242,24 @@ merchant = { name = "欢唱", notify = ["wecom"], contacts = [{ name = "韩磊",
 
 def test_tianxin_names_only_its_channels_and_they_wait_for_the_environment() -> None:
     community = load_community(TIANXIN)
-    assert [(c.id, c.type) for c in community.channel] == [("dingtalk", "dingtalk"), ("sms", "sms")]
+    assert [(c.id, c.type) for c in community.channel] == [
+        ("dingtalk", "dingtalk"),
+        ("ding-hj-east", "dingtalk"),
+        ("ding-hj-west", "dingtalk"),
+        ("ding-tc-north", "dingtalk"),
+        ("ding-tc-south", "dingtalk"),
+        ("wecom-huanchang", "wecom"),
+        ("sms", "sms"),
+        ("mail", "email"),
+    ]
     missing = build_channels(community.channel, {})
-    assert missing.broken == {
-        "dingtalk": "channel 'dingtalk' field 'url': environment variable LINLI_TIANXIN_DINGTALK_URL is not set",
-        "sms": "channel 'sms' field 'url': environment variable LINLI_TIANXIN_SMS_URL is not set",
-    }
+    assert missing.broken["dingtalk"] == (
+        "channel 'dingtalk' field 'url': environment variable LINLI_TIANXIN_DINGTALK_URL is not set"
+    )
+    assert missing.broken["sms"] == (
+        "channel 'sms' field 'url': environment variable LINLI_TIANXIN_SMS_URL is not set"
+    )
+    assert set(missing.broken) == {c.id for c in community.channel} and not missing.ready
     env = {
         "LINLI_TIANXIN_DINGTALK_URL": "http://127.0.0.1:1/robot/send?access_token=t",
         "LINLI_TIANXIN_DINGTALK_SECRET": "SECx",
@@ -256,3 +268,18 @@ def test_tianxin_names_only_its_channels_and_they_wait_for_the_environment() -> 
         "LINLI_TIANXIN_SMS_SK": "sk",
     }
     assert set(build_channels(community.channel, env).ready) == {"dingtalk", "sms"}
+
+
+def test_tianxin_people_on_a_group_robot_are_mobile_numbers_and_every_grid_has_its_chat() -> None:
+    """CONTRACT §6: a group robot @-mentions by mobile; each grid's chat is in its notify."""
+    community = load_community(TIANXIN)
+    robots = {c.id for c in community.channel if c.type in ("dingtalk", "wecom", "feishu")}
+    people = [*community.community.contacts]
+    for grid in community.grid:
+        assert len(grid.notify) == 1 and grid.notify[0] in robots
+        people += grid.workers
+    people += [p for s in community.site if s.merchant for p in s.merchant.contacts]
+    on_robots = [a for p in people for c, a in p.channels.items() if c in robots]
+    assert on_robots and all(a.isdigit() and len(a) == 11 for a in on_robots)
+    (ktv,) = [s for s in community.site if s.id == "ktv-huanchang"]
+    assert ktv.merchant is not None and ktv.merchant.notify == ["wecom-huanchang"]

@@ -233,3 +233,36 @@ def test_an_acknowledge_tells_everyone_told_before_and_a_comment_nobody(db):
     with db.outbox() as box:
         events = [d.event for d in box.of_case(case_id)]
     assert events == ["case.opened", "case.acknowledged"]
+
+
+def test_each_outcome_is_reported_to_the_callback_and_a_failing_callback_stops_nothing(db, robot):
+    """The root wires the callback to InfluxDB's `delivery` points (the dashboards)."""
+    clock = Clock()
+    t = teller(["s1", "s2"])
+    (first,) = open_cases(db, t, ["s1"], T0)
+    reported: list[tuple[list[int], str, str, int]] = []
+
+    def on_outcome(items, outcome: str, detail: str, at_ms: int) -> None:
+        reported.append(([d.case_id for d in items], outcome, detail, at_ms))
+
+    w = worker(db, robot, clock, on_outcome=on_outcome)
+    robot.too_fast(True)
+    w.run_once()
+    robot.too_fast(False)
+    clock.ms += 700_000
+    w.run_once()
+    assert [(ids, outcome) for ids, outcome, _, _ in reported] == [
+        ([first], "retry"),
+        ([first], "delivered"),
+    ]
+    assert "130101" in reported[0][2] and reported[1][3] == clock.ms
+
+    def broken(*_args) -> None:
+        raise OSError("InfluxDB is down")
+
+    (second,) = open_cases(db, t, ["s2"], clock.ms)
+    clock.ms += 60_000
+    assert worker(db, robot, clock, on_outcome=broken).run_once() == 1
+    with db.outbox() as box:
+        (d,) = box.of_case(second)
+    assert d.state is DeliveryState.DELIVERED

@@ -46,7 +46,8 @@ def test_an_opened_case_tells_the_merchant_what_was_measured_and_what_to_do():
     assert "- 测得 88.0 dB(A)，限值 70 dB(A)（GB 22337-2008 4.1 夜间突发噪声" in m.text
     assert "- 时段 11-30 22:40–23:10" in m.text
     assert "请立即检查并整改" in m.text  # the merchant's level
-    assert m.text.endswith("[查看工单](http://127.0.0.1:8000/board/cases/12)")
+    # the title and the link are each channel's frame, not repeated in the text
+    assert m.title not in m.text and FACTS.link not in m.text
     assert m.sms["case"] == "12" and m.sms["link"] == FACTS.link
     assert all(len(v) <= SMS_TEXT_CHARS for k, v in m.sms.items() if k != "link")
 
@@ -124,3 +125,8 @@ def test_a_digest_names_every_case_with_its_link():
     assert all(len(v) <= SMS_TEXT_CHARS for k, v in m.sms.items() if k != "link")
     told = [dataclasses.replace(d, event=Event.RESOLVED.value) for d in items]
     assert "仅供知悉" in digest(told).text
+
+
+def test_a_clause_naming_its_standard_does_not_repeat_it():
+    facts = dataclasses.replace(FACTS, clause="GB 22337-2008 表1 4类 夜间 55 dB(A)")
+    assert "（GB 22337-2008 表1 4类 夜间 55 dB(A)）" in render(facts).text
