@@ -490,7 +490,11 @@ def main() -> int:
     influx_url = f"http://127.0.0.1:{db_server.port}"
     servers = [broker, db_server]
     results: dict[str, dict[str, float]] = {}
-    hook = WebhookReceiver(secret="bench-secret").start() if args.notify else None
+    hook = (
+        WebhookReceiver(secret="bench-secret", rate_per_min=1_000_000).start()
+        if args.notify
+        else None
+    )
     args.notify_config = None
     if hook is not None:
         args.notify_config = work / "bench-notify.toml"

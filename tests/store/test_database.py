@@ -100,3 +100,28 @@ def test_two_processes_applying_one_file_to_a_new_store_at_once_both_start(tmp_p
         assert len(stores[0].load_registry().sensors) == 400
         for db in stores:
             db.close()
+
+
+def test_two_processes_opening_a_new_store_at_once_migrate_it_one_after_the_other(
+    tmp_path: Path,
+) -> None:
+    """Found by the benchmark: `linli api` and `linli ingest` started together on a new
+    SQLite file both created `alembic_version`, and one stopped."""
+    import subprocess
+    import sys
+
+    from alembic.script import ScriptDirectory
+
+    from linli.store.migrate import alembic_config
+
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    for run in range(3):
+        url = f"sqlite:///{tmp_path}/new-{run}.db"
+        code = f"from linli.store import Database; Database({url!r}).close()"
+        procs = [
+            subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE) for _ in range(4)
+        ]
+        errors = [p.communicate(timeout=120)[1].decode() for p in procs]
+        assert [p.returncode for p in procs] == [0, 0, 0, 0], errors
+        with sqlite3.connect(tmp_path / f"new-{run}.db") as conn:
+            assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [(head,)]
