@@ -264,6 +264,8 @@ class RulesModel(_Model):
     verification_s: int = Field(default=24 * 3600, ge=0)
     escalate_unacknowledged_s: int = Field(default=30 * 60, ge=0)
     escalate_unresolved_s: list[int] = Field(default_factory=lambda: [24 * 3600, 72 * 3600])
+    # An unacknowledged case's level told again this often (issue 11: default 30 min).
+    remind_unacknowledged_s: int = Field(default=30 * 60, gt=0)
 
     @field_validator("night")
     @classmethod

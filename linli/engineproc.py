@@ -167,7 +167,7 @@ def _main(
     db = wiring.open_store(settings, None)
     influx = wiring.open_influx(settings)
     tellers = [] if plan is None else [notifying.make_teller(db, plan, settings)]
-    engine = wiring.make_engine(db, influx, policy, tellers).start()
+    engine = wiring.make_engine(db, influx, policy, tellers, settings.engine_tick_s).start()
     wiring.tune_gc()
     try:
         while True:

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from linli.channels import Channels, build_channels
 from linli.community import Community, load_community
 from linli.notify.worker import DeliveryWorker
-from linli.rules.engine.telling import ASKED, OutboxTeller
+from linli.rules.engine.telling import ASKED, REMIND_S, OutboxTeller
 from linli.rules.registry import Contact, Registry
 from linli.rules.routing import ChannelType, Directory, Group, NotifyPlan, directory_of
 from linli.settings import Settings
@@ -88,11 +88,15 @@ class Directories:
         return self._names
 
 
-def make_teller(db, plan: NotifyPlan, settings: Settings) -> OutboxTeller:  # type: ignore[no-untyped-def]
+def make_teller(db, plan: NotifyPlan, settings: Settings, remind_s: int = REMIND_S) -> OutboxTeller:  # type: ignore[no-untyped-def]
     """The outbox teller for a process that changes cases (the engine's, the API's)."""
     directories = Directories(db.load_registry, db.registry_version, plan)
     return OutboxTeller(
-        directories.directory, directories.site_names, settings.public_url, ZoneInfo(settings.tz)
+        directories.directory,
+        directories.site_names,
+        settings.public_url,
+        ZoneInfo(settings.tz),
+        remind_s=remind_s,
     )
 
 
@@ -125,13 +129,16 @@ def start_notifier(db, settings: Settings, config: Path | None) -> Notifier:  # 
     channels = build_channels(community.channel if community else [])
     for name, why in channels.broken.items():
         log.error("notification channel %s cannot be used: %s", name, why)
-    teller = make_teller(db, plan, settings)
-    reminders = Reminders(db, teller)
+    remind_s = REMIND_S if community is None else community.rules.remind_unacknowledged_s
+    teller = make_teller(db, plan, settings, remind_s)
+    reminders = Reminders(db, teller, every_s=min(REMINDER_CHECK_S, remind_s / 2))
     worker = DeliveryWorker(
         db,
         channels.ready,
         plan.channels,
         broken=channels.broken,
+        group_wait_s=settings.notify_group_wait_s,
+        retry_most_s=settings.notify_retry_most_s,
         before_pass=reminders.check,
     )
     teller.wake = worker.wake
@@ -139,7 +146,7 @@ def start_notifier(db, settings: Settings, config: Path | None) -> Notifier:  # 
 
 
 class Reminders:
-    """Unacknowledged cases told again at their level every `REMIND_S` (telling.py)."""
+    """Unacknowledged cases told again at their level every `teller.remind_s` (telling.py)."""
 
     def __init__(self, db, teller: OutboxTeller, every_s: float = REMINDER_CHECK_S) -> None:  # type: ignore[no-untyped-def]
         self._db = db

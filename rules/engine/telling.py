@@ -5,7 +5,8 @@ for each case change it asks routing who is told on which channel (rules/routing
 renders what they read (rules/messages.py) and writes the deliveries in the very
 transaction of the change (the outbox), so a change and what it tells commit together.
 The delivery worker (notify/worker.py) sends them. `reminders` is the same for a case
-nobody acknowledged: its level is told again every `remind_s`.
+nobody acknowledged: its level is told again every `remind_s` (the community file's
+`[rules] remind_unacknowledged_s`, 30 min by default).
 """
 
 from __future__ import annotations
@@ -39,12 +40,14 @@ class OutboxTeller:
         tz: ZoneInfo,
         *,
         wake: Callable[[], None] | None = None,
+        remind_s: int = REMIND_S,
     ) -> None:
         self._directory = directory
         self._site_names = site_names
         self._public_url = public_url.rstrip("/")
         self._tz = tz
         self.wake = wake  # the delivery worker's, when it runs in this process
+        self.remind_s = remind_s
 
     def link(self, case_id: int | None) -> str:
         """The case on the board (CONTRACT §6)."""
@@ -120,7 +123,7 @@ class OutboxTeller:
             if case.state not in (CaseState.OPEN, CaseState.REOPENED) or case.id is None:
                 continue
             asked = last_asked_ms.get(case.id, case.opened_ms)
-            if now_ms - asked >= REMIND_S * 1000:
+            if now_ms - asked >= self.remind_s * 1000:
                 out += self.deliveries(tx, Event.REMINDER, case, now_ms)
         return out
 

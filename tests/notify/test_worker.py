@@ -53,20 +53,34 @@ def robot() -> Iterator[DingTalkStandIn]:
 def directory(sites: list[str]) -> Directory:
     return Directory(
         channels={"ding": ChannelType.DINGTALK},
-        audiences={(s, Level.GRID_WORKER): Audience(Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",)) for s in sites},
+        audiences={
+            (s, Level.GRID_WORKER): Audience(Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",))
+            for s in sites
+        },
     )
 
 
 def teller(sites: list[str]) -> OutboxTeller:
     names = {s: f"店{s}" for s in sites}
-    return OutboxTeller(lambda: directory(sites), lambda: names, "http://x", ZoneInfo("Asia/Shanghai"))
+    return OutboxTeller(
+        lambda: directory(sites), lambda: names, "http://x", ZoneInfo("Asia/Shanghai")
+    )
 
 
 def open_cases(db: Database, t: OutboxTeller, sites: list[str], at_ms: int) -> list[int]:
     ids = []
     with db.cases() as tx:
         for site in sites:
-            new = Case(site, "g", "device_offline", CaseKind.DEVICE, f"n-{site}", f"店{site}: 设备离线", at_ms, first_level=Level.GRID_WORKER)
+            new = Case(
+                site,
+                "g",
+                "device_offline",
+                CaseKind.DEVICE,
+                f"n-{site}",
+                f"店{site}: 设备离线",
+                at_ms,
+                first_level=Level.GRID_WORKER,
+            )
             opened, entry = open_case(new)
             case = tx.insert_case(opened)
             assert case.id is not None
@@ -77,7 +91,9 @@ def open_cases(db: Database, t: OutboxTeller, sites: list[str], at_ms: int) -> l
 
 
 def worker(db: Database, robot: DingTalkStandIn, clock: Clock, **kw) -> DeliveryWorker:
-    channels = {"ding": DingTalkRobot("ding", robot.url, robot.secret, clock=lambda: clock.ms / 1000)}
+    channels = {
+        "ding": DingTalkRobot("ding", robot.url, robot.secret, clock=lambda: clock.ms / 1000)
+    }
     return DeliveryWorker(db, channels, {"ding": ChannelType.DINGTALK}, clock=clock, **kw)
 
 
@@ -118,7 +134,9 @@ def test_a_burst_for_one_robot_becomes_digests_naming_every_case_never_over_20_a
     for i, at in enumerate(sent_at):  # any minute: at most 20
         assert sum(1 for b in sent_at[i:] if b - at < 60_000) <= 20
     named = "".join(c.reply.text for c in calls)
-    assert all(f"[#{i}](http://x/board/cases/{i})" in named or f"/board/cases/{i})" in named for i in ids)
+    assert all(
+        f"[#{i}](http://x/board/cases/{i})" in named or f"/board/cases/{i})" in named for i in ids
+    )
     assert len(calls) < 40  # a handful of digests, not 400 messages
 
 
@@ -161,16 +179,29 @@ def test_after_a_crash_what_was_in_flight_is_sent_again_but_an_sms_is_not(db, ro
     clock = Clock()
     sms_directory = Directory(
         channels={"ding": ChannelType.DINGTALK, "sms": ChannelType.SMS},
-        audiences={("s1", Level.GRID_WORKER): Audience(Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",))},
+        audiences={
+            ("s1", Level.GRID_WORKER): Audience(
+                Level.GRID_WORKER, "东网格 网格员", (WANG,), ("ding",)
+            )
+        },
     )
-    t = OutboxTeller(lambda: sms_directory, lambda: {"s1": "店s1"}, "http://x", ZoneInfo("Asia/Shanghai"))
+    t = OutboxTeller(
+        lambda: sms_directory, lambda: {"s1": "店s1"}, "http://x", ZoneInfo("Asia/Shanghai")
+    )
     (case_id,) = open_cases(db, t, ["s1"], T0)
     with db.outbox() as box:
         pending = box.of_case(case_id)
         assert sorted(d.channel for d in pending) == ["ding", "sms"]
         box.set_state([d.id for d in pending], DeliveryState.SENDING)  # the kill -9
     with AliyunSmsStandIn() as aliyun:
-        sms = AliyunSms("sms", aliyun.url, aliyun.access_key_id, aliyun.access_key_secret, "天新社区", "SMS_000000")
+        sms = AliyunSms(
+            "sms",
+            aliyun.url,
+            aliyun.access_key_id,
+            aliyun.access_key_secret,
+            "天新社区",
+            "SMS_000000",
+        )
         w = DeliveryWorker(
             db,
             {"ding": DingTalkRobot("ding", robot.url, robot.secret), "sms": sms},
