@@ -11,6 +11,7 @@ channels and the cases' `tell` timeline entries.
 
 from __future__ import annotations
 
+import re
 import socket
 import struct
 import time
@@ -21,7 +22,6 @@ from typing import Any
 
 import pytest
 
-from linli.community import CommunityError, load_community
 from linli.influx.client import InfluxClient
 from linli.standins import (
     AliyunSmsStandIn,
@@ -31,7 +31,7 @@ from linli.standins import (
     WebhookReceiver,
     WeComStandIn,
 )
-from tests.helpers import Publisher, wait_for
+from tests.helpers import Publisher, count, wait_for
 from tests.notify.community import MERCHANT, WORKERS, File
 from tests.notify.serve import Serve
 
@@ -96,7 +96,7 @@ def fume_breach(now_ms: int, n: int = 12) -> dict[str, Any]:
                     "fan_on": True,
                     "purifier_on": True,
                     "purifier_current": 2.0,
-                },  # fmt: skip
+                },
             }
             for i in range(n)
         ]
@@ -168,7 +168,7 @@ def test_a_shops_case_reaches_the_merchant_then_the_grid_and_everyone_told_hears
                     "access_key_secret": "env:E2E_SK",
                     "sign_name": "天新社区",
                     "template": "SMS_000000",
-                },  # fmt: skip
+                },
             ],
             grid_notify=["wecom-grid"],
             worker_channels={"wecom-grid": "phone", "mail": "email"},
@@ -271,3 +271,188 @@ def test_a_shops_case_reaches_the_merchant_then_the_grid_and_everyone_told_hears
         assert all(": delivered: " in n for n in notes), notes
         assert any(n.startswith("case.escalated → wecom-grid") for n in notes)
         assert "13800000001, 13800000002" in next(n for n in notes if "wecom-grid" in n)
+
+
+# -- 2. a channel down for a minute, linli killed and restarted in between ---------------
+
+OUTAGE_S = 60
+LINK = re.compile(r"/board/cases/(\d+)\)")
+
+
+def heard(pub: Publisher, topic_prefix: str, sensors: list[str], influx: InfluxClient) -> None:
+    """One quiet reading from each sensor, stored: a sensor linli never heard from is not
+    taken offline by a will (rules/judge.py)."""
+    ts = now_ms() - MIN
+    body = {"ts": ts, "seq": 1, "period_s": 60, "metrics": {"laeq": 45.0}}
+    pub.send_many((f"{topic_prefix}/{s}/telemetry", body) for s in sensors)
+    where = f"WHERE time = {ts}ms"
+    wait_for(lambda: count(influx, "noise", "laeq", where) == len(sensors), timeout_s=30)
+
+
+def offline(pub: Publisher, topic_prefix: str, sensors: list[str]) -> None:
+    """Each sensor's status: offline, now (what its last will would say)."""
+    ts = now_ms()
+    pub.send_many((f"{topic_prefix}/{s}/status", {"online": False, "ts": ts}) for s in sensors)
+
+
+def test_a_channel_down_for_a_minute_across_a_kill_9_delivers_everything_at_most_twice(
+    serve_for, pub, influx, topic_prefix
+):
+    buildings = [f"b{i}" for i in range(1, 7)]
+    with (
+        DingTalkStandIn(token="grid-token", secret="SEC-grid") as ding,
+        WebhookReceiver(secret="city-s3cret") as city,
+    ):
+        community = File(
+            channels=[
+                {"id": "ding-grid", "type": "dingtalk", "url": ding.url, "secret": "env:E2E_DING"},
+                {"id": "city", "type": "webhook", "url": city.url, "secret": "env:E2E_CITY"},
+            ],
+            grid_notify=["ding-grid", "city"],
+            worker_channels={"ding-grid": "phone"},
+            residential=["probe", *buildings],
+        )
+        env = {
+            "E2E_DING": "SEC-grid",
+            "E2E_CITY": "city-s3cret",
+            "LINLI_NOTIFY_GROUP_WAIT_S": "2",
+            "LINLI_NOTIFY_RETRY_MOST_S": "8",
+        }
+        serve = serve_for(community, env).start()
+        serve.ingesting(pub, "n-probe", influx)
+        heard(pub, topic_prefix, [f"n-{b}" for b in buildings], influx)
+        ding.fail_for(OUTAGE_S)
+        city.fail_for(OUTAGE_S)
+        down_until = time.monotonic() + OUTAGE_S
+
+        # three cases open while the channels answer HTTP 500: each delivery tried and
+        # set to retry (on the timeline), then linli is killed
+        offline(pub, topic_prefix, [f"n-{b}" for b in buildings[:3]])
+
+        def retried(n: int) -> list[dict[str, Any]] | None:
+            found = [c for c in serve.cases() if c["rule"] == "device_offline"]
+            if len(found) < n:
+                return None
+            tried = [d for c in found for d in serve.deliveries(c["id"])]
+            ok = len(tried) == 2 * n and all(d["attempts"] >= 1 for d in tried)
+            return found if ok else None
+
+        wait_for(lambda: retried(3), timeout_s=20, every_s=0.2)
+        serve.kill9()
+
+        # three more open after the restart, the channels still down
+        serve.start()
+        offline(pub, topic_prefix, [f"n-{b}" for b in buildings[3:]])
+        opened = wait_for(lambda: retried(6), timeout_s=20, every_s=0.2)
+        assert time.monotonic() < down_until, "the outage ended before every case was tried"
+        assert ding.accepted() == [] and city.accepted() == []
+
+        # once the channels are back, everything arrives
+        def all_delivered() -> list[dict[str, Any]] | None:
+            found = [d for c in opened for d in serve.deliveries(c["id"])]
+            return found if all(d["state"] == "delivered" for d in found) else None
+
+        deliveries = wait_for(all_delivered, timeout_s=OUTAGE_S + 30, every_s=0.5)
+        assert len(deliveries) == 12  # 6 cases × (the grid's robot, the city)
+
+        # none more than twice: the webhook receiver by `delivery`, the robot by case named
+        webhook_keys = {d["key"] for d in deliveries if d["channel"] == "city"}
+        assert set(city.deliveries) == webhook_keys
+        assert max(city.deliveries.values()) <= 2, city.deliveries
+        named = Counter(int(m) for c in ding.accepted() for m in set(LINK.findall(c.reply.text)))
+        assert sorted(named) == sorted(c["id"] for c in opened)
+        assert max(named.values()) <= 2, named
+        assert all(c.reply.mentions == WORKER_PHONES for c in ding.accepted())
+
+        # the timeline: the failures, then the success
+        for case in opened:
+            notes = serve.tells(case["id"])
+            for channel in ("ding-grid", "city"):
+                mine = [n for n in notes if f"→ {channel} " in n]
+                assert any(": retry in " in n and "HTTP 500" in n for n in mine), mine
+                assert ": delivered: " in mine[-1], mine
+        print(
+            f"\nchannel down {OUTAGE_S} s with a kill -9: {len(deliveries)} deliveries, "
+            f"webhook repeats {sum(city.deliveries.values()) - len(webhook_keys)}, "
+            f"robot messages {len(ding.accepted())}"
+        )
+
+
+# -- 3. a power cut: 400 last wills at once on one grid ------------------------------------
+
+FLEET = 400
+
+
+def connect_with_will(host: str, port: int, client_id: str, topic: str) -> socket.socket:
+    """An MQTT 3.1.1 connection with a retained QoS 1 last will `{"online": false}`, as
+    each sensor holds one (CONTRACT §2); returns once the broker accepted it."""
+
+    def text(value: str | bytes) -> bytes:
+        raw = value.encode() if isinstance(value, str) else value
+        return struct.pack("!H", len(raw)) + raw
+
+    flags = 0x02 | 0x04 | 0x08 | 0x20  # clean session, will, will QoS 1, will retain
+    body = text("MQTT") + bytes([4, flags]) + struct.pack("!H", 60)
+    body += text(client_id) + text(topic) + text(b'{"online": false}')
+    assert len(body) < 128
+    sock = socket.create_connection((host, port), timeout=10)
+    sock.sendall(bytes([0x10, len(body)]) + body)
+    assert sock.recv(4) == b"\x20\x02\x00\x00", "CONNACK refused"
+    return sock
+
+
+def test_a_power_cut_of_400_sensors_reaches_the_grids_robot_in_digests_never_over_20_a_minute(
+    serve_for, pub, influx, topic_prefix, mqtt_url
+):
+    buildings = [f"p{i:03d}" for i in range(FLEET)]
+    with DingTalkStandIn(token="grid-token", secret="SEC-grid") as ding:
+        community = File(
+            channels=[
+                {"id": "ding-grid", "type": "dingtalk", "url": ding.url, "secret": "env:E2E_DING"}
+            ],
+            grid_notify=["ding-grid"],
+            worker_channels={"ding-grid": "phone"},
+            residential=["probe", *buildings],
+        )
+        serve = serve_for(community, {"E2E_DING": "SEC-grid"}).start()  # the default wait
+        serve.ingesting(pub, "n-probe", influx)
+        heard(pub, topic_prefix, [f"n-{b}" for b in buildings], influx)
+        host, port = mqtt_url.removeprefix("mqtt://").split(":")
+        tag = topic_prefix.split("/")[0]
+        sockets = [
+            connect_with_will(host, int(port), f"{tag}-n-{b}", f"{topic_prefix}/n-{b}/status")
+            for b in buildings
+        ]
+        cut = time.time()
+        for sock in sockets:
+            sock.close()  # no DISCONNECT: the broker publishes every will
+
+        def all_opened() -> list[dict[str, Any]] | None:
+            found = [c for c in serve.cases() if c["rule"] == "device_offline"]
+            return found if len(found) == FLEET else None
+
+        cases = wait_for(all_opened, timeout_s=30, every_s=0.5)
+        ids = {c["id"] for c in cases}
+
+        def all_named() -> Counter[int] | None:
+            named = Counter(
+                int(m) for c in ding.accepted() for m in set(LINK.findall(c.reply.text))
+            )
+            return named if set(named) >= ids else None
+
+        named = wait_for(all_named, timeout_s=90, every_s=0.5)
+        calls = ding.accepted()
+        took_s = calls[-1].at - cut
+        assert set(named) == ids and max(named.values()) == 1  # each case named once
+        times = [c.at for c in ding.calls]
+        for i, at in enumerate(times):  # what the robot received in any minute
+            assert sum(1 for t in times[i:] if t - at < 60) <= 20
+        assert all(c.code == 0 for c in ding.calls), [c.code for c in ding.calls]
+        assert all(c.reply.mentions == WORKER_PHONES for c in calls)
+        assert all(len(c.request.body) < 20_000 for c in calls)
+        failed = serve.get("/deliveries", state="failed")
+        assert failed == []
+        print(
+            f"\npower cut: {FLEET} last wills → {len(calls)} messages to the grid's robot, "
+            f"the last {took_s:.1f} s after the cut (group wait 30 s)"
+        )
