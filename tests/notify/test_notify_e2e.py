@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 import socket
 import struct
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -22,6 +24,7 @@ from typing import Any
 
 import pytest
 
+from linli.community import CommunityError, load_community
 from linli.influx.client import InfluxClient
 from linli.standins import (
     AliyunSmsStandIn,
@@ -456,3 +459,120 @@ def test_a_power_cut_of_400_sensors_reaches_the_grids_robot_in_digests_never_ove
             f"\npower cut: {FLEET} last wills → {len(calls)} messages to the grid's robot, "
             f"the last {took_s:.1f} s after the cut (group wait 30 s)"
         )
+
+
+# -- 4. bad configuration and bad answers ---------------------------------------------------
+
+
+def test_an_unknown_channel_in_a_notify_list_refuses_the_file_naming_where(serve_for, tmp_path):
+    community = File(
+        channels=[{"id": "ding-grid", "type": "dingtalk", "url": "http://127.0.0.1:9/robot/send"}],
+        grid_notify=["ding-grid", "ding-nope"],
+        shops=[(*SHOP, ["wecom-shop"])],
+        residential=["b1"],
+    )
+    serve = serve_for(community, {})
+    expected = [
+        "[[grid]] #1 'g1' field 'notify': 'ding-nope' is not a [[channel]] id",
+        "[[site]] #1 'rest-1' merchant field 'notify': 'wecom-shop' is not a [[channel]] id",
+    ]
+    with pytest.raises(CommunityError) as refused:
+        load_community(serve.config)
+    assert str(refused.value).splitlines() == [f"{serve.config}: {line}" for line in expected]
+    # `linli serve` on it stops at once with the same lines, nothing started
+    run = subprocess.run(
+        [sys.executable, "-m", "linli", "serve", "--config", str(serve.config)],
+        env=serve.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert run.returncode == 2
+    assert run.stderr.strip().splitlines() == [
+        f"linli: {serve.config}: {expected[0]}",
+        f"{serve.config}: {expected[1]}",
+    ]
+    assert not (tmp_path / "linli.db").exists()
+
+
+def test_a_wrong_secret_a_missing_variable_and_garbage_are_reported_and_the_rules_go_on(
+    serve_for, pub, influx, topic_prefix
+):
+    with (
+        DingTalkStandIn(token="grid-token", secret="SEC-right") as ding,
+        FeishuStandIn(token="grid-hook", secret="feishu-s3cret") as feishu,
+    ):
+        feishu.answer_garbage()
+        community = File(
+            channels=[
+                {"id": "ding-wrong", "type": "dingtalk", "url": ding.url, "secret": "env:E2E_DING"},
+                {"id": "wecom-missing", "type": "wecom", "url": "env:E2E_UNSET_WECOM_URL"},
+                {
+                    "id": "feishu-garbage",
+                    "type": "feishu",
+                    "url": feishu.url,
+                    "secret": "env:E2E_FS",
+                },
+            ],
+            grid_notify=["ding-wrong", "wecom-missing", "feishu-garbage"],
+            worker_channels={"ding-wrong": "phone", "wecom-missing": "phone"},
+            residential=["probe", "b1"],
+        )
+        env = {
+            "E2E_DING": "SEC-wrong",
+            "E2E_FS": "feishu-s3cret",
+            "LINLI_NOTIFY_GROUP_WAIT_S": "1",
+            "LINLI_NOTIFY_RETRY_MOST_S": "4",
+        }
+        serve = serve_for(community, env).start()
+        missing = (
+            "channel 'wecom-missing' field 'url': environment variable E2E_UNSET_WECOM_URL is "
+            "not set"
+        )
+        said = [line for line in serve.log().splitlines() if "wecom-missing" in line]
+        assert len(said) == 1 and said[0].endswith(
+            f"notification channel wecom-missing cannot be used: {missing}"
+        )
+        health = serve.get("/health")
+        assert health["status"] == "ok"  # ingest's parts; the channels are beside them
+        assert health["channels"]["wecom-missing"] == {"ok": False, "detail": missing}
+
+        # ingest and the rules go on: readings stored, a case opens
+        serve.ingesting(pub, "n-probe", influx)
+        heard(pub, topic_prefix, ["n-b1"], influx)
+        offline(pub, topic_prefix, ["n-b1"])
+        case = one_case(serve, "b1", "device_offline")
+        assert (case["state"], case["level"]) == ("open", "grid_worker")
+
+        def answered() -> dict[str, dict[str, Any]] | None:
+            found = {d["channel"]: d for d in serve.deliveries(case["id"])}
+            ok = len(found) == 3 and all(d["attempts"] >= 1 for d in found.values())
+            return found if ok else None
+
+        told = wait_for(answered, timeout_s=20, every_s=0.2)
+        wrong, absent, garbage = (
+            told[c] for c in ("ding-wrong", "wecom-missing", "feishu-garbage")
+        )
+        assert wrong["state"] == "failed" and wrong["detail"].startswith("errcode 310000")
+        assert (absent["state"], absent["detail"]) == ("failed", missing)
+        assert garbage["state"] == "pending"
+        assert garbage["detail"] == (
+            "HTTP 200, answer not a JSON object: "
+            "'<html><body><h1>502 Bad Gateway</h1></body></html>'"
+        )
+        failed = {d["channel"]: d["detail"] for d in serve.get("/deliveries", state="failed")}
+        assert failed == {"ding-wrong": wrong["detail"], "wecom-missing": missing}
+        channels = serve.get("/health")["channels"]
+        assert channels["ding-wrong"]["ok"] is False
+        assert "errcode 310000" in channels["ding-wrong"]["detail"]
+        assert [c.code for c in ding.calls] == [310000] and ding.accepted() == []
+
+        # the garbage was retried, and once the bot answers properly it is delivered
+        wait_for(lambda: len(feishu.calls) >= 2, timeout_s=15)
+        feishu.answer_garbage(False)
+        wait_for(lambda: feishu.accepted(), timeout_s=15)
+        wait_for(lambda: answered()["feishu-garbage"]["state"] == "delivered", timeout_s=10)  # type: ignore[index]
+        notes = [n for n in serve.tells(case["id"]) if "→ feishu-garbage " in n]
+        assert all(": retry in " in n and "not a JSON object" in n for n in notes[:-1])
+        assert len(notes) >= 3 and ": delivered: code 0" in notes[-1]
+        assert serve.get("/health")["status"] == "ok"
