@@ -256,3 +256,16 @@ def test_tianxin_names_only_its_channels_and_they_wait_for_the_environment() -> 
         "LINLI_TIANXIN_SMS_SK": "sk",
     }
     assert set(build_channels(community.channel, env).ready) == {"dingtalk", "sms"}
+
+
+def test_the_reminder_interval_is_the_rules_table_s(tmp_path):
+    from linli.community import load_community
+
+    path = tmp_path / "c.toml"
+    path.write_text('[community]\nname = "x"\n[rules]\nremind_unacknowledged_s = 600\n')
+    assert load_community(path).rules.remind_unacknowledged_s == 600
+    path.write_text('[community]\nname = "x"\n')
+    assert load_community(path).rules.remind_unacknowledged_s == 1800  # issue 11: 30 min
+    path.write_text('[community]\nname = "x"\n[rules]\nremind_unacknowledged_s = 0\n')
+    with pytest.raises(ValueError, match="remind_unacknowledged_s"):
+        load_community(path)
