@@ -40,7 +40,8 @@ class File:
     worker_channels: Mapping[str, str] = field(default_factory=dict)  # channel → "phone"/"email"
     shops: list[tuple[str, str, list[str]]] = field(default_factory=list)  # id, name, notify
     merchant_channels: Mapping[str, str] = field(default_factory=dict)  # channel → "phone"
-    residential: Iterable[str] = ()  # site ids of buildings, each with one noise sensor n-<id>
+    # site ids of buildings, each with one noise sensor n-<id>; "probe" is on grid g0
+    residential: Iterable[str] = ()
     community_notify: list[str] = field(default_factory=list)
 
     def text(self) -> str:
@@ -69,9 +70,12 @@ class File:
             out.append(
                 _table("[[sensor]]", {"id": f"f-{site_id}", "kind": "fume", "site": site_id})
             )
+        if "probe" in self.residential:  # a grid of its own that nobody is told about
+            out.append(_table("[[grid]]", {"id": "g0", "name": "探针网格"}))
         for site_id in self.residential:
             site = {"id": site_id, "name": f"红街公寓{site_id}", "kind": "residential"}
-            out.append(_table("[[site]]", {**site, "zone": "2", "grid": "g1"}))
+            grid = "g0" if site_id == "probe" else "g1"
+            out.append(_table("[[site]]", {**site, "zone": "2", "grid": grid}))
             out.append(
                 _table("[[sensor]]", {"id": f"n-{site_id}", "kind": "noise", "site": site_id})
             )
