@@ -168,7 +168,7 @@ def _main(
     influx = wiring.open_influx(settings)
     remind_s = policy.escalation.remind_s
     tellers = [] if plan is None else [notifying.make_teller(db, plan, settings, remind_s)]
-    engine = wiring.make_engine(db, influx, policy, tellers).start()
+    engine = wiring.make_engine(db, influx, policy, tellers, settings.engine_tick_s).start()
     wiring.tune_gc()
     try:
         while True:

@@ -129,13 +129,17 @@ def start_notifier(db, settings: Settings, config: Path | None, influx=None) -> 
     for name, why in channels.broken.items():
         log.error("notification channel %s cannot be used: %s", name, why)
     policy = load_policy(settings, config)
-    teller = make_teller(db, plan, settings, policy.escalation.remind_s)
-    reminders = Reminders(db, teller)
+    remind_s = policy.escalation.remind_s
+    teller = make_teller(db, plan, settings, remind_s)
+    every_s = REMINDER_CHECK_S if remind_s <= 0 else min(REMINDER_CHECK_S, remind_s / 2)
+    reminders = Reminders(db, teller, every_s=every_s)
     worker = DeliveryWorker(
         db,
         channels.ready,
         plan.channels,
         broken=channels.broken,
+        group_wait_s=settings.notify_group_wait_s,
+        retry_most_s=settings.notify_retry_most_s,
         before_pass=reminders.check,
         on_outcome=None if influx is None else delivery_writer(influx.write),
     )

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     influx_timeout_s: float = 5.0
     influx_retention: str = "400d"
     registry_refresh_s: float = 2.0
+    engine_tick_s: float = 10.0  # how often the engine ages cases (escalation, verification)
+
+    # Notifier tunables (issue 11; README "Notifications").
+    notify_group_wait_s: float = 30.0  # a recipient's burst within this wait: one digest
+    notify_retry_most_s: float = 600.0  # the longest backoff between a delivery's tries
     # Day and night are not settings: they are the community file's [rules] night, the
     # one calendar of the engine, ingest's limit_db and the dashboards (service.py).
 

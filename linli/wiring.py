@@ -60,7 +60,7 @@ def load_calendar(settings: Settings, config: Path | None) -> Calendar:
     return load_policy(settings, config).calendar
 
 
-def make_engine(db, influx: InfluxClient, policy: RulePolicy, tellers=()):  # type: ignore[no-untyped-def]
+def make_engine(db, influx: InfluxClient, policy: RulePolicy, tellers=(), tick_s: float = 10.0):  # type: ignore[no-untyped-def]
     """The rule engine (not started): `tellers` in each case change's transaction (the
     outbox), then the `case_event` annotations in InfluxDB after it.
 
@@ -76,6 +76,7 @@ def make_engine(db, influx: InfluxClient, policy: RulePolicy, tellers=()):  # ty
         tell=influx_teller(influx.write),
         tellers=tuple(tellers),
         history=InfluxHistory(influx),
+        tick_s=tick_s,
     )
 
 

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from typing import Final, Protocol
 
 from linli.notify.channel import Answer, Channel, Message, Outcome
-from linli.rules.delivery import Delivery, DeliveryState, retry_in_s
+from linli.rules.delivery import BACKOFF_MAX_S, Delivery, DeliveryState, retry_in_s
 from linli.rules.messages import digest
 from linli.rules.routing import GROUP_TYPES, ChannelType
 from linli.store.outbox import OutboxTx
@@ -79,6 +79,7 @@ class DeliveryWorker:
         max_per_minute: int = MAX_PER_MINUTE,
         poll_s: float = 1.0,
         retry_s: float = 5.0,
+        retry_most_s: float = BACKOFF_MAX_S,
         clock: Callable[[], int] | None = None,
         before_pass: Callable[[int], None] | None = None,
         on_outcome: OnOutcome | None = None,
@@ -91,6 +92,7 @@ class DeliveryWorker:
         self._per_minute = max_per_minute
         self._poll_s = poll_s
         self._retry_s = retry_s
+        self._retry_most_s = retry_most_s
         self._clock = clock or (lambda: time.time_ns() // 1_000_000)
         self._before_pass = before_pass
         self._on_outcome = on_outcome
@@ -178,8 +180,13 @@ class DeliveryWorker:
             channel = key[0]
             if not self._may_send(key, channel, now_ms):
                 continue
-            sent += self._send(key, items[:DIGEST_MOST], now_ms)
-            now_ms = self._clock()
+            # More held than one digest names: the rest follow at once (each under the
+            # channel's rate), not one group wait apart each.
+            for start in range(0, len(items), DIGEST_MOST):
+                if start and (self._stop.is_set() or not self._under_rate(channel, now_ms)):
+                    break
+                sent += self._send(key, items[start : start + DIGEST_MOST], now_ms)
+                now_ms = self._clock()
         self.sent += sent
         return sent
 
@@ -205,6 +212,10 @@ class DeliveryWorker:
             return False
         if self._types.get(channel) not in GROUP_TYPES:
             return True  # the robots' limit; a webhook, e-mail and SMS have their own answers
+        return self._under_rate(channel, now_ms)
+
+    def _under_rate(self, channel: str, now_ms: int) -> bool:
+        """Fewer than the channel's messages per minute in the last minute."""
         recent = self._sent[channel]
         while recent and now_ms - recent[0] >= 60_000:
             recent.popleft()
@@ -225,7 +236,7 @@ class DeliveryWorker:
             state, due = DeliveryState.DELIVERED, None
         elif answer.outcome is Outcome.RETRY:
             attempts = max(d.attempts for d in items) + 1
-            wait_s = retry_in_s(attempts, answer.retry_after_s)
+            wait_s = retry_in_s(attempts, answer.retry_after_s, most_s=self._retry_most_s)
             state, due = DeliveryState.PENDING, done_ms + int(wait_s * 1000)
         else:
             state, due = DeliveryState.FAILED, None

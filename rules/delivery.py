@@ -57,12 +57,15 @@ BACKOFF_MAX_S: Final = 600.0
 
 
 def retry_in_s(
-    attempts: int, asked_s: float | None = None, rng: random.Random | None = None
+    attempts: int,
+    asked_s: float | None = None,
+    rng: random.Random | None = None,
+    most_s: float = BACKOFF_MAX_S,
 ) -> float:
     """How long until the next try after `attempts` failed ones: what the service asked
-    for, or exponential backoff (5 s, 10 s, 20 s, … up to 10 min) with full jitter over
-    its upper half, so many deliveries failing together do not return together."""
+    for, or exponential backoff (5 s, 10 s, 20 s, … up to `most_s`, 10 min) with full
+    jitter over its upper half, so many deliveries failing together do not return together."""
     if asked_s is not None:
         return max(asked_s, 1.0)
-    ceiling = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** max(attempts - 1, 0))
+    ceiling = min(most_s, BACKOFF_FIRST_S * 2 ** max(attempts - 1, 0))
     return ceiling / 2 + (rng or random).random() * ceiling / 2

@@ -283,3 +283,15 @@ def test_tianxin_people_on_a_group_robot_are_mobile_numbers_and_every_grid_has_i
     assert on_robots and all(a.isdigit() and len(a) == 11 for a in on_robots)
     (ktv,) = [s for s in community.site if s.id == "ktv-huanchang"]
     assert ktv.merchant is not None and ktv.merchant.notify == ["wecom-huanchang"]
+
+
+def test_the_reminder_interval_is_the_rules_table_s(tmp_path):
+    from linli.community import load_community
+
+    path = tmp_path / "c.toml"
+    path.write_text('[community]\nname = "x"\n[rules]\nremind_unacknowledged_s = 600\n')
+    assert load_community(path).rules.remind_unacknowledged_s == 600
+    path.write_text('[community]\nname = "x"\n')
+    assert load_community(path).rules.remind_unacknowledged_s == 1800  # issue 11: 30 min
+    path.write_text('[community]\nname = "x"\n[rules]\nremind_unacknowledged_s = 0\n')
+    assert load_community(path).rules.policy("Asia/Shanghai").escalation.remind_s == 0  # never

@@ -125,8 +125,7 @@ def test_a_burst_for_one_robot_becomes_digests_naming_every_case_never_over_20_a
         with db.outbox() as box:
             if not box.due(10**15):
                 break
-        if w.run_once():
-            sent_at.append(clock.ms)
+        sent_at += [clock.ms] * w.run_once()
         clock.ms += 1000
         assert clock.ms - T0 < 3_600_000, "not all delivered within an hour"
     calls = robot.accepted()
@@ -266,3 +265,38 @@ def test_each_outcome_is_reported_to_the_callback_and_a_failing_callback_stops_n
     with db.outbox() as box:
         (d,) = box.of_case(second)
     assert d.state is DeliveryState.DELIVERED
+
+
+def test_a_backlog_over_one_digest_is_sent_at_once_in_digests_not_a_group_wait_apart(db, robot):
+    clock = Clock()
+    sites = [f"s{i}" for i in range(250)]
+    ids = open_cases(db, teller(sites), sites, T0)
+    assert worker(db, robot, clock).run_once() == 3  # 100 + 100 + 50, in one pass
+    calls = robot.accepted()
+    assert [c.reply.text.count("](http://x/board/cases/") for c in calls] == [101, 101, 51]
+    with db.outbox() as box:
+        assert box.due(10**15) == []
+    assert all(f"/board/cases/{i})" in "".join(c.reply.text for c in calls) for i in ids)
+
+
+def test_the_backoff_ceiling_is_a_parameter():
+    from linli.rules.delivery import retry_in_s
+
+    assert [retry_in_s(n, most_s=8.0) <= 8.0 for n in range(1, 10)] == [True] * 9
+    assert retry_in_s(9) > 8.0  # 10 min by default: half of it at least
+    assert retry_in_s(3, asked_s=30.0, most_s=8.0) == 30.0  # what the service asked wins
+
+
+def test_reminders_come_every_remind_s_until_acknowledged(db):
+    t = OutboxTeller(
+        lambda: directory(["s1"]), lambda: {"s1": "店s1"}, "http://x", ZoneInfo("Asia/Shanghai"),
+        remind_s=60,
+    )  # fmt: skip
+    (case_id,) = open_cases(db, t, ["s1"], T0)
+    with db.cases() as tx:
+        case = tx.get(case_id)
+        assert t.reminders(tx, [case], {}, T0 + 59_000) == []
+        (due,) = t.reminders(tx, [case], {}, T0 + 60_000)
+        assert due.event == "case.reminder" and due.title.startswith("【工单催办】")
+        acked, _ = apply(case, Action.ACKNOWLEDGE, T0 + 61_000, "grid_worker")
+        assert t.reminders(tx, [acked], {}, T0 + 3_600_000) == []
