@@ -350,12 +350,13 @@ class RejectionCountOut(BaseModel):
 
     sensor: str | None
     reason: ReasonCode
-    count: int
+    count: int = Field(description="every record ever rejected, the evicted included")
+    evicted: int = Field(description="of them, no longer kept (retention or size cap)")
 
     @classmethod
     def of(cls, c: RejectionCount) -> RejectionCountOut:
         """The body of a count."""
-        return cls(sensor=c.sensor, reason=c.reason, count=c.count)
+        return cls(sensor=c.sensor, reason=c.reason, count=c.count, evicted=c.evicted)
 
 
 # -- tokens and health -----------------------------------------------------------------

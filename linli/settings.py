@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli.ingest.mqtt import MqttEndpoint
+from linli.store.rejections import RejectLimits
 
 
 class Settings(BaseSettings):
@@ -41,6 +42,10 @@ class Settings(BaseSettings):
     influx_timeout_s: float = 5.0
     influx_retention: str = "400d"
     registry_refresh_s: float = 2.0
+    # Rejected records (README "Bad input"): kept this long and within this total, the
+    # oldest messages evicted first (their counts kept); 0 turns a bound off.
+    rejected_retention_days: float = Field(default=30.0, ge=0)
+    rejected_max_bytes: int = Field(default=256 << 20, ge=0)
     # Day and night are not settings: they are the community file's [rules] night, the
     # one calendar of the engine, ingest's limit_db and the dashboards (service.py).
 
@@ -60,6 +65,14 @@ class Settings(BaseSettings):
             tls=tls,
             username=parts.username,
             password=parts.password,
+        )
+
+    def reject_limits(self) -> RejectLimits:
+        """The rejected records' retention and size cap (0: none)."""
+        days = self.rejected_retention_days
+        return RejectLimits(
+            retention_ms=round(days * 86_400_000) if days else None,
+            max_bytes=self.rejected_max_bytes or None,
         )
 
     def api_host_port(self) -> tuple[str, int]:

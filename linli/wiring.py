@@ -32,7 +32,7 @@ def open_store(settings: Settings, config: Path | None):  # type: ignore[no-unty
     from linli.store import Database
 
     community = None if config is None else load_community(config)  # a bad file: nothing opened
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, reject_limits=settings.reject_limits())
     if community is not None:
         apply_community(db, community)
     return db

@@ -25,14 +25,16 @@ from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, StoreError
 from linli.store.outbox import OutboxTx
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
 
 class Database:
     """The store at one SQLAlchemy URL (SQLite by default, PostgreSQL in production)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, reject_limits: RejectLimits | None = None) -> None:
         self._engine = open_engine(url)
+        self._reject_limits = reject_limits or RejectLimits()
         # registry changes committed through this object (ports.RegistrySource)
         self.changes_here = 0
         self._changes_lock = threading.Lock()
@@ -185,7 +187,7 @@ class Database:
     def add_rejections(self, rejections: Sequence[Rejection]) -> None:
         """Store rejected records in one transaction; raises StoreError on failure."""
         with self._transaction() as conn:
-            rejected.add_rejections(conn, rejections)
+            rejected.add_rejections(conn, rejections, self._reject_limits)
 
     def list_rejections(
         self,
@@ -215,6 +217,11 @@ class Database:
         """Rejected records counted per sensor and reason."""
         with self._reading() as conn:
             return rejected.count_rejections(conn, sensors=sensors)
+
+    def rejected_bytes(self) -> int:
+        """What the kept rejected records count against `RejectLimits.max_bytes`."""
+        with self._reading() as conn:
+            return rejected.rejected_bytes(conn)
 
     # -- tokens ---------------------------------------------------------------------
 

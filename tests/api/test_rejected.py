@@ -173,13 +173,13 @@ def test_counts_per_sensor_and_reason(
     client: TestClient, tokens: dict[str, Headers], rejected: Database
 ) -> None:
     assert client.get("/api/v1/rejected/counts", headers=tokens["staff"]).json() == [
-        {"sensor": None, "reason": "bad_topic", "count": 1},
-        {"sensor": "f-rest-01", "reason": "out_of_range", "count": 1},
-        {"sensor": "f-rest-01", "reason": "schema", "count": 1},
-        {"sensor": "n-hj-01", "reason": "not_json", "count": 1},
-        {"sensor": "n-ktv-01", "reason": "not_json", "count": 1},
+        {"sensor": None, "reason": "bad_topic", "count": 1, "evicted": 0},
+        {"sensor": "f-rest-01", "reason": "out_of_range", "count": 1, "evicted": 0},
+        {"sensor": "f-rest-01", "reason": "schema", "count": 1, "evicted": 0},
+        {"sensor": "n-hj-01", "reason": "not_json", "count": 1, "evicted": 0},
+        {"sensor": "n-ktv-01", "reason": "not_json", "count": 1, "evicted": 0},
     ]
     assert client.get("/api/v1/rejected/counts", headers=tokens["merchant"]).json() == [
-        {"sensor": "f-rest-01", "reason": "out_of_range", "count": 1},
-        {"sensor": "f-rest-01", "reason": "schema", "count": 1},
+        {"sensor": "f-rest-01", "reason": "out_of_range", "count": 1, "evicted": 0},
+        {"sensor": "f-rest-01", "reason": "schema", "count": 1, "evicted": 0},
     ]

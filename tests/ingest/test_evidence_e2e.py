@@ -193,7 +193,7 @@ def test_a_conflict_leaves_the_stored_reading_right_away_and_after_a_restart(wor
         # counted per sensor and reason in InfluxDB and by the API
         assert world.counted() == {("n-01", "conflict"): 4}
         counts = world.api.get("/api/v1/rejected/counts", headers=AUTH).json()
-        assert counts == [{"sensor": "n-01", "reason": "conflict", "count": 4}]
+        assert counts == [{"sensor": "n-01", "reason": "conflict", "count": 4, "evicted": 0}]
         # the duplicate before the restart and the one after it, in the device accounting
         wait_for(lambda: _duplicates(world, "n-01") == 2)
         assert ingest.pipeline.stats.duplicates == 1  # this process's
