@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from linli import __version__
+from linli.api import errors
 from linli.api.routers import (
     cases,
     deliveries,
@@ -23,28 +23,16 @@ from linli.api.routers import (
     tokens,
 )
 from linli.api.services import ApiConfig, Services
-from linli.api.telemetry import RangeTooLarge
-from linli.influx.client import InfluxClient, InfluxError, InfluxUnavailable
+from linli.influx.client import InfluxClient
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import Teller
-from linli.store import Database, Duplicate, Invalid, NotFound, StoreError
+from linli.store import Database
 
 API_PREFIX: Final = "/api/v1"
 # Raw points one readings request may aggregate in Python (InfluxQL cannot average
 # energetically): about 70 days of one sensor's 1-minute readings.
 DEFAULT_MAX_RAW_POINTS: Final = 100_000
-
-# The project's errors and the status each one means, checked in this order.
-_STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
-    (NotFound, status.HTTP_404_NOT_FOUND),
-    (Duplicate, status.HTTP_409_CONFLICT),
-    (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (RangeTooLarge, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (InfluxUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (InfluxError, status.HTTP_502_BAD_GATEWAY),
-)
 
 
 def create_app(
@@ -84,13 +72,5 @@ def create_app(
         rules,
     ):
         app.include_router(module.router, prefix=API_PREFIX)
-    for error, code in _STATUS:
-        app.add_exception_handler(error, _handler(code))
+    errors.install(app)
     return app
-
-
-def _handler(code: int) -> Callable[[Request, Exception], JSONResponse]:
-    def handle(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=code)
-
-    return handle

@@ -215,7 +215,7 @@ def test_a_token_scope_must_fit_its_role(
 def test_an_unknown_role_is_refused(client: TestClient, tokens: dict[str, Headers]) -> None:
     response = client.post("/api/v1/tokens", headers=tokens["admin"], json={"role": "root"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "role"]
+    assert response.json()["detail"].startswith("body.role: Input should be 'admin'")
 
 
 def test_without_linli_admin_token_no_token_is_admin(
