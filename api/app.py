@@ -9,6 +9,7 @@ from fastapi import FastAPI
 
 from linli import __version__
 from linli.api import errors
+from linli.api.guard import Guard
 from linli.api.routers import (
     cases,
     deliveries,
@@ -73,4 +74,5 @@ def create_app(
     ):
         app.include_router(module.router, prefix=API_PREFIX)
     errors.install(app)
+    app.add_middleware(Guard, prefix=API_PREFIX, max_body_bytes=config.max_body_bytes)
     return app

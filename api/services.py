@@ -45,6 +45,7 @@ class ApiConfig:
     admin_token: str | None
     tz: str
     spool: SpoolView
+    max_body_bytes: int = 1 << 20  # a JSON body (api/guard.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -42,6 +42,11 @@ class Settings(BaseSettings):
     influx_timeout_s: float = 5.0
     influx_retention: str = "400d"
     registry_refresh_s: float = 2.0
+    # The HTTP API facing the street (README "The HTTP API facing the street").
+    api_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    api_timeout_keep_alive_s: float = Field(default=5.0, gt=0)
+    api_limit_concurrency: int = Field(default=1000, ge=1)
+    api_forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's address
     # Rejected records (README "Bad input"): kept this long and within this total, the
     # oldest messages evicted first (their counts kept); 0 turns a bound off.
     rejected_retention_days: float = Field(default=30.0, ge=0)

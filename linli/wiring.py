@@ -116,4 +116,9 @@ def api_config(settings: Settings) -> ApiConfig:
     from linli.api.services import ApiConfig
     from linli.ingest.spool import SpoolFolder
 
-    return ApiConfig(settings.admin_token, settings.tz, SpoolFolder(settings.spool_dir))
+    return ApiConfig(
+        settings.admin_token,
+        settings.tz,
+        SpoolFolder(settings.spool_dir),
+        max_body_bytes=settings.api_max_body_bytes,
+    )
