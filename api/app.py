@@ -34,6 +34,8 @@ API_PREFIX: Final = "/api/v1"
 # Raw points one readings request may aggregate in Python (InfluxQL cannot average
 # energetically): about 70 days of one sensor's 1-minute readings.
 DEFAULT_MAX_RAW_POINTS: Final = 100_000
+# Readings one backtest may replay, of the caller's sensors: a week of 100 1-minute ones.
+DEFAULT_MAX_BACKTEST_POINTS: Final = 1_000_000
 
 
 def create_app(
@@ -46,6 +48,7 @@ def create_app(
     policy: RulePolicy | None = None,
     tellers: Sequence[Teller] = (),
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict,
+    max_backtest_points: int = DEFAULT_MAX_BACKTEST_POINTS,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -57,7 +60,15 @@ def create_app(
     if policy is None:
         policy = RulePolicy(calendar=Calendar(config.tz))
     app.state.services = Services(
-        config, db, influx, broker_status, max_raw_points, policy, tellers, channel_health
+        config,
+        db,
+        influx,
+        broker_status,
+        max_raw_points,
+        policy,
+        tellers,
+        channel_health,
+        max_backtest_points,
     )
     for module in (
         health,

@@ -62,6 +62,8 @@ class Services:
     tellers: Sequence[Teller] = ()
     # each channel's health (notify/worker.py), for /health: name → (ok, detail)
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict
+    # readings of the caller's sensors (and of one kind) one backtest may replay
+    max_backtest_points: int = 1_000_000
 
 
 def services(request: Request) -> Services:
