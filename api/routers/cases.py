@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from linli.api.case_schemas import ActionIn, CaseDetailOut, CaseOut, CasePage
 from linli.api.params import IdQuery, Limit, Offset, RowId, parse_time_ms
+from linli.api.permissions import require_action
 from linli.api.scope import Scope, ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.case import HUMAN_ACTIONS, CaseKind, CaseState, IllegalTransition, apply
@@ -94,6 +95,7 @@ def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) 
     with services.db.cases() as tx:
         case = tx.get(case_id)
         _in_scope(scope, case.site, case_id)
+        require_action(scope.grant, body.action)  # 403 inside the scope, 404 outside
         try:
             moved, entry = apply(case, body.action, time.time_ns() // 1_000_000, actor, body.note)
         except IllegalTransition as err:
