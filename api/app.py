@@ -24,6 +24,7 @@ from linli.api.routers import (
     tokens,
 )
 from linli.api.services import ApiConfig, Services
+from linli.api.throttle import FailedAttempts
 from linli.influx.client import InfluxClient
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
@@ -69,6 +70,7 @@ def create_app(
         tellers,
         channel_health,
         max_backtest_points,
+        FailedAttempts(config.auth_failures, config.auth_window_s),
     )
     for module in (
         health,

@@ -37,10 +37,17 @@ class Guard:
         path: str = scope["path"]
         if path.startswith(self.prefix + "/") and path[len(self.prefix) :] not in OPEN_PATHS:
             services: Services = scope["app"].state.services
+            client = (scope.get("client") or ("?", 0))[0]
+            wait_s = services.failed_attempts.retry_after_s(client)
+            if wait_s is not None:
+                detail = f"too many failed tokens from {client}; try again in {wait_s} s"
+                await _answer(scope, receive, send, 429, detail, {"Retry-After": str(wait_s)})
+                return
             header = _header(scope, b"authorization")
             try:
                 found = await anyio.to_thread.run_sync(authenticate, services, header)
             except Unauthorized as err:
+                services.failed_attempts.failed(client)
                 await _answer(scope, receive, send, 401, str(err), {"WWW-Authenticate": "Bearer"})
                 return
             scope.setdefault("state", {})["grant"] = found

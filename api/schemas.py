@@ -390,28 +390,39 @@ class TokenCreate(_In):
     grids: list[RefId] = Field(default_factory=list, max_length=MAX_GRIDS)
     site: RefId | None = None
     note: OptionalText = ""
+    expires_in_s: int | None = Field(
+        default=None,
+        ge=60,
+        le=5 * 366 * 86_400,
+        description="refused this many seconds after issue; none: valid until revoked",
+    )
 
 
 class TokenOut(BaseModel):
     """An issued token; `token` is shown only in this answer."""
 
+    id: int = Field(description="for DELETE /api/v1/tokens/{id}")
     token: str
     role: Role
     grids: list[str]
     site: str | None
     note: str
     created_ms: int
+    expires_ms: int | None
 
     @classmethod
     def of(cls, token: str, grant: Grant) -> TokenOut:
         """The body of a newly issued token."""
+        assert grant.id is not None
         return cls(
+            id=grant.id,
             token=token,
             role=grant.role,
             grids=sorted(grant.grids),
             site=grant.site,
             note=grant.note,
             created_ms=grant.created_ms,
+            expires_ms=grant.expires_ms,
         )
 
 

@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     api_timeout_keep_alive_s: float = Field(default=5.0, gt=0)
     api_limit_concurrency: int = Field(default=1000, ge=1)
     api_forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's address
+    api_auth_failures: int = Field(default=10, ge=1)  # failed tokens per client per window
+    api_auth_window_s: float = Field(default=60.0, gt=0)
     # Rejected records (README "Bad input"): kept this long and within this total, the
     # oldest messages evicted first (their counts kept); 0 turns a bound off.
     rejected_retention_days: float = Field(default=30.0, ge=0)

@@ -22,7 +22,7 @@ from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
 from linli.store.cases import CaseTx
 from linli.store.connect import open_engine
-from linli.store.errors import Duplicate, StoreError
+from linli.store.errors import Duplicate, NotFound, StoreError
 from linli.store.outbox import OutboxTx
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
 from linli.store.rejections import RejectLimits
@@ -233,18 +233,32 @@ class Database:
         site: str | None = None,
         note: str = "",
         now_ms: int | None = None,
+        expires_ms: int | None = None,
     ) -> tuple[str, Grant]:
         """Issue a token for a role and scope; the token itself is returned once, never kept."""
         created_ms = int(time.time() * 1000) if now_ms is None else now_ms
         with self._transaction() as conn:
             return tokens_repo.create_token(
-                conn, role, grid_ids=grids, site=site, note=note, now_ms=created_ms
+                conn,
+                role,
+                grid_ids=grids,
+                site=site,
+                note=note,
+                now_ms=created_ms,
+                expires_ms=expires_ms,
             )
 
-    def resolve_token(self, token: str) -> Grant | None:
-        """The role and scope of a token, or None if linli did not issue it."""
+    def resolve_token(self, token: str, now_ms: int | None = None) -> Grant | None:
+        """The role and scope of a token, or None if linli did not issue it or it expired."""
+        at_ms = int(time.time() * 1000) if now_ms is None else now_ms
         with self._reading() as conn:
-            return tokens_repo.resolve_token(conn, token)
+            return tokens_repo.resolve_token(conn, token, at_ms)
+
+    def revoke_token(self, token_id: int) -> None:
+        """Delete an issued token: refused from the next request on; raises NotFound."""
+        with self._transaction() as conn:
+            if not tokens_repo.revoke_token(conn, token_id):
+                raise NotFound(f"token {token_id} does not exist")
 
     # -- cases (CONTRACT §5) -----------------------------------------------------------
 

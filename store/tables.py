@@ -124,6 +124,7 @@ tokens = Table(
     Column("site", String(ID_LEN), nullable=True),  # merchant scope: one site id
     Column("note", Text, nullable=False, default=""),
     Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=True),  # none: until revoked (issue 12)
 )
 
 # -- cases (CONTRACT §5) -------------------------------------------------------------

@@ -180,8 +180,10 @@ def test_a_token_issued_by_admin_works_and_only_its_hash_is_kept(
     assert {k: v for k, v in body.items() if k not in ("token", "created_ms")} == {
         "role": "grid_worker",
         "grids": ["g2"],
+        "id": 4,  # the fixture issued three
         "site": None,
         "note": "李芳",
+        "expires_ms": None,
     }
     sites = client.get("/api/v1/sites", headers=bearer(body["token"])).json()
     assert [s["id"] for s in sites] == ["ktv-1"]

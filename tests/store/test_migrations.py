@@ -10,6 +10,7 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import (
+    JSON,
     BigInteger,
     Column,
     Integer,
@@ -55,16 +56,31 @@ OLD_REJECTIONS = Table(
 )
 
 
+# tokens before 0007 (issue 12): no expiry
+OLD_TOKENS = Table(
+    "tokens",
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("grids", JSON, nullable=False),
+    Column("site", String(64), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+
 def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
     old = MetaData()
-    for name in ("grids", "sites", "sensors", "meta", "tokens"):
+    for name in ("grids", "sites", "sensors", "meta"):
         metadata.tables[name].to_metadata(old)
     OLD_REJECTIONS.to_metadata(old)
+    OLD_TOKENS.to_metadata(old)
     old.create_all(create_engine(url))  # what issue 2's Database did
     Database(url).close()
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0006",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0007",)]
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"cases", "timeline", "evidence", "deliveries"} <= names
 
