@@ -27,7 +27,7 @@ from linli.wiring import api_config
 from tests.helpers import Publisher, count, noise, settings_for, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
-AUTH = {"Authorization": "Bearer t-admin"}
+AUTH = {"Authorization": "Bearer t-admin-token-0123"}
 WEEK_MS = 7 * 86_400_000  # InfluxDB's shard group for a 400-day policy
 
 
@@ -68,7 +68,7 @@ class World:
 @pytest.fixture
 def world(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path) -> Iterator[World]:
     settings = settings_for(
-        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, admin_token="t-admin"
+        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, admin_token="t-admin-token-0123"
     )
     db = Database(settings.db_url)
     apply_community(db, load_community(CONFIG))
