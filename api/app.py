@@ -85,7 +85,8 @@ def create_app(
         deliveries,
         rules,
     ):
-        app.include_router(module.router, prefix=API_PREFIX)
+        responses = {} if module is health else errors.GUARDED
+        app.include_router(module.router, prefix=API_PREFIX, responses=responses)
     errors.install(app)
     app.add_middleware(Guard, prefix=API_PREFIX, max_body_bytes=config.max_body_bytes)
     return app

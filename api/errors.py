@@ -15,12 +15,39 @@ from typing import Any, Final
 from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from linli.api.telemetry import RangeTooLarge
 from linli.influx.client import InfluxError, InfluxUnavailable
 from linli.store import Duplicate, Invalid, NotFound, StoreError
 
 log = logging.getLogger(__name__)
+
+
+class ErrorOut(BaseModel):
+    """Every error's body: one sentence naming the thing and the value."""
+
+    detail: str
+
+
+def _documented(code: int, description: str) -> dict[str, Any]:
+    return {"model": ErrorOut, "description": description}
+
+
+# What every route behind a token may answer besides its own success (OpenAPI).
+GUARDED: Final[dict[int | str, dict[str, Any]]] = {
+    401: _documented(401, "no bearer token, or one linli does not know (or no longer)"),
+    403: _documented(403, "the token's role may not do this (inside its scope)"),
+    404: _documented(404, "no such entry, or one outside the token's scope"),
+    413: _documented(413, "the request body is over LINLI_API_MAX_BODY_BYTES"),
+    422: _documented(422, "a parameter or the body is not valid: the sentence says which"),
+    429: _documented(429, "too many failed tokens from this client: see Retry-After"),
+    503: _documented(503, "InfluxDB or the case store did not answer"),
+}
+# Routes that create: the id may be taken already.
+CREATING: Final[dict[int | str, dict[str, Any]]] = {
+    409: _documented(409, "an entry with this id exists already"),
+}
 
 # The project's errors, the status each one means and, for a failing dependency, the
 # neutral sentence shown instead of its message; checked in this order.
