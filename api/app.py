@@ -5,10 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
-from fastapi import FastAPI, Request, status
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 
 from linli import __version__
+from linli.api import errors
+from linli.api.guard import Guard
 from linli.api.routers import (
     cases,
     deliveries,
@@ -23,28 +24,19 @@ from linli.api.routers import (
     tokens,
 )
 from linli.api.services import ApiConfig, Services
-from linli.api.telemetry import RangeTooLarge
-from linli.influx.client import InfluxClient, InfluxError, InfluxUnavailable
+from linli.api.throttle import FailedAttempts
+from linli.influx.client import InfluxClient
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import Teller
-from linli.store import Database, Duplicate, Invalid, NotFound, StoreError
+from linli.store import Database
 
 API_PREFIX: Final = "/api/v1"
 # Raw points one readings request may aggregate in Python (InfluxQL cannot average
 # energetically): about 70 days of one sensor's 1-minute readings.
 DEFAULT_MAX_RAW_POINTS: Final = 100_000
-
-# The project's errors and the status each one means, checked in this order.
-_STATUS: Final[tuple[tuple[type[Exception], int], ...]] = (
-    (NotFound, status.HTTP_404_NOT_FOUND),
-    (Duplicate, status.HTTP_409_CONFLICT),
-    (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (RangeTooLarge, status.HTTP_422_UNPROCESSABLE_CONTENT),
-    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (InfluxUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE),
-    (InfluxError, status.HTTP_502_BAD_GATEWAY),
-)
+# Readings one backtest may replay, of the caller's sensors: a week of 100 1-minute ones.
+DEFAULT_MAX_BACKTEST_POINTS: Final = 1_000_000
 
 
 def create_app(
@@ -57,6 +49,7 @@ def create_app(
     policy: RulePolicy | None = None,
     tellers: Sequence[Teller] = (),
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict,
+    max_backtest_points: int = DEFAULT_MAX_BACKTEST_POINTS,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -68,7 +61,16 @@ def create_app(
     if policy is None:
         policy = RulePolicy(calendar=Calendar(config.tz))
     app.state.services = Services(
-        config, db, influx, broker_status, max_raw_points, policy, tellers, channel_health
+        config,
+        db,
+        influx,
+        broker_status,
+        max_raw_points,
+        policy,
+        tellers,
+        channel_health,
+        max_backtest_points,
+        FailedAttempts(config.auth_failures, config.auth_window_s),
     )
     for module in (
         health,
@@ -83,14 +85,8 @@ def create_app(
         deliveries,
         rules,
     ):
-        app.include_router(module.router, prefix=API_PREFIX)
-    for error, code in _STATUS:
-        app.add_exception_handler(error, _handler(code))
+        responses = {} if module is health else errors.GUARDED
+        app.include_router(module.router, prefix=API_PREFIX, responses=responses)
+    errors.install(app)
+    app.add_middleware(Guard, prefix=API_PREFIX, max_body_bytes=config.max_body_bytes)
     return app
-
-
-def _handler(code: int) -> Callable[[Request, Exception], JSONResponse]:
-    def handle(_request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"detail": str(exc)}, status_code=code)
-
-    return handle

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from linli.rules.case import Action, CaseKind, CaseState, Level
+
+NOTE_CHARS: Final = 4000  # a comment or an action's note (issue 12: a 10 MB comment)
 
 
 class _Out(BaseModel):
@@ -102,7 +104,7 @@ class ActionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     action: Action
-    note: str = ""
+    note: str = Field(default="", max_length=NOTE_CHARS, description="at most 4,000 characters")
 
 
 class LimitOut(_Out):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import codecs
-from typing import Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -16,6 +16,25 @@ from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.rules.rejection import ReasonCode
 from linli.store import Grant, GridRecord, RejectionCount, Role, SiteRecord, StoredRejection
 from linli.store.registry_repo import ENTRY_ID_PATTERN
+from linli.store.tables import ID_LEN
+
+# Bounds of what a body may hold (issue 12: a 10 MB comment, a 10 MB site name).
+NAME_CHARS: Final = 200
+TEXT_CHARS: Final = 2000
+PHONE_CHARS: Final = 32
+MAX_CONTACTS: Final = 50
+MAX_CHANNELS: Final = 16
+MAX_GRIDS: Final = 500
+MAX_COOKING_HEADS: Final = 1000.0
+
+Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
+OptionalText = Annotated[str, Field(max_length=NAME_CHARS)]
+LongText = Annotated[str, Field(max_length=TEXT_CHARS)]
+RefId = Annotated[str, Field(min_length=1, max_length=ID_LEN)]
+ChannelName = Annotated[str, Field(min_length=1, max_length=32)]
+ChannelAddress = Annotated[str, Field(max_length=NAME_CHARS)]
+# GB 18483's size classes count cooking heads: a finite number (Infinity was stored as inf)
+CookingHeads = Annotated[float, Field(ge=0, le=MAX_COOKING_HEADS, allow_inf_nan=False)]
 
 
 class _In(BaseModel):
@@ -44,9 +63,11 @@ class ContactBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
-    phone: str | None = None
-    channels: dict[str, str] = Field(default_factory=dict)
+    name: Name
+    phone: Annotated[str, Field(max_length=PHONE_CHARS)] | None = None
+    channels: dict[ChannelName, ChannelAddress] = Field(
+        default_factory=dict, max_length=MAX_CHANNELS
+    )
 
     def value(self) -> Contact:
         """The core's Contact."""
@@ -63,8 +84,8 @@ class MerchantBody(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1)
-    contacts: list[ContactBody] = Field(default_factory=list)
+    name: Name
+    contacts: list[ContactBody] = Field(default_factory=list, max_length=MAX_CONTACTS)
 
     def value(self) -> Merchant:
         """The core's Merchant."""
@@ -101,10 +122,10 @@ class GridOut(BaseModel):
 class GridCreate(_In):
     """A new grid."""
 
-    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
-    name: str = Field(min_length=1)
-    name_en: str = ""
-    workers: list[ContactBody] = Field(default_factory=list)
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$", max_length=ID_LEN)
+    name: Name
+    name_en: OptionalText = ""
+    workers: list[ContactBody] = Field(default_factory=list, max_length=MAX_CONTACTS)
 
     def record(self) -> GridRecord:
         """The grid to store."""
@@ -115,9 +136,9 @@ class GridCreate(_In):
 class GridPatch(_Patch):
     """Changes to a grid."""
 
-    name: str | None = Field(default=None, min_length=1)
-    name_en: str | None = None
-    workers: list[ContactBody] | None = None
+    name: Name | None = None
+    name_en: OptionalText | None = None
+    workers: list[ContactBody] | None = Field(default=None, max_length=MAX_CONTACTS)
 
     def changes(self) -> dict[str, Any]:
         """The changed fields as the core's values."""
@@ -164,16 +185,16 @@ class SiteOut(BaseModel):
 class SiteCreate(_In):
     """A new site, in an existing grid."""
 
-    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
-    name: str = Field(min_length=1)
-    name_en: str = ""
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$", max_length=ID_LEN)
+    name: Name
+    name_en: OptionalText = ""
     kind: SiteKind
-    category: str = ""
+    category: Annotated[str, Field(max_length=64)] = ""
     zone: Zone
-    grid: str
-    address: str = ""
+    grid: RefId
+    address: LongText = ""
     merchant: MerchantBody | None = None
-    cooking_heads: float | None = Field(default=None, ge=0)
+    cooking_heads: CookingHeads | None = None
 
     def record(self) -> SiteRecord:
         """The site to store."""
@@ -196,15 +217,15 @@ class SitePatch(_Patch):
 
     nullable: ClassVar[frozenset[str]] = frozenset({"merchant", "cooking_heads"})
 
-    name: str | None = Field(default=None, min_length=1)
-    name_en: str | None = None
+    name: Name | None = None
+    name_en: OptionalText | None = None
     kind: SiteKind | None = None
-    category: str | None = None
+    category: Annotated[str, Field(max_length=64)] | None = None
     zone: Zone | None = None
-    grid: str | None = None
-    address: str | None = None
+    grid: RefId | None = None
+    address: LongText | None = None
     merchant: MerchantBody | None = None
-    cooking_heads: float | None = Field(default=None, ge=0)
+    cooking_heads: CookingHeads | None = None
 
     def changes(self) -> dict[str, Any]:
         """The changed fields as the core's values."""
@@ -242,9 +263,9 @@ class SensorDetail(SensorOut):
 class SensorCreate(_In):
     """A new sensor, at an existing site."""
 
-    id: str = Field(pattern=f"^{SENSOR_ID_PATTERN}$")
+    id: str = Field(pattern=f"^{SENSOR_ID_PATTERN}$", max_length=ID_LEN)
     kind: SensorKind
-    site: str
+    site: RefId
 
     def record(self) -> Sensor:
         """The sensor to store."""
@@ -255,7 +276,7 @@ class SensorPatch(_Patch):
     """Changes to a sensor: its kind or its site."""
 
     kind: SensorKind | None = None
-    site: str | None = None
+    site: RefId | None = None
 
     def changes(self) -> dict[str, Any]:
         """The changed fields as the core's values."""
@@ -350,12 +371,13 @@ class RejectionCountOut(BaseModel):
 
     sensor: str | None
     reason: ReasonCode
-    count: int
+    count: int = Field(description="every record ever rejected, the evicted included")
+    evicted: int = Field(description="of them, no longer kept (retention or size cap)")
 
     @classmethod
     def of(cls, c: RejectionCount) -> RejectionCountOut:
         """The body of a count."""
-        return cls(sensor=c.sensor, reason=c.reason, count=c.count)
+        return cls(sensor=c.sensor, reason=c.reason, count=c.count, evicted=c.evicted)
 
 
 # -- tokens and health -----------------------------------------------------------------
@@ -365,31 +387,42 @@ class TokenCreate(_In):
     """A token to issue: grid workers name their grids, merchants their site."""
 
     role: Role
-    grids: list[str] = Field(default_factory=list)
-    site: str | None = None
-    note: str = ""
+    grids: list[RefId] = Field(default_factory=list, max_length=MAX_GRIDS)
+    site: RefId | None = None
+    note: OptionalText = ""
+    expires_in_s: int | None = Field(
+        default=None,
+        ge=60,
+        le=5 * 366 * 86_400,
+        description="refused this many seconds after issue; none: valid until revoked",
+    )
 
 
 class TokenOut(BaseModel):
     """An issued token; `token` is shown only in this answer."""
 
+    id: int = Field(description="for DELETE /api/v1/tokens/{id}")
     token: str
     role: Role
     grids: list[str]
     site: str | None
     note: str
     created_ms: int
+    expires_ms: int | None
 
     @classmethod
     def of(cls, token: str, grant: Grant) -> TokenOut:
         """The body of a newly issued token."""
+        assert grant.id is not None
         return cls(
+            id=grant.id,
             token=token,
             role=grant.role,
             grids=sorted(grant.grids),
             site=grant.site,
             note=grant.note,
             created_ms=grant.created_ms,
+            expires_ms=grant.expires_ms,
         )
 
 

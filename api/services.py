@@ -4,12 +4,13 @@ passed to create_app (the composition root, linli/service.py, builds them)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
+from linli.api.throttle import FailedAttempts
 from linli.influx.client import InfluxClient
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import Teller
@@ -45,6 +46,9 @@ class ApiConfig:
     admin_token: str | None
     tz: str
     spool: SpoolView
+    max_body_bytes: int = 1 << 20  # a JSON body (api/guard.py)
+    auth_failures: int = 10  # failed tokens a client may send per window (api/throttle.py)
+    auth_window_s: float = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,9 @@ class Services:
     tellers: Sequence[Teller] = ()
     # each channel's health (notify/worker.py), for /health: name → (ok, detail)
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict
+    # readings of the caller's sensors (and of one kind) one backtest may replay
+    max_backtest_points: int = 1_000_000
+    failed_attempts: FailedAttempts = field(default_factory=FailedAttempts)
 
 
 def services(request: Request) -> Services:

@@ -5,11 +5,12 @@ Names of measurements, tags and fields come from rules/constants (CONTRACT §4).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
 from linli.api.series import Bucket, aggregate_for, bucketize
-from linli.influx.client import InfluxClient
+from linli.influx.client import InfluxClient, ResultSeries
 from linli.rules.constants import (
     F_ONLINE,
     F_PERIOD_S,
@@ -115,6 +116,36 @@ def site_series(
             how,
         )
     return dict(sorted(out.items()))
+
+
+def sensors_rows(
+    influx: InfluxClient,
+    kind: SensorKind,
+    sensors: Sequence[str],
+    from_ms: int,
+    to_ms: int,
+    max_points: int,
+) -> list[ResultSeries]:
+    """Every stored reading of `sensors` (of one kind) in [from_ms, to_ms), SELECT *.
+
+    The query names only these sensors (issue 12: a merchant's backtest read every
+    site's readings, then filtered), and the limit counts only theirs: RangeTooLarge
+    beyond it, never a silently cut history.
+    """
+    if not sensors:
+        return []
+    measurement = measurement_of(kind)
+    named = " OR ".join(f'"{TAG_SENSOR}" = {literal(s)}' for s in sorted(sensors))
+    where = f"WHERE ({named}) AND time >= {from_ms}ms AND time < {to_ms}ms"
+    field = REQUIRED_METRIC[kind]
+    counted = _first_row(influx, f'SELECT count("{field}") FROM "{measurement}" {where}')
+    total = 0 if counted is None else int(counted[1])
+    if total > max_points:
+        raise RangeTooLarge(
+            f"{total} {measurement} readings of {len(sensors)} sensor(s) in that range; at most "
+            f"{max_points} can be replayed: narrow from/to or name a site"
+        )
+    return influx.query(f'SELECT * FROM "{measurement}" {where}')
 
 
 def _first_row(influx: InfluxClient, query: str) -> list[Any] | None:

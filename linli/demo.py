@@ -93,7 +93,7 @@ def _local_servers(settings: Settings, var: Path) -> tuple[Settings, list[LocalS
         started.append(db)
         update["influx_url"] = f"http://127.0.0.1:{db.port}"
     if not settings.admin_token:
-        update["admin_token"] = "demo-" + secrets.token_hex(8)
+        update["admin_token"] = "demo-" + secrets.token_hex(16)
     if "LINLI_API_ADDR" not in os.environ:
         update["api_addr"] = f"127.0.0.1:{_port(8000)}"
     if "LINLI_PUBLIC_URL" not in os.environ:  # the messages' links: this demo's API

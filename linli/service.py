@@ -183,7 +183,19 @@ def _run_api(
         channel_health=notifier.health,
     )
     try:
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            # issue 12: bounded connections, idle ones closed; behind a reverse proxy
+            # (README "The HTTP API facing the street") that also times out slow clients
+            timeout_keep_alive=int(settings.api_timeout_keep_alive_s),
+            limit_concurrency=settings.api_limit_concurrency,
+            h11_max_incomplete_event_size=16 * 1024,
+            proxy_headers=True,
+            forwarded_allow_ips=settings.api_forwarded_allow_ips,
+        )
     finally:
         notifier.stop()
 

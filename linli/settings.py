@@ -9,6 +9,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli.ingest.mqtt import MqttEndpoint
+from linli.store.rejections import RejectLimits
 
 
 class Settings(BaseSettings):
@@ -46,6 +47,18 @@ class Settings(BaseSettings):
     # Notifier tunables (issue 11; README "Notifications").
     notify_group_wait_s: float = 30.0  # a recipient's burst within this wait: one digest
     notify_retry_most_s: float = 600.0  # the longest backoff between a delivery's tries
+
+    # The HTTP API facing the street (README "The HTTP API facing the street").
+    api_max_body_bytes: int = Field(default=1 << 20, ge=1024)
+    api_timeout_keep_alive_s: float = Field(default=5.0, gt=0)
+    api_limit_concurrency: int = Field(default=1000, ge=1)
+    api_forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's address
+    api_auth_failures: int = Field(default=10, ge=1)  # failed tokens per client per window
+    api_auth_window_s: float = Field(default=60.0, gt=0)
+    # Rejected records (README "Bad input"): kept this long and within this total, the
+    # oldest messages evicted first (their counts kept); 0 turns a bound off.
+    rejected_retention_days: float = Field(default=30.0, ge=0)
+    rejected_max_bytes: int = Field(default=256 << 20, ge=0)
     # Day and night are not settings: they are the community file's [rules] night, the
     # one calendar of the engine, ingest's limit_db and the dashboards (service.py).
 
@@ -65,6 +78,14 @@ class Settings(BaseSettings):
             tls=tls,
             username=parts.username,
             password=parts.password,
+        )
+
+    def reject_limits(self) -> RejectLimits:
+        """The rejected records' retention and size cap (0: none)."""
+        days = self.rejected_retention_days
+        return RejectLimits(
+            retention_ms=round(days * 86_400_000) if days else None,
+            max_bytes=self.rejected_max_bytes or None,
         )
 
     def api_host_port(self) -> tuple[str, int]:

@@ -7,6 +7,7 @@ engine and API configuration here, each the same way.
 
 from __future__ import annotations
 
+import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Final
@@ -18,6 +19,8 @@ from linli.settings import Settings
 
 if TYPE_CHECKING:
     from linli.api.services import ApiConfig
+
+log = logging.getLogger(__name__)
 
 GC_YOUNG: Final = 10_000  # allocations between young collections (default 700)
 
@@ -32,7 +35,7 @@ def open_store(settings: Settings, config: Path | None):  # type: ignore[no-unty
     from linli.store import Database
 
     community = None if config is None else load_community(config)  # a bad file: nothing opened
-    db = Database(settings.db_url)
+    db = Database(settings.db_url, reject_limits=settings.reject_limits())
     if community is not None:
         apply_community(db, community)
     return db
@@ -112,9 +115,37 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG, 10, 10)
 
 
+ADMIN_TOKEN_MIN_CHARS: Final = 16  # refused below (issue 12: any strength was accepted)
+ADMIN_TOKEN_GOOD_CHARS: Final = 32  # warned about below: `openssl rand -hex 16` and up
+
+
+def _check_admin_token(token: str | None) -> None:
+    if token is None:
+        return
+    if len(token) < ADMIN_TOKEN_MIN_CHARS:
+        raise StartupError(
+            f"LINLI_ADMIN_TOKEN is shorter than {ADMIN_TOKEN_MIN_CHARS} characters "
+            f"({len(token)}): use a random one, e.g. `openssl rand -hex 32`"
+        )
+    if len(token) < ADMIN_TOKEN_GOOD_CHARS:
+        log.warning(
+            "LINLI_ADMIN_TOKEN has %d characters; %d or more random ones are advised",
+            len(token),
+            ADMIN_TOKEN_GOOD_CHARS,
+        )
+
+
 def api_config(settings: Settings) -> ApiConfig:
     """What the API takes of the settings: the admin token, the time zone, the spool's view."""
     from linli.api.services import ApiConfig
     from linli.ingest.spool import SpoolFolder
 
-    return ApiConfig(settings.admin_token, settings.tz, SpoolFolder(settings.spool_dir))
+    _check_admin_token(settings.admin_token)
+    return ApiConfig(
+        settings.admin_token,
+        settings.tz,
+        SpoolFolder(settings.spool_dir),
+        max_body_bytes=settings.api_max_body_bytes,
+        auth_failures=settings.api_auth_failures,
+        auth_window_s=settings.api_auth_window_s,
+    )

@@ -3,6 +3,7 @@
 from linli.store.database import Database
 from linli.store.errors import Duplicate, Invalid, NotFound, StoreError
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
 __all__ = [
@@ -12,6 +13,7 @@ __all__ = [
     "GridRecord",
     "Invalid",
     "NotFound",
+    "RejectLimits",
     "RejectionCount",
     "Role",
     "SiteRecord",

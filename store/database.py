@@ -22,17 +22,19 @@ from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
 from linli.store.cases import CaseTx
 from linli.store.connect import open_engine
-from linli.store.errors import Duplicate, StoreError
+from linli.store.errors import Duplicate, NotFound, StoreError
 from linli.store.outbox import OutboxTx
 from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
 
 class Database:
     """The store at one SQLAlchemy URL (SQLite by default, PostgreSQL in production)."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, reject_limits: RejectLimits | None = None) -> None:
         self._engine = open_engine(url)
+        self._reject_limits = reject_limits or RejectLimits()
         # registry changes committed through this object (ports.RegistrySource)
         self.changes_here = 0
         self._changes_lock = threading.Lock()
@@ -185,7 +187,7 @@ class Database:
     def add_rejections(self, rejections: Sequence[Rejection]) -> None:
         """Store rejected records in one transaction; raises StoreError on failure."""
         with self._transaction() as conn:
-            rejected.add_rejections(conn, rejections)
+            rejected.add_rejections(conn, rejections, self._reject_limits)
 
     def list_rejections(
         self,
@@ -216,6 +218,11 @@ class Database:
         with self._reading() as conn:
             return rejected.count_rejections(conn, sensors=sensors)
 
+    def rejected_bytes(self) -> int:
+        """What the kept rejected records count against `RejectLimits.max_bytes`."""
+        with self._reading() as conn:
+            return rejected.rejected_bytes(conn)
+
     # -- tokens ---------------------------------------------------------------------
 
     def create_token(
@@ -226,18 +233,32 @@ class Database:
         site: str | None = None,
         note: str = "",
         now_ms: int | None = None,
+        expires_ms: int | None = None,
     ) -> tuple[str, Grant]:
         """Issue a token for a role and scope; the token itself is returned once, never kept."""
         created_ms = int(time.time() * 1000) if now_ms is None else now_ms
         with self._transaction() as conn:
             return tokens_repo.create_token(
-                conn, role, grid_ids=grids, site=site, note=note, now_ms=created_ms
+                conn,
+                role,
+                grid_ids=grids,
+                site=site,
+                note=note,
+                now_ms=created_ms,
+                expires_ms=expires_ms,
             )
 
-    def resolve_token(self, token: str) -> Grant | None:
-        """The role and scope of a token, or None if linli did not issue it."""
+    def resolve_token(self, token: str, now_ms: int | None = None) -> Grant | None:
+        """The role and scope of a token, or None if linli did not issue it or it expired."""
+        at_ms = int(time.time() * 1000) if now_ms is None else now_ms
         with self._reading() as conn:
-            return tokens_repo.resolve_token(conn, token)
+            return tokens_repo.resolve_token(conn, token, at_ms)
+
+    def revoke_token(self, token_id: int) -> None:
+        """Delete an issued token: refused from the next request on; raises NotFound."""
+        with self._transaction() as conn:
+            if not tokens_repo.revoke_token(conn, token_id):
+                raise NotFound(f"token {token_id} does not exist")
 
     # -- cases (CONTRACT §5) -----------------------------------------------------------
 

@@ -48,4 +48,5 @@ class RejectionCount:
 
     sensor: str | None
     reason: ReasonCode
-    count: int
+    count: int  # every record ever rejected, the evicted included
+    evicted: int = 0  # of them, no longer kept (retention or size cap)

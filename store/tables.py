@@ -74,21 +74,45 @@ meta = Table(
 )
 REGISTRY_VERSION: Final = "registry_version"
 
+# CONTRACT §3: a rejected message's raw head is kept once, however many of its batch's
+# elements were rejected (issue 12: each element kept its own 64 KiB copy before).
+rejected_messages = Table(
+    "rejected_messages",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("topic", Text, nullable=False),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # CONTRACT §3: the first 64 KiB
+    Column("payload_size", Integer, nullable=False),  # the size as received
+    Column("stored_bytes", BigInteger, nullable=False),  # what the size cap counts
+    Index("ix_rejected_messages_received_ms", "received_ms"),
+)
+
 rejections = Table(
     "rejections",
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
-    Column("topic", Text, nullable=False),
+    Column("message_id", BigInteger, ForeignKey("rejected_messages.id"), nullable=False),
     Column("sensor", String(ID_LEN), nullable=True),
     Column("received_ms", BigInteger, nullable=False),
     Column("reason", String(32), nullable=False),
     Column("detail", Text, nullable=False),
     Column("batch_index", Integer, nullable=True),
-    Column("payload", LargeBinary, nullable=False),  # CONTRACT §3: the first 64 KiB
-    Column("payload_size", Integer, nullable=False),  # the size as received
     Index("ix_rejections_received_ms", "received_ms"),
     Index("ix_rejections_sensor_reason", "sensor", "reason"),
+    Index("ix_rejections_message_id", "message_id"),
 )
+
+# Records evicted by the retention or the size cap, counted per sensor ("" for none) and
+# reason, so that the counts stay exact (issue 12).
+rejections_evicted = Table(
+    "rejections_evicted",
+    metadata,
+    Column("sensor", String(ID_LEN), primary_key=True),
+    Column("reason", String(32), primary_key=True),
+    Column("count", BigInteger, nullable=False),
+)
+REJECTED_BYTES: Final = "rejected_bytes"  # meta: the stored_bytes of every kept message
 
 tokens = Table(
     "tokens",
@@ -100,6 +124,7 @@ tokens = Table(
     Column("site", String(ID_LEN), nullable=True),  # merchant scope: one site id
     Column("note", Text, nullable=False, default=""),
     Column("created_ms", BigInteger, nullable=False),
+    Column("expires_ms", BigInteger, nullable=True),  # none: until revoked (issue 12)
 )
 
 # -- cases (CONTRACT §5) -------------------------------------------------------------

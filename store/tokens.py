@@ -5,11 +5,11 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Final
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, delete, insert, select
 
 from linli.store.errors import Invalid
 from linli.store.tables import grids, sites, tokens
@@ -35,6 +35,8 @@ class Grant:
     site: str | None = None
     note: str = ""
     created_ms: int = 0
+    expires_ms: int | None = None  # refused from then on (issue 12)
+    id: int | None = field(default=None, compare=False)  # None: LINLI_ADMIN_TOKEN
 
 
 def hash_token(token: str) -> str:
@@ -50,31 +52,51 @@ def create_token(
     site: str | None = None,
     note: str = "",
     now_ms: int,
+    expires_ms: int | None = None,
 ) -> tuple[str, Grant]:
     """Issue a new token; returns it (shown once, never stored) and its grant."""
-    grant = Grant(role, frozenset(grid_ids), site, note, now_ms)
+    grant = Grant(role, frozenset(grid_ids), site, note, now_ms, expires_ms)
     _check_scope(conn, grant)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-    conn.execute(
-        insert(tokens).values(
+    token_id = conn.execute(
+        insert(tokens)
+        .values(
             token_hash=hash_token(token),
             role=role.value,
             grids=sorted(grant.grids),
             site=site,
             note=note,
             created_ms=now_ms,
+            expires_ms=expires_ms,
         )
-    )
-    return token, grant
+        .returning(tokens.c.id)
+    ).scalar_one()
+    return token, replace(grant, id=int(token_id))
 
 
-def resolve_token(conn: Connection, token: str) -> Grant | None:
-    """The grant of a token, or None if it is not one linli issued."""
+def resolve_token(conn: Connection, token: str, now_ms: int) -> Grant | None:
+    """The grant of a token, or None if linli did not issue it or it has expired."""
     row = conn.execute(select(tokens).where(tokens.c.token_hash == hash_token(token))).first()
     if row is None:
         return None
     m = row._mapping
-    return Grant(Role(m["role"]), frozenset(m["grids"]), m["site"], m["note"], int(m["created_ms"]))
+    expires_ms = m["expires_ms"]
+    if expires_ms is not None and now_ms >= expires_ms:
+        return None
+    return Grant(
+        Role(m["role"]),
+        frozenset(m["grids"]),
+        m["site"],
+        m["note"],
+        int(m["created_ms"]),
+        expires_ms,
+        int(m["id"]),
+    )
+
+
+def revoke_token(conn: Connection, token_id: int) -> bool:
+    """Delete an issued token; whether there was one with that id."""
+    return bool(conn.execute(delete(tokens).where(tokens.c.id == token_id)).rowcount)
 
 
 def _check_scope(conn: Connection, grant: Grant) -> None:

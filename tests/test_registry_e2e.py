@@ -34,7 +34,7 @@ from linli.store import Database
 from linli.wiring import api_config
 from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
 
-ADMIN = {"Authorization": "Bearer registry-admin"}
+ADMIN = {"Authorization": "Bearer registry-admin-token"}
 TZ = ZoneInfo("Asia/Shanghai")
 MIN = 60_000
 
@@ -68,7 +68,7 @@ def _servers(
     """The test servers, with the periodic registry refresh a minute away."""
     settings = settings_for(
         mqtt_url, influx_url, influx_db, topic_prefix, tmp,
-        registry_refresh_s=60, admin_token="registry-admin",
+        registry_refresh_s=60, admin_token="registry-admin-token",
     )  # fmt: skip
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")

@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from linli.api.case_schemas import ActionIn, CaseDetailOut, CaseOut, CasePage
-from linli.api.params import parse_time_ms
+from linli.api.params import IdQuery, Limit, Offset, RowId, parse_time_ms
+from linli.api.permissions import require_action
 from linli.api.scope import Scope, ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.case import HUMAN_ACTIONS, CaseKind, CaseState, IllegalTransition, apply
@@ -28,14 +29,16 @@ def list_cases(
     scope: ScopeDep,
     services: ServicesDep,
     state: CaseState | None = None,
-    site: str | None = None,
-    grid: str | None = None,
+    site: IdQuery = None,
+    grid: IdQuery = None,
     kind: CaseKind | None = None,
-    rule: str | None = None,
-    from_: Annotated[str | None, Query(alias="from", description="opened at or after")] = None,
-    to: Annotated[str | None, Query(description="opened before")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    rule: IdQuery = None,
+    from_: Annotated[
+        str | None, Query(alias="from", max_length=40, description="opened at or after")
+    ] = None,
+    to: Annotated[str | None, Query(max_length=40, description="opened before")] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> CasePage:
     """Cases in scope, newest first."""
     with services.db.cases() as tx:
@@ -73,7 +76,7 @@ def _in_scope(scope: Scope, site: str, case_id: int) -> None:
 
 
 @router.get("/{case_id}")
-def get_case(case_id: int, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
+def get_case(case_id: RowId, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
     """One case with its evidence, occurrences and timeline."""
     with services.db.cases() as tx:
         detail = tx.detail(case_id)
@@ -82,7 +85,7 @@ def get_case(case_id: int, scope: ScopeDep, services: ServicesDep) -> CaseDetail
 
 
 @router.post("/{case_id}/actions")
-def act(case_id: int, body: ActionIn, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
+def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
     """acknowledge, start, resolve, close, reopen or comment; the timeline records who."""
     if body.action not in HUMAN_ACTIONS:
         raise Invalid(f"action {body.action!r} is linli's own; people may {sorted(HUMAN_ACTIONS)}")
@@ -92,6 +95,7 @@ def act(case_id: int, body: ActionIn, scope: ScopeDep, services: ServicesDep) ->
     with services.db.cases() as tx:
         case = tx.get(case_id)
         _in_scope(scope, case.site, case_id)
+        require_action(scope.grant, body.action)  # 403 inside the scope, 404 outside
         try:
             moved, entry = apply(case, body.action, time.time_ns() // 1_000_000, actor, body.note)
         except IllegalTransition as err:

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from fastapi import APIRouter, HTTPException, status
 
-from fastapi import APIRouter, HTTPException, Query, status
-
+from linli.api.params import Limit, Offset, RowId
 from linli.api.schemas import DeliveryOut
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
@@ -20,8 +19,8 @@ def list_deliveries(
     scope: ScopeDep,
     services: ServicesDep,
     state: DeliveryState = DeliveryState.FAILED,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> list[DeliveryOut]:
     """Deliveries in one state (failed by default), newest first; staff and admins."""
     if not scope.whole:
@@ -32,7 +31,7 @@ def list_deliveries(
 
 
 @router.get("/cases/{case_id}/deliveries")
-def case_deliveries(case_id: int, scope: ScopeDep, services: ServicesDep) -> list[DeliveryOut]:
+def case_deliveries(case_id: RowId, scope: ScopeDep, services: ServicesDep) -> list[DeliveryOut]:
     """A case's deliveries, oldest first; a case out of scope does not exist."""
     with services.db.cases() as tx:
         case = tx.get(case_id)

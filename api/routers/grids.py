@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from linli.api.errors import CREATING
 from linli.api.schemas import GridCreate, GridOut, GridPatch
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
@@ -23,7 +24,7 @@ def get_grid(grid_id: str, scope: ScopeDep) -> GridOut:
     return GridOut.of(scope.grid(grid_id))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=CREATING)
 def create_grid(body: GridCreate, scope: ScopeDep, services: ServicesDep) -> GridOut:
     """Add a grid."""
     scope.require_admin()

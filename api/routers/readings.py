@@ -26,12 +26,19 @@ def site_readings(
     site_id: str,
     scope: ScopeDep,
     services: ServicesDep,
-    metric: Annotated[str, Query(description="a metric of CONTRACT §2, e.g. laeq or oil_fume")],
+    metric: Annotated[
+        str, Query(max_length=32, description="a metric of CONTRACT §2, e.g. laeq or oil_fume")
+    ],
     from_: Annotated[
-        str | None, Query(alias="from", description="RFC 3339 or epoch ms; default to − 24 h")
+        str | None,
+        Query(alias="from", max_length=40, description="RFC 3339 or epoch ms; default to − 24 h"),
     ] = None,
-    to: Annotated[str | None, Query(description="RFC 3339 or epoch ms; default now")] = None,
-    every: Annotated[str, Query(description="bucket width: 90s, 5m, 1h, 1d")] = "5m",
+    to: Annotated[
+        str | None, Query(max_length=40, description="RFC 3339 or epoch ms; default now")
+    ] = None,
+    every: Annotated[
+        str, Query(max_length=16, description="bucket width: 90s, 5m, 1h, 1d (at most 366d)")
+    ] = "5m",
 ) -> Readings:
     """Each of the site's sensors' buckets; dB levels averaged energetically (CONTRACT §4)."""
     site = scope.site(site_id)

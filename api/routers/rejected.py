@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from linli.api.params import parse_time_ms
+from linli.api.params import IdQuery, Limit, Offset, parse_time_ms
 from linli.api.schemas import RejectionCountOut, RejectionOut, RejectionPage
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
@@ -19,12 +19,16 @@ router = APIRouter(prefix="/rejected", tags=["rejected"])
 def list_rejected(
     scope: ScopeDep,
     services: ServicesDep,
-    sensor: str | None = None,
+    sensor: IdQuery = None,
     reason: ReasonCode | None = None,
-    from_: Annotated[str | None, Query(alias="from", description="RFC 3339 or epoch ms")] = None,
-    to: Annotated[str | None, Query(description="RFC 3339 or epoch ms, exclusive")] = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    from_: Annotated[
+        str | None, Query(alias="from", max_length=40, description="RFC 3339 or epoch ms")
+    ] = None,
+    to: Annotated[
+        str | None, Query(max_length=40, description="RFC 3339 or epoch ms, exclusive")
+    ] = None,
+    limit: Limit = 100,
+    offset: Offset = 0,
 ) -> RejectionPage:
     """Rejected records, newest first; grid workers and merchants see their sensors' only."""
     found = services.db.list_rejections(

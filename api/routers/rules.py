@@ -3,25 +3,22 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from typing import Annotated, Final
+from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from linli.api.case_schemas import LimitOut, SiteRulesOut, WouldOpen
-from linli.api.params import parse_time_ms
+from linli.api.params import IdQuery, parse_time_ms
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
+from linli.api.telemetry import sensors_rows
 from linli.influx.history import readings_of
-from linli.rules.constants import M_FUME, M_NOISE
 from linli.rules.events import BREACH_RULES, DEVICE_RULES, Event, RuleId, Signal
 from linli.rules.judge import SensorState, judge_readings, new_series
 from linli.rules.reading import Reading, SensorKind
 from linli.store import NotFound
 
 router = APIRouter(prefix="/rules", tags=["rules"])
-
-# Readings one backtest may replay: about a week of 100 one-minute sensors.
-MAX_BACKTEST_POINTS: Final = 1_000_000
 
 
 @router.get("")
@@ -54,9 +51,9 @@ def backtest(
     rule_id: RuleId,
     scope: ScopeDep,
     services: ServicesDep,
-    from_: Annotated[str, Query(alias="from", description="RFC 3339 or epoch ms")],
-    to: Annotated[str, Query(description="RFC 3339 or epoch ms, exclusive")],
-    site: str | None = None,
+    from_: Annotated[str, Query(alias="from", max_length=40, description="RFC 3339 or epoch ms")],
+    to: Annotated[str, Query(max_length=40, description="RFC 3339 or epoch ms, exclusive")],
+    site: IdQuery = None,
 ) -> list[WouldOpen]:
     """Replay stored readings through the rules; list the cases `rule_id` would open. Opens none."""
     since, until = parse_time_ms("from", from_), parse_time_ms("to", to)
@@ -64,15 +61,14 @@ def backtest(
     if site is not None and site not in sites:
         raise NotFound(f"site {site!r} does not exist")
     sensors = {s.id: s for s in scope.sensors() if site is None or s.site == site}
-    where = f"WHERE time >= {since}ms AND time < {until}ms"
-    readings: list[Reading] = []
-    for measurement, kind in ((M_NOISE, SensorKind.NOISE), (M_FUME, SensorKind.FUME)):
-        q = f'SELECT * FROM "{measurement}" {where} LIMIT {MAX_BACKTEST_POINTS}'
-        readings += readings_of(services.influx.query(q), kind)
     by_sensor: dict[str, list[Reading]] = defaultdict(list)
-    for r in readings:
-        if r.sensor in sensors:
-            by_sensor[r.sensor].append(r)
+    for kind in (SensorKind.NOISE, SensorKind.FUME):
+        # scoped before the read: the query names only the caller's sensors of this kind
+        ids = [s.id for s in sensors.values() if s.kind is kind]
+        rows = sensors_rows(services.influx, kind, ids, since, until, services.max_backtest_points)
+        for r in readings_of(rows, kind):
+            if r.sensor in sensors:
+                by_sensor[r.sensor].append(r)
     events: list[tuple[str, Event]] = []  # (site, event)
     for sensor, run in sorted(by_sensor.items()):
         run.sort(key=lambda r: r.ts_ms)

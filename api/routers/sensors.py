@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from linli.api.errors import CREATING
 from linli.api.schemas import SensorCreate, SensorDetail, SensorOut, SensorPatch
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
@@ -38,7 +39,7 @@ def get_sensor(sensor_id: str, scope: ScopeDep, services: ServicesDep) -> Sensor
     )
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=CREATING)
 def create_sensor(body: SensorCreate, scope: ScopeDep, services: ServicesDep) -> SensorOut:
     """Add a sensor to an existing site."""
     scope.require_admin()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
+from linli.api.errors import CREATING
 from linli.api.schemas import SiteCreate, SiteOut, SitePatch
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
@@ -23,7 +24,7 @@ def get_site(site_id: str, scope: ScopeDep) -> SiteOut:
     return SiteOut.of(scope.site(site_id))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=CREATING)
 def create_site(body: SiteCreate, scope: ScopeDep, services: ServicesDep) -> SiteOut:
     """Add a site to an existing grid."""
     scope.require_admin()

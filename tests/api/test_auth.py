@@ -180,8 +180,10 @@ def test_a_token_issued_by_admin_works_and_only_its_hash_is_kept(
     assert {k: v for k, v in body.items() if k not in ("token", "created_ms")} == {
         "role": "grid_worker",
         "grids": ["g2"],
+        "id": 4,  # the fixture issued three
         "site": None,
         "note": "李芳",
+        "expires_ms": None,
     }
     sites = client.get("/api/v1/sites", headers=bearer(body["token"])).json()
     assert [s["id"] for s in sites] == ["ktv-1"]
@@ -215,7 +217,7 @@ def test_a_token_scope_must_fit_its_role(
 def test_an_unknown_role_is_refused(client: TestClient, tokens: dict[str, Headers]) -> None:
     response = client.post("/api/v1/tokens", headers=tokens["admin"], json={"role": "root"})
     assert response.status_code == 422
-    assert response.json()["detail"][0]["loc"] == ["body", "role"]
+    assert response.json()["detail"].startswith("body.role: Input should be 'admin'")
 
 
 def test_without_linli_admin_token_no_token_is_admin(

@@ -196,4 +196,5 @@ def test_readings_without_influxdb_are_503(
     )
     closed.close()
     assert response.status_code == 503
-    assert response.json()["detail"].startswith(f"InfluxDB at {closed.url}: ConnectError(")
+    # neutral: InfluxDB's address and the driver's message go to the log only (issue 12)
+    assert response.json() == {"detail": "InfluxDB did not answer; try again later"}

@@ -237,7 +237,8 @@ def test_bodies_are_validated(
 ) -> None:
     response = client.request(method, path, headers=tokens["admin"], json=body)
     assert response.status_code == 422
-    assert [e["loc"][-1] for e in response.json()["detail"]] == [field]
+    detail = response.json()["detail"]
+    assert isinstance(detail, str) and detail.split(":")[0].split(".")[-1] == field
 
 
 def test_patch_null_only_where_a_field_allows_it(
@@ -246,7 +247,7 @@ def test_patch_null_only_where_a_field_allows_it(
     admin = tokens["admin"]
     refused = client.patch("/api/v1/sites/rest-1", headers=admin, json={"name": None})
     assert refused.status_code == 422
-    assert refused.json()["detail"][0]["msg"] == "Value error, name cannot be null"
+    assert refused.json()["detail"] == "body: Value error, name cannot be null"
     cleared = client.patch(
         "/api/v1/sites/rest-1", headers=admin, json={"merchant": None, "zone": "2"}
     )

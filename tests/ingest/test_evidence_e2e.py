@@ -27,7 +27,7 @@ from linli.wiring import api_config
 from tests.helpers import Publisher, count, noise, settings_for, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
-AUTH = {"Authorization": "Bearer t-admin"}
+AUTH = {"Authorization": "Bearer t-admin-token-0123"}
 WEEK_MS = 7 * 86_400_000  # InfluxDB's shard group for a 400-day policy
 
 
@@ -68,7 +68,7 @@ class World:
 @pytest.fixture
 def world(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path) -> Iterator[World]:
     settings = settings_for(
-        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, admin_token="t-admin"
+        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, admin_token="t-admin-token-0123"
     )
     db = Database(settings.db_url)
     apply_community(db, load_community(CONFIG))
@@ -193,7 +193,7 @@ def test_a_conflict_leaves_the_stored_reading_right_away_and_after_a_restart(wor
         # counted per sensor and reason in InfluxDB and by the API
         assert world.counted() == {("n-01", "conflict"): 4}
         counts = world.api.get("/api/v1/rejected/counts", headers=AUTH).json()
-        assert counts == [{"sensor": "n-01", "reason": "conflict", "count": 4}]
+        assert counts == [{"sensor": "n-01", "reason": "conflict", "count": 4, "evicted": 0}]
         # the duplicate before the restart and the one after it, in the device accounting
         wait_for(lambda: _duplicates(world, "n-01") == 2)
         assert ingest.pipeline.stats.duplicates == 1  # this process's

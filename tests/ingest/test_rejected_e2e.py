@@ -25,7 +25,7 @@ def test_every_reason_code_is_kept_and_listed(
     mqtt_url, influx_url, influx_db, topic_prefix, tmp_path
 ):
     settings = settings_for(
-        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, admin_token="t-admin"
+        mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, admin_token="t-admin-token-0123"
     )
     db = Database(settings.db_url)
     apply_community(db, load_community(CONFIG))
@@ -61,7 +61,7 @@ def test_every_reason_code_is_kept_and_listed(
             pub.send(f"{p}/n-03/telemetry", noise(now - 5000 + seq * 1000, seq))
         wait_for(lambda: ingest.source.acked == len(bad) + 6)
         api = TestClient(create_app(api_config(settings), db, influx, lambda: True))
-        auth = {"Authorization": "Bearer t-admin"}
+        auth = {"Authorization": "Bearer t-admin-token-0123"}
         listed = api.get("/api/v1/rejected", params={"limit": 100}, headers=auth).json()
         items = listed["items"]
         reasons = sorted(item["reason"] for item in items)

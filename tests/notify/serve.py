@@ -19,7 +19,7 @@ import httpx
 from linli.localservers import free_port
 from tests.helpers import Publisher, wait_for
 
-TOKEN = "admin-e2e-token"
+TOKEN = "admin-e2e-token-of-32-characters"
 
 
 class Serve:

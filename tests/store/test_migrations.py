@@ -9,9 +9,23 @@ import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
-from sqlalchemy import MetaData, create_engine, insert, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    insert,
+    select,
+)
 from sqlalchemy.exc import IntegrityError
 
+from linli.rules.rejection import ReasonCode, Rejection
 from linli.store import Database
 from linli.store.connect import open_engine
 from linli.store.migrate import alembic_config
@@ -26,15 +40,47 @@ def test_migrations_arrive_at_the_declared_schema(tmp_path: Path) -> None:
     assert diff == []
 
 
+# rejections before 0006 (issue 12): each record with its own payload
+OLD_REJECTIONS = Table(
+    "rejections",
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("topic", Text, nullable=False),
+    Column("sensor", String(64), nullable=True),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("reason", String(32), nullable=False),
+    Column("detail", Text, nullable=False),
+    Column("batch_index", Integer, nullable=True),
+    Column("payload", LargeBinary, nullable=False),
+    Column("payload_size", Integer, nullable=False),
+)
+
+
+# tokens before 0007 (issue 12): no expiry
+OLD_TOKENS = Table(
+    "tokens",
+    MetaData(),
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("role", String(16), nullable=False),
+    Column("grids", JSON, nullable=False),
+    Column("site", String(64), nullable=True),
+    Column("note", Text, nullable=False, default=""),
+    Column("created_ms", BigInteger, nullable=False),
+)
+
+
 def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
     old = MetaData()
-    for name in ("grids", "sites", "sensors", "meta", "rejections", "tokens"):
+    for name in ("grids", "sites", "sensors", "meta"):
         metadata.tables[name].to_metadata(old)
+    OLD_REJECTIONS.to_metadata(old)
+    OLD_TOKENS.to_metadata(old)
     old.create_all(create_engine(url))  # what issue 2's Database did
     Database(url).close()
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0005",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0007",)]
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"cases", "timeline", "evidence", "deliveries"} <= names
 
@@ -82,3 +128,56 @@ def test_0004_makes_an_occurrence_one_per_window_start(store_url: str) -> None:
     engine.dispose()
     with pytest.raises(RuntimeError, match=r"1 set\(s\) share \(case_id, sensor, end_ms\)"):
         _migrate(store_url, "0003")  # back to one per end: the two ending at 300 are refused
+
+
+def _alembic(url: str, verb: str, revision: str) -> None:
+    engine = open_engine(url)
+    config = alembic_config()
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        getattr(command, verb)(config, revision)
+    engine.dispose()
+
+
+def test_0006_keeps_each_record_with_its_payload_as_a_message(store_url: str) -> None:
+    """Issue 12: the records of before become a message each, payload and size unchanged."""
+    Database(store_url).close()
+    _alembic(store_url, "downgrade", "0005")
+    engine = open_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(
+            OLD_REJECTIONS.insert(),
+            [
+                {
+                    "topic": "linli/v1/n-01/telemetry",
+                    "sensor": "n-01",
+                    "received_ms": 1000 + i,
+                    "reason": "schema",
+                    "detail": f"batch[{i}]: bad",
+                    "batch_index": i,
+                    "payload": b"x" * 100,
+                    "payload_size": 300,
+                }
+                for i in range(3)
+            ],
+        )
+    engine.dispose()
+    db = Database(store_url)  # upgrades to head
+    kept = db.list_rejections()
+    assert [(r.id, r.index, r.payload, r.payload_size) for r in kept] == [
+        (3, 2, b"x" * 100, 300),
+        (2, 1, b"x" * 100, 300),
+        (1, 0, b"x" * 100, 300),
+    ]
+    assert db.rejected_bytes() == 3 * (100 + 23 + 13 + 128)
+    db.add_rejections([Rejection("t", b"{", 5000, ReasonCode.NOT_JSON, "not JSON", "n-01")])
+    assert db.list_rejections(limit=1)[0].id == 4  # the ids go on after the moved ones
+    db.close()
+    _alembic(store_url, "downgrade", "0005")  # and back: each record with its payload again
+    engine = open_engine(store_url)
+    with engine.connect() as conn:
+        back = conn.execute(select(OLD_REJECTIONS.c.id, OLD_REJECTIONS.c.payload)).fetchall()
+    engine.dispose()
+    assert sorted(tuple(r) for r in back) == [
+        (1, b"x" * 100), (2, b"x" * 100), (3, b"x" * 100), (4, b"{")
+    ]  # fmt: skip

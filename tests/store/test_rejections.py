@@ -126,3 +126,102 @@ def test_ten_thousand_rejections_go_in_one_fast_transaction(tmp_path: Path) -> N
             9_999,
         )
     assert elapsed < 2.0
+
+
+def _store_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("linli.db*"))
+
+
+def _bad_batch(elements: int, size: int) -> bytes:
+    """A batch of `size` bytes whose every element is rejected (its ts is out of range)."""
+    item = b'{"ts": 1, "seq": 1, "period_s": 60, "metrics": {"laeq": 999.0}, "x": "'
+    body = b",".join([item + b'"}'] * elements)
+    doc = b'{"batch": [' + body + b"]}"
+    return doc + b" " * (size - len(doc))
+
+
+def test_twenty_bad_256_kib_messages_grow_the_store_by_a_few_mb(tmp_path: Path) -> None:
+    """Issue 12: each element kept its own 64 KiB copy (20 messages: 1.35 GB plus WAL)."""
+    from linli.rules.parse import parse_message
+    from tests.helpers import small_registry
+
+    db = Database(f"sqlite:///{tmp_path}/linli.db")
+    db.ping()
+    before = _store_bytes(tmp_path)
+    registry = small_registry()
+    elements = 1000  # the most a batch may hold (rules/constants.py)
+    payload = _bad_batch(elements, 256 * 1024)
+    assert len(payload) == 262_144
+    for i in range(20):
+        parsed = parse_message("linli/v1/n-01/telemetry", payload, T0 + i, registry, "linli/v1")
+        assert len(parsed.rejections) == elements
+        db.add_rejections(parsed.rejections)
+        # the WAL is at most ~4 MB before SQLite checkpoints it (wal_autocheckpoint)
+        assert _store_bytes(tmp_path) - before < 12 << 20, f"after message {i + 1}"
+    counts = db.rejection_counts()
+    assert sum(c.count for c in counts) == 20 * elements  # every element counted
+    kept = db.list_rejections(limit=1000)
+    assert [r.index for r in kept[:2]] == [999, 998]
+    assert kept[0].payload == payload[:65536] and kept[0].payload_size == 262_144
+    db.close()  # checkpoints the WAL into the file
+    # 20 heads of 64 KiB (1.3 MB) and 20,000 records of a 130-character sentence each
+    assert _store_bytes(tmp_path) - before < 7 << 20
+
+
+def _message(i: int, elements: int = 3) -> list[Rejection]:
+    payload = b"p" * 1000 + str(i).encode()
+    return [
+        Rejection(
+            "linli/v1/n-01/telemetry",
+            payload,
+            T0 + i * 1000,
+            ReasonCode.SCHEMA,
+            "s",
+            "n-01" if i % 2 else "n-02",
+            k,
+        )
+        for k in range(elements)
+    ]
+
+
+def test_the_size_cap_evicts_the_oldest_messages_and_counts_them(tmp_path: Path) -> None:
+    from linli.store import RejectLimits
+
+    one = 1000 + 2 + len("linli/v1/n-01/telemetry") + 64 + 3 * (1 + 64)
+    db = Database(
+        f"sqlite:///{tmp_path}/linli.db",
+        reject_limits=RejectLimits(retention_ms=None, max_bytes=10 * one),
+    )
+    for i in range(25):
+        db.add_rejections(_message(i))
+        assert db.rejected_bytes() <= 10 * one
+    kept = db.list_rejections(limit=1000)
+    assert len(kept) == 30 and {r.payload[1000:] for r in kept} == {
+        str(i).encode() for i in range(15, 25)
+    }
+    assert db.rejected_bytes() == 10 * one
+    assert db.rejection_counts() == [
+        RejectionCount("n-02", ReasonCode.SCHEMA, 39, 24),
+        RejectionCount("n-01", ReasonCode.SCHEMA, 36, 21),
+    ]
+    assert db.rejection_counts(sensors={"n-01"}) == [
+        RejectionCount("n-01", ReasonCode.SCHEMA, 36, 21)
+    ]
+    db.close()
+
+
+def test_the_retention_evicts_what_is_older_and_counts_it(tmp_path: Path) -> None:
+    from linli.store import RejectLimits
+
+    db = Database(
+        f"sqlite:///{tmp_path}/linli.db",
+        reject_limits=RejectLimits(retention_ms=5000, max_bytes=None),
+    )
+    for i in range(10):
+        db.add_rejections(_message(i, elements=1))
+    kept = db.list_rejections()
+    # the newest at T0 + 9 s: what was received before T0 + 4 s is gone
+    assert [(r.received_ms - T0) // 1000 for r in kept] == [9, 8, 7, 6, 5, 4]
+    assert sum(c.count for c in db.rejection_counts()) == 10
+    assert sum(c.evicted for c in db.rejection_counts()) == 4
+    db.close()

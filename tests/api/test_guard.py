@@ -1,0 +1,131 @@
+"""The guard (api/guard.py) on a real uvicorn: the token before the body, the body bounded.
+
+Issue 12: an unauthenticated 200 MB body was read and parsed before the 401 (linli 757 →
+1,351 MB, and it stayed there); 200 MB of invalid JSON got 422, not 401; a merchant's
+15 MB array was echoed back and held `/health` for 10 s.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+import uvicorn
+
+from linli.api.app import create_app
+from linli.influx.client import InfluxClient
+from linli.localservers import free_port
+from linli.settings import Settings
+from linli.store import Database
+from linli.wiring import api_config
+from tests.api.conftest import Headers
+
+MB = 1 << 20
+
+
+def _rss_bytes() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.fixture
+def server(settings: Settings, registry: Database, influx: InfluxClient) -> Iterator[int]:
+    """linli's API on uvicorn in this process (its memory is this process's), on a port."""
+    port = free_port()
+    app = create_app(api_config(settings), registry, influx, lambda: True)
+    uv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=uv.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield port
+    uv.should_exit = True
+    thread.join(10)
+
+
+def _post(
+    port: int, path: str, headers: dict[str, str], body_bytes: int, *, chunked: bool = False
+) -> tuple[int, bytes, float, int]:
+    """Send `body_bytes` of JSON-looking bytes while reading the answer: (status, body, s, sent)."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=20)
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    head += "Transfer-Encoding: chunked\r\n" if chunked else f"Content-Length: {body_bytes}\r\n"
+    sock.sendall((head + "\r\n").encode())
+    chunk = b"[" + b"1," * (MB // 2 - 1) + b"1"  # one 1 MiB buffer, sent again and again
+    sent = 0
+
+    def send_body() -> None:
+        nonlocal sent
+        try:
+            while sent < body_bytes:
+                part = chunk[: body_bytes - sent]
+                sock.sendall(b"%x\r\n%s\r\n" % (len(part), part) if chunked else part)
+                sent += len(part)
+            if chunked:
+                sock.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server answered and closed: the rest is never read
+
+    sender = threading.Thread(target=send_body, daemon=True)
+    started = time.perf_counter()
+    sender.start()
+    answer = b""
+    while not answer.endswith(b"}"):  # every answer here is one JSON object
+        data = sock.recv(65536)
+        if not data:
+            break
+        answer += data
+    elapsed = time.perf_counter() - started
+    head_part, _, rest = answer.partition(b"\r\n\r\n")
+    sock.close()
+    sender.join(20)
+    return int(head_part.split()[1]), rest, elapsed, sent
+
+
+def test_an_unauthenticated_200_mb_body_is_401_at_once_and_not_read(server: int) -> None:
+    before = _rss_bytes()
+    code, body, elapsed, sent = _post(server, "/api/v1/grids", {}, 200 * MB)
+    growth = _rss_bytes() - before
+    assert code == 401 and b"a bearer token is required" in body
+    assert elapsed < 2.0
+    assert sent < 200 * MB  # the server closed the connection instead of reading it
+    assert growth < 20 * MB, f"RSS grew by {growth / MB:.1f} MB"
+
+
+def test_a_wrong_token_with_200_mb_of_invalid_json_is_401_not_422(server: int) -> None:
+    code, body, elapsed, _ = _post(
+        server, "/api/v1/sites", {"Authorization": "Bearer wrong"}, 200 * MB
+    )
+    assert (code, elapsed < 2.0) == (401, True)
+    assert b"the bearer token is not valid" in body
+
+
+def test_a_merchants_15_mb_array_is_413_at_once_and_health_answers(
+    server: int, tokens: dict[str, Headers]
+) -> None:
+    before = _rss_bytes()
+    code, body, elapsed, _ = _post(server, "/api/v1/cases/1/actions", tokens["merchant"], 15 * MB)
+    assert code == 413 and b"over the 1048576-byte limit" in body
+    assert elapsed < 2.0
+    assert _rss_bytes() - before < 20 * MB
+    sock = socket.create_connection(("127.0.0.1", server), timeout=5)
+    sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert sock.recv(100).split()[1] in (b"200", b"503")
+    sock.close()
+
+
+def test_a_chunked_body_is_cut_at_the_limit(server: int, tokens: dict[str, Headers]) -> None:
+    before = _rss_bytes()
+    code, body, elapsed, _ = _post(server, "/api/v1/grids", tokens["admin"], 50 * MB, chunked=True)
+    assert code == 413 and b"over the 1048576-byte limit" in body
+    assert elapsed < 2.0
+    assert _rss_bytes() - before < 20 * MB

@@ -1,0 +1,52 @@
+"""The OpenAPI document is true to the service (issue 12: 401/403/404/409 undocumented,
+`detail` documented as a list where it is a string)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi.testclient import TestClient
+
+from tests.api.conftest import Headers
+
+GUARDED = {"401", "403", "404", "413", "422", "429", "503"}
+
+
+def _operations(doc: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(m.upper(), p, op) for p, ops in doc["paths"].items() for m, op in ops.items()]
+
+
+def test_every_guarded_operation_documents_its_errors_as_one_sentence(client: TestClient) -> None:
+    doc = client.get("/openapi.json").json()
+    operations = _operations(doc)
+    assert len(operations) == 26
+    for method, path, op in operations:
+        codes = set(op["responses"])
+        if path == "/api/v1/health":
+            assert codes == {"200", "503"}
+            continue
+        assert codes >= GUARDED, (method, path)
+        creates = method == "POST" and path in ("/api/v1/grids", "/api/v1/sites", "/api/v1/sensors")
+        assert ("409" in codes) == creates, (method, path)
+        for code in GUARDED:
+            schema = op["responses"][code]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorOut"}, (method, path, code)
+    assert doc["components"]["schemas"]["ErrorOut"]["properties"] == {
+        "detail": {"type": "string", "title": "Detail"}
+    }
+    assert "HTTPValidationError" not in doc["components"]["schemas"]
+
+
+def test_the_errors_answered_are_the_documented_shape(
+    client: TestClient, tokens: dict[str, Headers]
+) -> None:
+    answers = [
+        client.get("/api/v1/sites"),  # 401
+        client.post("/api/v1/grids", headers=tokens["staff"], json={"id": "g9", "name": "x"}),
+        client.get("/api/v1/sites/ktv-1", headers=tokens["merchant"]),  # 404
+        client.post("/api/v1/grids", headers=tokens["admin"], json={"id": "g1", "name": "x"}),
+        client.get("/api/v1/cases?limit=0", headers=tokens["admin"]),  # 422
+    ]
+    assert [a.status_code for a in answers] == [401, 403, 404, 409, 422]
+    for a in answers:
+        assert set(a.json()) == {"detail"} and isinstance(a.json()["detail"], str)
