@@ -211,10 +211,13 @@ class OutboxTx:
         )
         for channel, at in self.conn.execute(ok.group_by(deliveries.c.channel)):
             out[channel] = (int(at), None, "")
-        failed = (
-            select(deliveries.c.channel, deliveries.c.done_ms, deliveries.c.detail)
+        last_failed = (
+            select(func.max(deliveries.c.id))
             .where(deliveries.c.state == DeliveryState.FAILED.value)
-            .order_by(deliveries.c.id)
+            .group_by(deliveries.c.channel)
+        )
+        failed = select(deliveries.c.channel, deliveries.c.done_ms, deliveries.c.detail).where(
+            deliveries.c.id.in_(last_failed)
         )
         for channel, at, detail in self.conn.execute(failed):
             last_ok = out.get(channel, (None, None, ""))[0]
