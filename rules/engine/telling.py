@@ -22,7 +22,7 @@ from linli.rules.delivery import Delivery
 from linli.rules.engine.decide import CaseChange
 from linli.rules.messages import LEVEL_NAMES, Facts, local, render
 from linli.rules.ports import CaseTx
-from linli.rules.routing import Directory, Event, event_of, notices
+from linli.rules.routing import ChannelType, Directory, Event, event_of, notices
 
 # What a reminder's clock starts from: the last time its level was asked to act.
 ASKED: Final = (Event.OPENED, Event.ESCALATED, Event.REOPENED, Event.REMINDER)
@@ -69,7 +69,8 @@ class OutboxTeller:
         self, tx: CaseTx, event: Event, case: Case, at_ms: int, note: str = ""
     ) -> list[Delivery]:
         """What `event` of `case` tells, rendered, one delivery per notice."""
-        found = notices(event, case, self._directory())
+        directory = self._directory()
+        found = notices(event, case, directory)
         if not found:
             return []
         assert case.id is not None
@@ -93,6 +94,7 @@ class OutboxTeller:
         out = []
         for notice in found:
             key = str(uuid.uuid4())
+            webhook = directory.channels.get(notice.channel) is ChannelType.WEBHOOK
             out.append(
                 Delivery(
                     key=key,
@@ -107,7 +109,7 @@ class OutboxTeller:
                     link=facts.link,
                     created_ms=at_ms,
                     sms=message.sms,
-                    payload=webhook_body(event, key, at_ms, case, facts.link),
+                    payload=webhook_body(event, key, at_ms, case, facts.link) if webhook else {},
                     due_ms=at_ms,
                 )
             )
