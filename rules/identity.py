@@ -17,10 +17,10 @@ not remembered) is checked against InfluxDB by the writer (ingest/identity.py).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from enum import IntEnum
 from typing import Final
 
+from linli.rules.localtime import rfc3339
 from linli.rules.reading import Metric, Reading
 from linli.rules.rejection import ReasonCode, Rejection
 
@@ -77,7 +77,7 @@ def conflict(
 ) -> Rejection:
     """The rejected record of a conflicting reading (the one place `conflict` is made)."""
     seq, period_s, metrics = _fields(stored)
-    when = datetime.fromtimestamp(reading.ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    when = rfc3339(reading.ts_ms)
     differs = [
         f"{name} {metrics.get(name)!r} → {reading.metrics.get(name)!r}"
         for name in sorted(set(metrics) | set(reading.metrics))

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Final
 from zoneinfo import ZoneInfo
 
@@ -39,6 +39,11 @@ class Window:
         if self.start_min < self.end_min:
             return self.start_min <= minute < self.end_min
         return minute >= self.start_min or minute < self.end_min
+
+
+def rfc3339(ts_ms: int) -> str:
+    """Epoch ms as RFC 3339 in UTC, to the millisecond."""
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds")
 
 
 def format_hhmm(minute: int) -> str:

@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.delivery import Delivery
 from linli.rules.engine.decide import CaseChange
+from linli.rules.localtime import rfc3339
 from linli.rules.messages import LEVEL_NAMES, Facts, local, render
 from linli.rules.ports import CaseTx
 from linli.rules.routing import ChannelType, Directory, Event, event_of, notices
@@ -172,8 +172,3 @@ def case_doc(case: Case) -> dict[str, Any]:
         "late": case.late,
         "occurrences": case.occurrences,
     }
-
-
-def rfc3339(ms: int) -> str:
-    """Epoch ms as RFC 3339 in UTC, to the millisecond."""
-    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
