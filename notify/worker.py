@@ -101,7 +101,6 @@ class DeliveryWorker:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self.sent = 0
 
     # -- running --------------------------------------------------------------------
 
@@ -187,7 +186,6 @@ class DeliveryWorker:
                     break
                 sent += self._send(key, items[start : start + DIGEST_MOST], now_ms)
                 now_ms = self._clock()
-        self.sent += sent
         return sent
 
     def _groups(self, due: Sequence[Delivery]) -> Iterator[tuple[tuple[str, ...], list[Delivery]]]:
