@@ -36,7 +36,7 @@ def sign(secret: str, timestamp_ms: int) -> str:
     return base64.b64encode(digest).decode()
 
 
-class DingTalkRobot:
+class DingTalkRobot(transport.HttpChannel):
     """One DingTalk group robot; `to` are the mobiles (or DingTalk user ids) to @-mention."""
 
     def __init__(
@@ -49,16 +49,9 @@ class DingTalkRobot:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._id = id
-        self.url = url
+        super().__init__(id, url, timeout_s=timeout_s, http=http)
         self.secret = secret
-        self.http = http or transport.client(timeout_s)
         self.clock = clock
-
-    @property
-    def id(self) -> str:
-        """The channel's id in the community file."""
-        return self._id
 
     def body(self, message: Message, to: Sequence[str]) -> bytes | None:
         """The request body, its text shortened to stay under 20,000 bytes (None: cannot)."""
@@ -93,10 +86,6 @@ class DingTalkRobot:
         return transport.robot_exchange(
             self.http, transport.with_query(self.url, params), body, answer
         )
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.http.close()
 
 
 def answer(doc: dict[str, Any]) -> Answer:

@@ -36,7 +36,7 @@ def sign(secret: str, timestamp_s: int) -> str:
     return base64.b64encode(digest).decode()
 
 
-class FeishuBot:
+class FeishuBot(transport.HttpChannel):
     """One Feishu group bot; `to` are the open_ids / user_ids to @-mention."""
 
     def __init__(
@@ -49,16 +49,9 @@ class FeishuBot:
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        self._id = id
-        self.url = url
+        super().__init__(id, url, timeout_s=timeout_s, http=http)
         self.secret = secret
-        self.http = http or transport.client(timeout_s)
         self.clock = clock
-
-    @property
-    def id(self) -> str:
-        """The channel's id in the community file."""
-        return self._id
 
     def body(self, message: Message, to: Sequence[str]) -> bytes | None:
         """The signed request body, its text shortened to stay within 20 KB (None: cannot)."""
@@ -86,10 +79,6 @@ class FeishuBot:
         if body is None:
             return Answer(Outcome.FAILED, f"message over {BODY_MAX_BYTES} bytes even shortened")
         return transport.robot_exchange(self.http, self.url, body, answer)
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.http.close()
 
 
 def answer(doc: dict[str, Any]) -> Answer:

@@ -53,7 +53,7 @@ def signed_query(params: Mapping[str, str], secret: str, method: str = "GET") ->
     return f"Signature={percent_encode(base64.b64encode(digest).decode())}&{canonical}"
 
 
-class AliyunSms:
+class AliyunSms(transport.HttpChannel):
     """SendSms with one sign name and template; `to` are the phone numbers."""
 
     def __init__(
@@ -70,20 +70,13 @@ class AliyunSms:
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
     ) -> None:
-        self._id = id
-        self.url = url.rstrip("/") + "/"
+        super().__init__(id, url.rstrip("/") + "/", timeout_s=timeout_s, http=http)
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
         self.sign_name = sign_name
         self.template = template
-        self.http = http or transport.client(timeout_s)
         self.clock = clock
         self.nonce = nonce
-
-    @property
-    def id(self) -> str:
-        """The channel's id in the community file."""
-        return self._id
 
     def params(self, message: Message, numbers: Sequence[str]) -> dict[str, str]:
         """SendSms's parameters, unsigned."""
@@ -123,10 +116,6 @@ class AliyunSms:
         except httpx.TransportError as err:  # read/write timeouts, a dropped connection
             return Answer(Outcome.FAILED, f"{LOST}: {type(err).__name__}")
         return answer(response)
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.http.close()
 
 
 def answer(response: httpx.Response) -> Answer:

@@ -77,6 +77,27 @@ def json_answer(response: httpx.Response) -> dict[str, Any] | Answer:
     return doc
 
 
+class HttpChannel:
+    """What the HTTP channels share: their id in the community file, the URL they post to
+    and their HTTP client (closed with the channel)."""
+
+    def __init__(
+        self, id: str, url: str, *, timeout_s: float = 10.0, http: httpx.Client | None = None
+    ) -> None:
+        self._id = id
+        self.url = url
+        self.http = http or client(timeout_s)
+
+    @property
+    def id(self) -> str:
+        """The channel's id in the community file."""
+        return self._id
+
+    def close(self) -> None:
+        """Close the HTTP client."""
+        self.http.close()
+
+
 def robot_exchange(
     http: httpx.Client, url: str, body: bytes, read: Callable[[dict[str, Any]], Answer]
 ) -> Answer:

@@ -26,7 +26,7 @@ def signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-class SignedWebhook:
+class SignedWebhook(transport.HttpChannel):
     """A JSON POST to one receiver; `to` is unused (the receiver is the URL)."""
 
     def __init__(
@@ -38,15 +38,8 @@ class SignedWebhook:
         timeout_s: float = 10.0,
         http: httpx.Client | None = None,
     ) -> None:
-        self._id = id
-        self.url = url
+        super().__init__(id, url, timeout_s=timeout_s, http=http)
         self.secret = secret
-        self.http = http or transport.client(timeout_s)
-
-    @property
-    def id(self) -> str:
-        """The channel's id in the community file."""
-        return self._id
 
     def send(self, message: Message, to: Sequence[str]) -> Answer:
         """POST the payload, signed; what the receiver's status said."""
@@ -68,7 +61,3 @@ class SignedWebhook:
             return Answer(Outcome.RETRY, detail, retry_after_s=wait)
         said = transport.snippet(response.content) if response.content else ""
         return Answer(Outcome.FAILED, f"{detail} {said}".rstrip())
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.http.close()

@@ -12,8 +12,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Final
 
-import httpx
-
 from linli.notify import mentions, transport
 from linli.notify.channel import Answer, Message, Outcome
 from linli.notify.markdown import plain
@@ -26,20 +24,8 @@ INVALID_WEBHOOK: Final = 93000  # the key is wrong or the robot was removed
 # 40008 invalid message type, 40058 a field too long or missing: the message is wrong.
 
 
-class WeComRobot:
+class WeComRobot(transport.HttpChannel):
     """One WeCom group robot; `to` are the mobiles to @-mention."""
-
-    def __init__(
-        self, id: str, url: str, *, timeout_s: float = 10.0, http: httpx.Client | None = None
-    ) -> None:
-        self._id = id
-        self.url = url
-        self.http = http or transport.client(timeout_s)
-
-    @property
-    def id(self) -> str:
-        """The channel's id in the community file."""
-        return self._id
 
     def body(self, message: Message, to: Sequence[str]) -> bytes | None:
         """Text with mentions (2,048 bytes) or markdown (4,096 bytes), the text shortened."""
@@ -74,10 +60,6 @@ class WeComRobot:
         if body is None:
             return Answer(Outcome.FAILED, "message does not fit WeCom's limit even shortened")
         return transport.robot_exchange(self.http, self.url, body, answer)
-
-    def close(self) -> None:
-        """Close the HTTP client."""
-        self.http.close()
 
 
 def answer(doc: dict[str, Any]) -> Answer:
