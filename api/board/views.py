@@ -210,9 +210,12 @@ def _csrf_refused(session: Session | None) -> HTMLResponse:
 
 
 @router.get("/overview")
-def overview(request: Request) -> Response:
-    """Every site's state now, grouped by grid, linking to its cases."""
+def overview(request: Request, t: str | None = None) -> Response:
+    """Every site's state now, grouped by grid, linking to its cases; a signed link of its
+    own (`?t=`, no case in it: `linli demo` prints one) signs the reader in first."""
     svc = services(request)
+    if t is not None:
+        return _open_link(request, svc, None, t)
     session = sessions.current(request, svc)
     if session is None:
         return _login_redirect(request)
@@ -382,7 +385,8 @@ def case_page(
         return _not_found(session)
 
 
-def _open_link(request: Request, svc: Services, case_id: int, token: str) -> Response:
+def _open_link(request: Request, svc: Services, case_id: int | None, token: str) -> Response:
+    """Verify a signed link, start its session, and send the reader to the clean URL."""
     key = sessions.board_key(request)
     try:
         claims = verify(key, token, time.time())
@@ -392,7 +396,8 @@ def _open_link(request: Request, svc: Services, case_id: int, token: str) -> Res
         return error_page(403, "链接无法打开", "链接无效或已被改动。")
     grant = sessions.grant_of(claims)
     exp_s = min(claims.exp_s, int(time.time()) + svc.config.board_session_ttl_s)
-    response = RedirectResponse(f"/board/cases/{case_id}", status_code=303)
+    target = "/board/overview" if case_id is None else f"/board/cases/{case_id}"
+    response = RedirectResponse(target, status_code=303)
     sessions.start(request, response, svc, grant, exp_s)
     return response
 

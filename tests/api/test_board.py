@@ -584,3 +584,37 @@ def test_the_case_page_charts_the_readings_from_influxdb(make_client, registry, 
     assert 'class="breach-window"' in chart
     assert 'data-lane="风机"' in chart and 'data-lane="净化器"' in chart
     assert 'class="empty"' not in chart
+
+
+# -- the demo and the processes' shared key -------------------------------------------
+
+
+def test_the_wired_teller_and_the_app_share_the_stores_key(make_client, registry, settings):
+    """linli/notifying.make_teller (the engine's child and the API's process build it)
+    signs with the key the case store keeps; the app verifies with the same one."""
+    from linli.notifying import make_teller
+
+    tell = make_teller(registry, PLAN, settings)
+    client = make_client(tellers=[tell])
+    case_id = fume_case(registry, tell)
+    link = link_of(registry, case_id, Level.MERCHANT)
+    assert "?t=" in link
+    assert open_link(client, link).headers["location"] == f"/board/cases/{case_id}"
+    assert client.get(f"/board/cases/{case_id}").status_code == 200
+
+
+def test_the_demos_overview_link_signs_in_as_staff(make_client, registry, settings):
+    from linli.demo import overview_link
+
+    client = make_client()
+    link = overview_link(settings, key_of(registry))
+    assert link.startswith(f"{settings.public_url}/board/overview?t=")
+    answer = open_link(client, link)
+    assert answer.status_code == 303 and answer.headers["location"] == "/board/overview"
+    page = client.get("/board/overview").text
+    assert re.findall(r'<section class="grid" data-grid="(\w+)"', page) == ["g1", "g2"]
+    # a case's link does not open the overview, nor the overview's a case
+    case_token = sign(key_of(registry), Claims(STAFF, int(time.time()) + 60, case=1))
+    assert TestClient(client.app).get(f"/board/overview?t={case_token}").status_code == 403
+    token = parse_qs(urlsplit(link).query)["t"][0]
+    assert TestClient(client.app).get(f"/board/cases/1?t={token}").status_code == 403
