@@ -644,3 +644,21 @@ def test_a_digest_names_each_case_by_its_bare_link_and_signs_the_messages_own(re
     assert "?t=" not in d.text and "(http://testserver/board/cases/57)" in d.text
     assert len(d.text.encode()) < 20_000
     assert verify(key_of(registry), parse_qs(urlsplit(d.link).query)["t"][0], time.time()).case == 1
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(settings, registry, influx, tokens):
+    from linli.api.app import create_app
+    from linli.wiring import api_config
+
+    https = settings.model_copy(update={"public_url": "https://linli.example"})
+    client = TestClient(create_app(api_config(https), registry, influx, lambda: True))
+    staff = tokens["staff"]["Authorization"].removeprefix("Bearer ")
+    answer = client.post("/board/login", data={"token": staff}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/board/overview"
+    cookie = answer.headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    # the sign-in's `next` is only ever a board page of this site
+    answer = client.post(
+        "/board/login", data={"token": staff, "next": "//evil.example/x"}, follow_redirects=False
+    )
+    assert answer.headers["location"] == "/board/overview"
