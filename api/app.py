@@ -12,9 +12,11 @@ from linli.api import errors
 from linli.api.guard import Guard
 from linli.api.routers import (
     cases,
+    complaints,
     deliveries,
     grids,
     health,
+    open311,
     readings,
     rejected,
     rules,
@@ -26,6 +28,7 @@ from linli.api.routers import (
 from linli.api.services import ApiConfig, Services
 from linli.api.throttle import FailedAttempts
 from linli.influx.client import InfluxClient
+from linli.rules.complaint import ComplaintRules
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import Teller
@@ -50,6 +53,7 @@ def create_app(
     tellers: Sequence[Teller] = (),
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict,
     max_backtest_points: int = DEFAULT_MAX_BACKTEST_POINTS,
+    complaint_rules: ComplaintRules | None = None,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -71,6 +75,7 @@ def create_app(
         channel_health,
         max_backtest_points,
         FailedAttempts(config.auth_failures, config.auth_window_s),
+        complaint_rules or ComplaintRules(),
     )
     for module in (
         health,
@@ -84,9 +89,11 @@ def create_app(
         cases,
         deliveries,
         rules,
+        complaints,
     ):
         responses = {} if module is health else errors.GUARDED
         app.include_router(module.router, prefix=API_PREFIX, responses=responses)
+    app.include_router(open311.router)  # GeoReport v2: its own errors and api_key
     errors.install(app)
     app.add_middleware(Guard, prefix=API_PREFIX, max_body_bytes=config.max_body_bytes)
     return app
