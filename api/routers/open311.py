@@ -26,6 +26,7 @@ from urllib.parse import parse_qs
 import orjson
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from linli.api import intake
@@ -40,7 +41,28 @@ from linli.store import Duplicate, Invalid, NotFound, StoreError
 from linli.store.complaints import ComplaintRecord
 
 PREFIX: Final = "/open311/v2"
-router = APIRouter(prefix=PREFIX, tags=["open311"])
+
+
+class Open311Error(BaseModel):
+    """GeoReport v2's error: the HTTP status and a sentence."""
+
+    code: int
+    description: str
+
+
+_ERRORS: Final[dict[int | str, dict[str, Any]]] = {
+    code: {"model": list[Open311Error], "description": text}
+    for code, text in (
+        (400, "a field is missing or not valid"),
+        (401, "no api_key, or one linli does not know"),
+        (403, "the token's role may not do this"),
+        (404, "no such request, or one outside the token's scope"),
+        (409, "the same request was received already"),
+        (422, "a parameter is not valid"),
+        (503, "InfluxDB or the case store did not answer"),
+    )
+}
+router = APIRouter(prefix=PREFIX, tags=["open311"], responses=_ERRORS)
 
 AGENCY: Final = "社区网格 community grid"
 SERVICES: Final = (
