@@ -109,7 +109,7 @@ def test_the_complaint_window(from_ms, to_ms, expected):
             5,
             local_ms(2026, 10, 14),
             id="before National Day (Oct 1–7 off, Saturday Oct 10 worked) → Oct 13 ends",
-        ),  # fmt: skip
+        ),
         pytest.param(
             local_ms(2026, 2, 13, 9),
             1,
