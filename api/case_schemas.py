@@ -44,7 +44,7 @@ class CaseOut(_Out):
     @classmethod
     def _priority(cls, value: Any) -> Any:
         if isinstance(value, Case):
-            doc = {f: getattr(value, f) for f in value.__slots__}  # type: ignore[attr-defined]
+            doc = {f: getattr(value, f) for f in value.__slots__}
             doc["priority"] = priority(value.complaints)
             return doc
         return value

@@ -101,12 +101,12 @@ def _sensors(
     registry: Registry, site: Site, kind: SensorKind, services: Services
 ) -> list[tuple[Sensor, Site]]:
     related = related_sites(site, registry.sites, services.complaint_rules)
+    order = {s.id: i for i, s in enumerate(related)}
     by_site = {s.id: s for s in related}
-    return [
-        (sensor, by_site[sensor.site])
-        for sensor in sorted(registry.sensors.values(), key=lambda s: s.id)
-        if sensor.kind is kind and sensor.site in by_site
-    ]
+    found = [s for s in registry.sensors.values() if s.kind is kind and s.site in by_site]
+    # the complaint's own site first: what the resident hears (rules/corroboration.py)
+    found.sort(key=lambda s: (order[s.site], s.id))
+    return [(sensor, by_site[sensor.site]) for sensor in found]
 
 
 def judge(
@@ -419,7 +419,9 @@ def rejudge(services: Services) -> int:
 # -- what the API shows ----------------------------------------------------------------------
 
 
-def view(tx: ComplaintTx, record: ComplaintRecord, readings: bool = False) -> dict[str, Any]:
+def view(
+    services: Services, tx: ComplaintTx, record: ComplaintRecord, readings: bool = False
+) -> dict[str, Any]:
     """A complaint as GET shows it: its verdict, its case's state, priority and next
     deadline, the case's resolution written back, the follow-up rating."""
     from linli.rules.complaint import next_deadline, priority
@@ -431,7 +433,7 @@ def view(tx: ComplaintTx, record: ComplaintRecord, readings: bool = False) -> di
         found = tx.resolution(case.id)  # type: ignore[arg-type]
         note, at = found if found is not None else ("", case.updated_ms)
         resolution = {"state": case.state.value, "note": note, "at": rfc3339(at)}
-    deadline = None if case is None else next_deadline(case)
+    deadline = None if case is None else next_deadline(case, services.policy.escalation, now_ms())
     c = record.corroboration
     out: dict[str, Any] = {
         "id": record.id,

@@ -16,6 +16,7 @@ from typing import Final
 
 from linli.rules.case import Case, CaseKind, CaseState, Level
 from linli.rules.events import RuleId
+from linli.rules.policy import Escalation
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Site, SiteKind
 from linli.rules.workdays import IsWorkday, add_working_days, china_workday
@@ -117,22 +118,39 @@ def normalise(address: str) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", address)).lower()
 
 
+_DISTRICT: Final = re.compile(r"^(?:[^省市]{1,8}[省市])?(?:[^区县]{1,8}[区县])")
+
+
+def _key(text: str) -> str:
+    """An address compared: normalised, a leading district (上城区, 杭州市上城区) left out."""
+    k = normalise(text)
+    stripped = _DISTRICT.sub("", k, count=1)
+    return stripped if len(stripped) >= 2 else k
+
+
 def match_site(address: str, sites: Iterable[Site]) -> Site | None:
-    """The site an address names: its address exactly, else the longest site name or
-    address the text contains (a building's name inside "红街公寓5幢2单元301")."""
-    text = normalise(address)
+    """The site an address names: its address exactly; else the longest site address or
+    name the text contains (a building's name inside "红街公寓5幢2单元301"); else the site
+    whose address the text is the start of ("新塘路70号" for "新塘路70号 二楼")."""
+    text = _key(address)
     if not text:
         return None
-    candidates = list(sites)
-    for site in candidates:
-        if site.address and normalise(site.address) == text:
-            return site
-    best: tuple[int, Site] | None = None
-    for site in candidates:
-        for key in (site.address, site.name):
-            k = normalise(key)
-            if len(k) >= 2 and k in text and (best is None or len(k) > best[0]):
-                best = (len(k), site)
+    best: tuple[float, Site] | None = None
+    for site in sites:
+        for raw in (site.address, site.name):
+            k = _key(raw) if raw else ""
+            if len(k) < 2:
+                continue
+            if k == text:
+                score = 3.0
+            elif k in text:
+                score = 2.0 + len(k) / 1000
+            elif len(text) >= 4 and k.startswith(text):
+                score = 1.0 + len(text) / len(k)
+            else:
+                continue
+            if best is None or score > best[0]:
+                best = (score, site)
     return None if best is None else best[1]
 
 
@@ -192,13 +210,23 @@ def complaint_case(
     )
 
 
-def next_deadline(case: Case) -> int | None:
-    """The case's next deadline: signing for it while unacknowledged, then handling it."""
+def next_deadline(case: Case, escalation: Escalation | None = None, now_ms: int = 0) -> int | None:
+    """The case's next deadline: signing for it while unacknowledged, then handling it (a
+    complaint case's own time limits; another case's from the escalation schedule)."""
     if case.state in (CaseState.RESOLVED, CaseState.CLOSED):
         return None
-    if case.acknowledged_ms is None and case.sign_by_ms is not None:
-        return case.sign_by_ms
-    return case.handle_by_ms
+    if case.sign_by_ms is not None or case.handle_by_ms is not None:
+        if case.acknowledged_ms is None and case.sign_by_ms is not None:
+            return case.sign_by_ms
+        return case.handle_by_ms
+    if escalation is None:
+        return None
+    if case.acknowledged_ms is None:
+        return case.opened_ms + escalation.unacknowledged_s * 1000
+    for limit_s in escalation.unresolved_s:
+        if case.opened_ms + limit_s * 1000 > now_ms:
+            return case.opened_ms + limit_s * 1000
+    return None
 
 
 class Priority(StrEnum):

@@ -114,7 +114,9 @@ def corroborate(
     `sensors` are the sensors of the kind at the complaint's site and its neighbours, each
     with its site (whose zone and standard set the limit); `readings` each one's readings
     of the window (more are ignored). The strongest verdict wins: a breach on any sensor,
-    else a sensor that reported enough and saw none, else a gap.
+    else a sensor that reported enough and saw none, else a gap; between sensors of the
+    same verdict, the first site's (the complaint's own: what the resident hears), and on
+    one site the sensor nearest a breach.
     """
     if not sensors:
         return Corroboration(
@@ -136,7 +138,9 @@ def corroborate(
 def _better(a: Corroboration, b: Corroboration) -> bool:
     if _RANK[a.verdict] != _RANK[b.verdict]:
         return _RANK[a.verdict] > _RANK[b.verdict]
-    # the same verdict: the sensor nearest a breach (the largest measured − limit) speaks
+    if a.site != b.site:
+        return False  # the earlier site speaks (the sensors come in the sites' order)
+    # the same verdict on one site: the sensor nearest a breach (measured − limit) speaks
     return _excess(a) > _excess(b)
 
 

@@ -38,7 +38,7 @@ def create_complaint(body: ComplaintIn, scope: ScopeDep, services: ServicesDep) 
     )
     record = intake.receive(services, scope, received)
     with services.db.complaints() as tx:
-        return ComplaintOut.model_validate(intake.view(tx, record))
+        return ComplaintOut.model_validate(intake.view(services, tx, record))
 
 
 @router.get("")
@@ -57,7 +57,7 @@ def list_complaints(
         found, total = tx.list_complaints(
             site=site, case_id=case, verdict=verdict, sites=sites, limit=limit, offset=offset
         )
-        items = [ComplaintOut.model_validate(intake.view(tx, r)) for r in found]
+        items = [ComplaintOut.model_validate(intake.view(services, tx, r)) for r in found]
     return ComplaintPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -72,7 +72,7 @@ def get_complaint(
     intake.in_scope(scope, record)
     record = intake.rejudge_one(services, record)
     with services.db.complaints() as tx:
-        return ComplaintDetailOut.model_validate(intake.view(tx, record, readings=True))
+        return ComplaintDetailOut.model_validate(intake.view(services, tx, record, readings=True))
 
 
 @router.post("/{complaint_id}/followup")
@@ -82,4 +82,4 @@ def followup(
     """The follow-up call (回访): satisfied, or not (the case is reopened)."""
     record = intake.followup(services, scope, complaint_id, body.satisfied, body.note)
     with services.db.complaints() as tx:
-        return ComplaintOut.model_validate(intake.view(tx, record))
+        return ComplaintOut.model_validate(intake.view(services, tx, record))

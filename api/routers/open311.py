@@ -271,7 +271,7 @@ async def get_requests(request: Request) -> Any:
                     continue
                 if end_ms is not None and record.received_ms >= end_ms:
                     continue
-                doc = _request_doc(intake.view(tx, record), record)
+                doc = _request_doc(intake.view(svc, tx, record), record)
                 if params.get("status") and doc["status"] != params["status"]:
                     continue
                 out.append(doc)
@@ -307,6 +307,6 @@ async def get_request(request_id: str, request: Request) -> Any:
                 raise NotFound(f"service request {request_id} does not exist")
         record = intake.rejudge_one(svc, record)
         with svc.db.complaints() as tx:
-            return [_request_doc(intake.view(tx, record), record)]
+            return [_request_doc(intake.view(svc, tx, record), record)]
 
     return await _guarded(run)
