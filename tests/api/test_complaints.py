@@ -212,7 +212,7 @@ def test_a_night_complaint_beside_a_loud_ktv_is_corroborated_and_joins_the_ktvs_
     linli.send("n-ktv", NIGHT_KTV)
     linli.send("n-tc1", NIGHT_HOME)
     ktv_case = next(c for c in linli.cases() if c.site == "ktv-1" and c.rule == "noise_leq")
-    body = {"site": "tc-b1", "from": iso(yesterday("23:00")), "to": iso(yesterday("23:30")),
+    body: dict[str, Any] = {"site": "tc-b1", "from": iso(yesterday("23:00")), "to": iso(yesterday("23:30")),
             "external_id": "12345-20261201-0042", "contact": {"name": "李女士", "phone": "139"}}  # fmt: skip
     answer = linli.complain(**body)
     assert answer.status_code == 201, answer.text
@@ -361,13 +361,13 @@ def test_reading_a_data_gap_complaint_judges_it_again(linli):
             404,
             "site 'w-1' does not exist",
             id="a site outside the grid worker's grids",
-        ),  # fmt: skip
+        ),
         pytest.param(
             {"site": "hj-b1", "from": "2099-01-01T00:00:00+08:00"},
             422,
             "starts in the future",
             id="window in the future",
-        ),  # fmt: skip
+        ),
         pytest.param(
             {
                 "site": "hj-b1",
@@ -377,11 +377,9 @@ def test_reading_a_data_gap_complaint_judges_it_again(linli):
             422,
             "longer than 7 days",
             id="window longer than 7 days",
-        ),  # fmt: skip
+        ),
         pytest.param({"site": "hj-b1", "text": "   "}, 422, "needs its text", id="empty text"),
-        pytest.param(
-            {"site": "hj-b1", "text": "吵" * 100_000}, 422, "text", id="100 KB of text"
-        ),  # fmt: skip
+        pytest.param({"site": "hj-b1", "text": "吵" * 100_000}, 422, "text", id="100 KB of text"),
         pytest.param({}, 422, "names a site or an address", id="neither site nor address"),
         pytest.param({"site": "hj-b1", "kind": "smell"}, 422, "kind", id="unknown kind"),
         pytest.param({"site": "hj-b1", "source": "wechat"}, 422, "source", id="unknown source"),
@@ -491,28 +489,28 @@ def test_open311_a_city_platform_posts_reads_and_sees_it_closed_with_the_note(li
             {"api_key": "S", "service_code": "graffiti", "description": "x"},
             400,
             id="unknown service_code",
-        ),  # fmt: skip
+        ),
         pytest.param(
             "POST",
             "/open311/v2/requests.json",
             {"api_key": "S", "service_code": "noise", "description": ""},
             400,
             id="empty description",
-        ),  # fmt: skip
+        ),
         pytest.param(
             "POST",
             "/open311/v2/requests.json",
             {"api_key": "S", "service_code": "noise", "description": "吵"},
             400,
             id="neither address nor address_id",
-        ),  # fmt: skip
+        ),
         pytest.param(
             "GET",
             "/open311/v2/requests.json",
             {"api_key": "S", "start_date": "x"},
             400,
             id="bad start_date",
-        ),  # fmt: skip
+        ),
     ],
 )
 def test_open311_errors_are_georeports_list_of_code_and_description(
