@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -414,6 +415,35 @@ def rejudge(services: Services) -> int:
         except Exception:  # one complaint's failure never stops the others
             log.exception("complaint %d: judging again failed", record.id)
     return changed
+
+
+class Rejudging:
+    """A thread judging `data_gap` complaints again every `every_s` (linli/service.py)."""
+
+    def __init__(self, services: Services, every_s: float = 60.0) -> None:
+        self._services = services
+        self._every_s = every_s
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="linli-rejudge", daemon=True)
+
+    def start(self) -> Rejudging:
+        """Begin; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """End and wait for the thread."""
+        self._stop.set()
+        self._thread.join(10)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every_s):
+            try:
+                changed = rejudge(self._services)
+                if changed:
+                    log.info("%d complaint(s) judged again on late readings", changed)
+            except Exception:  # the store or InfluxDB down: next time
+                log.exception("judging complaints again failed")
 
 
 # -- what the API shows ----------------------------------------------------------------------

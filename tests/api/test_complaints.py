@@ -116,10 +116,13 @@ def fill(db: Database) -> None:
 class Linli:
     """ingest + engine + the API on the test servers and one case store."""
 
-    def __init__(self, mqtt_url, influx_url, influx_db, topic_prefix, tmp: Path) -> None:
+    def __init__(
+        self, mqtt_url, influx_url, influx_db, topic_prefix, tmp: Path, store_url: str
+    ) -> None:
         self.settings = settings_for(
-            mqtt_url, influx_url, influx_db, topic_prefix, tmp, admin_token=ADMIN_TOKEN
-        )
+            mqtt_url, influx_url, influx_db, topic_prefix, tmp, admin_token=ADMIN_TOKEN,
+            db_url=store_url,
+        )  # fmt: skip
         self.prefix = topic_prefix
         self.db = Database(self.settings.db_url)
         fill(self.db)
@@ -198,8 +201,9 @@ class Linli:
 
 
 @pytest.fixture
-def linli(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path) -> Iterator[Linli]:
-    running = Linli(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
+def linli(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, store_url) -> Iterator[Linli]:
+    """linli on SQLite and on PostgreSQL (tests/conftest.py `store_url`)."""
+    running = Linli(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path, store_url)
     yield running
     running.stop()
 
@@ -331,7 +335,11 @@ def test_a_sensor_offline_for_the_window_is_a_data_gap_judged_again_when_late_re
     # the device's buffered night arrives a day late
     linli.send("n-hj2", stream("23:00", 30, {"laeq": 58.0}, seq0=10), judged=False)
     # the sweep (linli/service.py runs it every minute) judges the data_gap ones again
-    assert intake.rejudge(linli.app.state.services) == 2
+    sweep = intake.Rejudging(linli.app.state.services, every_s=0.05).start()
+    try:
+        wait_for(lambda: _verdict(linli, second.json()["id"]) == "corroborated")
+    finally:
+        sweep.stop()
     with linli.db.complaints() as tx:
         judged = tx.complaint(second.json()["id"])
     assert (judged.verdict.value, judged.corroboration["measured"]) == ("corroborated", 58.0)
@@ -341,6 +349,11 @@ def test_a_sensor_offline_for_the_window_is_a_data_gap_judged_again_when_late_re
     assert len(got["readings"]) == 30
     case = linli.client.get(f"/api/v1/cases/{first['case_id']}", headers=linli.h["staff"]).json()
     assert sum("迟到数据重新判定" in e["note"] for e in case["timeline"]) == 2
+
+
+def _verdict(linli: Linli, complaint_id: int) -> str:
+    with linli.db.complaints() as tx:
+        return tx.complaint(complaint_id).verdict.value
 
 
 def test_reading_a_data_gap_complaint_judges_it_again(linli):

@@ -165,3 +165,16 @@ def test_the_community_files_deadlines_per_source():
     assert rules.deadline("walk_in") == Deadline(4.0, 5)
     assert rules.deadline("phone") == rules.default_deadline == Deadline(24.0, 10)
     assert ComplaintRules().deadline("12345") == Deadline(2.0, 5)
+
+
+def test_the_engines_tick_escalates_a_complaint_case_that_missed_its_deadline():
+    """decide.age, as for every case: one level up once the 2 hours to sign for it passed."""
+    from linli.rules.engine.decide import age
+    from linli.rules.policy import RulePolicy
+
+    opened = local_ms(2026, 6, 8, 10)
+    case = complaint_case(SITES["hj-b5"], SensorKind.NOISE, None, opened, Deadline(2.0, 5), TZ)
+    case = dataclasses.replace(case, level=case.first_level, id=3)
+    assert age(case, RulePolicy(), opened + H).changes == ()
+    (change,) = age(case, RulePolicy(), opened + 2 * H).changes
+    assert (change.entry.action.value, change.case.level) == ("escalate", Level.COMMUNITY)
