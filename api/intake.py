@@ -194,7 +194,7 @@ def _keep(
         if (case := tx.active_case(s.id, rule)) is not None
     ]
     corroborating = judged.site if judged.verdict is Verdict.CORROBORATED else None
-    case = pick_case(open_cases, nuisance_order(related, corroborating))
+    case = pick_case(open_cases, nuisance_order(related, corroborating), judged.metric)
     if case is not None:
         assert case.id is not None
         first = tx.first_on_case(case.id, site.id, kind.value)

@@ -248,12 +248,30 @@ def priority(complaints: int) -> Priority:
     return Priority.NORMAL
 
 
-def pick_case(open_cases: Sequence[Case], order: Sequence[str]) -> Case | None:
+# the rule whose case a corroboration's measure speaks of
+RULE_OF_METRIC: Final = {
+    "laeq": RuleId.NOISE_LEQ.value,
+    "lamax": RuleId.NOISE_NIGHT_MAX.value,
+    "oil_fume": RuleId.FUME_CONC.value,
+    "purifier_off_min": RuleId.PURIFIER_OFF.value,
+}
+
+
+def pick_case(
+    open_cases: Sequence[Case], order: Sequence[str], metric: str | None = None
+) -> Case | None:
     """The open case a complaint joins: the first site of `order` (nuisance_order) with
-    one, a breach case before a complaint case."""
+    one; there, the case of the rule the corroboration measured (the purifier off: the
+    `purifier_off` case), a breach case before a complaint case, the oldest first."""
+    preferred = RULE_OF_METRIC.get(metric or "")
     ranked = sorted(
         (c for c in open_cases if c.site in order),
-        key=lambda c: (order.index(c.site), c.kind is CaseKind.COMPLAINT, c.opened_ms),
+        key=lambda c: (
+            order.index(c.site),
+            c.rule != preferred,
+            c.kind is CaseKind.COMPLAINT,
+            c.opened_ms,
+        ),
     )
     return ranked[0] if ranked else None
 

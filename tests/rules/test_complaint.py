@@ -178,3 +178,24 @@ def test_the_engines_tick_escalates_a_complaint_case_that_missed_its_deadline():
     assert age(case, RulePolicy(), opened + H).changes == ()
     (change,) = age(case, RulePolicy(), opened + 2 * H).changes
     assert (change.entry.action.value, change.case.level) == ("escalate", Level.COMMUNITY)
+
+
+def test_a_complaint_joins_the_case_of_the_rule_its_corroboration_measured():
+    """The barbecue has a fume_conc and a purifier_off case: the purifier off joins the latter."""
+    from linli.rules.case import Case, CaseKind
+    from linli.rules.complaint import pick_case
+
+    def case(site: str, rule: str, opened: int, kind: CaseKind = CaseKind.BREACH) -> Case:
+        return Case(site, "g", rule, kind, None, "t", opened_ms=opened)
+
+    cases = [
+        case("bbq-yeshi", "fume_conc", 1),
+        case("bbq-yeshi", "purifier_off", 2),
+        case("tc-b1", "complaint_fume", 0, CaseKind.COMPLAINT),
+    ]
+    order = ["bbq-yeshi", "tc-b1"]
+    assert pick_case(cases, order, "purifier_off_min").rule == "purifier_off"  # type: ignore[union-attr]
+    assert pick_case(cases, order, "oil_fume").rule == "fume_conc"  # type: ignore[union-attr]
+    assert pick_case(cases, order, None).rule == "fume_conc"  # type: ignore[union-attr]  # the oldest
+    assert pick_case(cases[2:], order, "oil_fume").site == "tc-b1"  # type: ignore[union-attr]
+    assert pick_case([], order) is None
