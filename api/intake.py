@@ -82,10 +82,12 @@ def require_creator(scope: Scope) -> None:
         )
 
 
-def fingerprint(intake: Intake) -> str:
-    """The request's identity: the same body twice is one complaint (a unique column)."""
+def fingerprint(intake: Intake, from_ms: int, to_ms: int) -> str:
+    """The request's identity: the same body about the same window is one complaint (a
+    unique column). A "now" complaint's window is whole minutes (rules/complaint.py
+    `window_of`): the same words again a minute later are a complaint of their own."""
     doc = dataclasses.asdict(intake)
-    doc["kind"] = intake.kind.value
+    doc.update(kind=intake.kind.value, from_ms=from_ms, to_ms=to_ms)
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
@@ -163,7 +165,7 @@ def receive(services: Services, scope: Scope, intake: Intake) -> ComplaintRecord
         contact=intake.contact,
         received_ms=received,
         actor=_actor(scope),
-        fingerprint=fingerprint(intake),
+        fingerprint=fingerprint(intake, from_ms, to_ms),
     )
     with services.db.complaints() as tx:
         return _keep(services, tx, new, site, judged)

@@ -90,12 +90,14 @@ class WindowError(ValueError):
 def window_of(
     from_ms: int | None, to_ms: int | None, now_ms: int, window_s: int = DEFAULT_WINDOW_S
 ) -> tuple[int, int]:
-    """The complaint's window: given, or the last `window_s` ("now"); raises WindowError."""
+    """The complaint's window: given, or the last `window_s` ("now", to the last whole
+    minute: the same words twice within a minute are one request); raises WindowError."""
     skew = CLOCK_SKEW_S * 1000
     if from_ms is None:
         if to_ms is not None:
             raise WindowError("'to' without 'from': give both, or neither for the last 30 min")
-        return now_ms - window_s * 1000, now_ms
+        end = now_ms // MINUTE_MS * MINUTE_MS
+        return end - window_s * 1000, end
     if from_ms > now_ms + skew:
         raise WindowError("the window starts in the future")
     end = min(from_ms + window_s * 1000, now_ms) if to_ms is None else to_ms

@@ -415,7 +415,8 @@ def test_a_merchant_may_not_create_complaints(linli):
 
 
 def test_the_same_request_twice_at_once_is_one_complaint(linli):
-    body = {"site": "hj-b1", "external_id": "12345-0001", "text": "吵"}
+    body = {"site": "hj-b1", "external_id": "12345-0001", "text": "吵",
+            "from": iso(yesterday("23:00")), "to": iso(yesterday("23:30"))}  # fmt: skip
     answers: list[Any] = []
     barrier = threading.Barrier(4)
 

@@ -70,13 +70,14 @@ def test_a_buildings_complaint_looks_at_the_shops_of_the_building_and_its_near_s
     ) == ["ktv-huanchang", "bbq-yeshi", "tc-b1"]  # the shops, the likely sources, first
 
 
-NOW = local_ms(2026, 6, 10, 23, 0)
+NOW = local_ms(2026, 6, 10, 23, 0) + 25_000  # 23:00:25
+M0 = NOW - 25_000  # the last whole minute
 
 
 @pytest.mark.parametrize(
     ("from_ms", "to_ms", "expected"),
     [
-        pytest.param(None, None, (NOW - 30 * 60_000, NOW), id="none given → the last 30 min"),
+        pytest.param(None, None, (M0 - 30 * 60_000, M0), id="none → the last 30 whole min"),
         pytest.param(NOW - H, None, (NOW - H, NOW - H + 30 * 60_000), id="from only → 30 min"),
         pytest.param(NOW - 10 * 60_000, None, (NOW - 10 * 60_000, NOW), id="from only, to now"),
         pytest.param(NOW - 2 * H, NOW - H, (NOW - 2 * H, NOW - H), id="both → as given"),
