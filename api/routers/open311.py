@@ -58,6 +58,7 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
         (403, "the token's role may not do this"),
         (404, "no such request, or one outside the token's scope"),
         (409, "the same request was received already"),
+        (429, "too many wrong api_keys from this client"),
         (422, "a parameter is not valid"),
         (503, "InfluxDB or the case store did not answer"),
     )
@@ -108,6 +109,8 @@ async def _guarded(call: Callable[[], T]) -> T | JSONResponse:
         response = _errors(401, str(err))
         response.headers.update(_headers(401))
         return response
+    except TooManyFailures as err:
+        return _errors(429, str(err))
     except HTTPException as err:
         return _errors(err.status_code, str(err.detail))
     except NotFound as err:
@@ -120,10 +123,22 @@ async def _guarded(call: Callable[[], T]) -> T | JSONResponse:
         return _errors(503, "the service is unavailable; try again")
 
 
+class TooManyFailures(Exception):
+    """A client that sent too many wrong api_keys (api/throttle.py, as on /api/v1)."""
+
+
 def _scope(svc: Services, params: dict[str, str], request: Request) -> Scope:
+    client = request.client.host if request.client else "?"
+    wait_s = svc.failed_attempts.retry_after_s(client)
+    if wait_s is not None:
+        raise TooManyFailures(f"too many failed tokens from {client}; try again in {wait_s} s")
     key = params.get("api_key")
     header = f"Bearer {key}" if key else request.headers.get("authorization")
-    return Scope(authenticate(svc, header), svc.db)
+    try:
+        return Scope(authenticate(svc, header), svc.db)
+    except Unauthorized:
+        svc.failed_attempts.failed(client)
+        raise
 
 
 def _one(values: dict[str, list[str]]) -> dict[str, str]:

@@ -605,3 +605,16 @@ def test_complaints_are_scoped_like_the_rest_of_the_api(linli):
     )
     assert linli.client.get("/api/v1/complaints", headers=linli.h["staff"]).json()["total"] == 1
     assert linli.client.get("/api/v1/complaints").status_code == 401
+
+
+def test_open311_wrong_api_keys_are_throttled_like_bearer_tokens(linli):
+    """api/throttle.py: 10 failed tokens a minute per client, then 429 (on /api/v1 too)."""
+    codes = [
+        linli.client.get("/open311/v2/requests.json", params={"api_key": f"guess-{i}"}).status_code
+        for i in range(11)
+    ]
+    assert codes == [401] * 10 + [429]
+    (error,) = linli.client.get(
+        "/open311/v2/requests.json", params={"api_key": linli.tokens["staff"]}
+    ).json()
+    assert error["code"] == 429
