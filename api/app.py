@@ -14,9 +14,11 @@ from linli.api.board import views as board
 from linli.api.guard import Guard
 from linli.api.routers import (
     cases,
+    complaints,
     deliveries,
     grids,
     health,
+    open311,
     readings,
     rejected,
     rules,
@@ -28,6 +30,7 @@ from linli.api.routers import (
 from linli.api.services import ApiConfig, Services
 from linli.api.throttle import FailedAttempts
 from linli.influx.client import InfluxClient
+from linli.rules.complaint import ComplaintRules
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import Teller
@@ -52,6 +55,7 @@ def create_app(
     tellers: Sequence[Teller] = (),
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict,
     max_backtest_points: int = DEFAULT_MAX_BACKTEST_POINTS,
+    complaint_rules: ComplaintRules | None = None,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -73,6 +77,7 @@ def create_app(
         channel_health,
         max_backtest_points,
         FailedAttempts(config.auth_failures, config.auth_window_s),
+        complaint_rules or ComplaintRules(),
     )
     for module in (
         health,
@@ -86,6 +91,7 @@ def create_app(
         cases,
         deliveries,
         rules,
+        complaints,
     ):
         responses = {} if module is health else errors.GUARDED
         app.include_router(module.router, prefix=API_PREFIX, responses=responses)
@@ -93,6 +99,7 @@ def create_app(
     app.state.board_key = (config.board_secret or db.board_key()).encode()
     app.include_router(board.router)
     app.mount("/board/static", StaticFiles(directory=board.STATIC), name="board-static")
+    app.include_router(open311.router)  # GeoReport v2: its own errors and api_key
     errors.install(app)
     app.add_middleware(
         Guard,

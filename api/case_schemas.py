@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from linli.rules.case import Action, CaseKind, CaseState, Level
+from linli.rules.case import Action, Case, CaseKind, CaseState, Level
+from linli.rules.complaint import Priority, priority
 
 NOTE_CHARS: Final = 4000  # a comment or an action's note (issue 12: a 10 MB comment)
 
@@ -34,6 +35,19 @@ class CaseOut(_Out):
     closed_ms: int | None
     late: bool = Field(description="opened from data that arrived late")
     occurrences: int
+    complaints: int = Field(default=0, description="residents' complaints on the case")
+    priority: Priority = Field(default=Priority.NORMAL, description="rises with complaints")
+    sign_by_ms: int | None = Field(default=None, description="a complaint's: sign for by")
+    handle_by_ms: int | None = Field(default=None, description="a complaint's: handle by")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _priority(cls, value: Any) -> Any:
+        if isinstance(value, Case):
+            doc = {f: getattr(value, f) for f in value.__slots__}
+            doc["priority"] = priority(value.complaints)
+            return doc
+        return value
 
 
 class CasePage(BaseModel):

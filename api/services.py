@@ -12,6 +12,7 @@ from fastapi import Depends, Request
 
 from linli.api.throttle import FailedAttempts
 from linli.influx.client import InfluxClient
+from linli.rules.complaint import ComplaintRules
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import Teller
 from linli.store import Database
@@ -76,6 +77,8 @@ class Services:
     # readings of the caller's sensors (and of one kind) one backtest may replay
     max_backtest_points: int = 1_000_000
     failed_attempts: FailedAttempts = field(default_factory=FailedAttempts)
+    # residents' complaints: window, coverage, deadlines, `near` (the community file)
+    complaint_rules: ComplaintRules = field(default_factory=ComplaintRules)
 
 
 def services(request: Request) -> Services:

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from linli.rules.complaint import ComplaintRules, Deadline, Source
 from linli.rules.constants import SENSOR_ID_PATTERN
 from linli.rules.limits import FUME_METRICS, FumeStandard, NoiseStandard
 from linli.rules.localtime import (
@@ -223,6 +224,8 @@ class SiteModel(_Model):
     address: str = ""
     merchant: MerchantModel | None = None
     cooking_heads: float | None = Field(default=None, ge=0)
+    # sites whose sensors may bear out a complaint here (the KTV beside a building)
+    near: list[str] = Field(default_factory=list)
 
 
 class SensorModel(_Model):
@@ -325,6 +328,37 @@ class RulesModel(_Model):
         )
 
 
+class DeadlineModel(_Model):
+    """A complaint source's time limits (issue 14): sign for within hours, handle within
+    working days (China's public holidays off: rules/workdays.py)."""
+
+    sign_for_h: float = Field(default=2.0, gt=0)
+    handle_working_days: int = Field(default=5, ge=1)
+
+
+class ComplaintsModel(_Model):
+    """The `[complaints]` table: residents' complaints (CONTRACT §7)."""
+
+    window_min: int = Field(default=30, ge=1, le=7 * 24 * 60)  # "now": the last 30 min
+    min_coverage: float = Field(default=0.75, gt=0, le=1)
+    rejudge_h: float = Field(default=24, ge=0)  # data_gap complaints judged again this long
+    deadlines: dict[str, DeadlineModel] = Field(
+        default_factory=lambda: {"12345": DeadlineModel(sign_for_h=2, handle_working_days=5)}
+    )
+    default_deadline: DeadlineModel = Field(default_factory=DeadlineModel)
+
+    @field_validator("deadlines")
+    @classmethod
+    def _sources(cls, value: dict[str, DeadlineModel]) -> dict[str, DeadlineModel]:
+        known = {s.value for s in Source}
+        unknown = sorted(set(value) - known)
+        if unknown:
+            raise ValueError(
+                f"{unknown[0]!r} is not a complaint source: {', '.join(sorted(known))}"
+            )
+        return value
+
+
 class Community(_Model):
     """A whole community file."""
 
@@ -335,6 +369,23 @@ class Community(_Model):
     grid: list[GridModel] = Field(default_factory=list)
     site: list[SiteModel] = Field(default_factory=list)
     sensor: list[SensorModel] = Field(default_factory=list)
+    complaints: ComplaintsModel = Field(default_factory=ComplaintsModel)
+
+    def complaint_rules(self) -> ComplaintRules:
+        """The complaints' settings as the core takes them."""
+        c = self.complaints
+        return ComplaintRules(
+            window_s=c.window_min * 60,
+            min_coverage=c.min_coverage,
+            rejudge_s=int(c.rejudge_h * 3600),
+            deadlines={
+                k: Deadline(v.sign_for_h, v.handle_working_days) for k, v in c.deadlines.items()
+            },
+            default_deadline=Deadline(
+                c.default_deadline.sign_for_h, c.default_deadline.handle_working_days
+            ),
+            near={s.id: tuple(s.near) for s in self.site if s.near},
+        )
 
     def grid_records(self) -> list[GridRecord]:
         """The grids as the store keeps them."""
@@ -461,6 +512,11 @@ def _cross_check(community: Community) -> list[str]:
             problems.append(
                 f"[[site]] #{n} {site.id!r} field 'grid': {site.grid!r} is not a [[grid]] id"
             )
+        for near in site.near:
+            if near not in site_ids or near == site.id:
+                problems.append(
+                    f"[[site]] #{n} {site.id!r} field 'near': {near!r} is not another [[site]] id"
+                )
     for n, sensor in enumerate(community.sensor, 1):
         if sensor.site not in site_ids:
             problems.append(

@@ -37,12 +37,17 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Final
+from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
 
+import httpx
+
 from linli import service, wiring
+from linli.api.intake import Rejudging
 from linli.community import load_community
 from linli.demochannels import Printer, StandIns, names_of, set_environ, start_standins
 from linli.ingestion import Ingest
@@ -63,6 +68,124 @@ AUTO: Final = "auto"
 DAY_START: Final = (10, 30)  # the replayed day starts at 10:30 local ...
 DAY_SPAN: Final = timedelta(hours=13)  # ... and must be over by 23:30 (after the KTV case)
 UNACKNOWLEDGED_S: Final = 120  # the demo's escalation of an unacknowledged case (not 30 min)
+
+
+@dataclass(frozen=True, slots=True)
+class DemoComplaint:
+    """A resident's complaint the demo files once its window has been measured (issue 14)."""
+
+    label: str
+    start: timedelta  # the window, after the replayed day's 10:30 (the scenario's clock)
+    length: timedelta
+    body: dict[str, Any]
+
+
+# The scripted KTV night (n-ktv-01 22:10–22:50) heard from Hongjie Tiancheng 1 across the
+# lane (its `near`), called in to 12345; the barbecue's purifier left off (f-bbq-01
+# 18:00–18:40), a walk-in at the community office naming only the address; and a quiet
+# afternoon at Hongjie Apartments 6 that the sensors do not bear out (an on-site check).
+COMPLAINTS: Final = (
+    DemoComplaint(
+        "KTV night, 12345",
+        timedelta(hours=11, minutes=40),
+        timedelta(minutes=30),
+        {"site": "tc-b1", "kind": "noise", "source": "12345", "external_id": "12345-DEMO-0001",
+         "text": "对面欢唱KTV半夜开着门唱歌，吵得睡不着", "contact": {"name": "李女士"}},
+    ),
+    DemoComplaint(
+        "barbecue fume, walk-in",
+        timedelta(hours=7, minutes=30),
+        timedelta(minutes=30),
+        {"address": "新塘路72号 夜市烧烤", "kind": "fume", "source": "walk_in",
+         "text": "烧烤店油烟直接排进楼道，窗户都不敢开", "contact": {"name": "王先生"}},
+    ),
+    DemoComplaint(
+        "quiet afternoon, phone",
+        timedelta(hours=4, minutes=30),
+        timedelta(minutes=30),
+        {"site": "hj-b6", "kind": "noise", "source": "phone", "text": "下午楼里一直有噪音"},
+    ),
+)  # fmt: skip
+MARGIN: Final = timedelta(minutes=3)  # of simulated time after a window: its readings are in
+
+
+def complaint_body(complaint: DemoComplaint, day_start: datetime) -> dict[str, Any]:
+    """The complaint's POST body with its window on the replayed day."""
+    begin = day_start + complaint.start
+    end = begin + complaint.length
+    return {**complaint.body, "from": begin.isoformat(), "to": end.isoformat()}
+
+
+class DemoComplaints:
+    """Files the demo's complaints through the API as simulated time passes their windows,
+    and prints each verdict (a thread; `client` an httpx.Client on the demo's API)."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        day_start: datetime,
+        speed: float,
+        complaints: Sequence[DemoComplaint] = COMPLAINTS,
+        out: TextIO = sys.stdout,
+    ) -> None:
+        self._client = client
+        self._day_start = day_start
+        self._speed = speed
+        self._pending = list(complaints)
+        self._out = out
+        self._began = time.monotonic()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="linli-demo-complaints", daemon=True)
+        self.filed: list[dict[str, Any]] = []
+
+    def start(self) -> DemoComplaints:
+        """Begin; returns self."""
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """End and wait."""
+        self._stop.set()
+        self._thread.join(10)
+
+    def due(self, complaint: DemoComplaint, now: datetime) -> bool:
+        """Whether simulated time (at `speed` from the day's start, never past `now`) has
+        passed the complaint's window and a margin."""
+        simulated = self._day_start + timedelta(
+            seconds=(time.monotonic() - self._began) * self._speed
+        )
+        return min(simulated, now) >= self._day_start + complaint.start + complaint.length + MARGIN
+
+    def file_due(self, now: datetime) -> None:
+        """File every complaint that is due; print its verdict."""
+        for complaint in list(self._pending):
+            if not self.due(complaint, now):
+                continue
+            answer = self._client.post(
+                "/api/v1/complaints", json=complaint_body(complaint, self._day_start)
+            )
+            if answer.status_code != 201:
+                print(f"[demo] complaint {complaint.label}: {answer.status_code} {answer.text}",
+                      file=self._out, flush=True)  # fmt: skip
+                self._pending.remove(complaint)
+                continue
+            got = answer.json()
+            self.filed.append(got)
+            self._pending.remove(complaint)
+            c = got["corroboration"]
+            print(
+                f"[demo] ✉ 投诉 {got['reference']} ({complaint.label}) at {got['site']}: "
+                f"{c['verdict']} — {c['summary']} → case {got['case_id']}",
+                file=self._out,
+                flush=True,
+            )
+
+    def _run(self) -> None:
+        while self._pending and not self._stop.wait(1.0):
+            try:
+                self.file_due(datetime.now(self._day_start.tzinfo))
+            except httpx.HTTPError as err:
+                print(f"[demo] complaints: the API did not answer: {err}", file=self._out)
 
 
 def replay_start(now: datetime) -> datetime:
@@ -128,6 +251,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     notifier = None
     stand_ins: StandIns | None = None
     printer: Printer | None = None
+    complaints: DemoComplaints | None = None
+    rejudging = None
     try:
         community = load_community(config)
         # The channels' variables first: the engine's child inherits them (module docstring).
@@ -137,9 +262,11 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         influx = wiring.open_influx(settings)
         policy = demo_policy(wiring.load_policy(settings, config))
         sim_start = args.sim_start
+        day_start: datetime | None = None
         if sim_start == AUTO:
             now = datetime.now(ZoneInfo(settings.tz))
             start = replay_start(now)
+            day_start = start
             sim_start = start.isoformat(timespec="seconds")
             # Replayed data is not "late data" (see the module docstring).
             late_s = int((now - start).total_seconds()) + 3600
@@ -158,7 +285,9 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             policy=policy,
             tellers=[notifier.teller],
             channel_health=notifier.health,
+            complaint_rules=wiring.load_complaint_rules(config),
         )
+        rejudging = Rejudging(app.state.services, every_s=30.0).start()
         server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
         threading.Thread(target=server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
@@ -169,6 +298,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         sim = spawn_logged(argv, sim_log)
         overview = overview_link(settings, wiring.board_key(settings.board_secret, db))
         _banner(settings, config, sim_log, sim_start, args.speed, stand_ins, policy, overview)
+        if day_start is not None:  # the residents' complaints, on the scripted day's windows
+            api = httpx.Client(
+                base_url=f"http://{host}:{port}",
+                headers={"Authorization": f"Bearer {settings.admin_token}"},
+                timeout=30,
+            )
+            complaints = DemoComplaints(api, day_start, args.speed).start()
         stop = service.wait_for_signal()
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(10):
@@ -177,6 +313,10 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
                 break
         _report(worker, db)
     finally:
+        if complaints is not None:
+            complaints.stop()
+        if rejudging is not None:
+            rejudging.stop()
         if sim is not None:
             sim.terminate()
             sim.wait(10)
@@ -228,6 +368,10 @@ linli demo — Tianxin community (天新社区), {config}
   health        http://{host}:{port}/api/v1/health
   rejected      http://{host}:{port}/api/v1/rejected/counts
   cases (工单)   http://{host}:{port}/api/v1/cases   rules: http://{host}:{port}/api/v1/rules
+  complaints    http://{host}:{port}/api/v1/complaints   (three residents' complaints are
+                filed as their windows pass: the KTV night by 12345, the barbecue's fume
+                walk-in, a quiet afternoon the sensors do not bear out; Open311 at
+                http://{host}:{port}/open311/v2/services.json)
   MQTT broker   {settings.mqtt_url}   (topics {settings.topic_prefix}/<sensor>/telemetry)
   InfluxDB      {settings.influx_url}   database {settings.influx_db!r}
                 e.g. curl -G {settings.influx_url}/query --data-urlencode db={settings.influx_db} \\

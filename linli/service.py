@@ -169,7 +169,9 @@ def _run_api(
     import uvicorn
 
     from linli.api.app import create_app
+    from linli.api.intake import Rejudging
     from linli.notifying import start_notifier
+    from linli.wiring import load_complaint_rules
 
     notifier = start_notifier(db, settings, config, influx=influx)
     host, port = settings.api_host_port()
@@ -181,7 +183,10 @@ def _run_api(
         policy=policy,
         tellers=[notifier.teller],
         channel_health=notifier.health,
+        complaint_rules=load_complaint_rules(config),
     )
+    # data_gap complaints judged again once a minute: their late readings may have come
+    rejudging = Rejudging(app.state.services, every_s=60.0).start()
     try:
         uvicorn.run(
             app,
@@ -197,6 +202,7 @@ def _run_api(
             forwarded_allow_ips=settings.api_forwarded_allow_ips,
         )
     finally:
+        rejudging.stop()
         notifier.stop()
 
 

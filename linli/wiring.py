@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from linli.influx.client import InfluxClient, InfluxError
+from linli.rules.complaint import ComplaintRules
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.settings import Settings
@@ -55,6 +56,15 @@ def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
             "by) or remove tz from the file"
         )
     return community.rules.policy(settings.tz)
+
+
+def load_complaint_rules(config: Path | None) -> ComplaintRules:
+    """The community file's `[complaints]` table and its sites' `near`, or the defaults."""
+    if config is None:
+        return ComplaintRules()
+    from linli.community import load_community
+
+    return load_community(config).complaint_rules()
 
 
 def load_calendar(settings: Settings, config: Path | None) -> Calendar:

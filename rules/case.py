@@ -131,6 +131,11 @@ class Case:
     late: bool = False
     occurrences: int = 1
     id: int | None = None
+    # residents' complaints on the case (rules/complaint.py: its priority rises with them)
+    complaints: int = 0
+    # a complaint's time limits by its source (CONTRACT §7): sign for by, handle by
+    sign_by_ms: int | None = None
+    handle_by_ms: int | None = None
 
 
 def apply(
@@ -182,9 +187,17 @@ def due_level(case: Case, escalation: Escalation, now_ms: int) -> Level:
         return case.level
     age_s = (now_ms - case.opened_ms) / 1000
     steps = 0
-    if case.acknowledged_ms is None and age_s >= escalation.unacknowledged_s:
-        steps += 1
-    steps += sum(1 for limit_s in escalation.unresolved_s if age_s >= limit_s)
+    if case.sign_by_ms is not None or case.handle_by_ms is not None:
+        # a complaint's own time limits (its source's, rules/complaint.py) replace the
+        # schedule: one step when not signed for in time, one when not handled in time
+        if case.acknowledged_ms is None and case.sign_by_ms is not None:
+            steps += now_ms >= case.sign_by_ms
+        if case.handle_by_ms is not None:
+            steps += now_ms >= case.handle_by_ms
+    else:
+        if case.acknowledged_ms is None and age_s >= escalation.unacknowledged_s:
+            steps += 1
+        steps += sum(1 for limit_s in escalation.unresolved_s if age_s >= limit_s)
     due = min(len(LADDER) - 1, LADDER.index(case.first_level) + steps)
     return LADDER[max(due, LADDER.index(case.level))]
 

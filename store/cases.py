@@ -130,6 +130,9 @@ def _case_row(case: Case) -> dict[str, Any]:
         "closed_ms": case.closed_ms,
         "late": case.late,
         "occurrences": case.occurrences,
+        "complaints": case.complaints,
+        "sign_by_ms": case.sign_by_ms,
+        "handle_by_ms": case.handle_by_ms,
         "open_key": _open_key(case),
     }
 
@@ -153,6 +156,9 @@ def _case(m: Any) -> Case:
         late=bool(m["late"]),
         occurrences=int(m["occurrences"]),
         id=int(m["id"]),
+        complaints=int(m["complaints"] or 0),
+        sign_by_ms=m["sign_by_ms"],
+        handle_by_ms=m["handle_by_ms"],
     )
 
 

@@ -21,6 +21,7 @@ from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
 from linli.store.cases import CaseTx
+from linli.store.complaints import ComplaintTx
 from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, NotFound, StoreError
 from linli.store.outbox import OutboxTx
@@ -287,6 +288,12 @@ class Database:
         """The case store in one transaction: committed together, or not at all."""
         with self._transaction() as conn:
             yield CaseTx(conn)
+
+    @contextmanager
+    def complaints(self) -> Iterator[ComplaintTx]:
+        """Complaints and the cases they join in one transaction (a `CaseTx` too)."""
+        with self._transaction() as conn:
+            yield ComplaintTx(conn)
 
     @contextmanager
     def outbox(self) -> Iterator[OutboxTx]:

@@ -149,6 +149,10 @@ cases = Table(
     Column("closed_ms", BigInteger, nullable=True),
     Column("late", Boolean, nullable=False),
     Column("occurrences", Integer, nullable=False),
+    # residents' complaints on the case and a complaint's time limits (migration 0009)
+    Column("complaints", Integer, nullable=False, server_default="0"),
+    Column("sign_by_ms", BigInteger, nullable=True),
+    Column("handle_by_ms", BigInteger, nullable=True),
     # "site/rule" while the case is not closed, NULL once closed: the unique index makes
     # "at most one case not closed per (site, rule)" a fact of the schema, on SQLite and
     # PostgreSQL alike (NULLs are distinct).
@@ -213,6 +217,43 @@ timeline = Table(
     Column("to_state", String(16), nullable=False),
     Column("level", String(24), nullable=False),
     Column("note", Text, nullable=False),
+)
+
+# Residents' complaints (CONTRACT §7). `external_key` ("source/external_id") is set on the
+# first complaint of an outside id only, `fingerprint` (a hash of the whole request) on
+# every one: both unique, so the same request twice at once is stored once, by the
+# schema and not by a check before the insert. A repeat of an outside id with new text is
+# a complaint of its own, `merged_into` the first (并单).
+complaints = Table(
+    "complaints",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("reference", String(32), nullable=True, unique=True),
+    Column("site", String(ID_LEN), nullable=True),
+    Column("grid", String(ID_LEN), nullable=True),
+    Column("address", Text, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("external_id", String(128), nullable=True),
+    Column("external_key", String(160), nullable=True, unique=True),
+    Column("fingerprint", String(64), nullable=False, unique=True),
+    Column("from_ms", BigInteger, nullable=False),
+    Column("to_ms", BigInteger, nullable=False),
+    Column("text", Text, nullable=False),
+    Column("contact", JSON, nullable=True),
+    Column("received_ms", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=True, index=True),
+    Column("merged_into", BigInteger, nullable=True),
+    Column("verdict", String(20), nullable=False),
+    Column("corroboration", JSON, nullable=False),  # the verdict's numbers (CONTRACT §7)
+    Column("readings", JSON, nullable=False),  # the evidence: store/snapshots.snapshot_doc
+    Column("judged_ms", BigInteger, nullable=False),
+    Column("followup_satisfied", Boolean, nullable=True),
+    Column("followup_note", Text, nullable=True),
+    Column("followup_ms", BigInteger, nullable=True),
+    Index("ix_complaints_verdict_to", "verdict", "to_ms"),
+    Index("ix_complaints_site", "site"),
 )
 
 # The rule engine's memory per sensor (rules/judge.SensorState), so that a restart in

@@ -17,6 +17,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from linli.rules.case import LADDER, Case, CaseState
+from linli.rules.complaint import priority
 from linli.rules.delivery import Delivery
 from linli.rules.engine.decide import CaseChange
 from linli.rules.links import LinkSigner, with_token
@@ -179,4 +180,8 @@ def case_doc(case: Case) -> dict[str, Any]:
         "closed_ms": case.closed_ms,
         "late": case.late,
         "occurrences": case.occurrences,
+        "complaints": case.complaints,
+        "priority": priority(case.complaints).value,
+        "sign_by_ms": case.sign_by_ms,
+        "handle_by_ms": case.handle_by_ms,
     }

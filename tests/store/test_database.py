@@ -39,6 +39,7 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
         "board_secrets",
         "case_photos",
         "board_nonces",
+        "complaints",
     }
 
 
