@@ -49,6 +49,9 @@ CREATING: Final[dict[int | str, dict[str, Any]]] = {
     409: _documented(409, "an entry with this id exists already"),
 }
 
+_STORE_NEUTRAL: Final = "the case store did not answer"
+STORE_DOWN: Final = f"{_STORE_NEUTRAL}; try again later"  # the answer
+
 # The project's errors, the status each one means and, for a failing dependency, the
 # neutral sentence shown instead of its message; checked in this order.
 _STATUS: Final[tuple[tuple[type[Exception], int, str | None], ...]] = (
@@ -56,7 +59,7 @@ _STATUS: Final[tuple[tuple[type[Exception], int, str | None], ...]] = (
     (Duplicate, status.HTTP_409_CONFLICT, None),
     (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT, None),
     (RangeTooLarge, status.HTTP_422_UNPROCESSABLE_CONTENT, None),
-    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE, "the case store did not answer"),
+    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE, _STORE_NEUTRAL),
     (InfluxUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE, "InfluxDB did not answer"),
     (InfluxError, status.HTTP_503_SERVICE_UNAVAILABLE, "InfluxDB could not answer this query"),
 )

@@ -427,10 +427,10 @@ class TokenOut(BaseModel):
 
 
 class Part(BaseModel):
-    """One dependency's status."""
+    """One dependency's status; the detail only for an admin's or staff's token."""
 
     ok: bool
-    detail: str
+    detail: str | None = Field(default=None, description="with an admin or staff token only")
 
 
 class Health(BaseModel):
@@ -495,9 +495,9 @@ class SpoolPart(BaseModel):
     """
 
     ok: bool
-    detail: str
-    waiting: int
-    failed: int
+    detail: str | None = Field(default=None, description="with an admin or staff token only")
+    waiting: int | None = Field(default=None, description="with an admin or staff token only")
+    failed: int | None = Field(default=None, description="with an admin or staff token only")
 
 
 class FailedBatchOut(BaseModel):

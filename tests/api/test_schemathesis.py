@@ -111,7 +111,7 @@ def live_api(
 @pytest.mark.parametrize("who", ["admin", "merchant"])
 def test_schemathesis_finds_nothing(live_api: LiveApi, who: str, tmp_path: Path) -> None:
     exe = fuzz_venv()
-    (name, value), = getattr(live_api, who).items()
+    ((name, value),) = getattr(live_api, who).items()
     argv = [
         str(exe),
         "run",
