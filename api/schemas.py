@@ -14,7 +14,15 @@ from linli.rules.delivery import Delivery
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.rules.rejection import ReasonCode
-from linli.store import Grant, GridRecord, RejectionCount, Role, SiteRecord, StoredRejection
+from linli.store import (
+    Grant,
+    GridRecord,
+    RejectedMessage,
+    RejectionCount,
+    RejectionRecord,
+    Role,
+    SiteRecord,
+)
 from linli.store.registry_repo import ENTRY_ID_PATTERN
 from linli.store.tables import ID_LEN
 
@@ -318,50 +326,67 @@ class Readings(BaseModel):
 
 
 class RejectionOut(BaseModel):
-    """A rejected record; the payload is text when it is UTF-8, base64 otherwise."""
+    """A rejected record; its payload is in the page's `messages`, under `message`."""
 
     id: int
+    message: int = Field(description="the id of the message it came in (`messages`)")
     topic: str
     sensor: str | None
     received_ms: int
     reason: ReasonCode
     detail: str
     index: int | None
-    payload: str
-    payload_encoding: Literal["utf-8", "base64"]
-    payload_size: int
-    payload_truncated: bool
 
     @classmethod
-    def of(cls, r: StoredRejection) -> RejectionOut:
+    def of(cls, r: RejectionRecord) -> RejectionOut:
         """The body of a stored rejected record."""
-        encoding: Literal["utf-8", "base64"] = "utf-8"
-        try:
-            # A kept head may end inside a multi-byte character: decode it as unfinished.
-            payload = codecs.getincrementaldecoder("utf-8")().decode(
-                r.payload, final=not r.truncated
-            )
-        except UnicodeDecodeError:
-            payload, encoding = base64.b64encode(r.payload).decode("ascii"), "base64"
         return cls(
             id=r.id,
+            message=r.message_id,
             topic=r.topic,
             sensor=r.sensor,
             received_ms=r.received_ms,
             reason=r.reason,
             detail=r.detail,
             index=r.index,
+        )
+
+
+class RejectedMessageOut(BaseModel):
+    """A rejected message's kept head (the first 64 KiB): text when UTF-8, else base64."""
+
+    id: int
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+    payload_size: int = Field(description="the size as received")
+    payload_truncated: bool
+
+    @classmethod
+    def of(cls, m: RejectedMessage) -> RejectedMessageOut:
+        """The body of a kept message head."""
+        encoding: Literal["utf-8", "base64"] = "utf-8"
+        try:
+            # A kept head may end inside a multi-byte character: decode it as unfinished.
+            payload = codecs.getincrementaldecoder("utf-8")().decode(
+                m.payload, final=not m.truncated
+            )
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(m.payload).decode("ascii"), "base64"
+        return cls(
+            id=m.id,
             payload=payload,
             payload_encoding=encoding,
-            payload_size=r.payload_size,
-            payload_truncated=r.truncated,
+            payload_size=m.payload_size,
+            payload_truncated=m.truncated,
         )
 
 
 class RejectionPage(BaseModel):
-    """A page of rejected records, newest first."""
+    """A page of rejected records, newest first, and the messages they came in: a
+    message's payload is shown once, however many of its elements were rejected."""
 
     items: list[RejectionOut]
+    messages: list[RejectedMessageOut]
     limit: int
     offset: int
 

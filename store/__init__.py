@@ -2,7 +2,14 @@
 
 from linli.store.database import Database
 from linli.store.errors import Duplicate, Invalid, NotFound, StoreError
-from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.records import (
+    GridRecord,
+    RejectedMessage,
+    RejectionCount,
+    RejectionRecord,
+    SiteRecord,
+    StoredRejection,
+)
 from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
@@ -14,7 +21,9 @@ __all__ = [
     "Invalid",
     "NotFound",
     "RejectLimits",
+    "RejectedMessage",
     "RejectionCount",
+    "RejectionRecord",
     "Role",
     "SiteRecord",
     "StoreError",
