@@ -158,7 +158,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             tellers=[notifier.teller],
             channel_health=notifier.health,
         )
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        server = uvicorn.Server(wiring.server_config(app, settings, host, port))
         threading.Thread(target=server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
