@@ -49,9 +49,27 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _not_null_but_nullable(schema: dict[str, Any], cls: type) -> None:
+    """The OpenAPI document of a patch: a field that may be left out but not sent as null
+    is documented without `null` (issue 12: a schema-valid `"site": null` was refused)."""
+    nullable: frozenset[str] = getattr(cls, "nullable", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable or "anyOf" not in prop:
+            continue
+        options = [o for o in prop["anyOf"] if o != {"type": "null"}]
+        del prop["anyOf"]
+        if len(options) == 1:
+            prop.update(options[0])
+        else:
+            prop["anyOf"] = options
+        if prop.get("default", 0) is None:
+            del prop["default"]
+
+
 class _Patch(_In):
     """A partial update: only the fields sent change; `null` only where a field allows it."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_null_but_nullable)
     nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
@@ -408,12 +426,7 @@ class RejectionCountOut(BaseModel):
 # -- tokens and health -----------------------------------------------------------------
 
 
-class TokenCreate(_In):
-    """A token to issue: grid workers name their grids, merchants their site."""
-
-    role: Role
-    grids: list[RefId] = Field(default_factory=list, max_length=MAX_GRIDS)
-    site: RefId | None = None
+class _TokenIn(_In):
     note: OptionalText = ""
     expires_in_s: int | None = Field(
         default=None,
@@ -421,6 +434,44 @@ class TokenCreate(_In):
         le=5 * 366 * 86_400,
         description="refused this many seconds after issue; none: valid until revoked",
     )
+
+
+class CommunityTokenIn(_TokenIn):
+    """An admin's or staff's token: the whole community, no grids or site."""
+
+    role: Literal["admin", "staff"]
+
+    def scope(self) -> tuple[list[str], str | None]:
+        """The grids and the site the token is limited to."""
+        return [], None
+
+
+class GridWorkerTokenIn(_TokenIn):
+    """A grid worker's token: its grids."""
+
+    role: Literal["grid_worker"]
+    grids: list[RefId] = Field(min_length=1, max_length=MAX_GRIDS)
+
+    def scope(self) -> tuple[list[str], str | None]:
+        """The grids and the site the token is limited to."""
+        return self.grids, None
+
+
+class MerchantTokenIn(_TokenIn):
+    """A merchant's token: its one site."""
+
+    role: Literal["merchant"]
+    site: RefId
+
+    def scope(self) -> tuple[list[str], str | None]:
+        """The grids and the site the token is limited to."""
+        return [], self.site
+
+
+# A token to issue: grid workers name their grids, merchants their site (by `role`).
+TokenCreate = Annotated[
+    CommunityTokenIn | GridWorkerTokenIn | MerchantTokenIn, Field(discriminator="role")
+]
 
 
 class TokenOut(BaseModel):

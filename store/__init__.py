@@ -1,7 +1,7 @@
 """The relational store (SQLAlchemy 2): registry, rejected records and API tokens."""
 
 from linli.store.database import Database
-from linli.store.errors import Duplicate, Invalid, NotFound, StoreError
+from linli.store.errors import Dangling, Duplicate, Invalid, NotFound, StoreError
 from linli.store.records import (
     GridRecord,
     RejectedMessage,
@@ -14,6 +14,7 @@ from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
 __all__ = [
+    "Dangling",
     "Database",
     "Duplicate",
     "Grant",

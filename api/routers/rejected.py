@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from linli.api.params import IdQuery, Limit, Offset, parse_time_ms
+from linli.api.params import TIME, IdQuery, Limit, Offset, parse_time_ms
 from linli.api.schemas import (
     RejectedMessageOut,
     RejectionCountOut,
@@ -27,11 +27,9 @@ def list_rejected(
     sensor: IdQuery = None,
     reason: ReasonCode | None = None,
     from_: Annotated[
-        str | None, Query(alias="from", max_length=40, description="RFC 3339 or epoch ms")
+        str | None, Query(alias="from", **TIME, description="RFC 3339 or epoch ms")
     ] = None,
-    to: Annotated[
-        str | None, Query(max_length=40, description="RFC 3339 or epoch ms, exclusive")
-    ] = None,
+    to: Annotated[str | None, Query(**TIME, description="RFC 3339 or epoch ms, exclusive")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> RejectionPage:
