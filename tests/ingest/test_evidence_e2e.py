@@ -55,8 +55,11 @@ class World:
         return f"{self.settings.topic_prefix}/{sensor}/{channel}"
 
     def rejected(self, reason: str) -> list[dict[str, Any]]:
+        """The records of `reason`, each with its message's payload beside it."""
         page = self.api.get("/api/v1/rejected", params={"reason": reason}, headers=AUTH).json()
-        return sorted(page["items"], key=lambda i: i["id"])
+        heads = {m["id"]: m for m in page["messages"]}
+        items = [{**i, "payload": heads[i["message"]]["payload"]} for i in page["items"]]
+        return sorted(items, key=lambda i: i["id"])
 
     def counted(self) -> dict[tuple[str, str], int]:
         rows = self.influx.query(
