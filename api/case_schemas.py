@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from linli.rules.case import Action, Case, CaseKind, CaseState, Level
+from linli.rules.case import HUMAN_ACTIONS, Action, Case, CaseKind, CaseState, Level
 from linli.rules.complaint import Priority, priority
 
 NOTE_CHARS: Final = 4000  # a comment or an action's note (issue 12: a 10 MB comment)
@@ -112,12 +112,29 @@ class CaseDetailOut(CaseOut):
     timeline: list[TimelineOut]
 
 
-class ActionIn(BaseModel):
-    """POST /cases/{id}/actions (CONTRACT §5)."""
+def _people_only(schema: dict[str, Any]) -> None:
+    schema["properties"]["action"] = {
+        "type": "string",
+        "enum": [a.value for a in Action if a in HUMAN_ACTIONS],
+        "title": "Action",
+    }
 
-    model_config = ConfigDict(extra="forbid")
+
+class ActionIn(BaseModel):
+    """POST /cases/{id}/actions (CONTRACT §5): the actions people take (`open` is linli's)."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_people_only)
 
     action: Action
+
+    @field_validator("action")
+    @classmethod
+    def _by_people(cls, action: Action) -> Action:
+        if action not in HUMAN_ACTIONS:
+            people = ", ".join(a.value for a in Action if a in HUMAN_ACTIONS)
+            raise ValueError(f"{action.value!r} is linli's own; people may {people}")
+        return action
+
     note: str = Field(default="", max_length=NOTE_CHARS, description="at most 4,000 characters")
 
 

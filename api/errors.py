@@ -16,10 +16,12 @@ from fastapi import FastAPI, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from linli.api.telemetry import RangeTooLarge
 from linli.influx.client import InfluxError, InfluxUnavailable
-from linli.store import Duplicate, Invalid, NotFound, StoreError
+from linli.store import Dangling, Duplicate, Invalid, NotFound, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +46,27 @@ GUARDED: Final[dict[int | str, dict[str, Any]]] = {
     429: _documented(429, "too many failed tokens from this client: see Retry-After"),
     503: _documented(503, "InfluxDB or the case store did not answer"),
 }
-# Routes that create: the id may be taken already.
+# Routes that create: the id may be taken already, or a grid or site named not exist.
 CREATING: Final[dict[int | str, dict[str, Any]]] = {
-    409: _documented(409, "an entry with this id exists already"),
+    409: _documented(409, "an entry with this id exists already, or one it names does not"),
 }
+# Routes that change or issue: a grid or site named may not exist (yet).
+REFERRING: Final[dict[int | str, dict[str, Any]]] = {
+    409: _documented(409, "a grid or site it names does not exist"),
+}
+
+_STORE_NEUTRAL: Final = "the case store did not answer"
+STORE_DOWN: Final = f"{_STORE_NEUTRAL}; try again later"  # the answer
 
 # The project's errors, the status each one means and, for a failing dependency, the
 # neutral sentence shown instead of its message; checked in this order.
 _STATUS: Final[tuple[tuple[type[Exception], int, str | None], ...]] = (
     (NotFound, status.HTTP_404_NOT_FOUND, None),
     (Duplicate, status.HTTP_409_CONFLICT, None),
+    (Dangling, status.HTTP_409_CONFLICT, None),
     (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT, None),
     (RangeTooLarge, status.HTTP_422_UNPROCESSABLE_CONTENT, None),
-    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE, "the case store did not answer"),
+    (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE, _STORE_NEUTRAL),
     (InfluxUnavailable, status.HTTP_503_SERVICE_UNAVAILABLE, "InfluxDB did not answer"),
     (InfluxError, status.HTTP_503_SERVICE_UNAVAILABLE, "InfluxDB could not answer this query"),
 )
@@ -67,6 +77,31 @@ def install(app: FastAPI) -> None:
     for error, code, neutral in _STATUS:
         app.add_exception_handler(error, _handler(code, neutral))
     app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+
+
+def _http_error(request: Request, exc: Exception) -> JSONResponse:
+    """Starlette's and FastAPI's own errors: a 405 names every method the path has (not
+    only those of the first route matched), and a body that is not UTF-8 is a 422 like
+    any other body that is not JSON (FastAPI answers it 400)."""
+    assert isinstance(exc, StarletteHTTPException)
+    headers = dict(exc.headers or {})
+    code, detail = exc.status_code, exc.detail
+    if code == status.HTTP_405_METHOD_NOT_ALLOWED:
+        headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
+    elif code == status.HTTP_400_BAD_REQUEST:  # only FastAPI's "error parsing the body"
+        code, detail = status.HTTP_422_UNPROCESSABLE_CONTENT, "body: not JSON (UTF-8 text)"
+    return JSONResponse({"detail": detail}, status_code=code, headers=headers)
+
+
+def allowed_methods(request: Request) -> set[str]:
+    """The methods of every route whose path matches the request's."""
+    methods: set[str] = set()
+    for route in request.app.routes:
+        match, _ = route.matches(request.scope)
+        if match is not Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return methods
 
 
 def _handler(code: int, neutral: str | None) -> Callable[[Request, Exception], JSONResponse]:

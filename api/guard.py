@@ -1,14 +1,15 @@
 """The guard in front of every route: the token first, then a bounded body (issue 12).
 
 A pure ASGI middleware, so that nothing is read before it decides: a request to
-`/api/v1` (but `/health`) without a valid bearer token is answered 401 before its body
-is read, and a body over `max_body_bytes` 413 — at once when `Content-Length` says so,
-as soon as the limit is passed when the body is chunked. Before, an unauthenticated
-200 MB body was read and parsed (linli 757 → 1,351 MB) before the 401.
+`/api/v1` (but `/health` without an Authorization header) without a valid bearer token
+is answered 401 before its body is read, and a body over `max_body_bytes` 413 — at once
+when `Content-Length` says so, as soon as the limit is passed when the body is chunked.
+Before, an unauthenticated 200 MB body was read and parsed (linli 757 → 1,351 MB) before the 401.
 """
 
 from __future__ import annotations
 
+import logging
 from typing import Any, Final
 
 import anyio
@@ -16,9 +17,16 @@ from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from linli.api.auth import Unauthorized, authenticate
+from linli.api.errors import STORE_DOWN
 from linli.api.services import Services
+from linli.store import StoreError
 
-OPEN_PATHS: Final = frozenset({"/health"})  # under the prefix: no token (CONTRACT §5)
+log = logging.getLogger(__name__)
+
+# Under the prefix, a token is optional here (CONTRACT §5): without one `/health` shows
+# statuses only; a token given is checked like any other (401, 429), and an admin's or
+# staff's shows the details (addresses, paths).
+OPEN_PATHS: Final = frozenset({"/health"})
 
 
 class Guard:
@@ -46,7 +54,10 @@ class Guard:
             await self.app(scope, receive, send)
             return
         path: str = scope["path"]
-        if path.startswith(self.prefix + "/") and path[len(self.prefix) :] not in OPEN_PATHS:
+        open_path = path[len(self.prefix) :] in OPEN_PATHS
+        if path.startswith(self.prefix + "/") and (
+            not open_path or _header(scope, b"authorization") is not None
+        ):
             services: Services = scope["app"].state.services
             client = (scope.get("client") or ("?", 0))[0]
             wait_s = services.failed_attempts.retry_after_s(client)
@@ -60,6 +71,10 @@ class Guard:
             except Unauthorized as err:
                 services.failed_attempts.failed(client)
                 await _answer(scope, receive, send, 401, str(err), {"WWW-Authenticate": "Bearer"})
+                return
+            except StoreError as err:  # outside the app's handlers: answered the same way
+                log.warning("%s %s: %s", scope["method"], path, err)
+                await _answer(scope, receive, send, 503, STORE_DOWN)
                 return
             scope.setdefault("state", {})["grant"] = found
         upload = self.upload_prefix is not None and path.startswith(self.upload_prefix)

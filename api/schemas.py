@@ -14,7 +14,15 @@ from linli.rules.delivery import Delivery
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.rules.rejection import ReasonCode
-from linli.store import Grant, GridRecord, RejectionCount, Role, SiteRecord, StoredRejection
+from linli.store import (
+    Grant,
+    GridRecord,
+    RejectedMessage,
+    RejectionCount,
+    RejectionRecord,
+    Role,
+    SiteRecord,
+)
 from linli.store.registry_repo import ENTRY_ID_PATTERN
 from linli.store.tables import ID_LEN
 
@@ -41,9 +49,27 @@ class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _not_null_but_nullable(schema: dict[str, Any], cls: type) -> None:
+    """The OpenAPI document of a patch: a field that may be left out but not sent as null
+    is documented without `null` (issue 12: a schema-valid `"site": null` was refused)."""
+    nullable: frozenset[str] = getattr(cls, "nullable", frozenset())
+    for name, prop in schema.get("properties", {}).items():
+        if name in nullable or "anyOf" not in prop:
+            continue
+        options = [o for o in prop["anyOf"] if o != {"type": "null"}]
+        del prop["anyOf"]
+        if len(options) == 1:
+            prop.update(options[0])
+        else:
+            prop["anyOf"] = options
+        if prop.get("default", 0) is None:
+            del prop["default"]
+
+
 class _Patch(_In):
     """A partial update: only the fields sent change; `null` only where a field allows it."""
 
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_not_null_but_nullable)
     nullable: ClassVar[frozenset[str]] = frozenset()
 
     @model_validator(mode="after")
@@ -318,50 +344,67 @@ class Readings(BaseModel):
 
 
 class RejectionOut(BaseModel):
-    """A rejected record; the payload is text when it is UTF-8, base64 otherwise."""
+    """A rejected record; its payload is in the page's `messages`, under `message`."""
 
     id: int
+    message: int = Field(description="the id of the message it came in (`messages`)")
     topic: str
     sensor: str | None
     received_ms: int
     reason: ReasonCode
     detail: str
     index: int | None
-    payload: str
-    payload_encoding: Literal["utf-8", "base64"]
-    payload_size: int
-    payload_truncated: bool
 
     @classmethod
-    def of(cls, r: StoredRejection) -> RejectionOut:
+    def of(cls, r: RejectionRecord) -> RejectionOut:
         """The body of a stored rejected record."""
-        encoding: Literal["utf-8", "base64"] = "utf-8"
-        try:
-            # A kept head may end inside a multi-byte character: decode it as unfinished.
-            payload = codecs.getincrementaldecoder("utf-8")().decode(
-                r.payload, final=not r.truncated
-            )
-        except UnicodeDecodeError:
-            payload, encoding = base64.b64encode(r.payload).decode("ascii"), "base64"
         return cls(
             id=r.id,
+            message=r.message_id,
             topic=r.topic,
             sensor=r.sensor,
             received_ms=r.received_ms,
             reason=r.reason,
             detail=r.detail,
             index=r.index,
+        )
+
+
+class RejectedMessageOut(BaseModel):
+    """A rejected message's kept head (the first 64 KiB): text when UTF-8, else base64."""
+
+    id: int
+    payload: str
+    payload_encoding: Literal["utf-8", "base64"]
+    payload_size: int = Field(description="the size as received")
+    payload_truncated: bool
+
+    @classmethod
+    def of(cls, m: RejectedMessage) -> RejectedMessageOut:
+        """The body of a kept message head."""
+        encoding: Literal["utf-8", "base64"] = "utf-8"
+        try:
+            # A kept head may end inside a multi-byte character: decode it as unfinished.
+            payload = codecs.getincrementaldecoder("utf-8")().decode(
+                m.payload, final=not m.truncated
+            )
+        except UnicodeDecodeError:
+            payload, encoding = base64.b64encode(m.payload).decode("ascii"), "base64"
+        return cls(
+            id=m.id,
             payload=payload,
             payload_encoding=encoding,
-            payload_size=r.payload_size,
-            payload_truncated=r.truncated,
+            payload_size=m.payload_size,
+            payload_truncated=m.truncated,
         )
 
 
 class RejectionPage(BaseModel):
-    """A page of rejected records, newest first."""
+    """A page of rejected records, newest first, and the messages they came in: a
+    message's payload is shown once, however many of its elements were rejected."""
 
     items: list[RejectionOut]
+    messages: list[RejectedMessageOut]
     limit: int
     offset: int
 
@@ -383,12 +426,7 @@ class RejectionCountOut(BaseModel):
 # -- tokens and health -----------------------------------------------------------------
 
 
-class TokenCreate(_In):
-    """A token to issue: grid workers name their grids, merchants their site."""
-
-    role: Role
-    grids: list[RefId] = Field(default_factory=list, max_length=MAX_GRIDS)
-    site: RefId | None = None
+class _TokenIn(_In):
     note: OptionalText = ""
     expires_in_s: int | None = Field(
         default=None,
@@ -396,6 +434,44 @@ class TokenCreate(_In):
         le=5 * 366 * 86_400,
         description="refused this many seconds after issue; none: valid until revoked",
     )
+
+
+class CommunityTokenIn(_TokenIn):
+    """An admin's or staff's token: the whole community, no grids or site."""
+
+    role: Literal["admin", "staff"]
+
+    def scope(self) -> tuple[list[str], str | None]:
+        """The grids and the site the token is limited to."""
+        return [], None
+
+
+class GridWorkerTokenIn(_TokenIn):
+    """A grid worker's token: its grids."""
+
+    role: Literal["grid_worker"]
+    grids: list[RefId] = Field(min_length=1, max_length=MAX_GRIDS)
+
+    def scope(self) -> tuple[list[str], str | None]:
+        """The grids and the site the token is limited to."""
+        return self.grids, None
+
+
+class MerchantTokenIn(_TokenIn):
+    """A merchant's token: its one site."""
+
+    role: Literal["merchant"]
+    site: RefId
+
+    def scope(self) -> tuple[list[str], str | None]:
+        """The grids and the site the token is limited to."""
+        return [], self.site
+
+
+# A token to issue: grid workers name their grids, merchants their site (by `role`).
+TokenCreate = Annotated[
+    CommunityTokenIn | GridWorkerTokenIn | MerchantTokenIn, Field(discriminator="role")
+]
 
 
 class TokenOut(BaseModel):
@@ -427,10 +503,10 @@ class TokenOut(BaseModel):
 
 
 class Part(BaseModel):
-    """One dependency's status."""
+    """One dependency's status; the detail only for an admin's or staff's token."""
 
     ok: bool
-    detail: str
+    detail: str | None = Field(default=None, description="with an admin or staff token only")
 
 
 class Health(BaseModel):
@@ -495,9 +571,9 @@ class SpoolPart(BaseModel):
     """
 
     ok: bool
-    detail: str
-    waiting: int
-    failed: int
+    detail: str | None = Field(default=None, description="with an admin or staff token only")
+    waiting: int | None = Field(default=None, description="with an admin or staff token only")
+    failed: int | None = Field(default=None, description="with an admin or staff token only")
 
 
 class FailedBatchOut(BaseModel):

@@ -288,7 +288,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
             complaint_rules=wiring.load_complaint_rules(config),
         )
         rejudging = Rejudging(app.state.services, every_s=30.0).start()
-        server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+        server = uvicorn.Server(wiring.server_config(app, settings, host, port))
         threading.Thread(target=server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]

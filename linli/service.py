@@ -21,6 +21,7 @@ from linli.wiring import (
     load_policy,
     open_influx,
     open_store,
+    server_config,
     tune_gc,
 )
 
@@ -188,19 +189,7 @@ def _run_api(
     # data_gap complaints judged again once a minute: their late readings may have come
     rejudging = Rejudging(app.state.services, every_s=60.0).start()
     try:
-        uvicorn.run(
-            app,
-            host=host,
-            port=port,
-            log_level="warning",
-            # issue 12: bounded connections, idle ones closed; behind a reverse proxy
-            # (README "The HTTP API facing the street") that also times out slow clients
-            timeout_keep_alive=int(settings.api_timeout_keep_alive_s),
-            limit_concurrency=settings.api_limit_concurrency,
-            h11_max_incomplete_event_size=16 * 1024,
-            proxy_headers=True,
-            forwarded_allow_ips=settings.api_forwarded_allow_ips,
-        )
+        uvicorn.Server(server_config(app, settings, host, port)).run()
     finally:
         rejudging.stop()
         notifier.stop()

@@ -51,6 +51,9 @@ class Settings(BaseSettings):
     # The HTTP API facing the street (README "The HTTP API facing the street").
     api_max_body_bytes: int = Field(default=1 << 20, ge=1024)
     api_timeout_keep_alive_s: float = Field(default=5.0, gt=0)
+    # a request's head and body must be read within this of the connection's opening (or
+    # the previous answer); the app's own time does not count (api/slowclients.py)
+    api_request_timeout_s: float = Field(default=20.0, gt=0)
     api_limit_concurrency: int = Field(default=1000, ge=1)
     api_forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's address
     api_auth_failures: int = Field(default=10, ge=1)  # failed tokens per client per window

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from linli.influx.client import InfluxClient, InfluxError
 from linli.rules.complaint import ComplaintRules
@@ -19,6 +19,8 @@ from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 
 if TYPE_CHECKING:
+    import uvicorn
+
     from linli.api.services import ApiConfig
 
 log = logging.getLogger(__name__)
@@ -143,6 +145,27 @@ def _check_admin_token(token: str | None) -> None:
             len(token),
             ADMIN_TOKEN_GOOD_CHARS,
         )
+
+
+def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
+    """uvicorn's settings for the API facing the street (README "The HTTP API facing the
+    street"): idle and slow connections closed, their number and head size bounded."""
+    import uvicorn
+
+    from linli.api.slowclients import timed_h11
+
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        log_level="warning",
+        http=timed_h11(settings.api_request_timeout_s),
+        timeout_keep_alive=int(settings.api_timeout_keep_alive_s),
+        limit_concurrency=settings.api_limit_concurrency,
+        h11_max_incomplete_event_size=16 * 1024,
+        proxy_headers=True,
+        forwarded_allow_ips=settings.api_forwarded_allow_ips,
+    )
 
 
 def api_config(settings: Settings) -> ApiConfig:

@@ -1,12 +1,20 @@
 """The relational store (SQLAlchemy 2): registry, rejected records and API tokens."""
 
 from linli.store.database import Database
-from linli.store.errors import Duplicate, Invalid, NotFound, StoreError
-from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.errors import Dangling, Duplicate, Invalid, NotFound, StoreError
+from linli.store.records import (
+    GridRecord,
+    RejectedMessage,
+    RejectionCount,
+    RejectionRecord,
+    SiteRecord,
+    StoredRejection,
+)
 from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
 __all__ = [
+    "Dangling",
     "Database",
     "Duplicate",
     "Grant",
@@ -14,7 +22,9 @@ __all__ = [
     "Invalid",
     "NotFound",
     "RejectLimits",
+    "RejectedMessage",
     "RejectionCount",
+    "RejectionRecord",
     "Role",
     "SiteRecord",
     "StoreError",

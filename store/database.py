@@ -25,7 +25,14 @@ from linli.store.complaints import ComplaintTx
 from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, NotFound, StoreError
 from linli.store.outbox import OutboxTx
-from linli.store.records import GridRecord, RejectionCount, SiteRecord, StoredRejection
+from linli.store.records import (
+    GridRecord,
+    RejectedMessage,
+    RejectionCount,
+    RejectionRecord,
+    SiteRecord,
+    StoredRejection,
+)
 from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
@@ -204,6 +211,30 @@ class Database:
         """Rejected records, newest first; `sensors` limits them to a scope's sensors."""
         with self._reading() as conn:
             return rejected.list_rejections(
+                conn,
+                sensor=sensor,
+                reason=reason,
+                since_ms=since_ms,
+                until_ms=until_ms,
+                sensors=sensors,
+                limit=limit,
+                offset=offset,
+            )
+
+    def list_rejection_page(
+        self,
+        *,
+        sensor: str | None = None,
+        reason: ReasonCode | None = None,
+        since_ms: int | None = None,
+        until_ms: int | None = None,
+        sensors: Collection[str] | None = None,
+        limit: int = 100,
+        offset: int = 0,
+    ) -> tuple[list[RejectionRecord], list[RejectedMessage]]:
+        """Rejected records, newest first, and the messages they came in (each once)."""
+        with self._reading() as conn:
+            return rejected.list_rejection_page(
                 conn,
                 sensor=sensor,
                 reason=reason,

@@ -17,3 +17,9 @@ class Duplicate(StoreError):
 
 class Invalid(StoreError):
     """The entry breaks a rule: a bad id, an unknown grid or site, a wrong scope."""
+
+
+class Dangling(Invalid):
+    """The entry names a grid or site that does not exist (yet): the same request
+    succeeds once it does, so the API answers 409 (a conflict with the registry's
+    state), not 422 (a request that is wrong in itself)."""

@@ -43,6 +43,34 @@ class StoredRejection:
 
 
 @dataclass(frozen=True, slots=True)
+class RejectionRecord:
+    """A rejected record without its payload: `message_id` names the message it came in."""
+
+    id: int
+    message_id: int
+    topic: str
+    sensor: str | None
+    received_ms: int
+    reason: ReasonCode
+    detail: str
+    index: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class RejectedMessage:
+    """A rejected message's kept head, once for all of its rejected elements."""
+
+    id: int
+    payload: bytes
+    payload_size: int
+
+    @property
+    def truncated(self) -> bool:
+        """Whether only the head of the payload was kept."""
+        return len(self.payload) < self.payload_size
+
+
+@dataclass(frozen=True, slots=True)
 class RejectionCount:
     """How many records were rejected for one sensor (None: no sensor known) and reason."""
 

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Row, Table, insert, select, update
 from linli.rules.constants import SENSOR_ID_PATTERN
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
-from linli.store.errors import Duplicate, Invalid, NotFound
+from linli.store.errors import Dangling, Duplicate, Invalid, NotFound
 from linli.store.records import GridRecord, SiteRecord
 from linli.store.tables import REGISTRY_VERSION, grids, meta, sensors, sites
 
@@ -108,7 +108,7 @@ def _check_site(conn: Connection, site: SiteRecord) -> None:
     _check_id("site", site.id, _ENTRY_ID, ENTRY_ID_PATTERN)
     _check_name("site", site.id, site.name)
     if not _exists(conn, grids, site.grid):
-        raise Invalid(f"site {site.id!r}: grid {site.grid!r} does not exist")
+        raise Dangling(f"site {site.id!r}: grid {site.grid!r} does not exist")
     if site.cooking_heads is not None and site.cooking_heads < 0:
         raise Invalid(f"site {site.id!r}: cooking_heads {site.cooking_heads} is negative")
 
@@ -116,7 +116,7 @@ def _check_site(conn: Connection, site: SiteRecord) -> None:
 def _check_sensor(conn: Connection, sensor: Sensor) -> None:
     _check_id("sensor", sensor.id, _SENSOR_ID, SENSOR_ID_PATTERN)
     if not _exists(conn, sites, sensor.site):
-        raise Invalid(f"sensor {sensor.id!r}: site {sensor.site!r} does not exist")
+        raise Dangling(f"sensor {sensor.id!r}: site {sensor.site!r} does not exist")
 
 
 def _check_id(what: str, value: str, pattern: re.Pattern[str], text: str) -> None:

@@ -17,7 +17,12 @@ from sqlalchemy import ColumnElement, Connection, delete, func, insert, select, 
 
 from linli.rules.constants import REJECT_RAW_KEEP_BYTES
 from linli.rules.rejection import ReasonCode, Rejection
-from linli.store.records import RejectionCount, StoredRejection
+from linli.store.records import (
+    RejectedMessage,
+    RejectionCount,
+    RejectionRecord,
+    StoredRejection,
+)
 from linli.store.tables import (
     REJECTED_BYTES,
     meta,
@@ -192,6 +197,52 @@ def list_rejections(
         .offset(offset)
     )
     return [_stored(row._mapping) for row in conn.execute(query)]
+
+
+def list_rejection_page(
+    conn: Connection,
+    *,
+    sensor: str | None = None,
+    reason: ReasonCode | None = None,
+    since_ms: int | None = None,
+    until_ms: int | None = None,
+    sensors: Collection[str] | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> tuple[list[RejectionRecord], list[RejectedMessage]]:
+    """Like `list_rejections`, but each message's payload read once, beside the records
+    that refer to it (a batch of 1,000 bad elements shares one 64 KiB head; issue 12)."""
+    where = _filters(sensor, reason, since_ms, until_ms, sensors)
+    query = (
+        select(rejections, rejected_messages.c.topic)
+        .join(rejected_messages, rejected_messages.c.id == rejections.c.message_id)
+        .where(*where)
+        .order_by(rejections.c.received_ms.desc(), rejections.c.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    records = [
+        RejectionRecord(
+            id=int(m["id"]),
+            message_id=int(m["message_id"]),
+            topic=m["topic"],
+            sensor=m["sensor"],
+            received_ms=int(m["received_ms"]),
+            reason=ReasonCode(m["reason"]),
+            detail=m["detail"],
+            index=m["batch_index"],
+        )
+        for m in (row._mapping for row in conn.execute(query))
+    ]
+    ids = sorted({r.message_id for r in records})
+    heads = select(
+        rejected_messages.c.id, rejected_messages.c.payload, rejected_messages.c.payload_size
+    ).where(rejected_messages.c.id.in_(ids))
+    messages = [
+        RejectedMessage(int(i), bytes(payload), int(size))
+        for i, payload, size in conn.execute(heads.order_by(rejected_messages.c.id.desc()))
+    ]
+    return records, messages
 
 
 def count_rejections(

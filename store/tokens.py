@@ -11,7 +11,7 @@ from typing import Final
 
 from sqlalchemy import Connection, delete, insert, select
 
-from linli.store.errors import Invalid
+from linli.store.errors import Dangling, Invalid
 from linli.store.tables import grids, sites, tokens
 
 TOKEN_PREFIX: Final = "linli_"
@@ -116,10 +116,10 @@ def _check_scope(conn: Connection, grant: Grant) -> None:
         known = set(conn.execute(select(grids.c.id).where(grids.c.id.in_(grant.grids))).scalars())
         missing = sorted(grant.grids - known)
         if missing:
-            raise Invalid(f"role grid_worker: grid {missing[0]!r} does not exist")
+            raise Dangling(f"role grid_worker: grid {missing[0]!r} does not exist")
     elif role is Role.MERCHANT:
         if grant.site is None or grant.grids:
             raise Invalid("role merchant: needs exactly one site and no grids")
         found = conn.execute(select(sites.c.id).where(sites.c.id == grant.site)).first()
         if found is None:
-            raise Invalid(f"role merchant: site {grant.site!r} does not exist")
+            raise Dangling(f"role merchant: site {grant.site!r} does not exist")

@@ -1,21 +1,40 @@
-"""`GET /api/v1/health`: the broker, InfluxDB and the case store; no token needed."""
+"""`GET /api/v1/health`: the broker, InfluxDB and the case store; no token needed.
+
+Without a token (or with a merchant's or grid worker's) it shows each part's status
+only: the details name InfluxDB's address, the spool's paths and driver messages, which
+are for the people who run linli (an admin's or staff's token; issue 12).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Final
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Request, status
 from fastapi.responses import JSONResponse
 
+from linli.api.errors import GUARDED
 from linli.api.schemas import Health, Part, SpoolPart
 from linli.api.services import Services, ServicesDep
+from linli.store import Grant, Role
 
 router = APIRouter(tags=["health"])
 
+DETAILED: Final = frozenset({Role.ADMIN, Role.STAFF})
 
-@router.get("/health", response_model=Health, responses={503: {"model": Health}})
-def health(services: ServicesDep) -> JSONResponse:
-    """200 when every part answers, 503 with the same body when any does not."""
+
+@router.get(
+    "/health",
+    response_model=Health,
+    response_model_exclude_none=True,
+    responses={503: {"model": Health}, 401: GUARDED[401], 429: GUARDED[429]},
+)
+def health(request: Request, services: ServicesDep) -> JSONResponse:
+    """200 when every part answers, 503 with the same body when any does not.
+
+    The details (addresses, paths, messages) with an admin's or staff's token only; a
+    token that is given must be valid (401).
+    """
     broker = _check(lambda: "connected" if services.broker_status() else None)
     influx = _check(lambda: f"InfluxDB {services.influx.ping()}")
     store = _check(lambda: _store_ping(services))
@@ -31,7 +50,22 @@ def health(services: ServicesDep) -> JSONResponse:
         },
     )
     code = status.HTTP_200_OK if body.status == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
-    return JSONResponse(body.model_dump(), status_code=code)
+    grant = getattr(request.state, "grant", None)  # the guard checked a token given
+    if not (isinstance(grant, Grant) and grant.role in DETAILED):
+        body = statuses_only(body)
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=code)
+
+
+def statuses_only(body: Health) -> Health:
+    """What a stranger sees: each part's `ok`, no address, path or message."""
+    return Health(
+        status=body.status,
+        broker=Part(ok=body.broker.ok),
+        influxdb=Part(ok=body.influxdb.ok),
+        case_store=Part(ok=body.case_store.ok),
+        spool=SpoolPart(ok=body.spool.ok),
+        channels={name: Part(ok=part.ok) for name, part in body.channels.items()},
+    )
 
 
 def spool_status(services: Services) -> SpoolPart:

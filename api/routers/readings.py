@@ -7,7 +7,7 @@ from typing import Annotated, Final
 
 from fastapi import APIRouter, HTTPException, Query, status
 
-from linli.api.params import parse_duration_ms, parse_time_ms
+from linli.api.params import DURATION_PATTERN, TIME, parse_duration_ms, parse_time_ms
 from linli.api.schemas import Point, Readings, SensorSeries
 from linli.api.scope import ScopeDep
 from linli.api.series import aggregate_for
@@ -27,17 +27,27 @@ def site_readings(
     scope: ScopeDep,
     services: ServicesDep,
     metric: Annotated[
-        str, Query(max_length=32, description="a metric of CONTRACT §2, e.g. laeq or oil_fume")
+        str,
+        Query(
+            max_length=32,
+            description="a metric of CONTRACT §2, e.g. laeq or oil_fume",
+            json_schema_extra={"enum": list(METRICS)},
+        ),
     ],
     from_: Annotated[
         str | None,
-        Query(alias="from", max_length=40, description="RFC 3339 or epoch ms; default to − 24 h"),
+        Query(alias="from", **TIME, description="RFC 3339 or epoch ms; default to − 24 h"),
     ] = None,
     to: Annotated[
-        str | None, Query(max_length=40, description="RFC 3339 or epoch ms; default now")
+        str | None, Query(**TIME, description="RFC 3339 or epoch ms; default now")
     ] = None,
     every: Annotated[
-        str, Query(max_length=16, description="bucket width: 90s, 5m, 1h, 1d (at most 366d)")
+        str,
+        Query(
+            max_length=16,
+            description="bucket width: 90s, 5m, 1h, 1d (at most 366d)",
+            json_schema_extra={"pattern": DURATION_PATTERN},
+        ),
     ] = "5m",
 ) -> Readings:
     """Each of the site's sensors' buckets; dB levels averaged energetically (CONTRACT §4)."""

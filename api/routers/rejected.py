@@ -6,8 +6,13 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from linli.api.params import IdQuery, Limit, Offset, parse_time_ms
-from linli.api.schemas import RejectionCountOut, RejectionOut, RejectionPage
+from linli.api.params import TIME, IdQuery, Limit, Offset, parse_time_ms
+from linli.api.schemas import (
+    RejectedMessageOut,
+    RejectionCountOut,
+    RejectionOut,
+    RejectionPage,
+)
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.rejection import ReasonCode
@@ -22,16 +27,17 @@ def list_rejected(
     sensor: IdQuery = None,
     reason: ReasonCode | None = None,
     from_: Annotated[
-        str | None, Query(alias="from", max_length=40, description="RFC 3339 or epoch ms")
+        str | None, Query(alias="from", **TIME, description="RFC 3339 or epoch ms")
     ] = None,
-    to: Annotated[
-        str | None, Query(max_length=40, description="RFC 3339 or epoch ms, exclusive")
-    ] = None,
+    to: Annotated[str | None, Query(**TIME, description="RFC 3339 or epoch ms, exclusive")] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> RejectionPage:
-    """Rejected records, newest first; grid workers and merchants see their sensors' only."""
-    found = services.db.list_rejections(
+    """Rejected records, newest first; grid workers and merchants see their sensors' only.
+
+    Each message's payload is shown once, in `messages`; its records refer to it.
+    """
+    found, messages = services.db.list_rejection_page(
         sensor=sensor,
         reason=reason,
         since_ms=None if from_ is None else parse_time_ms("from", from_),
@@ -40,7 +46,12 @@ def list_rejected(
         limit=limit,
         offset=offset,
     )
-    return RejectionPage(items=[RejectionOut.of(r) for r in found], limit=limit, offset=offset)
+    return RejectionPage(
+        items=[RejectionOut.of(r) for r in found],
+        messages=[RejectedMessageOut.of(m) for m in messages],
+        limit=limit,
+        offset=offset,
+    )
 
 
 @router.get("/counts")

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from linli.api.case_schemas import LimitOut, SiteRulesOut, WouldOpen
-from linli.api.params import IdQuery, parse_time_ms
+from linli.api.params import TIME, IdQuery, parse_time_ms
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.api.telemetry import sensors_rows
@@ -51,8 +51,8 @@ def backtest(
     rule_id: RuleId,
     scope: ScopeDep,
     services: ServicesDep,
-    from_: Annotated[str, Query(alias="from", max_length=40, description="RFC 3339 or epoch ms")],
-    to: Annotated[str, Query(max_length=40, description="RFC 3339 or epoch ms, exclusive")],
+    from_: Annotated[str, Query(alias="from", **TIME, description="RFC 3339 or epoch ms")],
+    to: Annotated[str, Query(**TIME, description="RFC 3339 or epoch ms, exclusive")],
     site: IdQuery = None,
 ) -> list[WouldOpen]:
     """Replay stored readings through the rules; list the cases `rule_id` would open. Opens none."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from linli.api.errors import CREATING
+from linli.api.errors import CREATING, REFERRING
 from linli.api.schemas import SensorCreate, SensorDetail, SensorOut, SensorPatch
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
@@ -46,7 +46,7 @@ def create_sensor(body: SensorCreate, scope: ScopeDep, services: ServicesDep) ->
     return SensorOut.of(services.db.create_sensor(body.record()))
 
 
-@router.patch("/{sensor_id}")
+@router.patch("/{sensor_id}", responses=REFERRING)
 def patch_sensor(
     sensor_id: str, body: SensorPatch, scope: ScopeDep, services: ServicesDep
 ) -> SensorOut:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from linli.api.errors import CREATING
+from linli.api.errors import CREATING, REFERRING
 from linli.api.schemas import SiteCreate, SiteOut, SitePatch
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
@@ -31,7 +31,7 @@ def create_site(body: SiteCreate, scope: ScopeDep, services: ServicesDep) -> Sit
     return SiteOut.of(services.db.create_site(body.record()))
 
 
-@router.patch("/{site_id}")
+@router.patch("/{site_id}", responses=REFERRING)
 def patch_site(site_id: str, body: SitePatch, scope: ScopeDep, services: ServicesDep) -> SiteOut:
     """Change some fields of a site."""
     scope.site(site_id)

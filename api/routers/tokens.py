@@ -7,23 +7,26 @@ import time
 from fastapi import APIRouter, Response, status
 
 from linli.api.auth import GrantDep, require_admin
+from linli.api.errors import REFERRING
 from linli.api.params import RowId
 from linli.api.schemas import TokenCreate, TokenOut
 from linli.api.services import ServicesDep
+from linli.store import Role
 
 router = APIRouter(prefix="/tokens", tags=["tokens"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED)
+@router.post("", status_code=status.HTTP_201_CREATED, responses=REFERRING)
 def create_token(body: TokenCreate, who: GrantDep, services: ServicesDep) -> TokenOut:
     """Issue a token; only its hash is kept, so the answer is the one chance to read it."""
     require_admin(who)
     now_ms = time.time_ns() // 1_000_000
     expires_ms = None if body.expires_in_s is None else now_ms + body.expires_in_s * 1000
+    grids, site = body.scope()
     token, grant = services.db.create_token(
-        body.role,
-        grids=body.grids,
-        site=body.site,
+        Role(body.role),
+        grids=grids,
+        site=site,
         note=body.note,
         now_ms=now_ms,
         expires_ms=expires_ms,

@@ -195,15 +195,33 @@ def test_a_token_issued_by_admin_works_and_only_its_hash_is_kept(
     [
         pytest.param(
             {"role": "merchant", "site": "nowhere"},
-            422,
+            409,
             "role merchant: site 'nowhere' does not exist",
-            id="merchant of an unknown site → 422",
+            id="merchant of an unknown site → 409",
         ),
         pytest.param(
             {"role": "grid_worker"},
             422,
-            "role grid_worker: needs one or more grids and no site",
+            "body.grid_worker.grids: Field required",
             id="grid worker without grids → 422",
+        ),
+        pytest.param(
+            {"role": "grid_worker", "grids": []},
+            422,
+            "body.grid_worker.grids: List should have at least 1 item after validation, not 0",
+            id="grid worker with no grids → 422",
+        ),
+        pytest.param(
+            {"role": "admin", "site": "rest-1"},
+            422,
+            "body.admin.site: Extra inputs are not permitted",
+            id="an admin's token with a site → 422",
+        ),
+        pytest.param(
+            {"role": "merchant", "site": "rest-1", "grids": ["g1"]},
+            422,
+            "body.merchant.grids: Extra inputs are not permitted",
+            id="a merchant's token with grids → 422",
         ),
     ],
 )
@@ -217,7 +235,10 @@ def test_a_token_scope_must_fit_its_role(
 def test_an_unknown_role_is_refused(client: TestClient, tokens: dict[str, Headers]) -> None:
     response = client.post("/api/v1/tokens", headers=tokens["admin"], json={"role": "root"})
     assert response.status_code == 422
-    assert response.json()["detail"].startswith("body.role: Input should be 'admin'")
+    assert response.json()["detail"] == (
+        "body: Input tag 'root' found using 'role' does not match any of the expected tags: "
+        "'admin', 'staff', 'grid_worker', 'merchant'"
+    )
 
 
 def test_without_linli_admin_token_no_token_is_admin(

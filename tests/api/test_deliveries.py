@@ -12,6 +12,7 @@ from linli.rules.engine.telling import OutboxTeller, case_doc
 from linli.rules.policy import RulePolicy
 from linli.rules.routing import ChannelType, Group, NotifyPlan, directory_of
 from linli.store import Role
+from tests.api.conftest import ADMIN_TOKEN, bearer
 from tests.api.test_cases import fume
 from tests.rules.conftest import local_ms
 
@@ -120,7 +121,7 @@ def test_health_names_each_channel_and_a_broken_one_does_not_degrade_the_service
             "sms": (True, "last delivered 2026-12-01T10:00:00Z"),
         }
     )
-    body = client.get("/api/v1/health").json()
+    body = client.get("/api/v1/health", headers=bearer(ADMIN_TOKEN)).json()
     assert body["status"] == "ok"
     assert body["channels"] == {
         "dingtalk": {

@@ -98,7 +98,7 @@ def test_an_unauthenticated_200_mb_body_is_401_at_once_and_not_read(server: int)
     assert code == 401 and b"a bearer token is required" in body
     assert elapsed < 2.0
     assert sent < 200 * MB  # the server closed the connection instead of reading it
-    assert growth < 20 * MB, f"RSS grew by {growth / MB:.1f} MB"
+    assert growth < 5 * MB, f"RSS grew by {growth / MB:.1f} MB"  # 1.4 MB here
 
 
 def test_a_wrong_token_with_200_mb_of_invalid_json_is_401_not_422(server: int) -> None:

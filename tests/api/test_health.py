@@ -8,10 +8,11 @@ from fastapi.testclient import TestClient
 
 from linli.influx.client import InfluxClient
 from linli.localservers import free_port
+from tests.api.conftest import ADMIN, Headers
 
 
 def test_all_up_is_200(client: TestClient) -> None:
-    response = client.get("/api/v1/health")
+    response = client.get("/api/v1/health", headers=ADMIN)
     assert response.status_code == 200
     body = response.json()
     assert body["status"] == "ok"
@@ -25,7 +26,7 @@ def test_influxdb_on_a_closed_port_is_503_with_the_same_body(
     make_client: Callable[..., TestClient],
 ) -> None:
     closed = InfluxClient(f"http://127.0.0.1:{free_port()}", "linli", timeout_s=1.0)
-    response = make_client(influx_client=closed).get("/api/v1/health")
+    response = make_client(influx_client=closed).get("/api/v1/health", headers=ADMIN)
     closed.close()
     assert response.status_code == 503
     body = response.json()
@@ -39,7 +40,7 @@ def test_influxdb_on_a_closed_port_is_503_with_the_same_body(
 
 
 def test_a_disconnected_broker_is_503(make_client: Callable[..., TestClient]) -> None:
-    response = make_client(broker_status=lambda: False).get("/api/v1/health")
+    response = make_client(broker_status=lambda: False).get("/api/v1/health", headers=ADMIN)
     assert response.status_code == 503
     body = response.json()
     assert body["broker"] == {"ok": False, "detail": "not connected"}
@@ -56,6 +57,46 @@ def test_a_failing_broker_probe_is_reported_not_raised(
     def broken() -> bool:
         raise RuntimeError("paho client not started")
 
-    response = make_client(broker_status=broken).get("/api/v1/health")
+    response = make_client(broker_status=broken).get("/api/v1/health", headers=ADMIN)
     assert response.status_code == 503
     assert response.json()["broker"] == {"ok": False, "detail": "paho client not started"}
+
+
+def test_a_stranger_sees_statuses_only_no_address_or_path(
+    make_client: Callable[..., TestClient],
+) -> None:
+    """Issue 12: without a token /health showed InfluxDB's address and the spool's paths."""
+    closed = InfluxClient(f"http://127.0.0.1:{free_port()}", "linli", timeout_s=1.0)
+    client = make_client(influx_client=closed)
+    response = client.get("/api/v1/health")
+    closed.close()
+    assert response.status_code == 503
+    assert response.json() == {
+        "status": "degraded",
+        "broker": {"ok": True},
+        "influxdb": {"ok": False},
+        "case_store": {"ok": True},
+        "spool": {"ok": True},
+        "channels": {},
+    }
+    assert "127.0.0.1" not in response.text and "/" not in response.text
+
+
+def test_details_for_admin_and_staff_statuses_for_the_others(
+    client: TestClient, tokens: dict[str, Headers]
+) -> None:
+    for who in ("admin", "staff"):
+        body = client.get("/api/v1/health", headers=tokens[who]).json()
+        assert body["case_store"] == {"ok": True, "detail": "reachable"}, who
+        assert body["spool"]["detail"].startswith("0 batches waiting for InfluxDB"), who
+    for who in ("merchant", "grid_worker"):
+        body = client.get("/api/v1/health", headers=tokens[who]).json()
+        assert body["influxdb"] == {"ok": True} and body["spool"] == {"ok": True}, who
+
+
+def test_a_wrong_token_on_health_is_401(client: TestClient) -> None:
+    response = client.get("/api/v1/health", headers={"Authorization": "Bearer wrong"})
+    assert (response.status_code, response.json()) == (
+        401,
+        {"detail": "the bearer token is not valid"},
+    )

@@ -64,12 +64,18 @@ def test_a_record_shows_its_payload_as_text_with_its_size(
         "items": [
             {
                 "id": 2,
+                "message": 2,
                 "topic": "linli/v1/f-rest-01/telemetry",
                 "sensor": "f-rest-01",
                 "received_ms": T0 + 60_000,
                 "reason": "schema",
                 "detail": '"metrics" is missing',
                 "index": 3,
+            }
+        ],
+        "messages": [
+            {
+                "id": 2,
                 "payload": '{"note": "油烟"}',
                 "payload_encoding": "utf-8",
                 "payload_size": 18,
@@ -85,7 +91,7 @@ def test_a_binary_payload_is_base64(
     client: TestClient, tokens: dict[str, Headers], rejected: Database
 ) -> None:
     (item,) = client.get("/api/v1/rejected?sensor=n-ktv-01", headers=tokens["admin"]).json()[
-        "items"
+        "messages"
     ]
     assert (item["payload"], item["payload_encoding"], item["payload_size"]) == (
         base64.b64encode(b"\x00\xff\x10").decode(),
@@ -99,7 +105,7 @@ def test_a_cut_payload_stays_text_even_if_cut_inside_a_character(
 ) -> None:
     payload = b"x" * (REJECT_RAW_KEEP_BYTES - 1) + "油".encode() * 10  # cut after 1 of 3 bytes
     db.add_rejections([Rejection("t/x", payload, T0, ReasonCode.TOO_LARGE, "too large")])
-    (item,) = client.get("/api/v1/rejected", headers=tokens["admin"]).json()["items"]
+    (item,) = client.get("/api/v1/rejected", headers=tokens["admin"]).json()["messages"]
     assert item["payload"] == "x" * (REJECT_RAW_KEEP_BYTES - 1)
     assert (item["payload_encoding"], item["payload_size"], item["payload_truncated"]) == (
         "utf-8",
@@ -183,3 +189,37 @@ def test_counts_per_sensor_and_reason(
         {"sensor": "f-rest-01", "reason": "out_of_range", "count": 1, "evicted": 0},
         {"sensor": "f-rest-01", "reason": "schema", "count": 1, "evicted": 0},
     ]
+
+
+def test_a_page_of_1000_shows_each_payload_once(
+    client: TestClient, tokens: dict[str, Headers], db: Database
+) -> None:
+    """Issue 12: `/rejected?limit=1000` repeated one message's payload for each element.
+
+    20 bad 256 KiB messages of 1,000 elements each: a page of 1,000 records holds the one
+    message they came in, its 64 KiB head once (base64 would be 88 KiB), not 1,000 times.
+    """
+    from linli.rules.parse import parse_message
+    from tests.helpers import small_registry
+    from tests.store.test_rejections import _bad_batch
+
+    registry = small_registry()
+    payload = _bad_batch(1000, 256 * 1024)
+    for i in range(20):
+        parsed = parse_message("linli/v1/n-01/telemetry", payload, T0 + i, registry, "linli/v1")
+        db.add_rejections(parsed.rejections)
+    response = client.get("/api/v1/rejected?limit=1000", headers=tokens["admin"])
+    assert response.status_code == 200
+    page = response.json()
+    assert len(page["items"]) == 1000 and len(page["messages"]) == 1
+    (message,) = page["messages"]
+    assert {i["message"] for i in page["items"]} == {message["id"]}
+    assert (message["payload_size"], message["payload_truncated"]) == (262_144, True)
+    assert message["payload"] == payload[:REJECT_RAW_KEEP_BYTES].decode()
+    # one 64 KiB head (its quotes escaped) and 1,000 records of a ~130-character sentence:
+    # 365 KB here, where the head repeated per record made it over 65 MB
+    assert len(response.content) < 512_000, len(response.content)
+    # a page across two messages: each head once
+    page = client.get("/api/v1/rejected?limit=1000&offset=500", headers=tokens["admin"]).json()
+    assert len(page["items"]) == 1000 and len(page["messages"]) == 2
+    assert {i["message"] for i in page["items"]} == {m["id"] for m in page["messages"]}

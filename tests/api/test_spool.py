@@ -9,8 +9,8 @@ from linli.settings import Settings
 from tests.api.conftest import Headers
 
 
-def test_an_empty_spool_is_ok_on_health(client: TestClient) -> None:
-    body = client.get("/api/v1/health").json()
+def test_an_empty_spool_is_ok_on_health(client: TestClient, tokens: dict[str, Headers]) -> None:
+    body = client.get("/api/v1/health", headers=tokens["staff"]).json()
     assert body["spool"]["ok"] is True
     assert (body["spool"]["waiting"], body["spool"]["failed"]) == (0, 0)
 
@@ -21,7 +21,7 @@ def test_a_set_aside_batch_is_counted_on_health_and_listed(
     spool = Spool(settings.spool_dir, 1 << 20)
     spool.append(b"noise,sensor=n-01 laeq=50.0 1\n")  # waiting for InfluxDB
     spool.set_aside(spool.append(b"rejected,reason=conflict,sensor=n-01 count=1i 2\nx y 3\n"))
-    response = client.get("/api/v1/health")
+    response = client.get("/api/v1/health", headers=tokens["admin"])
     assert response.status_code == 200  # ingest goes on: the overall status does not change
     assert response.json()["spool"] == {
         "ok": False,

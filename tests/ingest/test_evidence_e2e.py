@@ -55,8 +55,11 @@ class World:
         return f"{self.settings.topic_prefix}/{sensor}/{channel}"
 
     def rejected(self, reason: str) -> list[dict[str, Any]]:
+        """The records of `reason`, each with its message's payload beside it."""
         page = self.api.get("/api/v1/rejected", params={"reason": reason}, headers=AUTH).json()
-        return sorted(page["items"], key=lambda i: i["id"])
+        heads = {m["id"]: m for m in page["messages"]}
+        items = [{**i, "payload": heads[i["message"]]["payload"]} for i in page["items"]]
+        return sorted(items, key=lambda i: i["id"])
 
     def counted(self) -> dict[tuple[str, str], int]:
         rows = self.influx.query(
@@ -129,7 +132,7 @@ def test_unstorable_values_are_rejected_and_the_rest_of_their_batch_stored(world
         assert world.counted() == {("n-01", "out_of_range"): 2, ("n-02", "not_storable"): 1}
         assert ingest.writer.stats.refused_points == 1
         assert not list((world.settings.spool_dir / "failed").iterdir())
-        spool = world.api.get("/api/v1/health").json()["spool"]
+        spool = world.api.get("/api/v1/health", headers=AUTH).json()["spool"]
         assert (spool["ok"], spool["waiting"], spool["failed"]) == (True, 0, 0)
         assert world.api.get("/api/v1/spool/failed", headers=AUTH).json() == []
         # the engine was not handed the refused reading

@@ -69,7 +69,10 @@ def test_every_reason_code_is_kept_and_listed(
         batch_reject = next(i for i in items if i["sensor"] == "n-02")
         assert batch_reject["index"] == 1
         assert "laeq 999.0 outside 20–140" in batch_reject["detail"]
-        too_large = next(i for i in items if i["reason"] == "too_large")
+        too_large_item = next(i for i in items if i["reason"] == "too_large")
+        heads = {m["id"]: m for m in listed["messages"]}
+        assert len(heads) == len({i["message"] for i in items})  # each message once
+        too_large = heads[too_large_item["message"]]
         assert (too_large["payload_size"], too_large["payload_truncated"]) == (300_011, True)
         assert len(too_large["payload"]) == 64 * 1024
         counts = api.get("/api/v1/rejected/counts", headers=auth).json()
