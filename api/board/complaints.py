@@ -329,7 +329,7 @@ async def followup(request: Request, complaint_id: int) -> Response:
             raise Refused(400, "表单不完整（缺少提交编号）。请刷新页面后再提交。")
         satisfied = rating == "yes"
         try:
-            await run_in_threadpool(
+            rated = await run_in_threadpool(
                 intake.followup, svc, scope, complaint_id, satisfied, note, nonce
             )
         except Duplicate:
@@ -340,6 +340,9 @@ async def followup(request: Request, complaint_id: int) -> Response:
         refused = err
     else:
         ok = "followup_satisfied" if satisfied else "followup_unsatisfied"
+        if rated.case_id is not None and rated.case_id != case_id:
+            # its case was closed: the complaint is on a case opened (or joined) again
+            case_id, ok = rated.case_id, "followup_new_case"
         return RedirectResponse(f"/board/cases/{case_id}?ok={ok}", status_code=303)
     try:
         return await run_in_threadpool(

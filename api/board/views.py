@@ -92,6 +92,7 @@ DUPLICATE_TEXT: Final = "这次提交已经处理过了（重复提交只生效�
 FOLLOWUP_TEXT: Final = {  # after a follow-up call's form (api/board/complaints.py)
     "followup_satisfied": "回访已记录：满意。",
     "followup_unsatisfied": "回访已记录：不满意，工单已重新打开。",
+    "followup_new_case": "回访已记录：不满意。原工单已结案，投诉已转入这件工单。",
 }
 
 

@@ -434,3 +434,26 @@ def test_satisfied_on_the_follow_up_keeps_the_case_resolved(board, registry, tok
     assert answer.status_code == 200 and "回访已记录：满意" in answer.text
     assert 'data-state="resolved"' in answer.text
     assert 'class="followup" data-satisfied="true"' in answer.text
+
+
+def test_not_satisfied_after_the_case_was_closed_puts_it_on_a_new_case(board, registry, tokens):  # noqa: F811
+    client, _ = board
+    sign_in(client, token_of(tokens["staff"]))
+    assert file(client).status_code == 303
+    (api,) = listed(client, tokens["admin"])["items"]
+    old = api["case_id"]
+    for action in ("acknowledge", "start", "resolve", "close"):
+        act(client, old, action)
+    page = client.get(f"/board/cases/{old}").text
+    form = followup_form(page, api["id"]) | {"satisfied": "no", "note": "又开始吵了"}
+    answer = client.post(
+        f"/board/complaints/{api['id']}/followup", data=form, follow_redirects=False
+    )
+    assert answer.status_code == 303
+    got = client.get(f"/api/v1/complaints/{api['id']}", headers=tokens["staff"]).json()
+    assert got["case_id"] != old and got["case_state"] == "open"
+    assert answer.headers["location"] == f"/board/cases/{got['case_id']}?ok=followup_new_case"
+    shown = client.get(answer.headers["location"]).text
+    assert "投诉已转入这件工单" in shown and api["reference"] in section(shown, "complaints")
+    with registry.cases() as tx:
+        assert tx.get(old).state.value == "closed"
