@@ -6,9 +6,11 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from fastapi import FastAPI
+from fastapi.staticfiles import StaticFiles
 
 from linli import __version__
 from linli.api import errors
+from linli.api.board import views as board
 from linli.api.guard import Guard
 from linli.api.routers import (
     cases,
@@ -87,6 +89,16 @@ def create_app(
     ):
         responses = {} if module is health else errors.GUARDED
         app.include_router(module.router, prefix=API_PREFIX, responses=responses)
+    # the case board (issue 13): its pages, its CSS, the key its links are signed with
+    app.state.board_key = (config.board_secret or db.board_key()).encode()
+    app.include_router(board.router)
+    app.mount("/board/static", StaticFiles(directory=board.STATIC), name="board-static")
     errors.install(app)
-    app.add_middleware(Guard, prefix=API_PREFIX, max_body_bytes=config.max_body_bytes)
+    app.add_middleware(
+        Guard,
+        prefix=API_PREFIX,
+        max_body_bytes=config.max_body_bytes,
+        upload_prefix="/board/",
+        max_upload_bytes=config.board_max_upload_bytes,
+    )
     return app

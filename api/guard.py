@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 import anyio
-from starlette.responses import JSONResponse
+from starlette.responses import HTMLResponse, JSONResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from linli.api.auth import Unauthorized, authenticate
@@ -24,10 +24,21 @@ OPEN_PATHS: Final = frozenset({"/health"})  # under the prefix: no token (CONTRA
 class Guard:
     """Authenticate, then let through a body of at most `max_body_bytes`."""
 
-    def __init__(self, app: ASGIApp, *, prefix: str, max_body_bytes: int) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        prefix: str,
+        max_body_bytes: int,
+        upload_prefix: str | None = None,
+        max_upload_bytes: int = 0,
+    ) -> None:
         self.app = app
         self.prefix = prefix
         self.max_body_bytes = max_body_bytes
+        # the case board's forms carry photos: their own, larger bound (api/board/)
+        self.upload_prefix = upload_prefix
+        self.max_upload_bytes = max_upload_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Answer 401 or 413 without reading the body, or pass the request on."""
@@ -51,15 +62,19 @@ class Guard:
                 await _answer(scope, receive, send, 401, str(err), {"WWW-Authenticate": "Bearer"})
                 return
             scope.setdefault("state", {})["grant"] = found
+        upload = self.upload_prefix is not None and path.startswith(self.upload_prefix)
+        limit = self.max_upload_bytes if upload else self.max_body_bytes
         length = _header(scope, b"content-length")
         if length is None:
-            await self._buffered(scope, receive, send)
-        elif not length.isdigit() or int(length) > self.max_body_bytes:
-            await _answer(scope, receive, send, 413, self._too_large())
+            await self._buffered(scope, receive, send, limit, upload)
+        elif not length.isdigit() or int(length) > limit:
+            await self._refuse(scope, receive, send, limit, upload)
         else:
             await self.app(scope, receive, send)  # h11 holds the body to its Content-Length
 
-    async def _buffered(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _buffered(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, upload: bool
+    ) -> None:
         """A chunked body (no length said): read up to the limit first, then replay it."""
         parts: list[bytes] = []
         seen = 0
@@ -69,8 +84,8 @@ class Guard:
                 return  # the client went away
             part = message.get("body", b"")
             seen += len(part)
-            if seen > self.max_body_bytes:
-                await _answer(scope, receive, send, 413, self._too_large())
+            if seen > limit:
+                await self._refuse(scope, receive, send, limit, upload)
                 return
             parts.append(part)
             if not message.get("more_body", False):
@@ -87,8 +102,23 @@ class Guard:
 
         await self.app(scope, replay, send)
 
-    def _too_large(self) -> str:
-        return f"the request body is over the {self.max_body_bytes}-byte limit"
+    async def _refuse(
+        self, scope: Scope, receive: Receive, send: Send, limit: int, upload: bool
+    ) -> None:
+        if not upload:
+            detail = f"the request body is over the {limit}-byte limit"
+            await _answer(scope, receive, send, 413, detail)
+            return
+        mb = limit / (1 << 20)
+        page = (  # a person's form: a page they can read, and the way back
+            '<!doctype html><html lang="zh-CN"><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f'<title>提交内容过大</title><h1 id="error">提交内容过大</h1>'
+            f"<p>一次提交最多 {mb:g} MB（照片请少选几张或压缩后再传）。工单没有改变。</p>"
+            '<p><a href="/board/cases">返回我的工单</a></p></html>'
+        )
+        response = HTMLResponse(page, status_code=413, headers={"Connection": "close"})
+        await response(scope, receive, send)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:

@@ -49,6 +49,14 @@ class ApiConfig:
     max_body_bytes: int = 1 << 20  # a JSON body (api/guard.py)
     auth_failures: int = 10  # failed tokens a client may send per window (api/throttle.py)
     auth_window_s: float = 60.0
+    # the case board (api/board/, README "Case board")
+    public_url: str = "http://127.0.0.1:8000"
+    board_secret: str | None = None  # None: the random key kept in the case store
+    board_link_ttl_s: int = 7 * 86_400
+    board_session_ttl_s: int = 12 * 3600
+    board_max_photo_bytes: int = 5 << 20
+    board_max_photos: int = 6
+    board_max_upload_bytes: int = 32 << 20  # a board form's body (api/guard.py)
 
 
 @dataclass(frozen=True, slots=True)

@@ -49,6 +49,7 @@ from linli.ingestion import Ingest
 from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
 from linli.notifying import start_notifier
 from linli.rules.case import CaseState
+from linli.rules.links import STAFF, Claims, sign
 from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 from linli.store import Database
@@ -166,7 +167,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
         argv += [f"--start={sim_start}"]
         sim = spawn_logged(argv, sim_log)
-        _banner(settings, config, sim_log, sim_start, args.speed, stand_ins, policy)
+        overview = overview_link(settings, wiring.board_key(settings.board_secret, db))
+        _banner(settings, config, sim_log, sim_start, args.speed, stand_ins, policy, overview)
         stop = service.wait_for_signal()
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(10):
@@ -195,6 +197,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def overview_link(settings: Settings, key: bytes, now_s: float | None = None) -> str:
+    """The board's overview as a signed staff link (rules/links.py): opening it signs the
+    browser in as staff for the link's lifetime (LINLI_BOARD_LINK_TTL_S)."""
+    now = time.time() if now_s is None else now_s
+    claims = Claims(STAFF, int(now) + settings.board_link_ttl_s, person="演示 staff")
+    return f"{settings.public_url.rstrip('/')}/board/overview?t={sign(key, claims)}"
+
+
 def _banner(
     settings: Settings,
     config: Path,
@@ -203,12 +213,16 @@ def _banner(
     speed: float,
     stand_ins: StandIns,
     policy: RulePolicy,
+    overview: str,
 ) -> None:
     host, port = settings.api_host_port()
     channels = "\n".join("                " + line for line in stand_ins.describe())
     escalate_s = policy.escalation.unacknowledged_s
     print(
         f"""
+case board (工单台) — open this first; it signs this browser in as staff:
+  {overview}
+
 linli demo — Tianxin community (天新社区), {config}
   API docs      http://{host}:{port}/docs   (token: Bearer {settings.admin_token})
   health        http://{host}:{port}/api/v1/health
@@ -219,7 +233,8 @@ linli demo — Tianxin community (天新社区), {config}
                 e.g. curl -G {settings.influx_url}/query --data-urlencode db={settings.influx_db} \\
                        --data-urlencode 'q=SELECT last(laeq) FROM noise GROUP BY site'
   simulator log {sim_log}   (simulated time from {start} at ×{speed:g})
-  links         messages link to {settings.public_url}/board/cases/<id>
+  links         messages link to {settings.public_url}/board/cases/<id>?t=<signed>: each
+                opens its case on the board as the person told (merchant, grid worker, staff)
   channels      local stand-ins (linli/standins/), each message printed as "[demo] ▶":
 {channels}
   escalation    an unacknowledged case climbs a level after {escalate_s} s in this demo

@@ -24,10 +24,11 @@ from linli.community import Community, contacts_of, load_community
 from linli.influx.deliveries import delivery_writer
 from linli.notify.worker import DeliveryWorker
 from linli.rules.engine.telling import ASKED, OutboxTeller
+from linli.rules.links import LinkSigner
 from linli.rules.registry import Registry
 from linli.rules.routing import ChannelType, Directory, Group, NotifyPlan, directory_of
 from linli.settings import Settings
-from linli.wiring import load_policy
+from linli.wiring import board_key, load_policy
 
 log = logging.getLogger(__name__)
 
@@ -95,6 +96,7 @@ def make_teller(db, plan: NotifyPlan, settings: Settings, remind_s: int = 30 * 6
         settings.public_url,
         ZoneInfo(settings.tz),
         remind_s=remind_s,
+        signer=LinkSigner(board_key(settings.board_secret, db), settings.board_link_ttl_s),
     )
 
 

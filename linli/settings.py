@@ -55,6 +55,14 @@ class Settings(BaseSettings):
     api_forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's address
     api_auth_failures: int = Field(default=10, ge=1)  # failed tokens per client per window
     api_auth_window_s: float = Field(default=60.0, gt=0)
+    # The case board (README "Case board"): its signing key (none: a random one kept in
+    # the case store), how long a message's link and a signed-in session last, photos.
+    board_secret: str | None = Field(default=None, min_length=16)
+    board_link_ttl_s: int = Field(default=7 * 86_400, ge=60)
+    board_session_ttl_s: int = Field(default=12 * 3600, ge=60)
+    board_max_photo_bytes: int = Field(default=5 << 20, ge=1024)
+    board_max_photos: int = Field(default=6, ge=1)
+    board_max_upload_bytes: int = Field(default=32 << 20, ge=1024)  # a form's whole body
     # Rejected records (README "Bad input"): kept this long and within this total, the
     # oldest messages evicted first (their counts kept); 0 turns a bound off.
     rejected_retention_days: float = Field(default=30.0, ge=0)

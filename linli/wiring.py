@@ -148,4 +148,17 @@ def api_config(settings: Settings) -> ApiConfig:
         max_body_bytes=settings.api_max_body_bytes,
         auth_failures=settings.api_auth_failures,
         auth_window_s=settings.api_auth_window_s,
+        public_url=settings.public_url,
+        board_secret=settings.board_secret,
+        board_link_ttl_s=settings.board_link_ttl_s,
+        board_session_ttl_s=settings.board_session_ttl_s,
+        board_max_photo_bytes=settings.board_max_photo_bytes,
+        board_max_photos=settings.board_max_photos,
+        board_max_upload_bytes=settings.board_max_upload_bytes,
     )
+
+
+def board_key(secret: str | None, db) -> bytes:  # type: ignore[no-untyped-def]
+    """The board's signing key: LINLI_BOARD_SECRET, else the random one the case store
+    keeps (made once), so every process on one store signs and verifies alike."""
+    return (secret or db.board_key()).encode()

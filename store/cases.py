@@ -20,6 +20,7 @@ from linli.rules.events import Breach
 from linli.rules.judge import SensorState
 from linli.rules.ports import PendingSnapshot, Proof
 from linli.rules.reading import Reading
+from linli.store import board
 from linli.store.errors import NotFound
 from linli.store.outbox import OutboxTx
 from linli.store.rulestate import state_doc, state_of
@@ -465,3 +466,23 @@ class CaseTx:
     def add_deliveries(self, items: Sequence[Delivery]) -> None:
         """Keep deliveries in this transaction (the outbox)."""
         OutboxTx(self.conn).add(items)
+
+    # -- the case board (issue 13) -----------------------------------------------------
+
+    def use_nonce(self, nonce: str, case_id: int, at_ms: int) -> bool:
+        """Record a board form's nonce; False when that form was applied already."""
+        return board.use_nonce(self.conn, nonce, case_id, at_ms)
+
+    def add_photo(
+        self, case_id: int, at_ms: int, actor: str, content_type: str, data: bytes
+    ) -> int:
+        """Keep a photo of a fix with its case; returns its id."""
+        return board.add_photo(self.conn, case_id, at_ms, actor, content_type, data)
+
+    def photos_of(self, case_id: int) -> list[board.PhotoInfo]:
+        """A case's photos, oldest first, without their bytes."""
+        return board.photos_of(self.conn, case_id)
+
+    def photo(self, photo_id: int) -> board.Photo:
+        """One photo with its bytes; raises NotFound."""
+        return board.photo(self.conn, photo_id)

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from linli.rules.registry import Registry, Sensor
 from linli.rules.rejection import ReasonCode, Rejection
-from linli.store import migrate
+from linli.store import board, migrate
 from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
@@ -259,6 +259,26 @@ class Database:
         with self._transaction() as conn:
             if not tokens_repo.revoke_token(conn, token_id):
                 raise NotFound(f"token {token_id} does not exist")
+
+    def token_alive(self, token_id: int, now_ms: int | None = None) -> bool:
+        """Whether an issued token still exists and has not expired (a board session
+        signed in with it ends when it is revoked)."""
+        at_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        with self._reading() as conn:
+            return tokens_repo.token_alive(conn, token_id, at_ms)
+
+    # -- the case board (issue 13) ---------------------------------------------------
+
+    def board_key(self) -> str:
+        """The board's signing key, made once at random and kept here, so every process
+        on this store (the engine's child signing links, the API verifying them) shares it."""
+        with self._transaction() as conn:
+            found = board.secret(conn, board.BOARD_KEY)
+            if found is None:
+                board.make_secret(conn, board.BOARD_KEY)
+                found = board.secret(conn, board.BOARD_KEY)
+        assert found is not None
+        return found
 
     # -- cases (CONTRACT §5) -----------------------------------------------------------
 

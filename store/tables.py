@@ -251,3 +251,37 @@ deliveries = Table(
     Column("done_ms", BigInteger, nullable=True),
     Index("ix_deliveries_state_due", "state", "due_ms"),
 )
+
+# -- the case board (issue 13) --------------------------------------------------------
+
+# Secrets the processes of one store share: the board's signing key (rules/links.py),
+# made once at random unless LINLI_BOARD_SECRET is set, so the engine's child (which
+# signs the links in messages) and the API (which verifies them) agree.
+board_secrets = Table(
+    "board_secrets",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("value", Text, nullable=False),
+)
+
+# Photos of a fix (整改照片), kept with the case; `at_ms` is their timeline entry's.
+case_photos = Table(
+    "case_photos",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("data", LargeBinary, nullable=False),
+)
+
+# Each board form's nonce, used once: a form submitted twice is applied once.
+board_nonces = Table(
+    "board_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("case_id", BigInteger, nullable=False),
+    Column("at_ms", BigInteger, nullable=False, index=True),
+)

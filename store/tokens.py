@@ -94,6 +94,12 @@ def resolve_token(conn: Connection, token: str, now_ms: int) -> Grant | None:
     )
 
 
+def token_alive(conn: Connection, token_id: int, now_ms: int) -> bool:
+    """Whether the token with this id exists and has not expired."""
+    row = conn.execute(select(tokens.c.expires_ms).where(tokens.c.id == token_id)).first()
+    return row is not None and (row.expires_ms is None or now_ms < row.expires_ms)
+
+
 def revoke_token(conn: Connection, token_id: int) -> bool:
     """Delete an issued token; whether there was one with that id."""
     return bool(conn.execute(delete(tokens).where(tokens.c.id == token_id)).rowcount)

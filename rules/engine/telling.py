@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.delivery import Delivery
 from linli.rules.engine.decide import CaseChange
+from linli.rules.links import LinkSigner, with_token
 from linli.rules.localtime import rfc3339
 from linli.rules.messages import LEVEL_NAMES, Facts, local, render
 from linli.rules.ports import CaseTx
@@ -40,6 +41,7 @@ class OutboxTeller:
         *,
         wake: Callable[[], None] | None = None,
         remind_s: int = 30 * 60,
+        signer: LinkSigner | None = None,
     ) -> None:
         self._directory = directory
         self._site_names = site_names
@@ -47,6 +49,8 @@ class OutboxTeller:
         self._tz = tz
         self.wake = wake  # the delivery worker's, when it runs in this process
         self._remind_ms = remind_s * 1000  # rules/policy.Escalation.remind_s; 0: never
+        # each message's link signed for its readers (rules/links.py); None: the bare link
+        self._signer = signer
 
     def link(self, case_id: int | None) -> str:
         """The case on the board (CONTRACT §6)."""
@@ -95,6 +99,10 @@ class OutboxTeller:
         for notice in found:
             key = str(uuid.uuid4())
             webhook = directory.channels.get(notice.channel) is ChannelType.WEBHOOK
+            link = facts.link
+            if self._signer is not None:  # the notice's level decides the link's scope
+                token = self._signer.token(case, notice.levels, at_ms, notice.who)
+                link = with_token(link, token)
             out.append(
                 Delivery(
                     key=key,
@@ -106,10 +114,10 @@ class OutboxTeller:
                     who=notice.who,
                     title=message.title,
                     text=message.text,
-                    link=facts.link,
+                    link=link,
                     created_ms=at_ms,
-                    sms=message.sms,
-                    payload=webhook_body(event, key, at_ms, case, facts.link) if webhook else {},
+                    sms={**message.sms, "link": link},
+                    payload=webhook_body(event, key, at_ms, case, link) if webhook else {},
                     due_ms=at_ms,
                 )
             )

@@ -290,7 +290,7 @@ def test_a_shops_case_reaches_the_merchant_then_the_grid_and_everyone_told_hears
 # -- 2. a channel down for a minute, linli killed and restarted in between ---------------
 
 OUTAGE_S = 60
-LINK = re.compile(r"/board/cases/(\d+)\)")
+LINK = re.compile(r"/board/cases/(\d+)[?)]")  # a signed link: ?t=<token> after the id
 
 
 def heard(pub: Publisher, topic_prefix: str, sensors: list[str], influx: InfluxClient) -> None:

@@ -36,6 +36,9 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
         "timeline",
         "rule_state",
         "deliveries",
+        "board_secrets",
+        "case_photos",
+        "board_nonces",
     }
 
 
