@@ -168,7 +168,8 @@ def test_the_demo_community_on_the_board_overview_list_and_case_page(
     finally:
         assert statuses() == expected, "the overview's states"
     grids = [
-        g.get_attribute("data-grid") for g in browser.find_elements(By.CSS_SELECTOR, "section.grid")
+        g.get_attribute("data-grid") or ""
+        for g in browser.find_elements(By.CSS_SELECTOR, "section.grid")
     ]
     assert sorted(grids) == sorted(g.id for g in community.grid_records())
     pages = {"overview": full_page_png(browser)}
@@ -176,7 +177,7 @@ def test_the_demo_community_on_the_board_overview_list_and_case_page(
     # the case list: both cases, open first, the counts by grid a staff member sees
     browser.get(f"{base}/board/cases")
     listed = [
-        li.get_attribute("data-id")
+        li.get_attribute("data-id") or ""
         for li in browser.find_elements(By.CSS_SELECTOR, "ul#cases li.case")
     ]
     assert sorted(listed) == sorted(str(c["id"]) for c in cases)
