@@ -322,3 +322,37 @@ def test_the_pages_work_with_javascript_off(board: Board, browser_nojs: WebDrive
     eventually(lambda: browser.current_url.startswith(f"{board.base}/board/login"))
     browser.get(f"{board.base}/board/cases/{case['id']}")
     assert browser.current_url.startswith(f"{board.base}/board/login")
+
+
+def test_a_photo_that_is_no_image_is_refused_with_the_note_kept_and_a_double_submit_applies_once(
+    board: Board, browser: WebDriver, tmp_path: Path
+) -> None:
+    case, link = board.new_case()
+    browser.get(link)
+    fake = tmp_path / "fix.png"
+    fake.write_bytes(b"%PDF-1.4 not an image at all")
+    submit(browser, "resolve", "已更换滤网", fake)
+    flash = one(browser, "#flash")
+    assert flash.get_attribute("class") == "error" and flash.text
+    assert state_of(browser) == "open" and board.case(case["id"])["state"] == "open"
+    kept = [
+        t.get_attribute("value")
+        for t in browser.find_elements(By.CSS_SELECTOR, "form.action textarea[name='note']")
+    ]
+    assert "已更换滤网" in kept  # nothing typed is lost
+    # the acknowledge form's fields, posted twice (a double tap, or a resend on a bad line)
+    form = one(browser, "form.action[data-action='acknowledge']")
+    fields = {
+        name: one(form, f"input[name='{name}']").get_attribute("value") or ""
+        for name in ("csrf", "nonce")
+    }
+    with with_cookie(board, browser) as http:
+        body = {**fields, "action": "acknowledge", "note": "收到"}
+        first = http.post(f"/board/cases/{case['id']}/actions", data=body)
+        again = http.post(f"/board/cases/{case['id']}/actions", data=body)
+    assert first.status_code == 303 and again.status_code == 303
+    browser.get(f"{board.base}{again.headers['location']}")
+    assert state_of(browser) == "acknowledged"
+    assert one(browser, "#flash").get_attribute("class") == "ok"  # "already done", not an error
+    detail = board.case(case["id"])
+    assert [e["note"] for e in detail["timeline"] if e["action"] == "acknowledge"] == ["收到"]
