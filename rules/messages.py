@@ -152,9 +152,14 @@ def digest(items: Sequence[Delivery]) -> Digest:
     """One message naming several cases, each with its title and link (issue 11: many
     cases of one group within a short wait become one message; none is dropped)."""
     title = f"【{len(items)} 件工单】{items[0].who}"
-    lines = [f"- {d.title} [#{d.case_id}]({d.link})" for d in items]
+    # Each case's own link without its token (a signed link is ~200 characters: 100 of
+    # them would not fit a robot's 20 KB); the message's link (the first case's, signed)
+    # signs the reader in, and the others open from there.
+    lines = [f"- {d.title} [#{d.case_id}]({d.link.split('?', 1)[0]})" for d in items]
     asks = any(d.event in ASKS for d in items)
-    lines += ["", "请逐一打开工单，签收并处理。" if asks else FOR_INFORMATION]
+    signed = "?t=" in items[0].link
+    hint = "请点「查看工单」登录后逐一签收并处理。" if signed else "请逐一打开工单，签收并处理。"
+    lines += ["", hint if asks else FOR_INFORMATION]
     sms = {
         "event": f"{len(items)} 件工单",
         "site": _short(items[0].who),

@@ -618,3 +618,47 @@ def test_the_demos_overview_link_signs_in_as_staff(make_client, registry, settin
     assert TestClient(client.app).get(f"/board/overview?t={case_token}").status_code == 403
     token = parse_qs(urlsplit(link).query)["t"][0]
     assert TestClient(client.app).get(f"/board/cases/1?t={token}").status_code == 403
+
+
+def test_a_digest_names_each_case_by_its_bare_link_and_signs_the_messages_own(registry):
+    """100 signed links (~200 characters each) would not fit a robot's 20 KB: a digest's
+    lines carry the bare links, and its own link (the first case's) is the signed one."""
+    from linli.rules.delivery import Delivery
+    from linli.rules.messages import digest
+
+    signer = LinkSigner(key_of(registry))
+    now = time.time_ns() // 1_000_000
+    items = []
+    for i in range(100):
+        case = Case(
+            "p001", "g1", "device_offline", CaseKind.DEVICE, None, "设备离线", now, id=i + 1
+        )
+        token = signer.token(case, (Level.GRID_WORKER,), now, "东网格 网格员")
+        link = f"http://testserver/board/cases/{i + 1}?t={token}"
+        items.append(
+            Delivery(f"k{i}", i + 1, "case.opened", "ding", (), (Level.GRID_WORKER,), "东网格 网格员",
+                     f"【新工单】红街公寓{i}幢: 设备离线 sensor offline", "", link, now)
+        )  # fmt: skip
+    d = digest(items)
+    assert d.link == items[0].link and "?t=" in d.link
+    assert "?t=" not in d.text and "(http://testserver/board/cases/57)" in d.text
+    assert len(d.text.encode()) < 20_000
+    assert verify(key_of(registry), parse_qs(urlsplit(d.link).query)["t"][0], time.time()).case == 1
+
+
+def test_the_cookie_is_secure_when_the_public_url_is_https(settings, registry, influx, tokens):
+    from linli.api.app import create_app
+    from linli.wiring import api_config
+
+    https = settings.model_copy(update={"public_url": "https://linli.example"})
+    client = TestClient(create_app(api_config(https), registry, influx, lambda: True))
+    staff = tokens["staff"]["Authorization"].removeprefix("Bearer ")
+    answer = client.post("/board/login", data={"token": staff}, follow_redirects=False)
+    assert answer.status_code == 303 and answer.headers["location"] == "/board/overview"
+    cookie = answer.headers["set-cookie"]
+    assert "Secure" in cookie and "HttpOnly" in cookie
+    # the sign-in's `next` is only ever a board page of this site
+    answer = client.post(
+        "/board/login", data={"token": staff, "next": "//evil.example/x"}, follow_redirects=False
+    )
+    assert answer.headers["location"] == "/board/overview"
