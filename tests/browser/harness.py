@@ -151,12 +151,16 @@ def fume_breach(now_ms: int, n: int = 14) -> dict[str, Any]:
 
 
 def community() -> File:
-    """The shops, each merchant told on the one DingTalk robot; a quiet probe building."""
+    """The shops, each merchant told on a robot channel of its own (one stand-in behind
+    them all: a robot's channel sends what is due at once as one digest, which signs only
+    its first case's link), and a quiet probe building."""
     return File(
         rules={"escalate_unacknowledged_s": 3600, "escalate_unresolved_s": [7200, 14400]},
-        channels=[{"id": "ding-shop", "type": "dingtalk", "url": "env:BT_DING_URL"}],
-        shops=[(site, name, ["ding-shop"]) for site, name in SHOPS],
-        merchant_channels={"ding-shop": "phone"},
+        channels=[
+            {"id": f"ding-{site}", "type": "dingtalk", "url": "env:BT_DING_URL"}
+            for site, _ in SHOPS
+        ],
+        shops=[(site, name, [f"ding-{site}"]) for site, name in SHOPS],
         residential=["probe"],
     )
 
