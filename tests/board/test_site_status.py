@@ -31,7 +31,7 @@ def _status(recent: tuple[Reading, ...]) -> str:
 
 def test_the_newest_reading_by_time_decides_not_the_last_received() -> None:
     # a device catching up: its newest reading (over the limit) came first, older ones after
-    newest_first = (_reading(NOON_MS, 62.6), _reading(NOON_MS - 120_000, 40.2))
+    newest_first: tuple[Reading, ...] = (_reading(NOON_MS, 62.6), _reading(NOON_MS - 120_000, 40.2))
     newest_first += (_reading(NOON_MS - 60_000, 41.0),)
     assert _status(newest_first) == OVER
     assert _status(tuple(reversed(newest_first))) == OVER
