@@ -6,6 +6,7 @@ from typing import Any, Final
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from linli.api.params import TIME_PATTERN
 from linli.rules.complaint import MAX_ADDRESS_CHARS, MAX_TEXT_CHARS, Priority, Source
 from linli.rules.corroboration import Verdict
 from linli.rules.reading import SensorKind
@@ -32,10 +33,19 @@ class ComplaintIn(BaseModel):
     address: str | None = Field(default=None, max_length=MAX_ADDRESS_CHARS)
     kind: SensorKind
     from_: str | None = Field(
-        default=None, alias="from", max_length=_TIME_CHARS, description="RFC 3339; none: now"
+        default=None,
+        alias="from",
+        max_length=_TIME_CHARS,
+        json_schema_extra={"pattern": TIME_PATTERN},
+        description="RFC 3339 or epoch ms; none: now",
     )
-    to: str | None = Field(default=None, max_length=_TIME_CHARS, description="RFC 3339 | null")
-    text: str = Field(max_length=MAX_TEXT_CHARS)
+    to: str | None = Field(
+        default=None,
+        max_length=_TIME_CHARS,
+        json_schema_extra={"pattern": TIME_PATTERN},
+        description="RFC 3339 or epoch ms | null",
+    )
+    text: str = Field(min_length=1, max_length=MAX_TEXT_CHARS)
     source: Source
     external_id: str | None = Field(default=None, min_length=1, max_length=128)
     contact: ContactIn | None = None

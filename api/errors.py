@@ -21,7 +21,7 @@ from starlette.routing import Match
 
 from linli.api.telemetry import RangeTooLarge
 from linli.influx.client import InfluxError, InfluxUnavailable
-from linli.store import Dangling, Duplicate, Invalid, NotFound, StoreError
+from linli.store import Dangling, Duplicate, Invalid, NotFound, StateConflict, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +50,10 @@ GUARDED: Final[dict[int | str, dict[str, Any]]] = {
 CREATING: Final[dict[int | str, dict[str, Any]]] = {
     409: _documented(409, "an entry with this id exists already, or one it names does not"),
 }
+# Routes that act on a case: its state may not allow the action now.
+ACTING: Final[dict[int | str, dict[str, Any]]] = {
+    409: _documented(409, "the case's state does not allow this now: the sentence says why"),
+}
 # Routes that change or issue: a grid or site named may not exist (yet).
 REFERRING: Final[dict[int | str, dict[str, Any]]] = {
     409: _documented(409, "a grid or site it names does not exist"),
@@ -64,6 +68,7 @@ _STATUS: Final[tuple[tuple[type[Exception], int, str | None], ...]] = (
     (NotFound, status.HTTP_404_NOT_FOUND, None),
     (Duplicate, status.HTTP_409_CONFLICT, None),
     (Dangling, status.HTTP_409_CONFLICT, None),
+    (StateConflict, status.HTTP_409_CONFLICT, None),
     (Invalid, status.HTTP_422_UNPROCESSABLE_CONTENT, None),
     (RangeTooLarge, status.HTTP_422_UNPROCESSABLE_CONTENT, None),
     (StoreError, status.HTTP_503_SERVICE_UNAVAILABLE, _STORE_NEUTRAL),

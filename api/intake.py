@@ -40,7 +40,7 @@ from linli.rules.corroboration import Corroboration, Verdict, corroborate
 from linli.rules.engine.decide import CaseChange
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import Registry, Sensor, Site
-from linli.store import Duplicate, Invalid, NotFound, Role
+from linli.store import Duplicate, Invalid, NotFound, Role, StateConflict
 from linli.store.complaints import ComplaintRecord, ComplaintTx, NewComplaint
 
 log = logging.getLogger(__name__)
@@ -325,12 +325,12 @@ def followup(
         record = tx.complaint(complaint_id)
         in_scope(scope, record)
         if record.case_id is None:
-            raise Invalid(f"complaint {complaint_id} is on no case: there is nothing to rate")
+            raise StateConflict(f"complaint {complaint_id} is on no case: there is nothing to rate")
         case = tx.get(record.case_id)
         if nonce is not None and not tx.use_nonce(nonce, record.case_id, at):
             raise Duplicate(f"this follow-up form was applied already ({record.reference})")
         if case.state not in (CaseState.RESOLVED, CaseState.CLOSED):
-            raise Invalid(
+            raise StateConflict(
                 f"complaint {complaint_id}: its case {case.id} is {case.state}; the follow-up "
                 "comes after it is resolved"
             )
@@ -342,7 +342,7 @@ def followup(
             try:
                 moved, entry = apply(case, action, at, _actor(scope), text)
             except IllegalTransition as err:
-                raise Invalid(str(err)) from err
+                raise StateConflict(str(err)) from err
             tx.update_case(moved, entry)
             _tell(services, tx, [CaseChange(moved, entry)])
         else:

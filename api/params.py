@@ -49,6 +49,8 @@ IdQuery = Annotated[str | None, Query(max_length=ID_LEN)]
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID)]
+# a row's id in a query (a complaint's case, say): the same bounds
+RowIdQuery = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID)]
 TimeQuery = Annotated[str | None, Query(**TIME)]
 
 

@@ -1,7 +1,14 @@
 """The relational store (SQLAlchemy 2): registry, rejected records and API tokens."""
 
 from linli.store.database import Database
-from linli.store.errors import Dangling, Duplicate, Invalid, NotFound, StoreError
+from linli.store.errors import (
+    Dangling,
+    Duplicate,
+    Invalid,
+    NotFound,
+    StateConflict,
+    StoreError,
+)
 from linli.store.records import (
     GridRecord,
     RejectedMessage,
@@ -27,6 +34,7 @@ __all__ = [
     "RejectionRecord",
     "Role",
     "SiteRecord",
+    "StateConflict",
     "StoreError",
     "StoredRejection",
 ]

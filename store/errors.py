@@ -23,3 +23,9 @@ class Dangling(Invalid):
     """The entry names a grid or site that does not exist (yet): the same request
     succeeds once it does, so the API answers 409 (a conflict with the registry's
     state), not 422 (a request that is wrong in itself)."""
+
+
+class StateConflict(Invalid):
+    """The case's (or complaint's) state does not allow this now (acknowledging an
+    acknowledged case, rating a complaint whose case is not resolved): the request is
+    right in itself, so the API answers 409, not 422."""

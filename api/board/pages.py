@@ -377,7 +377,7 @@ def site_status(
         recent = states[sensor].recent
         if not recent:
             continue
-        r = recent[-1]
+        r = max(recent, key=lambda reading: reading.ts_ms)  # kept as received, not by time
         if kinds.get(sensor) is SensorKind.NOISE and "laeq" in r.metrics:
             limit = limits.noise_in_force(policy.calendar, r.ts_ms, r.period_s).value
             value = float(r.metrics["laeq"])

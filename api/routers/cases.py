@@ -8,13 +8,14 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from linli.api.case_schemas import ActionIn, CaseDetailOut, CaseOut, CasePage
+from linli.api.errors import ACTING
 from linli.api.params import TIME, IdQuery, Limit, Offset, RowId, parse_time_ms
 from linli.api.permissions import require_action
 from linli.api.scope import Scope, ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.case import CaseKind, CaseState, IllegalTransition, apply
 from linli.rules.engine.decide import CaseChange
-from linli.store import Invalid, NotFound, Role
+from linli.store import NotFound, Role, StateConflict
 from linli.store.cases import CaseDetail
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -84,7 +85,7 @@ def get_case(case_id: RowId, scope: ScopeDep, services: ServicesDep) -> CaseDeta
     return _detail_out(detail)
 
 
-@router.post("/{case_id}/actions")
+@router.post("/{case_id}/actions", responses=ACTING)
 def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
     """acknowledge, start, resolve, close, reopen or comment; the timeline records who."""
     actor = scope.grant.note or scope.grant.role.value
@@ -97,7 +98,7 @@ def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) 
         try:
             moved, entry = apply(case, body.action, time.time_ns() // 1_000_000, actor, body.note)
         except IllegalTransition as err:
-            raise Invalid(str(err)) from err
+            raise StateConflict(str(err)) from err
         tx.update_case(moved, entry)
         for teller in services.tellers:  # in the transaction: told, or not changed at all
             teller.tell(tx, [CaseChange(moved, entry)])

@@ -12,8 +12,8 @@ from linli.api.complaint_schemas import (
     ComplaintPage,
     FollowupIn,
 )
-from linli.api.errors import CREATING
-from linli.api.params import IdQuery, Limit, Offset, RowId, parse_time_ms
+from linli.api.errors import ACTING, CREATING
+from linli.api.params import IdQuery, Limit, Offset, RowId, RowIdQuery, parse_time_ms
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.corroboration import Verdict
@@ -46,7 +46,7 @@ def list_complaints(
     scope: ScopeDep,
     services: ServicesDep,
     site: IdQuery = None,
-    case: int | None = None,
+    case: RowIdQuery = None,
     verdict: Verdict | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
@@ -75,7 +75,7 @@ def get_complaint(
         return ComplaintDetailOut.model_validate(intake.view(services, tx, record, readings=True))
 
 
-@router.post("/{complaint_id}/followup")
+@router.post("/{complaint_id}/followup", responses=ACTING)
 def followup(
     complaint_id: RowId, body: FollowupIn, scope: ScopeDep, services: ServicesDep
 ) -> ComplaintOut:

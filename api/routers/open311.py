@@ -210,7 +210,33 @@ def _in_scope(scope: Scope, record: ComplaintRecord) -> bool:
     return True
 
 
-@router.post("/requests.json", status_code=201)
+# The POST's fields as GeoReport v2 names them, form-encoded (JSON is taken too).
+_REQUEST_FORM: Final[dict[str, Any]] = {
+    "type": "object",
+    "required": ["service_code", "description"],
+    "properties": {
+        "api_key": {"type": "string", "maxLength": 200},
+        "service_code": {"type": "string", "enum": [s["service_code"] for s in SERVICES]},
+        "description": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT_CHARS},
+        "address_string": {"type": "string", "maxLength": MAX_ADDRESS_CHARS},
+        "address_id": {"type": "string", "maxLength": 64},
+        "first_name": {"type": "string", "maxLength": 50},
+        "last_name": {"type": "string", "maxLength": 50},
+        "phone": {"type": "string", "maxLength": 40},
+    },
+}
+
+
+@router.post(
+    "/requests.json",
+    status_code=201,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/x-www-form-urlencoded": {"schema": _REQUEST_FORM}},
+        }
+    },
+)
 async def post_request(request: Request) -> Any:
     """A city platform's request: a complaint with source `open311`."""
     params = await _form(request)

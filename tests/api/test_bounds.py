@@ -62,6 +62,9 @@ QUERIES = [
         id="a backtest to of 30 digits",
     ),
     pytest.param("/api/v1/cases?site=" + "s" * 65, "query.site", id="a site filter of 65 chars"),
+    pytest.param(f"/api/v1/complaints?case=-{BIG}", "query.case", id="complaints of case -10^20"),
+    pytest.param(f"/api/v1/complaints?case={BIG}", "query.case", id="complaints of case 10^20"),
+    pytest.param(f"/api/v1/complaints/{BIG}", "path.complaint_id", id="complaint id 10^20"),
 ]
 
 

@@ -51,7 +51,7 @@ def test_case_list_detail_and_actions(client, tokens, registry):
         "acknowledge", "merchant:rest-1", "收到",
     )  # fmt: skip
     again = client.post(url, json={"action": "acknowledge"}, headers=tokens["staff"])
-    assert again.status_code == 422
+    assert again.status_code == 409
     assert "cannot acknowledge a case that is acknowledged" in again.json()["detail"]
     assert client.post(url, json={"action": "escalate"}, headers=tokens["staff"]).status_code == 422
 

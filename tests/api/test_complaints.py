@@ -552,7 +552,7 @@ def test_a_follow_up_not_satisfied_reopens_the_case_and_is_told(linli):
         f"/api/v1/complaints/{got['id']}/followup", json={"satisfied": True},
         headers=linli.h["grid_worker"],
     )  # fmt: skip
-    assert early.status_code == 422 and "after it is resolved" in early.json()["detail"]
+    assert early.status_code == 409 and "after it is resolved" in early.json()["detail"]
     linli.client.post(f"/api/v1/cases/{case_id}/actions",
                       json={"action": "resolve", "note": "已劝导"}, headers=linli.h["grid_worker"])  # fmt: skip
     shown = linli.client.get(f"/api/v1/complaints/{got['id']}", headers=linli.h["staff"]).json()

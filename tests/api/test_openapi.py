@@ -36,6 +36,8 @@ def test_every_guarded_operation_documents_its_errors_as_one_sentence(client: Te
             ("PATCH", "/api/v1/sensors/{sensor_id}"),
             ("POST", "/api/v1/tokens"),
             ("POST", "/api/v1/complaints"),
+            ("POST", "/api/v1/cases/{case_id}/actions"),
+            ("POST", "/api/v1/complaints/{complaint_id}/followup"),
         }
         assert ("409" in codes) == conflicts, (method, path)
         for code in GUARDED:
