@@ -226,6 +226,8 @@ async def file_complaint(request: Request) -> Response:
     try:
         intake.in_scope(Scope(session.grant, svc.db), record)
     except NotFound:
+        if record.site is not None:  # never: the intake files only in the filer's scope
+            return _not_found(session, "投诉")
         # an address matching none of the filer's sites: kept for the whole community's
         # readers (CONTRACT §5), so its page is this answer, not a later one
         return _shown(svc, session, record, ("ok", FILED_TEXT[ok]), 201 if first else 200)
