@@ -40,7 +40,7 @@ from linli.rules.corroboration import Corroboration, Verdict, corroborate
 from linli.rules.engine.decide import CaseChange
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import Registry, Sensor, Site
-from linli.store import Invalid, NotFound, Role, StateConflict
+from linli.store import Duplicate, Invalid, NotFound, Role, StateConflict
 from linli.store.complaints import ComplaintRecord, ComplaintTx, NewComplaint
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,8 @@ class Intake:
     to_ms: int | None = None
     external_id: str | None = None
     contact: dict[str, Any] | None = None
+    # a board form's nonce: the same form sent twice is one complaint, whatever the clock
+    request_id: str | None = None
 
 
 def now_ms() -> int:
@@ -85,10 +87,25 @@ def require_creator(scope: Scope) -> None:
 def fingerprint(intake: Intake, from_ms: int, to_ms: int) -> str:
     """The request's identity: the same body about the same window is one complaint (a
     unique column). A "now" complaint's window is whole minutes (rules/complaint.py
-    `window_of`): the same words again a minute later are a complaint of their own."""
+    `window_of`): the same words again a minute later are a complaint of their own. A
+    board form's complaint is its form (`request_id`): sent twice, it is kept once."""
+    if intake.request_id is not None:
+        return request_fingerprint(intake.request_id)
     doc = dataclasses.asdict(intake)
+    del doc["request_id"]
     doc.update(kind=intake.kind.value, from_ms=from_ms, to_ms=to_ms)
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def request_fingerprint(request_id: str) -> str:
+    """The identity of a board form's complaint (api/board/complaints.py)."""
+    return hashlib.sha256(f"board-form|{request_id}".encode()).hexdigest()
+
+
+def by_request(services: Services, request_id: str) -> ComplaintRecord | None:
+    """The complaint a board form filed already, if it did."""
+    with services.db.complaints() as tx:
+        return tx.by_fingerprint(request_fingerprint(request_id))
 
 
 def _site_of(scope: Scope, intake: Intake) -> Site | None:
@@ -292,10 +309,16 @@ def in_scope(scope: Scope, record: ComplaintRecord) -> None:
 
 
 def followup(
-    services: Services, scope: Scope, complaint_id: int, satisfied: bool, note: str
+    services: Services,
+    scope: Scope,
+    complaint_id: int,
+    satisfied: bool,
+    note: str,
+    nonce: str | None = None,
 ) -> ComplaintRecord:
     """The follow-up call's rating (回访) once the case is resolved; "not satisfied"
-    reopens the case (a closed one cannot be: a new complaint case takes the complaint)."""
+    reopens the case (a closed one cannot be: a new complaint case takes the complaint).
+    A board form's `nonce` is kept with it: the same form again raises Duplicate."""
     require_creator(scope)
     at = now_ms()
     with services.db.complaints() as tx:
@@ -304,6 +327,8 @@ def followup(
         if record.case_id is None:
             raise StateConflict(f"complaint {complaint_id} is on no case: there is nothing to rate")
         case = tx.get(record.case_id)
+        if nonce is not None and not tx.use_nonce(nonce, record.case_id, at):
+            raise Duplicate(f"this follow-up form was applied already ({record.reference})")
         if case.state not in (CaseState.RESOLVED, CaseState.CLOSED):
             raise StateConflict(
                 f"complaint {complaint_id}: its case {case.id} is {case.state}; the follow-up "

@@ -177,6 +177,13 @@ class ComplaintTx(CaseTx):
             raise NotFound(f"complaint {complaint_id} does not exist")
         return _record(row._mapping)
 
+    def by_fingerprint(self, fingerprint: str) -> ComplaintRecord | None:
+        """The complaint kept for a request (its `fingerprint`), if any."""
+        row = self.conn.execute(
+            select(complaints).where(complaints.c.fingerprint == fingerprint)
+        ).first()
+        return None if row is None else _record(row._mapping)
+
     def by_external(self, source: str, external_id: str) -> ComplaintRecord | None:
         """The first complaint of an outside id, if any."""
         row = self.conn.execute(

@@ -17,7 +17,7 @@ from linli.rules.case import LADDER, TRANSITIONS, Action, Case, CaseState, Level
 from linli.rules.events import RuleId
 from linli.rules.judge import SensorState
 from linli.rules.limits import Period
-from linli.rules.messages import LEVEL_NAMES, Facts, measured_line, window_line
+from linli.rules.messages import LEVEL_NAMES, Facts, local, measured_line, window_line
 from linli.rules.policy import Escalation, RulePolicy, SiteLimits
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import Site
@@ -123,6 +123,39 @@ def next_escalation(case: Case, escalation: Escalation, now_ms: int) -> str | No
         else "未办结"
     )
     return f"{duration_text(left_ms)}后{why}将升级至{target}"
+
+
+@dataclass(frozen=True, slots=True)
+class DeadlineText:
+    """A complaint case's time limit as the board shows it: a countdown, or overdue."""
+
+    which: str  # "sign" (签收) or "handle" (办结)
+    text: str
+    overdue: bool
+
+
+def deadlines(case: Case, now_ms: int, tz: ZoneInfo) -> list[DeadlineText]:
+    """A complaint case's sign-for and handle-by deadlines (`sign_by_ms`, `handle_by_ms`:
+    rules/complaint.py, handling counted in working days by rules/workdays.py) still
+    running: signing for it until it is acknowledged, handling it until it is resolved."""
+    if case.state not in ACTIVE:
+        return []
+    out: list[DeadlineText] = []
+    limits = (
+        ("sign", "签收", case.sign_by_ms if case.acknowledged_ms is None else None, ""),
+        ("handle", "办结", case.handle_by_ms, "，按工作日计"),
+    )
+    for which, verb, due_ms, note in limits:
+        if due_ms is None:
+            continue
+        left = due_ms - now_ms
+        due = local(due_ms, tz)
+        if left > 0:
+            text = f"{verb}时限：还剩 {duration_text(left)}（{due} 前{note}）"
+        else:
+            text = f"{verb}已超时 {duration_text(-left)}（时限 {due}{note}）"
+        out.append(DeadlineText(which, text, left <= 0))
+    return out
 
 
 def allowed_actions(role: Role, state: CaseState) -> list[Action]:
@@ -359,6 +392,24 @@ def site_status(
                 over.append(sensor)
     detail = "；".join(latest_texts) or "暂无读数"
     return SiteNow(site, OVER if over else OK, detail, tuple(cases))
+
+
+# -- complaints ------------------------------------------------------------------------
+
+SOURCE_NAMES: Final = {
+    "walk_in": "来访",
+    "phone": "电话",
+    "12345": "12345 热线",
+    "web": "网上",
+    "open311": "城市平台（Open311）",
+}
+VERDICT_NAMES: Final = {
+    "corroborated": "属实（监测数据支持）",
+    "not_corroborated": "监测数据未超标（需现场核查）",
+    "no_coverage": "无监测覆盖（需现场核查）",
+    "data_gap": "监测数据不足（需现场核查）",
+}
+PRIORITY_NAMES: Final = {"normal": "普通", "high": "高", "urgent": "紧急"}
 
 
 def level_name(level: Level | str) -> str:

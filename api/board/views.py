@@ -40,6 +40,7 @@ from linli.rules.case import (
     IllegalTransition,
     apply,
 )
+from linli.rules.complaint import MAX_TEXT_CHARS, priority
 from linli.rules.engine.decide import CaseChange
 from linli.rules.links import BadLink, verify
 from linli.rules.messages import local
@@ -61,6 +62,10 @@ ENV.globals.update(
     rule_name=pages.rule_name,
     level_name=pages.level_name,
     status_name=pages.STATUS_NAMES,
+    source_name=lambda s: pages.SOURCE_NAMES.get(s, s),
+    verdict_name=lambda v: pages.VERDICT_NAMES.get(v, v),
+    state_name_of=lambda v: pages.STATE_NAMES.get(CaseState(v), v) if v else "",
+    priority_name=pages.PRIORITY_NAMES,
 )
 # No script runs on a board page; inline SVG and styles from linli only.
 HEADERS: Final = {
@@ -74,6 +79,7 @@ HEADERS: Final = {
 }
 NONCE: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
 LIST_CLOSED: Final = 50  # closed cases shown under the others
+COMPLAINTS_SHOWN: Final = 200  # a case's complaints on its page, newest first
 OK_TEXT: Final = {
     Action.ACKNOWLEDGE: "已签收。",
     Action.START: "已开始处置。",
@@ -83,6 +89,11 @@ OK_TEXT: Final = {
     Action.CLOSE: "工单已结案。",
 }
 DUPLICATE_TEXT: Final = "这次提交已经处理过了（重复提交只生效一次）。"
+FOLLOWUP_TEXT: Final = {  # after a follow-up call's form (api/board/complaints.py)
+    "followup_satisfied": "回访已记录：满意。",
+    "followup_unsatisfied": "回访已记录：不满意，工单已重新打开。",
+    "followup_new_case": "回访已记录：不满意。原工单已结案，投诉已转入这件工单。",
+}
 
 
 def _tz(svc: Services) -> ZoneInfo:
@@ -293,6 +304,7 @@ def case_list(
     site = site or None
     grid = grid or None
     now = _now_ms()
+    tz = _tz(svc)
 
     def keep(c: Case) -> bool:
         return (
@@ -327,6 +339,7 @@ def case_list(
             "site_name": names.get(c.site, c.site),
             "age": pages.duration_text(now - c.opened_ms),
             "countdown": pages.next_escalation(c, svc.policy.escalation, now),
+            "deadlines": pages.deadlines(c, now, tz),
         }
         for c in shown
     ]
@@ -375,6 +388,8 @@ def case_page(
         flash = None
         if ok == "dup":
             flash = ("ok", DUPLICATE_TEXT)
+        elif ok in FOLLOWUP_TEXT:
+            flash = ("ok", FOLLOWUP_TEXT[ok])
         elif ok is not None:
             try:
                 flash = ("ok", OK_TEXT[Action(ok)])
@@ -418,6 +433,8 @@ def _case_view(
         photos = tx.photos_of(case_id)
     with svc.db.outbox() as box:
         told = box.of_case(case_id)
+    with svc.db.complaints() as ctx:
+        complaints, _ = ctx.list_complaints(case_id=case_id, limit=COMPLAINTS_SHOWN)
     case = detail.case
     tz = _tz(svc)
     now = _now_ms()
@@ -474,6 +491,12 @@ def _case_view(
         actions=actions,
         age=pages.duration_text(now - case.opened_ms),
         countdown=pages.next_escalation(case, svc.policy.escalation, now),
+        deadlines=pages.deadlines(case, now, tz),
+        complaints=complaints,
+        priority=priority(case.complaints).value,
+        may_rate=session.grant.role is not Role.MERCHANT
+        and case.state in (CaseState.RESOLVED, CaseState.CLOSED),
+        text_chars=MAX_TEXT_CHARS,
         flash=flash,
         nonce=secrets.token_urlsafe(16),
         kept=kept,
