@@ -54,13 +54,26 @@ class Recorder:
         with self._lock:
             self.messages.append((message.topic, bytes(message.payload), bool(message.retain)))
 
-    def by_sensor(self, kind: str) -> dict[str, list[tuple[bytes, bool]]]:
-        """Messages on `{prefix}/{sensor}/{kind}`, per sensor, in arrival order."""
+    def by_sensor(
+        self, kind: str, *, distinct: bool = False
+    ) -> dict[str, list[tuple[bytes, bool]]]:
+        """Messages on `{prefix}/{sensor}/{kind}`, per sensor, in arrival order.
+
+        `distinct`: each payload once. QoS 1 is at least once: a message in flight when a
+        device's connection drops is sent again once it reconnects, so the broker may
+        forward it twice; telemetry payloads are unique (their seq), so the distinct ones
+        are exactly what the fleet published."""
         out: dict[str, list[tuple[bytes, bool]]] = defaultdict(list)
+        seen: set[tuple[str, bytes]] = set()
         with self._lock:
             for topic, payload, retain in self.messages:
-                if topic.endswith("/" + kind):
-                    out[topic.split("/")[-2]].append((payload, retain))
+                if not topic.endswith("/" + kind):
+                    continue
+                if distinct:
+                    if (topic, payload) in seen:
+                        continue
+                    seen.add((topic, payload))
+                out[topic.split("/")[-2]].append((payload, retain))
         return out
 
     def wait_for(self, done: Any) -> None:
@@ -152,9 +165,12 @@ def test_fleet_end_to_end(mqtt_url: str, topic_prefix: str, connections: str) ->
         0,
     )
     recorder.wait_for(
-        lambda r: sum(len(v) for v in r.by_sensor("telemetry").values()) >= counters.messages
+        lambda r: (
+            sum(len(v) for v in r.by_sensor("telemetry", distinct=True).values())
+            >= counters.messages
+        )
     )
-    telemetry = recorder.by_sensor("telemetry")
+    telemetry = recorder.by_sensor("telemetry", distinct=True)
     assert sum(len(v) for v in telemetry.values()) == counters.messages
     assert set(telemetry) == {s.id for s in sensors}
 
