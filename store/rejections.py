@@ -181,22 +181,33 @@ def list_rejections(
     limit: int = 100,
     offset: int = 0,
 ) -> list[StoredRejection]:
-    """Rejected records, newest first; `since_ms` inclusive, `until_ms` exclusive."""
-    where = _filters(sensor, reason, since_ms, until_ms, sensors)
-    query = (
-        select(
-            rejections,
-            rejected_messages.c.topic,
-            rejected_messages.c.payload,
-            rejected_messages.c.payload_size,
-        )
-        .join(rejected_messages, rejected_messages.c.id == rejections.c.message_id)
-        .where(*where)
-        .order_by(rejections.c.received_ms.desc(), rejections.c.id.desc())
-        .limit(limit)
-        .offset(offset)
+    """Rejected records, newest first, each with its message's payload: `list_rejection_page`
+    with the payload joined back onto every record; `since_ms` inclusive, `until_ms` exclusive."""
+    records, messages = list_rejection_page(
+        conn,
+        sensor=sensor,
+        reason=reason,
+        since_ms=since_ms,
+        until_ms=until_ms,
+        sensors=sensors,
+        limit=limit,
+        offset=offset,
     )
-    return [_stored(row._mapping) for row in conn.execute(query)]
+    heads = {m.id: m for m in messages}
+    return [
+        StoredRejection(
+            id=r.id,
+            topic=r.topic,
+            sensor=r.sensor,
+            received_ms=r.received_ms,
+            reason=r.reason,
+            detail=r.detail,
+            index=r.index,
+            payload=heads[r.message_id].payload,
+            payload_size=heads[r.message_id].payload_size,
+        )
+        for r in records
+    ]
 
 
 def list_rejection_page(
@@ -210,8 +221,8 @@ def list_rejection_page(
     limit: int = 100,
     offset: int = 0,
 ) -> tuple[list[RejectionRecord], list[RejectedMessage]]:
-    """Like `list_rejections`, but each message's payload read once, beside the records
-    that refer to it (a batch of 1,000 bad elements shares one 64 KiB head; issue 12)."""
+    """Rejected records, newest first, and each message's payload read once, beside the
+    records that refer to it (a batch of 1,000 bad elements shares one 64 KiB head; issue 12)."""
     where = _filters(sensor, reason, since_ms, until_ms, sensors)
     query = (
         select(rejections, rejected_messages.c.topic)
@@ -294,17 +305,3 @@ def _filters(
     if sensors is not None:
         where.append(rejections.c.sensor.in_(list(sensors)))
     return where
-
-
-def _stored(m: Any) -> StoredRejection:
-    return StoredRejection(
-        id=int(m["id"]),
-        topic=m["topic"],
-        sensor=m["sensor"],
-        received_ms=int(m["received_ms"]),
-        reason=ReasonCode(m["reason"]),
-        detail=m["detail"],
-        index=m["batch_index"],
-        payload=bytes(m["payload"]),
-        payload_size=int(m["payload_size"]),
-    )
