@@ -22,10 +22,11 @@ from typing import Any
 
 import orjson
 
+from linli.api import acting
 from linli.api.scope import Scope
 from linli.api.services import Services
 from linli.influx.history import InfluxHistory
-from linli.rules.case import Action, Case, CaseKind, CaseState, IllegalTransition, apply, open_case
+from linli.rules.case import Action, Case, CaseKind, CaseState, apply, open_case
 from linli.rules.complaint import (
     WindowError,
     complaint_case,
@@ -241,11 +242,6 @@ def _note(kept: ComplaintRecord, judged: Corroboration) -> str:
     )
 
 
-def _tell(services: Services, tx: ComplaintTx, changes: Sequence[CaseChange]) -> None:
-    for teller in services.tellers:  # in the transaction: told, or not changed at all
-        teller.tell(tx, changes)
-
-
 def _open(
     services: Services,
     tx: ComplaintTx,
@@ -271,7 +267,7 @@ def _open(
     assert stored.id is not None
     tx.add_timeline(stored.id, entry)
     tx.add_complaint_evidence(stored.id, judged, stored.rule, at_ms)
-    _tell(services, tx, [CaseChange(stored, entry)])
+    acting.tell(services, tx, [CaseChange(stored, entry)])
     return stored.id
 
 
@@ -294,7 +290,7 @@ def _join(
     tx.update_case(moved, entry)
     if case.kind is CaseKind.COMPLAINT:
         tx.add_complaint_evidence(case.id, judged, case.rule, kept.received_ms)
-    _tell(services, tx, [CaseChange(moved, entry)])
+    acting.tell(services, tx, [CaseChange(moved, entry)])
 
 
 # -- closing the loop ---------------------------------------------------------------------
@@ -339,12 +335,7 @@ def followup(
         text = f"回访 {record.reference}: {words}. {note}".strip()
         if satisfied or case.state is CaseState.RESOLVED:
             action = Action.COMMENT if satisfied else Action.REOPEN
-            try:
-                moved, entry = apply(case, action, at, _actor(scope), text)
-            except IllegalTransition as err:
-                raise StateConflict(str(err)) from err
-            tx.update_case(moved, entry)
-            _tell(services, tx, [CaseChange(moved, entry)])
+            acting.act(services, tx, case, action, at, _actor(scope), text)
         else:
             _reopen_closed(services, tx, case, record, text, at)
         return tx.complaint(complaint_id)

@@ -23,6 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from linli.api import acting
 from linli.api.auth import Unauthorized, authenticate
 from linli.api.board import pages, sessions
 from linli.api.board.photos import PhotoRefused, image_type
@@ -37,14 +38,11 @@ from linli.rules.case import (
     Case,
     CaseKind,
     CaseState,
-    IllegalTransition,
-    apply,
 )
 from linli.rules.complaint import MAX_TEXT_CHARS, priority
-from linli.rules.engine.decide import CaseChange
 from linli.rules.links import BadLink, verify
 from linli.rules.messages import local
-from linli.store import Duplicate, NotFound, Role
+from linli.store import Duplicate, NotFound, Role, StateConflict
 
 router = APIRouter(prefix="/board", include_in_schema=False)
 
@@ -630,14 +628,11 @@ def _apply(
                     f"工单现在是「{pages.STATE_NAMES[case.state]}」，不能{pages.ACTION_NAMES[action]}。",
                 )
             try:
-                moved, entry = apply(case, action, now, session.actor, note)
-            except IllegalTransition as err:
+                _, entry = acting.act(svc, tx, case, action, now, session.actor, note)
+            except StateConflict as err:
                 raise Refused(409, str(err)) from err
-            tx.update_case(moved, entry)
             for kind, data in photos:
                 tx.add_photo(case_id, entry.at_ms, session.actor, kind, data)
-            for teller in svc.tellers:  # in the transaction: told, or not changed at all
-                teller.tell(tx, [CaseChange(moved, entry)])
     except Duplicate:
         return "dup"  # the same form at the same moment: its nonce is there now
     return action.value

@@ -7,15 +7,15 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
+from linli.api.acting import act as act_on
 from linli.api.case_schemas import ActionIn, CaseDetailOut, CaseOut, CasePage
 from linli.api.errors import ACTING
 from linli.api.params import TIME, IdQuery, Limit, Offset, RowId, parse_time_ms
 from linli.api.permissions import require_action
 from linli.api.scope import Scope, ScopeDep
 from linli.api.services import ServicesDep
-from linli.rules.case import CaseKind, CaseState, IllegalTransition, apply
-from linli.rules.engine.decide import CaseChange
-from linli.store import NotFound, Role, StateConflict
+from linli.rules.case import CaseKind, CaseState
+from linli.store import NotFound, Role
 from linli.store.cases import CaseDetail
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -95,12 +95,6 @@ def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) 
         case = tx.get(case_id)
         _in_scope(scope, case.site, case_id)
         require_action(scope.grant, body.action)  # 403 inside the scope, 404 outside
-        try:
-            moved, entry = apply(case, body.action, time.time_ns() // 1_000_000, actor, body.note)
-        except IllegalTransition as err:
-            raise StateConflict(str(err)) from err
-        tx.update_case(moved, entry)
-        for teller in services.tellers:  # in the transaction: told, or not changed at all
-            teller.tell(tx, [CaseChange(moved, entry)])
+        act_on(services, tx, case, body.action, time.time_ns() // 1_000_000, actor, body.note)
         detail = tx.detail(case_id)
     return _detail_out(detail)
