@@ -30,7 +30,6 @@ ELLIPSIS: Final = "…"
 _BREAKS: Final = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
 # Explicit bidirectional formatting (Unicode TR 9, §2): they reorder the text a reader sees.
 _BIDI: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-_SPACES: Final = re.compile(r" {2,}")
 
 # What markdown (CommonMark, and the robots' dialects) reads as markup, each replaced by
 # its full-width form: a zh-CN reader reads the same sign, no dialect parses it (the
@@ -64,7 +63,7 @@ def _fold(value: str, limit: int) -> str:
     """One line, no control character, at most `limit` characters."""
     text = _BREAKS.sub(" ", unicodedata.normalize("NFC", value))
     text = "".join(c for c in text if c not in _BIDI and unicodedata.category(c) != "Cc")
-    text = _SPACES.sub(" ", text).strip()
+    text = text.strip()
     if len(text) > limit:
         text = text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
     return text
