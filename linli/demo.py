@@ -37,7 +37,7 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -54,6 +54,7 @@ from linli.ingestion import Ingest
 from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
 from linli.notifying import start_notifier
 from linli.rules.case import CaseState
+from linli.rules.escape import terminal
 from linli.rules.links import STAFF, Claims, sign
 from linli.rules.policy import RulePolicy
 from linli.settings import Settings
@@ -116,9 +117,59 @@ def complaint_body(complaint: DemoComplaint, day_start: datetime) -> dict[str, A
     return {**complaint.body, "from": begin.isoformat(), "to": end.isoformat()}
 
 
+def replay_start(now: datetime) -> datetime:
+    """The most recent 10:30 local whose day's 23:30 has passed (1–2 days back)."""
+    start = now.replace(hour=DAY_START[0], minute=DAY_START[1], second=0, microsecond=0)
+    while start + DAY_SPAN > now:
+        start -= timedelta(days=1)
+    return start
+
+
+def simulated(day_start: datetime, elapsed_s: float, speed: float, now: datetime) -> datetime:
+    """The fleet's clock `elapsed_s` real seconds after it started at `day_start`: `speed`
+    simulated seconds a second until it catches up with `now`, then `now`."""
+    return min(day_start + timedelta(seconds=elapsed_s * speed), now)
+
+
+def is_due(complaint: DemoComplaint, day_start: datetime, at: datetime) -> bool:
+    """Whether simulated time `at` has passed the complaint's window and a margin."""
+    return at >= day_start + complaint.start + complaint.length + MARGIN
+
+
+@dataclass(frozen=True, slots=True)
+class DemoDay:
+    """What the demo replays when started at `now` (the caller's clock): the day, the
+    fleet's `--start`, the late-data bound and the complaints' bodies on that day."""
+
+    now: datetime
+    start: datetime
+
+    @classmethod
+    def at(cls, now: datetime) -> DemoDay:
+        """The demo started at `now` (aware, local)."""
+        return cls(now, replay_start(now))
+
+    @property
+    def sim_start(self) -> str:
+        """The fleet's `--start`."""
+        return self.start.isoformat(timespec="seconds")
+
+    @property
+    def late_after_s(self) -> int:
+        """Readings of the replayed span are not "late data" (the module docstring)."""
+        return int((self.now - self.start).total_seconds()) + 3600
+
+    def bodies(
+        self, complaints: Sequence[DemoComplaint] = COMPLAINTS
+    ) -> list[tuple[DemoComplaint, dict[str, Any]]]:
+        """Each complaint with its POST body on the replayed day."""
+        return [(c, complaint_body(c, self.start)) for c in complaints]
+
+
 class DemoComplaints:
     """Files the demo's complaints through the API as simulated time passes their windows,
-    and prints each verdict (a thread; `client` an httpx.Client on the demo's API)."""
+    and prints each verdict (a thread; `client` an httpx.Client on the demo's API; `clock`
+    the wall clock, aware)."""
 
     def __init__(
         self,
@@ -127,12 +178,15 @@ class DemoComplaints:
         speed: float,
         complaints: Sequence[DemoComplaint] = COMPLAINTS,
         out: TextIO = sys.stdout,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self._client = client
         self._day_start = day_start
         self._speed = speed
         self._pending = list(complaints)
         self._out = out
+        tz = day_start.tzinfo
+        self._clock = clock if clock is not None else lambda: datetime.now(tz)
         self._began = time.monotonic()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="linli-demo-complaints", daemon=True)
@@ -148,34 +202,29 @@ class DemoComplaints:
         self._stop.set()
         self._thread.join(10)
 
-    def due(self, complaint: DemoComplaint, now: datetime) -> bool:
-        """Whether simulated time (at `speed` from the day's start, never past `now`) has
-        passed the complaint's window and a margin."""
-        simulated = self._day_start + timedelta(
-            seconds=(time.monotonic() - self._began) * self._speed
-        )
-        return min(simulated, now) >= self._day_start + complaint.start + complaint.length + MARGIN
-
-    def file_due(self, now: datetime) -> None:
-        """File every complaint that is due; print its verdict."""
+    def file_due(self, now: datetime, at: datetime | None = None) -> None:
+        """File every complaint that simulated time `at` has passed (by default the
+        fleet's clock at `now`); print its verdict."""
+        if at is None:
+            elapsed_s = time.monotonic() - self._began
+            at = simulated(self._day_start, elapsed_s, self._speed, now)
         for complaint in list(self._pending):
-            if not self.due(complaint, now):
+            if not is_due(complaint, self._day_start, at):
                 continue
             answer = self._client.post(
                 "/api/v1/complaints", json=complaint_body(complaint, self._day_start)
             )
+            self._pending.remove(complaint)
             if answer.status_code != 201:
-                print(f"[demo] complaint {complaint.label}: {answer.status_code} {answer.text}",
-                      file=self._out, flush=True)  # fmt: skip
-                self._pending.remove(complaint)
+                print(f"[demo] complaint {complaint.label}: {answer.status_code} "
+                      f"{terminal(answer.text)}", file=self._out, flush=True)  # fmt: skip
                 continue
             got = answer.json()
             self.filed.append(got)
-            self._pending.remove(complaint)
             c = got["corroboration"]
             print(
                 f"[demo] ✉ 投诉 {got['reference']} ({complaint.label}) at {got['site']}: "
-                f"{c['verdict']} — {c['summary']} → case {got['case_id']}",
+                f"{c['verdict']} — {terminal(c['summary'])} → case {got['case_id']}",
                 file=self._out,
                 flush=True,
             )
@@ -183,17 +232,9 @@ class DemoComplaints:
     def _run(self) -> None:
         while self._pending and not self._stop.wait(1.0):
             try:
-                self.file_due(datetime.now(self._day_start.tzinfo))
+                self.file_due(self._clock())
             except httpx.HTTPError as err:
                 print(f"[demo] complaints: the API did not answer: {err}", file=self._out)
-
-
-def replay_start(now: datetime) -> datetime:
-    """The most recent 10:30 local whose day's 23:30 has passed (1–2 days back)."""
-    start = now.replace(hour=DAY_START[0], minute=DAY_START[1], second=0, microsecond=0)
-    while start + DAY_SPAN > now:
-        start -= timedelta(days=1)
-    return start
 
 
 def _port(preferred: int) -> int:
@@ -234,8 +275,9 @@ def demo_policy(policy: RulePolicy, unacknowledged_s: int = UNACKNOWLEDGED_S) ->
     return dataclasses.replace(policy, escalation=escalation)
 
 
-def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Start servers, service and fleet; report until Ctrl-C or `--duration`."""
+def run(settings: Settings, args: argparse.Namespace, now: datetime | None = None) -> int:
+    """Start servers, service and fleet; report until Ctrl-C or `--duration`. `now` is
+    when the demo starts (the real clock by default): it picks the replayed day."""
     import uvicorn
 
     from linli.api.app import create_app
@@ -262,15 +304,13 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         influx = wiring.open_influx(settings)
         policy = demo_policy(wiring.load_policy(settings, config))
         sim_start = args.sim_start
-        day_start: datetime | None = None
+        day: DemoDay | None = None
         if sim_start == AUTO:
-            now = datetime.now(ZoneInfo(settings.tz))
-            start = replay_start(now)
-            day_start = start
-            sim_start = start.isoformat(timespec="seconds")
+            day = DemoDay.at(datetime.now(ZoneInfo(settings.tz)) if now is None else now)
+            sim_start = day.sim_start
             # Replayed data is not "late data" (see the module docstring).
-            late_s = int((now - start).total_seconds()) + 3600
-            policy = dataclasses.replace(policy, late_after_s=max(policy.late_after_s, late_s))
+            late_s = max(policy.late_after_s, day.late_after_s)
+            policy = dataclasses.replace(policy, late_after_s=late_s)
         engine = service.start_engine(settings, policy, config)
         notifier = start_notifier(db, settings, config, influx=influx)
         printer = Printer(stand_ins.delivered, names_of(community)).start()
@@ -296,15 +336,16 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
         argv += [f"--start={sim_start}"]
         sim = spawn_logged(argv, sim_log)
-        overview = overview_link(settings, wiring.board_key(settings.board_secret, db))
+        key = wiring.board_key(settings.board_secret, db)
+        overview = overview_link(settings, key, None if now is None else now.timestamp())
         _banner(settings, config, sim_log, sim_start, args.speed, stand_ins, policy, overview)
-        if day_start is not None:  # the residents' complaints, on the scripted day's windows
+        if day is not None:  # the residents' complaints, on the scripted day's windows
             api = httpx.Client(
                 base_url=f"http://{host}:{port}",
                 headers={"Authorization": f"Bearer {settings.admin_token}"},
                 timeout=30,
             )
-            complaints = DemoComplaints(api, day_start, args.speed).start()
+            complaints = DemoComplaints(api, day.start, args.speed).start()
         stop = service.wait_for_signal()
         deadline = time.monotonic() + args.duration if args.duration else None
         while not stop.wait(10):

@@ -32,6 +32,7 @@ from linli.community import (
     WebhookConfig,
     WeComConfig,
 )
+from linli.rules.escape import terminal
 from linli.standins import (
     AliyunSmsStandIn,
     DingTalkStandIn,
@@ -44,6 +45,7 @@ from linli.standins import (
 
 log = logging.getLogger(__name__)
 
+LINE_CHARS: Final = 2000  # a printed line of a message (its signed link is ~300)
 SMS_PER_NUMBER_PER_MIN: Final = 1000  # Aliyun allows 1 a minute a number; a demo tells more
 SMS_TEMPLATE: Final = "${site}: ${rule}。详情: ${link}"  # the template's text at Aliyun
 KIND_NAMES: Final = {
@@ -225,16 +227,17 @@ def render(d: Delivered, names: Mapping[str, str]) -> str:
 
     def who(address: str) -> str:
         name = names.get(address)
-        return f"{address}（{name}）" if name else address
+        return terminal(f"{address}（{name}）" if name else address)
 
     if d.kind in ("sms", "email"):
         head = f"{kind} → " + ", ".join(who(a) for a in d.to)
     else:
         group = names.get(d.channel)
-        head = f"{kind} {d.channel}" + (f"（{group}）" if group else "")
+        head = f"{kind} {d.channel}" + (f"（{terminal(group)}）" if group else "")
         if d.to:
             head += "  @" + "  @".join(who(a) for a in d.to)
-    body = "\n".join("    " + line for line in d.text.strip().splitlines())
+    # what a stand-in took is printed as text: no escape sequence reaches the terminal
+    body = "\n".join("    " + terminal(line, LINE_CHARS) for line in d.text.strip().splitlines())
     return f"[demo] ▶ {head}\n{body}"
 
 

@@ -18,6 +18,7 @@ import httpx
 
 from linli.notify import mentions, transport
 from linli.notify.channel import Answer, Message, Outcome
+from linli.rules import escape
 
 BODY_MAX_BYTES: Final = 20_000  # the robot refuses a longer request body
 TOO_FAST: Final = 130101  # over 20 messages a minute: the robot is blocked for ~10 minutes
@@ -59,7 +60,8 @@ class DingTalkRobot(transport.HttpChannel):
         # DingTalk shows a mention only when the text also carries "@<mobile>" / "@<userid>".
         tail = f"\n\n[查看工单]({message.link})"
         if mobiles or user_ids:
-            tail += "\n\n" + " ".join(f"@{m}" for m in mobiles + user_ids)
+            # an address is typed into the registry: one line of no markup, like any field
+            tail += "\n\n" + " ".join(f"@{escape.markdown(m, 64)}" for m in mobiles + user_ids)
 
         def build(text: str) -> bytes:
             doc: dict[str, Any] = {

@@ -2,8 +2,10 @@
 
 Every message names the site, the rule, the measured value against the limit with its
 standard and clause, the local time window, what is expected of its reader, and the
-link to the case. A digest (many cases for one recipient within a short wait, issue 11)
-lists each case with its own line and link.
+link to the case. What a person wrote (the site's name, a note, the case's title with
+its site) is put in as `escape.markdown` makes it: one line, bounded, no markup of its
+own (the SMS parameters: `escape.plain`). A digest (many cases for one recipient within
+a short wait) lists each case with its own line and link.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from typing import Final
 from zoneinfo import ZoneInfo
 
+from linli.rules import escape
 from linli.rules.case import Case, Level
 from linli.rules.delivery import Delivery
 from linli.rules.routing import Event
@@ -111,23 +114,23 @@ def render(f: Facts) -> Rendered:
     """The message for one event of one case."""
     case = f.case
     headline = HEADLINES[f.event]
-    title = f"【{headline}】{case.title}"
+    title = f"【{headline}】{escape.markdown(case.title)}"
     # The title and the link are the channel's frame (a card's heading, an e-mail's
     # subject, the link as the channel shows one): not repeated in the text.
-    lines = [f"- 地点：{f.site_name}", f"- 工单：#{case.id}，{_state(case)}"]
+    lines = [f"- 地点：{escape.markdown(f.site_name)}", f"- 工单：#{case.id}，{_state(case)}"]
     for extra in (measured_line(f), window_line(f)):
         if extra:
             lines.append(f"- {extra}")
     if f.who_did_not_act:
         lines.append(f"- {f.who_did_not_act}")
     if f.note:
-        lines.append(f"- 备注：{f.note}")
+        lines.append(f"- 备注：{escape.markdown(f.note)}")
     asked = EXPECTED[case.level] if f.event in ASKS else FOR_INFORMATION
     lines.append(f"- {asked}")
-    what = measured_line(f) or case.title
+    what = measured_line(f) or escape.plain(case.title)
     sms = {  # the template's variables (Aliyun: strings, each at most 35 characters)
         "event": headline,
-        "site": _short(f.site_name),
+        "site": _short(escape.plain(f.site_name)),
         "rule": _short(f"{headline}：{what}"),
         "case": str(case.id),
         "what": _short(what),
@@ -151,7 +154,7 @@ class Digest:
 def digest(items: Sequence[Delivery]) -> Digest:
     """One message naming several cases, each with its title and link (issue 11: many
     cases of one group within a short wait become one message; none is dropped)."""
-    title = f"【{len(items)} 件工单】{items[0].who}"
+    title = f"【{len(items)} 件工单】{escape.markdown(items[0].who)}"
     # Each case's own link without its token (a signed link is ~200 characters: 100 of
     # them would not fit a robot's 20 KB); the message's link (the first case's, signed)
     # signs the reader in, and the others open from there.
@@ -162,7 +165,7 @@ def digest(items: Sequence[Delivery]) -> Digest:
     lines += ["", hint if asks else FOR_INFORMATION]
     sms = {
         "event": f"{len(items)} 件工单",
-        "site": _short(items[0].who),
+        "site": _short(escape.plain(items[0].who)),
         "case": _short(",".join(str(d.case_id) for d in items)),
         "what": "请打开工单查看",
         "rule": _short(f"{len(items)} 件工单，请打开工单查看"),

@@ -60,7 +60,7 @@ class Postgres:
         argv += ["-c", "fsync=off"]
         log = open(self.root / "postgres.log", "wb")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(_as_postgres(argv), stdout=log, stderr=subprocess.STDOUT)
-        deadline = time.monotonic() + 30
+        deadline = time.monotonic() + 120  # a loaded machine
         while True:
             try:
                 psycopg.connect(self._dsn("postgres"), autocommit=True).close()
@@ -85,7 +85,7 @@ class Postgres:
         if pid_file.exists():
             pid = int(pid_file.read_text().split()[0])
             os.kill(pid, signal.SIGINT)
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + 120  # a loaded machine
             while pid_file.exists() and time.monotonic() < deadline:
                 time.sleep(0.05)
         if self.proc is not None:

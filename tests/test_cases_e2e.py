@@ -25,7 +25,7 @@ from linli.rules.reading import SensorKind
 from linli.rules.registry import Merchant, Sensor, SiteKind, Zone
 from linli.settings import Settings
 from linli.store import Database, GridRecord, SiteRecord
-from tests.helpers import Publisher, count, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, count, settings_for, wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")
 MIN = 60_000
@@ -105,7 +105,7 @@ class Linli:
             history=InfluxHistory(influx),
         ).start()
         self.ingest = Ingest(settings, self.db, self.db, influx, on_stored=self.engine.submit)
-        self.ingest.start(wait_subscribed_s=10)
+        self.ingest.start(wait_subscribed_s=WAIT_S)
 
     def stop(self) -> None:
         self.ingest.stop()

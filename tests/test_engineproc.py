@@ -21,7 +21,7 @@ from linli.engineproc import (
 from linli.ingestion import Ingest
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.store import Database
-from tests.helpers import Publisher, wait_for
+from tests.helpers import WAIT_S, Publisher, wait_for
 from tests.test_cases_e2e import FUME, NIGHT, POLICY, on_test_servers
 
 
@@ -69,18 +69,18 @@ def test_the_engine_process_opens_cases_and_a_killed_one_is_replaced(
     settings, db, influx = on_test_servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     engine = EngineProcess(settings, POLICY).start()
     ingest = Ingest(settings, db, db, influx, policy=POLICY, on_stored=engine.submit)
-    ingest.start(wait_subscribed_s=10)
+    ingest.start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
     try:
         pub.send(f"{topic_prefix}/n-01/telemetry", {"batch": NIGHT})
-        wait_for(lambda: cases(db) == [("hj-b1", "noise_leq", 1)], timeout_s=30)
+        wait_for(lambda: cases(db) == [("hj-b1", "noise_leq", 1)])
         # kill -9 the engine: the next batch finds the pipe broken and starts a new one
         assert engine._proc is not None
         os.kill(engine._proc.pid, signal.SIGKILL)
         engine._proc.join(10)
         pub.send(f"{topic_prefix}/f-01/telemetry", {"batch": FUME})
         expected = [("hj-b1", "noise_leq", 1), ("rest-1", "fume_conc", 1)]
-        wait_for(lambda: cases(db) == expected, timeout_s=30)
+        wait_for(lambda: cases(db) == expected)
         assert engine.restarts == 1 and engine.alive()
     finally:
         pub.close()

@@ -24,7 +24,7 @@ from linli.rules.reading import SensorKind
 from linli.rules.registry import Sensor, SiteKind, Zone
 from linli.store import Database, GridRecord, SiteRecord
 from linli.store.cases import Evidence
-from tests.helpers import Publisher, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, settings_for, wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")
 MIN = 60_000
@@ -63,7 +63,7 @@ class Linli:
         self.ingest = Ingest(
             settings, self.db, self.db, influx, policy=policy, on_stored=self.engine.submit
         )
-        self.ingest.start(wait_subscribed_s=10)
+        self.ingest.start(wait_subscribed_s=WAIT_S)
 
     def stop(self) -> None:
         self.ingest.stop()
@@ -97,7 +97,7 @@ def test_every_tianxin_site_stores_the_limit_its_case_is_judged_by(
             batch = loud("14:01", 11, 1, 80.0) + loud("23:01", 11, 100, 80.0)
             pub.send(f"{topic_prefix}/{sensor}/telemetry", {"batch": batch})
         total = 22 * len(noise_sensors)
-        wait_for(lambda: linli.engine.judged == total, timeout_s=60)
+        wait_for(lambda: linli.engine.judged == total)
         with linli.db.cases() as tx:
             cases, _ = tx.list_cases(rule="noise_leq", limit=1000)
             evidence: list[Evidence] = [e for c in cases for e in tx.detail(c.id).evidence]  # type: ignore[arg-type]

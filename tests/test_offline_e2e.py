@@ -19,7 +19,7 @@ from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import Sensor, Site, SiteKind, Zone
 from linli.store import Database, GridRecord, SiteRecord
-from tests.helpers import Publisher, noise, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, noise, settings_for, wait_for
 
 MIN = 60_000
 # Silence alone never makes the sensor offline here: only the will does.
@@ -45,7 +45,7 @@ def test_last_will_opens_device_offline_at_once_and_return_closes_it(
     influx.ensure_database("400d")
     engine = Engine(db, POLICY, tick_s=3600).start()  # no tick: the will alone must do it
     ingest = Ingest(settings, db, db, influx, on_stored=engine.submit)
-    ingest.start(wait_subscribed_s=10)
+    ingest.start(wait_subscribed_s=WAIT_S)
     p = topic_prefix
     host, port = mqtt_url.removeprefix("mqtt://").split(":")
     device = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"dev-{p.split('/')[0]}")
@@ -68,7 +68,7 @@ def test_last_will_opens_device_offline_at_once_and_return_closes_it(
         sock = device.socket()
         assert sock is not None
         sock.close()  # no DISCONNECT: the broker publishes the will
-        wait_for(lambda: cases(db) == [("hj-b1", "device_offline", "open")], timeout_s=10)
+        wait_for(lambda: cases(db) == [("hj-b1", "device_offline", "open")])
         with db.cases() as tx:
             (case,), _ = tx.list_cases()
             assert case.id is not None

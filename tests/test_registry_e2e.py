@@ -32,7 +32,7 @@ from linli.rules.rejection import ReasonCode
 from linli.settings import Settings
 from linli.store import Database
 from linli.wiring import api_config
-from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
+from tests.helpers import WAIT_S, Publisher, count, noise, settings_for, small_registry, wait_for
 
 ADMIN = {"Authorization": "Bearer registry-admin-token"}
 TZ = ZoneInfo("Asia/Shanghai")
@@ -84,7 +84,7 @@ def test_in_serve_a_sensor_registered_through_the_api_is_known_to_the_next_messa
     policy = RulePolicy(offline_periods=100_000)
     engine = Engine(engine_db, policy, tick_s=0.05, history=InfluxHistory(influx)).start()
     ingest = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
-    ingest.start(wait_subscribed_s=10)
+    ingest.start(wait_subscribed_s=WAIT_S)
     api = TestClient(create_app(api_config(settings), db, influx, lambda: True, policy=policy))
     pub = Publisher(mqtt_url, f"pub-reg-{topic_prefix.split('/')[0]}")
     topic = f"{topic_prefix}/n-new-1/telemetry"
@@ -125,7 +125,7 @@ def test_with_api_and_ingest_apart_an_unknown_sensor_makes_ingest_look_again(
     settings, influx = _servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     ingest_db = Database(settings.db_url)  # `linli ingest`
     api_db = Database(settings.db_url)  # `linli api`: nothing shared but the database
-    ingest = Ingest(settings, ingest_db, ingest_db, influx).start(wait_subscribed_s=10)
+    ingest = Ingest(settings, ingest_db, ingest_db, influx).start(wait_subscribed_s=WAIT_S)
     api = TestClient(create_app(api_config(settings), api_db, influx, lambda: True))
     pub = Publisher(mqtt_url, f"pub-reg2-{topic_prefix.split('/')[0]}")
     topic = f"{topic_prefix}/n-new-2/telemetry"

@@ -20,7 +20,7 @@ from linli.rules.engine.engine import Engine
 from linli.rules.reading import DeviceStatus, Reading
 from linli.store import Database
 from linli.store.tables import rule_state
-from tests.helpers import Publisher, wait_for
+from tests.helpers import WAIT_S, Publisher, wait_for
 from tests.test_cases_e2e import MIN, NIGHT, POLICY, on_test_servers, yesterday
 
 DAYS = 3 * 86_400
@@ -50,7 +50,7 @@ def test_readings_acknowledged_but_not_judged_are_replayed_once(
         # 1. linli judges the first 5 readings (no breach yet: 75 % of 10 min is 8)
         engine = Engine(db, POLICY, clock=lambda: now).start()
         ingest = Ingest(settings, db, db, influx, on_stored=engine.submit)
-        ingest.start(wait_subscribed_s=10)
+        ingest.start(wait_subscribed_s=WAIT_S)
         pub.send(topic, {"batch": NIGHT[:5]})
         wait_for(lambda: engine.judged == 5)
         ingest.stop()
@@ -59,7 +59,7 @@ def test_readings_acknowledged_but_not_judged_are_replayed_once(
         #    linli dies before judging them: its engine queue is gone
         lost: list[Reading | DeviceStatus] = []
         ingest = Ingest(settings, db, db, influx, on_stored=lost.extend)
-        ingest.start(wait_subscribed_s=10)
+        ingest.start(wait_subscribed_s=WAIT_S)
         pub.send(topic, {"batch": NIGHT[5:15]})
         wait_for(lambda: len(lost) == 10 and ingest.source.acked == 1)
         ingest.stop()

@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from linli.rules import escape
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.complaint import priority
 from linli.rules.delivery import Delivery
@@ -170,7 +171,7 @@ def case_doc(case: Case) -> dict[str, Any]:
         "rule": case.rule,
         "kind": case.kind.value,
         "sensor": case.sensor,
-        "title": case.title,
+        "title": escape.webhook(case.title),
         "state": case.state.value,
         "level": case.level.value,
         "opened_ms": case.opened_ms,

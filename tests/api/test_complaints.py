@@ -32,7 +32,7 @@ from linli.rules.routing import ChannelType, Group, NotifyPlan, directory_of
 from linli.store import Database, GridRecord, Role, SiteRecord
 from linli.wiring import api_config
 from tests.api.conftest import ADMIN_TOKEN, bearer
-from tests.helpers import Publisher, count, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, count, settings_for, wait_for
 
 TZ = ZoneInfo("Asia/Shanghai")
 MIN = 60_000
@@ -145,7 +145,7 @@ class Linli:
         self.ingest = Ingest(
             self.settings, self.db, self.db, self.influx, on_stored=self.engine.submit
         )
-        self.ingest.start(wait_subscribed_s=10)
+        self.ingest.start(wait_subscribed_s=WAIT_S)
         self.app = create_app(
             api_config(self.settings),
             self.db,

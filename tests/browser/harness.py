@@ -222,7 +222,7 @@ class Board:
                     return c
             return None
 
-        case: dict[str, Any] = wait_for(opened, timeout_s=30, every_s=0.2)
+        case: dict[str, Any] = wait_for(opened, every_s=0.2)
         return {**case, "site_name": name}, self.link(case["id"])
 
     def messages(self) -> list[str]:
@@ -239,7 +239,7 @@ class Board:
                         return str(url)
             return None
 
-        found: str = wait_for(sent, timeout_s=20, every_s=0.2)
+        found: str = wait_for(sent, every_s=0.2)
         return found
 
     def case(self, case_id: int) -> dict[str, Any]:

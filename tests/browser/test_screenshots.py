@@ -123,7 +123,7 @@ def test_the_demo_community_on_the_board_overview_list_and_case_page(
     browser.get(f"{base}/board/login")
     one(browser, "input[name='token']").send_keys(r.json()["token"])
     one(browser, "form button[type='submit']").click()
-    wait_for(lambda: browser.current_url == f"{base}/board/overview", timeout_s=10)
+    wait_for(lambda: browser.current_url == f"{base}/board/overview")
 
     def statuses() -> dict[str | None, str | None]:
         browser.get(f"{base}/board/overview")
@@ -146,13 +146,13 @@ def test_the_demo_community_on_the_board_overview_list_and_case_page(
         with store.cases() as tx:
             return len(tx.load_states())
 
-    wait_for(lambda: known() == len(sent), timeout_s=30, every_s=0.5)
+    wait_for(lambda: known() == len(sent), every_s=0.5)
     store.close()
     for i in range(1, LIVE):
         pub.send_many(
             (f"{topic_prefix}/{sensor}/telemetry", minutes[i]) for sensor, minutes in sent
         )
-    cases = wait_for(lambda: _open_cases(serve, {KITCHEN[1], KTV[1]}), timeout_s=30, every_s=0.2)
+    cases = wait_for(lambda: _open_cases(serve, {KITCHEN[1], KTV[1]}), every_s=0.2)
     assert {c["site"] for c in cases} == {KITCHEN[1], KTV[1]}
     kitchen_case = next(c for c in cases if c["site"] == KITCHEN[1])
     # the overview: every grid, every site, each in its state (the engine saves what it
@@ -164,7 +164,7 @@ def test_the_demo_community_on_the_board_overview_list_and_case_page(
     }
     expected |= dict.fromkeys({SILENT[1], *unmonitored}, "offline")  # silent, or no sensor
     try:
-        wait_for(lambda: statuses() == expected, timeout_s=20, every_s=1)
+        wait_for(lambda: statuses() == expected, every_s=1)
     finally:
         assert statuses() == expected, "the overview's states"
     grids = [

@@ -28,7 +28,7 @@ from linli.localservers import LocalServer
 from linli.rules.delivery import Delivery
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Grid, Registry, Sensor, Site, SiteKind, Zone
-from tests.helpers import Publisher, count, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, count, settings_for, wait_for
 
 MINUTE_MS = 60_000
 NOISE_SENSORS = {"n-01": "hj-b1", "n-02": "hj-b1", "n-03": "hj-b3"}
@@ -164,7 +164,7 @@ def day(
     influx.ensure_database("400d")
     store = MemoryStore(registry())
     ingest = Ingest(settings, store, store, influx, seq_grace_ms=0, account_every_ms=0)
-    ingest.start(wait_subscribed_s=10)
+    ingest.start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-dash-{tag}")
     now_ms = time.time_ns() // 1_000_000
     first_ms = (now_ms // HOUR_MS - 25) * HOUR_MS + MINUTE_MS  # periods of the last whole day
@@ -208,8 +208,8 @@ def day(
         messages.append((f"{prefix}/n-77/telemetry", bad_reading))  # unknown_sensor
         pub.send_many(messages)
         stored = sum(len(rs) for rs in result.noise.values())
-        wait_for(lambda: count(influx, "noise", "laeq") == stored, timeout_s=30)
-        wait_for(lambda: count(influx, "fume", "oil_fume") == 2 * 1440, timeout_s=30)
+        wait_for(lambda: count(influx, "noise", "laeq") == stored)
+        wait_for(lambda: count(influx, "fume", "oil_fume") == 2 * 1440)
         wait_for(lambda: count(influx, "device", "seq_gaps", "WHERE seq_gaps > 0") == 1)
         wait_for(lambda: count(influx, "rejected", "count") == 2)
         wait_for(lambda: count(influx, "device", "battery_v") == 5 * 4)

@@ -12,7 +12,7 @@ from linli.ingest.memory import MemoryStore
 from linli.ingest.spool import Spool, SpoolFull
 from linli.ingestion import Ingest
 from linli.localservers import influxd
-from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
+from tests.helpers import WAIT_S, Publisher, count, noise, settings_for, small_registry, wait_for
 
 
 def test_full_spool_stops_acknowledging_until_influx_returns(
@@ -32,7 +32,7 @@ def test_full_spool_stops_acknowledging_until_influx_returns(
         batch_max_readings=10,
     )
     store = MemoryStore(small_registry())
-    ingest = Ingest(settings, store, store, influx, retry_s=0.1).start(wait_subscribed_s=10)
+    ingest = Ingest(settings, store, store, influx, retry_s=0.1).start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-held-{topic_prefix.split('/')[0]}")
     now = int(time.time() * 1000) - 600_000
     try:
@@ -45,7 +45,7 @@ def test_full_spool_stops_acknowledging_until_influx_returns(
         assert ingest.spool.size_bytes <= 3000
         assert held > 200, f"only {held} messages held back by the broker"
         server.start()
-        wait_for(lambda: count(influx, "noise", "laeq") == 300, timeout_s=30)
+        wait_for(lambda: count(influx, "noise", "laeq") == 300)
         wait_for(lambda: ingest.source.acked == 300)
         assert ingest.spool.size_bytes == 0
     finally:

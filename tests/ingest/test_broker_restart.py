@@ -9,7 +9,7 @@ from linli.influx.client import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
 from linli.localservers import mosquitto
-from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
+from tests.helpers import WAIT_S, Publisher, count, noise, settings_for, small_registry, wait_for
 
 
 def test_broker_restart_and_messages_queued_while_linli_was_away(
@@ -23,7 +23,7 @@ def test_broker_restart_and_messages_queued_while_linli_was_away(
     store = MemoryStore(small_registry())
     topic = f"{topic_prefix}/n-01/telemetry"
     base = int(time.time() * 1000) - 600_000
-    ingest = Ingest(settings, store, store, influx).start(wait_subscribed_s=10)
+    ingest = Ingest(settings, store, store, influx).start(wait_subscribed_s=WAIT_S)
     try:
         pub = Publisher(url, "restart-pub-1")
         pub.send_many((topic, noise(base + i * 1000, i)) for i in range(100))
@@ -34,7 +34,7 @@ def test_broker_restart_and_messages_queued_while_linli_was_away(
         pub = Publisher(url, "restart-pub-2")
         pub.send_many((topic, noise(base + i * 1000, i)) for i in range(100, 200))
         pub.close()
-        wait_for(lambda: count(influx, "noise", "laeq") == 200, timeout_s=30)
+        wait_for(lambda: count(influx, "noise", "laeq") == 200)
         ingest.stop()  # linli away: the broker queues for its persistent session
         pub = Publisher(url, "restart-pub-3")
         pub.send_many((topic, noise(base + i * 1000, i)) for i in range(200, 300))
@@ -42,7 +42,7 @@ def test_broker_restart_and_messages_queued_while_linli_was_away(
         broker.stop()  # and the broker restarts while holding them
         broker.start()
         ingest = Ingest(settings, store, store, influx).start()
-        wait_for(lambda: count(influx, "noise", "laeq") == 300, timeout_s=30)
+        wait_for(lambda: count(influx, "noise", "laeq") == 300)
         assert ingest.source.epoch == 1 and ingest.pipeline.stats.readings == 100
     finally:
         ingest.stop()

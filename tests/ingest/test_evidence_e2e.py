@@ -24,7 +24,7 @@ from linli.rules.reading import DeviceStatus, Reading
 from linli.settings import Settings
 from linli.store import Database
 from linli.wiring import api_config
-from tests.helpers import Publisher, count, noise, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, count, noise, settings_for, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
 AUTH = {"Authorization": "Bearer t-admin-token-0123"}
@@ -49,7 +49,7 @@ class World:
             on_stored=self.handed.extend,
             seq_grace_ms=0,
             account_every_ms=0,
-        ).start(wait_subscribed_s=10)
+        ).start(wait_subscribed_s=WAIT_S)
 
     def topic(self, sensor: str, channel: str = "telemetry") -> str:
         return f"{self.settings.topic_prefix}/{sensor}/{channel}"

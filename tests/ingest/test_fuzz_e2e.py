@@ -16,7 +16,7 @@ from linli.influx.client import InfluxClient
 from linli.ingestion import Ingest
 from linli.rules.parse import parse_message
 from linli.store import Database
-from tests.helpers import Publisher, count, noise, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, count, noise, settings_for, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
 ADVERSARIAL = 10_000
@@ -40,12 +40,12 @@ def test_ten_thousand_adversarial_messages_amid_valid_readings(
         assert parse_message(topic, payload, now, registry, p).readings == [], payload[:100]
     expected_rejections = expected(bad, registry, p, now)[1]
     assert expected(messages, registry, p, now) == (VALID, expected_rejections)
-    ingest = Ingest(settings, db, db, influx).start(wait_subscribed_s=10)
+    ingest = Ingest(settings, db, db, influx).start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-fuzz-{topic_prefix.split('/')[0]}")
     try:
         pub.send_many(messages)
         wait_for(lambda: ingest.source.acked == len(messages), timeout_s=120)
-        wait_for(lambda: count(influx, "noise", "laeq") == VALID, timeout_s=30)
+        wait_for(lambda: count(influx, "noise", "laeq") == VALID)
         counts = db.rejection_counts()
         assert sum(c.count for c in counts) == expected_rejections
         assert sum(c.evicted for c in counts) == 0

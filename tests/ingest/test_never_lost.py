@@ -74,7 +74,7 @@ def test_influx_outage_and_kill_9_lose_nothing(tmp_path: Path):
             time.sleep(0.02)
 
     try:
-        wait_for(lambda: "subscribed to" in log.read_text(), timeout_s=30)
+        wait_for(lambda: "subscribed to" in log.read_text())
         streamer = threading.Thread(target=stream)
         streamer.start()
         time.sleep(2)
@@ -94,7 +94,7 @@ def test_influx_outage_and_kill_9_lose_nothing(tmp_path: Path):
         assert spooled, "InfluxDB was down for ten seconds but nothing was spooled"
         assert total > 10 * len(SENSORS)
         try:
-            wait_for(lambda: _count(influx) == total, timeout_s=60, every_s=0.5)
+            wait_for(lambda: _count(influx) == total, every_s=0.5)
         except AssertionError:
             for sensor in SENSORS[:3]:  # which readings are missing, for the log of a failure
                 rows = influx.query(f"SELECT seq FROM noise WHERE sensor = '{sensor}'")
@@ -107,7 +107,7 @@ def test_influx_outage_and_kill_9_lose_nothing(tmp_path: Path):
                 f"SELECT count(laeq), min(seq), max(seq) FROM noise WHERE sensor = '{sensor}'"
             )
             assert rows[0].values[0][1:] == [published[sensor], 0, published[sensor] - 1], sensor
-        wait_for(lambda: not list((tmp_path / "spool").glob("*.lp")), timeout_s=30)
+        wait_for(lambda: not list((tmp_path / "spool").glob("*.lp")))
     finally:
         done.set()
         pub.close()

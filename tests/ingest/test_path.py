@@ -15,7 +15,7 @@ from linli import service, wiring
 from linli.influx.client import InfluxClient
 from linli.ingest.memory import MemoryStore
 from linli.ingestion import Ingest
-from tests.helpers import Publisher, count, noise, settings_for, small_registry, wait_for
+from tests.helpers import WAIT_S, Publisher, count, noise, settings_for, small_registry, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
 
@@ -26,7 +26,7 @@ def path(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path):
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
     store = MemoryStore(small_registry())
-    ingest = Ingest(settings, store, store, influx).start(wait_subscribed_s=10)
+    ingest = Ingest(settings, store, store, influx).start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
     yield settings, influx, store, ingest, pub
     pub.close()
@@ -91,7 +91,7 @@ def test_limit_db_follows_the_community_files_night(
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
     policy = wiring.load_policy(settings, config)
-    ingest = Ingest(settings, db, db, influx, policy=policy).start(wait_subscribed_s=10)
+    ingest = Ingest(settings, db, db, influx, policy=policy).start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-dn-{topic_prefix.split('/')[0]}")
     shanghai = ZoneInfo("Asia/Shanghai")
     evening = datetime.now(shanghai).replace(hour=22, minute=30, second=0, microsecond=0)
@@ -123,7 +123,7 @@ def test_status_will_health_and_seq_gaps_reach_the_device_measurement(
     influx.ensure_database("400d")
     store = MemoryStore(small_registry())
     ingest = Ingest(settings, store, store, influx, seq_grace_ms=0, account_every_ms=0)
-    ingest.start(wait_subscribed_s=10)
+    ingest.start(wait_subscribed_s=WAIT_S)
     now = int(time.time() * 1000)
     p = topic_prefix
     # a device with a last will, which then vanishes without DISCONNECT
@@ -153,7 +153,7 @@ def test_status_will_health_and_seq_gaps_reach_the_device_measurement(
         sock = device.socket()
         assert sock is not None
         sock.close()  # no DISCONNECT: the broker publishes the will after 1.5 × keepalive
-        wait_for(lambda: count(influx, "device", "online") == 2, timeout_s=10)
+        wait_for(lambda: count(influx, "device", "online") == 2)
         online = influx.query("SELECT online, fw FROM device WHERE sensor = 'n-02'")[0].values
         assert [row[1:] for row in online] == [[True, "1.4.2"], [False, None]]
         health = influx.query(

@@ -16,7 +16,7 @@ from linli.ingestion import Ingest
 from linli.rules.constants import F_COUNT, M_REJECTED, TAG_REASON, TAG_SENSOR, UNREGISTERED_SENSOR
 from linli.store import Database
 from linli.wiring import api_config
-from tests.helpers import Publisher, count, noise, settings_for, wait_for
+from tests.helpers import WAIT_S, Publisher, count, noise, settings_for, wait_for
 
 CONFIG = Path(__file__).parent.parent / "data" / "small.toml"
 
@@ -31,7 +31,7 @@ def test_every_reason_code_is_kept_and_listed(
     apply_community(db, load_community(CONFIG))
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
-    ingest = Ingest(settings, db, db, influx).start(wait_subscribed_s=10)
+    ingest = Ingest(settings, db, db, influx).start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-rej-{topic_prefix.split('/')[0]}")
     now = int(time.time() * 1000)
     p = topic_prefix

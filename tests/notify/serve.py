@@ -82,7 +82,7 @@ class Serve:
             except (httpx.HTTPError, ValueError, KeyError):
                 return False
 
-        wait_for(up, timeout_s=30, every_s=0.1)
+        wait_for(up, every_s=0.1)
         return self
 
     def ingesting(self, pub: Publisher, sensor: str, influx: Any) -> None:
@@ -98,7 +98,7 @@ class Serve:
             pub.send(f"{self.topic_prefix}/{sensor}/telemetry", body)
             return wait_ok(lambda: count(influx, "noise", "laeq", where) >= 1)
 
-        wait_for(stored, timeout_s=20, every_s=0.1)
+        wait_for(stored, every_s=0.1)
 
     def kill9(self) -> None:
         """SIGKILL to the service and its engine process at once."""

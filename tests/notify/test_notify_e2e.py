@@ -34,7 +34,7 @@ from linli.standins import (
     WebhookReceiver,
     WeComStandIn,
 )
-from tests.helpers import Publisher, count, wait_for
+from tests.helpers import WAIT_S, Publisher, count, wait_for
 from tests.notify.community import MERCHANT, WORKERS, File
 from tests.notify.serve import Serve
 
@@ -117,7 +117,7 @@ def one_case(serve: Serve, site: str, rule: str = "fume_conc") -> dict[str, Any]
                 return c
         return None
 
-    case: dict[str, Any] = wait_for(found, timeout_s=20)
+    case: dict[str, Any] = wait_for(found)
     return case
 
 
@@ -130,7 +130,7 @@ def settled(serve: Serve, case_id: int, n: int) -> list[dict[str, Any]]:
             return found
         return None
 
-    result: list[dict[str, Any]] = wait_for(done, timeout_s=30, every_s=0.2)
+    result: list[dict[str, Any]] = wait_for(done, every_s=0.2)
     return result
 
 
@@ -200,10 +200,10 @@ def test_a_shops_case_reaches_the_merchant_then_the_grid_and_everyone_told_hears
         case = one_case(serve, "rest-1")
         case_id = case["id"]
         assert (case["level"], case["state"]) == ("merchant", "open")
-        opened = wait_for(lambda: ding.accepted(), timeout_s=10)[0]
-        texted = wait_for(lambda: sms.accepted(), timeout_s=10)[0]
+        opened = wait_for(lambda: ding.accepted())[0]
+        texted = wait_for(lambda: sms.accepted())[0]
         for call in (opened, texted):
-            assert call.at * 1000 - case["opened_ms"] < 5_000, "not within seconds"
+            assert 0 <= call.at * 1000 - case["opened_ms"] < WAIT_S * 1000, "not told"
         _, phone = MERCHANT
         assert opened.reply.mentions == (phone,)
         text = opened.reply.text
@@ -233,7 +233,7 @@ def test_a_shops_case_reaches_the_merchant_then_the_grid_and_everyone_told_hears
         assert grid_call.reply.mentions == WORKER_PHONES
         for expected in ("【工单升级】蜀味小馆", "商户未签收（自", "请到场核查"):
             assert expected in grid_call.reply.text, (expected, grid_call.reply.text)
-        mail = wait_for(lambda: smtp.mails, timeout_s=10)[0]
+        mail = wait_for(lambda: smtp.mails)[0]
         assert mail.rcpt_tos == ("wangli@grid.example",) and "工单升级" in mail.subject
         assert serve.get(f"/cases/{case_id}")["level"] == "grid_worker"
         reminded = [c for c in ding.accepted() if "【工单催办】" in c.reply.text]
@@ -300,7 +300,7 @@ def heard(pub: Publisher, topic_prefix: str, sensors: list[str], influx: InfluxC
     body = {"ts": ts, "seq": 1, "period_s": 60, "metrics": {"laeq": 45.0}}
     pub.send_many((f"{topic_prefix}/{s}/telemetry", body) for s in sensors)
     where = f"WHERE time = {ts}ms"
-    wait_for(lambda: count(influx, "noise", "laeq", where) == len(sensors), timeout_s=30)
+    wait_for(lambda: count(influx, "noise", "laeq", where) == len(sensors))
 
 
 def offline(pub: Publisher, topic_prefix: str, sensors: list[str]) -> None:
@@ -351,13 +351,13 @@ def test_a_channel_down_for_a_minute_across_a_kill_9_delivers_everything_at_most
             ok = len(tried) == 2 * n and all(d["attempts"] >= 1 for d in tried)
             return found if ok else None
 
-        wait_for(lambda: retried(3), timeout_s=20, every_s=0.2)
+        wait_for(lambda: retried(3), every_s=0.2)
         serve.kill9()
 
         # three more open after the restart, the channels still down
         serve.start()
         offline(pub, topic_prefix, [f"n-{b}" for b in buildings[3:]])
-        opened = wait_for(lambda: retried(6), timeout_s=20, every_s=0.2)
+        opened = wait_for(lambda: retried(6), every_s=0.2)
         assert time.monotonic() < down_until, "the outage ended before every case was tried"
         assert ding.accepted() == [] and city.accepted() == []
 
@@ -366,7 +366,7 @@ def test_a_channel_down_for_a_minute_across_a_kill_9_delivers_everything_at_most
             found = [d for c in opened for d in serve.deliveries(c["id"])]
             return found if all(d["state"] == "delivered" for d in found) else None
 
-        deliveries = wait_for(all_delivered, timeout_s=OUTAGE_S + 30, every_s=0.5)
+        deliveries = wait_for(all_delivered, timeout_s=OUTAGE_S + WAIT_S, every_s=0.5)
         assert len(deliveries) == 12  # 6 cases × (the grid's robot, the city)
 
         # none more than twice: the webhook receiver by `delivery`, the robot by case named
@@ -448,7 +448,7 @@ def test_a_power_cut_of_400_sensors_reaches_the_grids_robot_in_digests_never_ove
             found = [c for c in serve.cases() if c["grid"] == "g1"]
             return found if len(found) == FLEET else None
 
-        cases = wait_for(all_opened, timeout_s=30, every_s=0.5)
+        cases = wait_for(all_opened, every_s=0.5)
         ids = {c["id"] for c in cases}
 
         def all_named() -> Counter[int] | None:
@@ -457,7 +457,7 @@ def test_a_power_cut_of_400_sensors_reaches_the_grids_robot_in_digests_never_ove
             )
             return named if set(named) >= ids else None
 
-        named = wait_for(all_named, timeout_s=90, every_s=0.5)
+        named = wait_for(all_named, every_s=0.5)
         calls = ding.accepted()
         took_s = calls[-1].at - cut
         assert set(named) == ids and max(named.values()) == 1  # each case named once
@@ -563,7 +563,7 @@ def test_a_wrong_secret_a_missing_variable_and_garbage_are_reported_and_the_rule
             ok = len(found) == 3 and all(d["attempts"] >= 1 for d in found.values())
             return found if ok else None
 
-        told = wait_for(answered, timeout_s=20, every_s=0.2)
+        told = wait_for(answered, every_s=0.2)
         wrong, absent, garbage = (
             told[c] for c in ("ding-wrong", "wecom-missing", "feishu-garbage")
         )
@@ -582,10 +582,10 @@ def test_a_wrong_secret_a_missing_variable_and_garbage_are_reported_and_the_rule
         assert [c.code for c in ding.calls] == [310000] and ding.accepted() == []
 
         # the garbage was retried, and once the bot answers properly it is delivered
-        wait_for(lambda: len(feishu.calls) >= 2, timeout_s=15)
+        wait_for(lambda: len(feishu.calls) >= 2)
         feishu.answer_garbage(False)
-        wait_for(lambda: feishu.accepted(), timeout_s=15)
-        wait_for(lambda: answered()["feishu-garbage"]["state"] == "delivered", timeout_s=10)  # type: ignore[index]
+        wait_for(lambda: feishu.accepted())
+        wait_for(lambda: answered()["feishu-garbage"]["state"] == "delivered")  # type: ignore[index]
         notes = [n for n in serve.tells(case["id"]) if "→ feishu-garbage " in n]
         assert all(": retry in " in n and "not a JSON object" in n for n in notes[:-1])
         assert len(notes) >= 3 and ": delivered: code 0" in notes[-1]

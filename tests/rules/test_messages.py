@@ -130,3 +130,33 @@ def test_a_digest_names_every_case_with_its_link():
 def test_a_clause_naming_its_standard_does_not_repeat_it():
     facts = dataclasses.replace(FACTS, clause="GB 22337-2008 表1 4类 夜间 55 dB(A)")
     assert "（GB 22337-2008 表1 4类 夜间 55 dB(A)）" in render(facts).text
+
+
+FORGED = "已整改\n当前级别：已结案\n[点此](http://evil.example) ![](http://evil.example/p.png)"
+
+
+def test_what_a_person_wrote_is_one_line_of_text_in_every_part_of_the_message():
+    # a site's name typed into the registry, the case's title with it, a merchant's note
+    typed = dataclasses.replace(
+        FACTS,
+        event=Event.RESOLVED,
+        case=dataclasses.replace(KTV, title="声动KTV\n当前级别：已结案 <b>x</b>", level=Level.GRID_WORKER),
+        site_name="声动KTV\n- 当前级别：已结案",
+        note=FORGED + "\x1b[2J" + "吵" * 500,
+    )  # fmt: skip
+    m = render(typed)
+    lines = m.text.splitlines()
+    assert [line[:5] for line in lines] == ["- 地点：", "- 工单：", "- 测得 ", "- 时段 ", "- 备注：", "- 仅供知"]  # fmt: skip
+    assert not any(line.lstrip("- ").startswith("当前级别") for line in lines)
+    assert "[" not in m.text and "](" not in m.text and "<b>" not in m.title and "\n" not in m.title
+    assert "http://" not in m.text and "\x1b" not in m.text
+    (note,) = [line for line in lines if line.startswith("- 备注：")]
+    assert note.endswith("吵…") and len(note) == len("- 备注：") + 200
+    assert all("\n" not in v and len(v) <= SMS_TEXT_CHARS for k, v in m.sms.items() if k != "link")
+    assert m.sms["site"] == "声动KTV - 当前级别：已结案"
+    many = digest([
+        Delivery(key="k", case_id=1, event=Event.OPENED.value, channel="ding", to=(), levels=(),
+                 who="网格\n当前级别：已结案 [x](http://evil.example)", title=m.title, text=m.text,
+                 link="http://x/board/cases/1", created_ms=T0)
+    ])  # fmt: skip
+    assert "\n" not in many.title and "](http://evil" not in many.title

@@ -29,7 +29,7 @@ from .contract import assert_valid_reading
 SPEED = 30.0  # 60 simulated seconds in 2 real ones
 DURATION_S = 60
 HEALTH_EVERY_S = 30
-WAIT_S = 10.0  # the most any wait for the broker may take
+WAIT_S = 120.0  # the most any wait for the broker may take (a loaded machine)
 
 
 class Recorder:

@@ -1,0 +1,129 @@
+"""Every benchmark the docs quote still runs: each at small sizes, as its own process on
+its own servers, printing its table (the column headers and a numeric row). Nothing here
+asserts how fast anything was: the numbers are the benchmark's to report, not a test's.
+
+Run alone: `.venv/bin/pytest -m bench`; they are part of the normal suite too.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
+
+pytestmark = pytest.mark.bench
+
+
+def bench(tmp_path: Path, module: str, *args: str) -> tuple[int, str, str]:
+    """`python -m bench.<module> args` from a scratch directory (its bench/results/ there):
+    its exit code, what it printed, and that with its log (stderr) for a failure's message."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LINLI_")}
+    env["PYTHONPATH"] = str(ROOT)
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{module}", *args],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+    return done.returncode, done.stdout, done.stdout + done.stderr
+
+
+def rows(out: str, header: str) -> list[str]:
+    """The lines after the table's `header` line, up to the first blank one."""
+    lines = out.splitlines()
+    at = next((i for i, line in enumerate(lines) if line.startswith(header)), None)
+    assert at is not None, out
+    table = []
+    for line in lines[at + 1 :]:
+        if not line.strip():
+            break
+        table.append(line)
+    return table
+
+
+def test_bench_accept(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "accept", "--sensors", "20", "--per-sensor", "10", "--runs", "2"
+    )
+    assert code == 0, log
+    assert re.search(rf"^Pipeline\.accept: best {NUMBER} µs CPU per message \(200 messages, runs {NUMBER}, {NUMBER}\)$", out, re.M), log  # fmt: skip
+
+
+def test_bench_engine(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "engine", "--readings", "2000", "--hour", "23")
+    assert code == 0, log
+    assert re.search(r"^2,000 readings of 1,000 sensors at 23:00: [0-9]+ cases", out, re.M), log
+    for what in ("ingest: pickle for the engine", "engine: unpickle", "engine: judge and keep"):
+        assert re.search(rf"^\| {what}.* \| {NUMBER} µs per reading \|$", out, re.M), log
+
+
+def test_bench_run(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "run", "--sensors", "50", "--seconds", "3", "--max-readings", "2000",
+        "--plain-readings", "300", "--workers", "1",
+    )  # fmt: skip
+    assert code == 0, log
+    table = rows(out, "| measurement | result |")
+    assert table[0] == "| --- | --- |"
+    assert re.search(rf"^\| \(a\) sustained 50 sensors .*published 150, stored 150; publish → queryable p50 {NUMBER} s", out, re.M), log  # fmt: skip
+    assert re.search(rf"^\| \(b\) maximum.* 2,000 readings, 1 worker\(s\) \| {NUMBER} readings/s stored end to end", out, re.M), log  # fmt: skip
+    assert re.search(rf"^\| \(c\) plain paho → /write per reading, 300 readings \| {NUMBER} readings/s \|$", out, re.M), log  # fmt: skip
+    assert (tmp_path / "bench" / "results").is_dir()
+
+
+def test_bench_run_with_rules_and_the_notifier(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "run", "--sensors", "50", "--max-readings", "2000", "--workers", "1",
+        "--skip", "a,c", "--rules", "--notify", "--repeat", "1", "--hour", "23",
+    )  # fmt: skip
+    assert code == 0, log
+    rows(out, "| measurement | result |")
+    assert re.search(rf"^\| \(b\) at 23:00 with every rule on .*\| {NUMBER} readings/s stored and judged", out, re.M), log  # fmt: skip
+    assert re.search(rf"^\| ratio rules on / off at 23:00 \(1 worker\) \| {NUMBER} ", out, re.M), (
+        out
+    )
+    assert re.search(rf"^\| \(b\) at 23:00, rules on and the notifier .*\| {NUMBER} readings/s", out, re.M), log  # fmt: skip
+
+
+def test_bench_fuzz(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "fuzz", "--adversarial", "500", "--valid", "60")
+    assert code == 0, log  # non-zero when a reading was lost or a rejection not counted
+    assert re.search(r"^readings stored: 60 of 60; rejections counted: ([0-9,]+) of \1 ", out, re.M), log  # fmt: skip
+    assert re.search(rf"^linli serve RSS: {NUMBER} MB before, {NUMBER} MB at its peak", out, re.M), log  # fmt: skip
+    assert "OK: linli alive" in out
+    assert len(list((tmp_path / "bench" / "results").glob("fuzz-*.json"))) == 1
+
+
+def test_bench_complaints(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "complaints", "--days", "2", "--repeat", "2")
+    assert code == 0, log
+    table = rows(out, "what ")
+    assert re.search(r"^what\s+best\s+median\s+readings read$", out, re.M), log
+    assert len(table) == 4, log
+    assert re.search(rf"^judge, 30 min window, 2 sensors\s+{NUMBER} ms\s+{NUMBER} ms\s+30 per sensor$", out, re.M), log  # fmt: skip
+    assert re.search(rf"^POST /api/v1/complaints .*{NUMBER} ms\s+{NUMBER} ms\s+30 per sensor$", out, re.M), log  # fmt: skip
+
+
+def test_bench_board(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "board", "--requests", "3", "--days", "1")
+    # exit 1 says a page's p95 was over its budget: the benchmark's verdict, not this test's
+    verdict = re.search(rf"^bench: the slowest page's p95 {NUMBER} ms, (under|OVER) 200 ms$", out, re.M)  # fmt: skip
+    assert verdict and code == (0 if verdict[1] == "under" else 1), log
+    assert re.search(r"^bench: [0-9]+ cases open \(fume_conc, noise_leq", out, re.M), log
+    header = "page                    median ms   p95 ms   max ms     KB"
+    table = rows(out, header)
+    assert [line[:22].strip() for line in table] == [
+        "login (GET)", "login (POST token)", "overview", "case list", "case list, filtered",
+        "case page (fume)", "case page (noise)",
+    ]  # fmt: skip
+    assert all(re.fullmatch(rf".{{22}}(\s+{NUMBER}){{4}}", line) for line in table), table
