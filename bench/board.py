@@ -1,4 +1,4 @@
-"""The case board's page benchmark (README "Case board"): every page under 200 ms?
+"""The case board's page benchmark (docs/benchmarks.md): every page under 200 ms?
 
     .venv/bin/python -m bench.board [--requests 100] [--days 7]
 

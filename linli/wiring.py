@@ -148,8 +148,8 @@ def _check_admin_token(token: str | None) -> None:
 
 
 def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
-    """uvicorn's settings for the API facing the street (README "The HTTP API facing the
-    street"): idle and slow connections closed, their number and head size bounded."""
+    """uvicorn's settings for the API facing the street (docs/api.md, docs/operating.md):
+    idle and slow connections closed, their number and head size bounded."""
     import uvicorn
 
     from linli.api.slowclients import timed_h11

@@ -1,6 +1,6 @@
 """What a community configures about its rules: standards, windows, thresholds, schedules.
 
-Defaults follow DOMAIN.md; every timing constant is a parameter, so tests pass 0 and
+Defaults follow docs/domain.md; every timing constant is a parameter, so tests pass 0 and
 a community's `[rules]` table (linli/community.py) overrides any of them.
 """
 
@@ -43,7 +43,7 @@ class Escalation:
 
 @dataclass(frozen=True, slots=True)
 class RulePolicy:
-    """Every knob of the rule engine, with DOMAIN.md's defaults."""
+    """Every knob of the rule engine, with docs/domain.md's defaults."""
 
     calendar: Calendar = field(default_factory=Calendar)
     # Which standard a site is judged by: residential buildings by GB 3096 (ambient),

@@ -38,7 +38,7 @@ EVICT_CHUNK: Final = 500  # messages looked at per step while evicting
 
 @dataclass(frozen=True, slots=True)
 class RejectLimits:
-    """How long and how much of the rejected records is kept (README "Bad input")."""
+    """How long and how much of the rejected records is kept (docs/devices.md)."""
 
     retention_ms: int | None = 30 * 86_400_000
     max_bytes: int | None = 256 << 20

@@ -82,7 +82,7 @@ def test_the_demo_files_three_complaints_and_prints_their_verdicts(
         ]
         assert got == [
             ("tc-b1", "12345", "corroborated", "n-tc-01"),  # GB 3096 4a: 55 by night
-            ("bbq-yeshi", "walk_in", "corroborated", "f-bbq-01"),  # §5.1: the purifier off
+            ("bbq-yeshi", "walk_in", "corroborated", "f-bbq-01"),  # GB 18483 §5.1: the purifier off
             ("hj-b6", "phone", "not_corroborated", "n-hj-08"),  # 51 against 60 by day
         ]
         printed = out.getvalue().splitlines()

@@ -271,7 +271,7 @@ def _empty(spec: ChartSpec) -> str:
 
 
 def render_chart(spec: ChartSpec) -> str:
-    """The chart as one `<svg id="case-chart">` string (README "Case board": its ids, classes)."""
+    """The chart as one `<svg id="case-chart">` string (docs/board.md: its ids, classes)."""
     values = [v for _, v in spec.points if v is not None and math.isfinite(v)]
     if not values:
         return _empty(spec)
