@@ -127,7 +127,7 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG, 10, 10)
 
 
-ADMIN_TOKEN_MIN_CHARS: Final = 16  # refused below (issue 12: any strength was accepted)
+ADMIN_TOKEN_MIN_CHARS: Final = 16  # refused below: a short admin token is guessed
 ADMIN_TOKEN_GOOD_CHARS: Final = 32  # warned about below: `openssl rand -hex 16` and up
 
 

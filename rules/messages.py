@@ -2,7 +2,7 @@
 
 Every message names the site, the rule, the measured value against the limit with its
 standard and clause, the local time window, what is expected of its reader, and the
-link to the case. A digest (many cases for one recipient within a short wait, issue 11)
+link to the case. A digest (many cases for one recipient within a short wait)
 lists each case with its own line and link.
 """
 
@@ -149,7 +149,7 @@ class Digest:
 
 
 def digest(items: Sequence[Delivery]) -> Digest:
-    """One message naming several cases, each with its title and link (issue 11: many
+    """One message naming several cases, each with its title and link (many
     cases of one group within a short wait become one message; none is dropped)."""
     title = f"【{len(items)} 件工单】{items[0].who}"
     # Each case's own link without its token (a signed link is ~200 characters: 100 of

@@ -36,7 +36,7 @@ class Escalation:
 
     unacknowledged_s: int = 30 * 60
     unresolved_s: tuple[int, ...] = (24 * 3600, 72 * 3600)
-    # An unacknowledged case's level is told again this often (issue 11), until someone
+    # An unacknowledged case's level is told again this often, until someone
     # acknowledges it; 0: no reminders.
     remind_s: int = 30 * 60
 

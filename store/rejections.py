@@ -3,7 +3,7 @@
 A message's raw head is stored once (`rejected_messages`); each rejected element of its
 batch refers to it. The records are kept for a retention and within a total size, the
 oldest messages going first; what goes is counted (`rejections_evicted`), so that the
-counts per sensor and reason stay exact (issue 12).
+counts per sensor and reason stay exact (no device can fill the disk with rejections).
 """
 
 from __future__ import annotations
@@ -222,7 +222,7 @@ def list_rejection_page(
     offset: int = 0,
 ) -> tuple[list[RejectionRecord], list[RejectedMessage]]:
     """Rejected records, newest first, and each message's payload read once, beside the
-    records that refer to it (a batch of 1,000 bad elements shares one 64 KiB head; issue 12)."""
+    records that refer to it (a batch of 1,000 bad elements shares one 64 KiB head)."""
     where = _filters(sensor, reason, since_ms, until_ms, sensors)
     query = (
         select(rejections, rejected_messages.c.topic)

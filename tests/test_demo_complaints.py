@@ -1,4 +1,4 @@
-"""`linli demo`'s residents' complaints (issue 14): the KTV night by 12345, the barbecue's
+"""`linli demo`'s residents' complaints: the KTV night by 12345, the barbecue's
 fume walk-in, a quiet afternoon the sensors do not bear out; each verdict printed.
 
 The whole demo takes minutes to reach its night, so this publishes the scripted windows'

@@ -1,5 +1,6 @@
 """The docs hold: the configuration page is what the code says, every relative link and
-anchor resolves, and every section the code cites exists in the document it names."""
+anchor resolves, every section the code cites exists in the document it names, and no
+comment cites a ticket number for a reason."""
 
 from __future__ import annotations
 
@@ -119,6 +120,16 @@ def test_every_section_sign_names_its_document():
     assert not bare, "name the document before §: CONTRACT §N, GB 3096-2008 §5.4, …\n" + (
         "\n".join(bare)
     )
+
+
+# A ticket number where the reason should be: the word "issue" (or "issues") and a number.
+TICKET = re.compile(r"\bissues?\s*(?:#\s*)?\d|\(issues?\s*#", re.IGNORECASE)
+
+
+def test_no_code_comment_or_page_names_a_ticket_number():
+    """Comments and pages say what the code guards against, not which ticket asked."""
+    found = [f"{where}:{n}: {m.string.strip()[:100]}" for where, n, m in cited_lines(TICKET)]
+    assert not found, "say the reason in plain words instead:\n" + "\n".join(found)
 
 
 # -- links ---------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """A case's readings as a server-rendered SVG: the series, the limit in force, the breach.
 
 Pure: no I/O, stdlib and linli.rules only, so the case page works with JavaScript off
-and a cheap phone draws it at once (issue 13). The limit is a stepped line (day and
+and a cheap phone draws it at once. The limit is a stepped line (day and
 night change it, GB 3096-2008 §3.6/3.7), the breach window a shaded band, a fume site's
 fan and purifier on/off lanes sit under the plot. A week of 1-minute readings is
 thinned to each pixel column's min and max (at most 2 points a column), which keeps

@@ -1,4 +1,4 @@
-"""Issue 13's "What it must show", in a real headless Chromium on a 390×844 phone screen,
+"""What the case board must show, in a real headless Chromium on a 390×844 phone screen,
 against `linli serve` on the session's mosquitto and influxd.
 
 Every case here is opened by a kitchen's fume breach published over MQTT; its merchant's
