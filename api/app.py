@@ -96,7 +96,7 @@ def create_app(
     ):
         responses = {} if module is health else errors.GUARDED
         app.include_router(module.router, prefix=API_PREFIX, responses=responses)
-    # the case board (issue 13): its pages, its CSS, the key its links are signed with
+    # the case board: its pages, its CSS, the key its links are signed with
     app.state.board_key = (config.board_secret or db.board_key()).encode()
     app.include_router(board.router)
     app.include_router(board_complaints.router)

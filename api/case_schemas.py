@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from linli.rules.case import HUMAN_ACTIONS, Action, Case, CaseKind, CaseState, Level
 from linli.rules.complaint import Priority, priority
 
-NOTE_CHARS: Final = 4000  # a comment or an action's note (issue 12: a 10 MB comment)
+NOTE_CHARS: Final = 4000  # a comment or an action's note (a 10 MB comment is refused)
 
 
 class _Out(BaseModel):

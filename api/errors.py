@@ -3,7 +3,7 @@
 Every error body is one string (also a request that fails validation: FastAPI's list of
 errors, which echoes the input and cannot encode a NaN, becomes one sentence). A failing
 InfluxDB or case store is a 503 that names neither address nor driver message: those
-go to the log (issue 12: a readings range in year 9999 answered InfluxDB's address).
+go to the log (a stranger must not learn them from, say, a readings range in year 9999).
 """
 
 from __future__ import annotations

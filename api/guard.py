@@ -1,4 +1,5 @@
-"""The guard in front of every route: the token first, then a bounded body (issue 12).
+"""The guard in front of every route: the token first, then a bounded body (no stranger's
+body is read, and no body beyond the limit).
 
 A pure ASGI middleware, so that nothing is read before it decides: a request to
 `/api/v1` (but `/health` without an Authorization header) without a valid bearer token

@@ -1,4 +1,5 @@
-"""Query and path parameters the routers share, each bounded (issue 12: never a 500).
+"""Query and path parameters the routers share, each bounded (422 with a sentence, never a
+500).
 
 Times are RFC 3339 or epoch ms within 1970–2100, durations at most a year; offsets,
 ids and free-text parameters have limits, so that no value reaches SQLite or InfluxDB

@@ -3,8 +3,8 @@
 Scope is decided first (api/scope.py: outside it, 404); inside it, an action the role
 may not take is 403. A merchant may acknowledge, start, resolve and comment on its own
 site's cases; closing and reopening — ending or resuming the governance of a nuisance
-after verification — belong to the grid worker, staff and admins (issue 12: a merchant
-could close its own case).
+after verification — belong to the grid worker, staff and admins (so that a merchant
+cannot end the governance of its own nuisance).
 """
 
 from __future__ import annotations

@@ -26,7 +26,7 @@ from linli.store import (
 from linli.store.registry_repo import ENTRY_ID_PATTERN
 from linli.store.tables import ID_LEN
 
-# Bounds of what a body may hold (issue 12: a 10 MB comment, a 10 MB site name).
+# Bounds of what a body may hold (no 10 MB comment, no 10 MB site name).
 NAME_CHARS: Final = 200
 TEXT_CHARS: Final = 2000
 PHONE_CHARS: Final = 32
@@ -51,7 +51,7 @@ class _In(BaseModel):
 
 def _not_null_but_nullable(schema: dict[str, Any], cls: type) -> None:
     """The OpenAPI document of a patch: a field that may be left out but not sent as null
-    is documented without `null` (issue 12: a schema-valid `"site": null` was refused)."""
+    is documented without `null` (else a schema-valid `"site": null` would be refused)."""
     nullable: frozenset[str] = getattr(cls, "nullable", frozenset())
     for name, prop in schema.get("properties", {}).items():
         if name in nullable or "anyOf" not in prop:

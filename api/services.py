@@ -50,7 +50,7 @@ class ApiConfig:
     max_body_bytes: int = 1 << 20  # a JSON body (api/guard.py)
     auth_failures: int = 10  # failed tokens a client may send per window (api/throttle.py)
     auth_window_s: float = 60.0
-    # the case board (api/board/, README "Case board")
+    # the case board (api/board/, docs/board.md)
     public_url: str = "http://127.0.0.1:8000"
     board_secret: str | None = None  # None: the random key kept in the case store
     board_link_ttl_s: int = 7 * 86_400

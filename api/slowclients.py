@@ -2,8 +2,8 @@
 
 uvicorn's `timeout_keep_alive` runs only between a finished answer and the next request's
 first byte: a connection that sends nothing, or half a request head, or a body slower
-than it announced, was held open as long as the client liked (issue 12: 3,000 half-sent
-requests held for 70 s). Here every request cycle has a deadline, from the connection's
+than it announced, would be held open as long as the client liked (3,000 half-sent
+requests could be held for 70 s). Here every request cycle has a deadline, from the connection's
 opening (or the previous answer) until its head and body are read: when it passes the
 connection is closed. The app's own time to answer is not counted.
 """

@@ -128,8 +128,8 @@ def sensors_rows(
 ) -> list[ResultSeries]:
     """Every stored reading of `sensors` (of one kind) in [from_ms, to_ms), SELECT *.
 
-    The query names only these sensors (issue 12: a merchant's backtest read every
-    site's readings, then filtered), and the limit counts only theirs: RangeTooLarge
+    The query names only these sensors (a merchant's backtest must not read every
+    site's readings and filter them afterwards), and the limit counts only theirs: RangeTooLarge
     beyond it, never a silently cut history.
     """
     if not sensors:

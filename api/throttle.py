@@ -1,4 +1,4 @@
-"""Failed-token attempts slowed per client (issue 12: 2,000 wrong tokens in 6 s, all 401).
+"""Failed-token attempts slowed per client (so that tokens cannot be guessed at 300 a second).
 
 A client (its address, as uvicorn gives it: behind a trusted proxy, X-Forwarded-For)
 may fail `max_failures` times in `window_s`; then every request of it is 429 with

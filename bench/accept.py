@@ -1,4 +1,4 @@
-"""The MQTT thread alone: CPU per message in `Pipeline.accept` (README "Benchmark").
+"""The MQTT thread alone: CPU per message in `Pipeline.accept` (docs/benchmarks.md).
 
     .venv/bin/python -m bench.accept [--sensors 1000] [--per-sensor 100] [--runs 6]
 

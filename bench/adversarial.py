@@ -1,4 +1,4 @@
-"""Adversarial MQTT messages, mixed with valid readings (issue 12): one generator for the
+"""Adversarial MQTT messages, mixed with valid readings: one generator for the
 fuzz test (tests/ingest/test_fuzz_e2e.py, 10,000) and the fuzz benchmark (bench/fuzz.py,
 100,000), so that both send the same kinds of bad input.
 

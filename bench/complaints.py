@@ -1,4 +1,4 @@
-"""Corroborating a complaint against a year of 1-minute readings (README "Complaints").
+"""Corroborating a complaint against a year of 1-minute readings (docs/benchmarks.md).
 
     .venv/bin/python -m bench.complaints [--days 365] [--repeat 20]
 

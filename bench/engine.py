@@ -1,4 +1,4 @@
-"""The rule engine alone: CPU per reading to unpickle and judge (README "Benchmark").
+"""The rule engine alone: CPU per reading to unpickle and judge (docs/benchmarks.md).
 
     .venv/bin/python -m bench.engine [--readings 600000] [--hour H]
 

@@ -1,4 +1,4 @@
-"""The fuzz benchmark (issue 12, README "Bad input"): 100,000 adversarial MQTT messages
+"""The fuzz benchmark (docs/benchmarks.md): 100,000 adversarial MQTT messages
 mixed with valid readings, through real mosquitto into a real `linli serve` on a real
 influxd and a SQLite case store, with linli's default limits.
 

@@ -1,4 +1,4 @@
-"""linli's ingest benchmark on real mosquitto and influxd (README "Benchmark").
+"""linli's ingest benchmark on real mosquitto and influxd (docs/benchmarks.md).
 
     .venv/bin/python -m bench.run            # the full run: about 4 minutes
 
@@ -606,7 +606,7 @@ def _s(seconds: float) -> str:
 
 
 def report(results: dict[str, dict[str, float]]) -> None:
-    """Print the table the README records."""
+    """Print the table docs/benchmarks.md records."""
     print(
         f"\nmachine: {os.cpu_count()} cores, {platform.processor() or platform.machine()}, "
         f"Python {platform.python_version()}"

@@ -3,7 +3,7 @@
 Grafana fills `$timeFilter`, `$__interval` and the template variables; a multi-value
 variable in a regex becomes `(a|b|…)`, hence `=~ /^$site$/`. Levels in dB are never
 averaged arithmetically: every Leq is `10·log10(Σ laeq_es / Σ period_s)`, exact for any
-group of readings or hourly aggregates (README "Dashboards").
+group of readings or hourly aggregates (docs/dashboards.md).
 """
 
 from __future__ import annotations

@@ -236,7 +236,7 @@ class LeanLink(BaseLink):
             self._ping_at = None
 
     def misc(self) -> None:
-        """Keepalive (§3.1.2.10) and the CONNACK timeout."""
+        """Keepalive (MQTT 3.1.1 §3.1.2.10) and the CONNACK timeout."""
         if self._sock is None:
             return
         now = self._monotonic()

@@ -15,12 +15,12 @@ PINGRESP: Final = 13
 PINGREQ_PACKET: Final = b"\xc0\x00"
 DISCONNECT_PACKET: Final = b"\xe0\x00"
 _DUP: Final = 0x08
-# The first byte of a PUBLISH by (qos, retain) (§3.3.1).
+# The first byte of a PUBLISH by (qos, retain) (MQTT 3.1.1 §3.3.1).
 _PUBLISH_FIRST: Final = {(q, r): bytes((0x30 | q << 1 | r,)) for q in (0, 1, 2) for r in (0, 1)}
 
 
 def varlen(n: int) -> bytes:
-    """The remaining-length field (§2.2.3): 7 bits a byte, high bit = more."""
+    """The remaining-length field (MQTT 3.1.1 §2.2.3): 7 bits a byte, high bit = more."""
     if n < 128:
         return bytes((n,))
     if n < 16384:
@@ -34,7 +34,7 @@ def varlen(n: int) -> bytes:
 
 
 def utf8(text: str) -> bytes:
-    """A length-prefixed UTF-8 string (§1.5.3)."""
+    """A length-prefixed UTF-8 string (MQTT 3.1.1 §1.5.3)."""
     raw = text.encode()
     return struct.pack("!H", len(raw)) + raw
 
@@ -46,7 +46,7 @@ def connect(
     password: str | None = None,
     will: tuple[str, bytes] | None = None,
 ) -> bytes:
-    """CONNECT with a clean session (§3.1); the will, if any, is QoS 1 and retained."""
+    """CONNECT with a clean session (MQTT 3.1.1 §3.1); the will, if any, is QoS 1 and retained."""
     flags = 0x02
     payload = utf8(client_id)
     if will is not None:
@@ -63,13 +63,13 @@ def connect(
 
 
 def subscribe(mid: int, topics: tuple[str, ...], qos: int = 1) -> bytes:
-    """SUBSCRIBE (§3.8)."""
+    """SUBSCRIBE (MQTT 3.1.1 §3.8)."""
     body = struct.pack("!H", mid) + b"".join(utf8(t) + bytes((qos,)) for t in topics)
     return b"\x82" + varlen(len(body)) + body
 
 
 def publish(topic: bytes, payload: bytes, qos: int, retain: bool, mid: int) -> bytes:
-    """PUBLISH (§3.3); `topic` is already length-prefixed (see `utf8`)."""
+    """PUBLISH (MQTT 3.1.1 §3.3); `topic` is already length-prefixed (see `utf8`)."""
     first = _PUBLISH_FIRST[qos, retain]
     if qos:
         size = len(topic) + 2 + len(payload)
@@ -78,12 +78,12 @@ def publish(topic: bytes, payload: bytes, qos: int, retain: bool, mid: int) -> b
 
 
 def as_duplicate(packet: bytes) -> bytes:
-    """The same PUBLISH with the DUP flag set, for a resend after reconnecting (§3.3.1.1)."""
+    """The same PUBLISH with the DUP flag set, resent after reconnecting (MQTT 3.1.1 §3.3.1.1)."""
     return bytes((packet[0] | _DUP,)) + packet[1:]
 
 
 def puback(mid: int) -> bytes:
-    """PUBACK (§3.4)."""
+    """PUBACK (MQTT 3.1.1 §3.4)."""
     return b"\x40\x02" + mid.to_bytes(2, "big")
 
 

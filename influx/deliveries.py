@@ -1,7 +1,7 @@
 """Delivery outcomes as InfluxDB points, for the dashboards' failed-deliveries panel.
 
 Grafana reads InfluxDB only, so each outcome the delivery worker records in the outbox
-(notify/worker.py) is also written here as a `delivery` point (README "Stored schema"):
+(notify/worker.py) is also written here as a `delivery` point (docs/devices.md):
 tags channel, outcome (delivered / retry / failed), event; fields case_id, detail. The
 worker is handed the writer as a callback, so that notify/ knows nothing of InfluxDB.
 """

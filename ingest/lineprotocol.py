@@ -70,7 +70,7 @@ class LineBuilder:
     `policy` is the rule engine's (its calendar and standards): a noise reading is written
     with the LAeq limit in force for its site and the period it measured, from
     `SiteLimits.noise` by `Calendar.period_of`, the very limit the rules judge it by
-    (README "Stored schema"). `use(registry)` gives it the sites; the default policy is
+    (docs/devices.md). `use(registry)` gives it the sites; the default policy is
     GB 3096's 06:00/22:00 in Asia/Shanghai with GB 22337 for shops.
     """
 
@@ -162,7 +162,7 @@ class LineBuilder:
     def rejected(
         self, rejections: Sequence[Rejection], registered: Mapping[str, SensorTags]
     ) -> list[str]:
-        """A batch's rejections counted per sensor and reason (README "Stored schema").
+        """A batch's rejections counted per sensor and reason (docs/devices.md).
 
         Each point is stamped with its last rejection's receive time, moved on by a
         millisecond where needed so that a later batch never overwrites an earlier

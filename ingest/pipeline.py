@@ -111,7 +111,7 @@ class Pipeline:
         self._keep_readings = keep_readings
         self._builder = LineBuilder(policy)
         # With a shared subscription a sensor's messages are spread over the workers, so
-        # no worker sees its whole seq: accounting is then off (README, "Several workers").
+        # no worker sees its whole seq: accounting is then off (docs/devices.md, "Several workers").
         self._seq = SeqTracker(seq_grace_ms) if seq_accounting else None
         self._changes = registry_source.changes_here
         self.registry: Registry = registry_source.load_registry()
@@ -268,7 +268,7 @@ class Pipeline:
         self.epoch = epoch
 
     def _account(self, now_ms: int) -> None:
-        if self._seq is None:  # several workers: no accounting (README, "Several workers")
+        if self._seq is None:  # several workers: no accounting (docs/devices.md, "Several workers")
             self._duplicates.clear()
             return
         # seq gaps from the SeqTracker; duplicates from the readings' identity (in memory

@@ -1,4 +1,5 @@
-"""Points InfluxDB refuses: isolated from their batch and kept as rejected records (issue 9).
+"""Points InfluxDB refuses: isolated from their batch and kept as rejected records (one bad
+point must not hold back, or lose, the rest of its batch).
 
 InfluxDB 1.6 answers a `/write` holding an unparsable line with HTTP 400: it stores the
 lines it could parse and says `partial write: unable to parse '<line>': ...`; with only

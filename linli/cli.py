@@ -1,4 +1,5 @@
-"""The `linli` command (CONTRACT §1): serve, ingest, api, sim, demo, dashboards, notify."""
+"""The `linli` command (CONTRACT §1): serve, ingest, api, sim, demo, dashboards, notify,
+config."""
 
 from __future__ import annotations
 
@@ -88,6 +89,12 @@ def build_parser() -> argparse.ArgumentParser:
         "number (repeatable; required for email and sms)",
     )
     probe.add_argument("--log-level", default="WARNING", help="DEBUG, INFO, WARNING, ERROR")
+    config = sub.add_parser("config", help="the configuration's reference")
+    config_sub = config.add_subparsers(dest="action", required=True)
+    config_sub.add_parser(
+        "docs",
+        help="print docs/configuration.md: every LINLI_* variable and community-file key",
+    )
     # `linli sim ...` is handed whole to the simulator's own parser (firmware-sim/cli.py),
     # which speaks only the wire protocol and imports nothing of linli.
     sub.add_parser("sim", add_help=False, help="the sensor fleet simulator, against any broker")
@@ -173,6 +180,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["sim"]:
         return _sim(argv[1:])
     args = build_parser().parse_args(argv)
+    if args.command == "config":
+        from linli import configdocs
+
+        return configdocs.main()
     logs.configure(getattr(args, "log_level", "INFO"))
     settings = Settings()
     if args.command == "dashboards":

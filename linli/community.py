@@ -329,7 +329,7 @@ class RulesModel(_Model):
 
 
 class DeadlineModel(_Model):
-    """A complaint source's time limits (issue 14): sign for within hours, handle within
+    """A complaint source's time limits: sign for within hours, handle within
     working days (China's public holidays off: rules/workdays.py)."""
 
     sign_for_h: float = Field(default=2.0, gt=0)

@@ -15,7 +15,7 @@ after ~2 min, 22:00 after ~3 min; then the fleet catches up with real time and g
 Replayed readings are hours old when they arrive, so the demo's policy counts data as
 late only beyond the replayed span (otherwise every demo case would say "late data").
 
-Telling (issue 11). Every channel of the community file gets a local stand-in
+Telling. Every channel of the community file gets a local stand-in
 (linli/demochannels.py: DingTalk robots for the grids' chats and the community office,
 the KTV's WeCom robot, Aliyun's SendSms, an aiosmtpd SMTP server), its `env:` variables
 set before the engine's child process and the notifier start; each message they take is
@@ -73,7 +73,7 @@ UNACKNOWLEDGED_S: Final = 120  # the demo's escalation of an unacknowledged case
 
 @dataclass(frozen=True, slots=True)
 class DemoComplaint:
-    """A resident's complaint the demo files once its window has been measured (issue 14)."""
+    """A resident's complaint the demo files once its window has been measured."""
 
     label: str
     start: timedelta  # the window, after the replayed day's 10:30 (the scenario's clock)

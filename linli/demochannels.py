@@ -1,5 +1,5 @@
 """`linli demo`'s channels: local stand-ins for every `[[channel]]`, and what they received
-printed as its recipients would read it (issue 11 item 6).
+printed as its recipients would read it.
 
 Each channel of the community file whose URL is an `env:` value gets a stand-in on a free
 loopback port (linli/standins/: the DingTalk, WeCom and Feishu robots check signatures,

@@ -67,7 +67,7 @@ class Ingest:
         self._retry_s = retry_s
         # With a shared subscription a sensor's readings are split between workers, so no
         # worker's memory knows what the others stored: every reading is checked in
-        # InfluxDB (the pipeline is never seeded; README "Several workers").
+        # InfluxDB (the pipeline is never seeded; docs/devices.md, "Several workers").
         self._seeded = settings.mqtt_share_group is None
         topic = f"{settings.topic_prefix}/#"
         if settings.mqtt_share_group:

@@ -1,5 +1,5 @@
 """Wiring the notifier: the community file's channels and notify lists, the outbox's
-teller, the delivery worker and the reminders (issue 11, CONTRACT §6).
+teller, the delivery worker and the reminders (CONTRACT §6).
 
 The teller (rules/engine/telling.py) runs wherever a case changes: in the engine's
 process and in the API's (a person's action); both write deliveries in the change's

@@ -17,65 +17,169 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LINLI_", extra="ignore")
 
-    mqtt_url: str = "mqtt://127.0.0.1:1883"
-    influx_url: str = "http://127.0.0.1:8086"
-    influx_db: str = "linli"
-    influx_token: str | None = None
-    influx_user: str | None = None
-    influx_password: str | None = None
-    db_url: str = "sqlite:///./var/linli.db"
-    api_addr: str = "127.0.0.1:8000"
-    admin_token: str | None = None
-    tz: str = "Asia/Shanghai"
-    public_url: str = "http://127.0.0.1:8000"  # links in messages (CONTRACT §6)
-
-    # Ingest tunables (not in the contract; documented in the README).
-    mqtt_client_id: str = "linli-ingest"
-    mqtt_share_group: str | None = Field(
-        default=None, description="subscribe through $share/<group>/ for several ingest workers"
+    # CONTRACT §1: the variables other systems and people depend on.
+    mqtt_url: str = Field(
+        default="mqtt://127.0.0.1:1883",
+        description="the broker; `mqtts://user:pass@host:port` for TLS",
     )
-    topic_prefix: str = "linli/v1"
-    spool_dir: Path = Path("./var/spool")
-    spool_max_bytes: int = 1 << 30
-    batch_max_readings: int = 5000
-    batch_max_age_ms: int = 200
-    influx_timeout_s: float = 5.0
-    influx_retention: str = "400d"
-    registry_refresh_s: float = 2.0
-    engine_tick_s: float = 10.0  # how often the engine ages cases (escalation, verification)
+    influx_url: str = Field(default="http://127.0.0.1:8086", description="InfluxDB")
+    influx_db: str = Field(
+        default="linli", description="the database (1.x), or the bucket through DBRP (2.x, 3.x)"
+    )
+    influx_token: str | None = Field(
+        default=None, description="InfluxDB's token (2.x, 3.x); or the user and password below"
+    )
+    influx_user: str | None = Field(default=None, description="InfluxDB 1.x user")
+    influx_password: str | None = Field(default=None, description="InfluxDB 1.x password")
+    db_url: str = Field(
+        default="sqlite:///./var/linli.db",
+        description="the case store, a SQLAlchemy URL (PostgreSQL for production: "
+        "`postgresql+psycopg://…`)",
+    )
+    api_addr: str = Field(
+        default="127.0.0.1:8000", description="where the HTTP API and the case board listen"
+    )
+    admin_token: str | None = Field(
+        default=None,
+        description="the bootstrap token with the `admin` role: 16 characters at least, "
+        "32 or more advised (`openssl rand -hex 32`)",
+    )
+    tz: str = Field(
+        default="Asia/Shanghai",
+        description="the community's time zone: day and night and business hours are local; "
+        "stored times are UTC",
+    )
+    public_url: str = Field(
+        default="http://127.0.0.1:8000",
+        description="where messages link to (`{LINLI_PUBLIC_URL}/board/cases/{id}?t=…`, "
+        "CONTRACT §6); https makes the board's cookie `Secure`",
+    )
 
-    # Notifier tunables (issue 11; README "Notifications").
-    notify_group_wait_s: float = 30.0  # a recipient's burst within this wait: one digest
-    notify_retry_most_s: float = 600.0  # the longest backoff between a delivery's tries
+    # Ingest (docs/operating.md).
+    mqtt_client_id: str = Field(
+        default="linli-ingest",
+        description="the persistent session's client id: keep it stable, or the broker queues "
+        "for a session nobody reads",
+    )
+    mqtt_share_group: str | None = Field(
+        default=None,
+        description="subscribe through `$share/<group>/` (`linli ingest --workers N` sets one)",
+    )
+    topic_prefix: str = Field(default="linli/v1", description="the topics' prefix")
+    spool_dir: Path = Field(
+        default=Path("./var/spool"),
+        description="the local durable spool, used while InfluxDB is down or slow",
+    )
+    spool_max_bytes: int = Field(
+        default=1 << 30,
+        description="beyond this linli stops acknowledging; the broker holds the rest",
+    )
+    batch_max_readings: int = Field(default=5000, description="readings in a batch before a write")
+    batch_max_age_ms: int = Field(default=200, description="a batch's age before a write")
+    influx_timeout_s: float = Field(
+        default=5.0, description="a write slower than this goes to the spool"
+    )
+    influx_retention: str = Field(
+        default="400d",
+        description="the raw readings' retention policy `raw` (enforcement evidence; InfluxDB 1.x)",
+    )
+    registry_refresh_s: float = Field(
+        default=2.0,
+        description="how often ingest reads the registry version for changes another process "
+        "made (an unknown sensor is checked at once)",
+    )
+    engine_tick_s: float = Field(
+        default=10.0,
+        description="how often the rule engine ages cases (escalation, verification, "
+        "complaints' deadlines)",
+    )
 
-    # The HTTP API facing the street (README "The HTTP API facing the street").
-    api_max_body_bytes: int = Field(default=1 << 20, ge=1024)
-    api_timeout_keep_alive_s: float = Field(default=5.0, gt=0)
-    # a request's head and body must be read within this of the connection's opening (or
-    # the previous answer); the app's own time does not count (api/slowclients.py)
-    api_request_timeout_s: float = Field(default=20.0, gt=0)
-    api_limit_concurrency: int = Field(default=1000, ge=1)
-    api_forwarded_allow_ips: str = "127.0.0.1"  # the reverse proxy's address
-    api_auth_failures: int = Field(default=10, ge=1)  # failed tokens per client per window
-    api_auth_window_s: float = Field(default=60.0, gt=0)
-    # The case board (README "Case board"): its signing key (none: a random one kept in
-    # the case store), how long a message's link and a signed-in session last, photos.
-    board_secret: str | None = Field(default=None, min_length=16)
-    board_link_ttl_s: int = Field(default=7 * 86_400, ge=60)
-    board_session_ttl_s: int = Field(default=12 * 3600, ge=60)
-    board_max_photo_bytes: int = Field(default=5 << 20, ge=1024)
-    board_max_photos: int = Field(default=6, ge=1)
-    board_max_upload_bytes: int = Field(default=32 << 20, ge=1024)  # a form's whole body
-    # Rejected records (README "Bad input"): kept this long and within this total, the
-    # oldest messages evicted first (their counts kept); 0 turns a bound off.
-    rejected_retention_days: float = Field(default=30.0, ge=0)
-    rejected_max_bytes: int = Field(default=256 << 20, ge=0)
+    # Notifications (docs/notifications.md).
+    notify_group_wait_s: float = Field(
+        default=30.0,
+        description="a recipient told within this wait of their last message gets the rest as "
+        "one digest",
+    )
+    notify_retry_most_s: float = Field(
+        default=600.0, description="the longest backoff between two tries of a delivery"
+    )
+
+    # The HTTP API facing the street (docs/api.md).
+    api_max_body_bytes: int = Field(
+        default=1 << 20, ge=1024, description="a request body over this is 413, before it is read"
+    )
+    api_timeout_keep_alive_s: float = Field(
+        default=5.0, gt=0, description="uvicorn closes an idle keep-alive connection after this"
+    )
+    api_request_timeout_s: float = Field(
+        default=20.0,
+        gt=0,
+        description="a request's head and body must be read within this of the connection's "
+        "opening (or the previous answer), or it is closed; the app's own time does not count "
+        "(api/slowclients.py)",
+    )
+    api_limit_concurrency: int = Field(
+        default=1000, ge=1, description="connections served at once (503 beyond)"
+    )
+    api_forwarded_allow_ips: str = Field(
+        default="127.0.0.1", description="the reverse proxy whose `X-Forwarded-For` is trusted"
+    )
+    api_auth_failures: int = Field(
+        default=10, ge=1, description="failed tokens a client may send per window before 429"
+    )
+    api_auth_window_s: float = Field(
+        default=60.0, gt=0, description="the window of `LINLI_API_AUTH_FAILURES`"
+    )
+
+    # The case board (docs/board.md).
+    board_secret: str | None = Field(
+        default=None,
+        min_length=16,
+        description="the board's signing key (the same for every process on one store); none: "
+        "a random key made once and kept in the case store",
+    )
+    board_link_ttl_s: int = Field(
+        default=7 * 86_400, ge=60, description="how long a message's signed link opens its case"
+    )
+    board_session_ttl_s: int = Field(
+        default=12 * 3600,
+        ge=60,
+        description="how long a board session lasts (never past its link's or token's expiry)",
+    )
+    board_max_photo_bytes: int = Field(default=5 << 20, ge=1024, description="one photo of a fix")
+    board_max_photos: int = Field(default=6, ge=1, description="photos per form")
+    board_max_upload_bytes: int = Field(
+        default=32 << 20,
+        ge=1024,
+        description="a board form's whole body (413 before it is read; the JSON API keeps "
+        "`LINLI_API_MAX_BODY_BYTES`)",
+    )
+
+    # Rejected records (docs/devices.md): the oldest messages evicted first, their counts
+    # kept; 0 turns a bound off.
+    rejected_retention_days: float = Field(
+        default=30.0,
+        ge=0,
+        description="rejected records older than this (by the newest one received) are "
+        "evicted; 0: kept for ever",
+    )
+    rejected_max_bytes: int = Field(
+        default=256 << 20,
+        ge=0,
+        description="the rejected records' total size; beyond it the oldest messages are "
+        "evicted; 0: no cap",
+    )
     # Day and night are not settings: they are the community file's [rules] night, the
     # one calendar of the engine, ingest's limit_db and the dashboards (service.py).
 
-    # `linli dashboards push` (README "Dashboards").
-    grafana_url: str | None = None
-    grafana_token: str | None = None
+    # `linli dashboards push` (docs/dashboards.md).
+    grafana_url: str | None = Field(
+        default=None, description="Grafana, for `linli dashboards push`"
+    )
+    grafana_token: str | None = Field(
+        default=None,
+        description="a Grafana service account token (Admin role), for `linli dashboards push`",
+    )
 
     def mqtt_parts(self) -> MqttEndpoint:
         """Split `mqtt_url` into host, port, TLS flag and credentials."""

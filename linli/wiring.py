@@ -127,7 +127,7 @@ def tune_gc() -> None:
     gc.set_threshold(GC_YOUNG, 10, 10)
 
 
-ADMIN_TOKEN_MIN_CHARS: Final = 16  # refused below (issue 12: any strength was accepted)
+ADMIN_TOKEN_MIN_CHARS: Final = 16  # refused below: a short admin token is guessed
 ADMIN_TOKEN_GOOD_CHARS: Final = 32  # warned about below: `openssl rand -hex 16` and up
 
 
@@ -148,8 +148,8 @@ def _check_admin_token(token: str | None) -> None:
 
 
 def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn.Config:
-    """uvicorn's settings for the API facing the street (README "The HTTP API facing the
-    street"): idle and slow connections closed, their number and head size bounded."""
+    """uvicorn's settings for the API facing the street (docs/api.md, docs/operating.md):
+    idle and slow connections closed, their number and head size bounded."""
     import uvicorn
 
     from linli.api.slowclients import timed_h11

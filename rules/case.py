@@ -58,7 +58,7 @@ HUMAN_ACTIONS: Final = frozenset(
 
 
 class Level(StrEnum):
-    """Escalation ladder (DOMAIN.md): merchant → grid worker → community → street enforcement."""
+    """The ladder (docs/domain.md): merchant → grid worker → community → street enforcement."""
 
     MERCHANT = "merchant"
     GRID_WORKER = "grid_worker"

@@ -22,7 +22,7 @@ from linli.rules.registry import Site, SiteKind
 from linli.rules.workdays import IsWorkday, add_working_days, china_workday
 
 MINUTE_MS: Final = 60_000
-DEFAULT_WINDOW_S: Final = 30 * 60  # "now": the last 30 minutes (issue 14)
+DEFAULT_WINDOW_S: Final = 30 * 60  # "now": the last 30 minutes
 MAX_WINDOW_S: Final = 7 * 24 * 3600
 CLOCK_SKEW_S: Final = 60  # a window may end this far past the server's now
 MAX_TEXT_CHARS: Final = 4000

@@ -1,7 +1,7 @@
 """Names other systems depend on, in one place: topics, measurements, tags, fields, limits.
 
 The writer, the API, the simulator tests and the dashboard tests all import these
-(CONTRACT §2 and §4), so a rename happens here or nowhere.
+(CONTRACT §2 and CONTRACT §4), so a rename happens here or nowhere.
 """
 
 from __future__ import annotations
@@ -38,10 +38,10 @@ M_NOISE: Final = "noise"
 M_FUME: Final = "fume"
 M_DEVICE: Final = "device"
 M_CASE_EVENT: Final = "case_event"
-# Extension to CONTRACT §4 (README "Stored schema"): rejected messages counted per batch,
+# Extension to CONTRACT §4 (docs/devices.md): rejected messages counted per batch,
 # sensor and reason, for the Devices dashboard.
 M_REJECTED: Final = "rejected"
-# Extension to CONTRACT §4 (README "Stored schema"): one point per delivery outcome
+# Extension to CONTRACT §4 (docs/devices.md): one point per delivery outcome
 # (notify/worker.py), tags channel, outcome, event; fields case_id, detail: the
 # dashboards' failed deliveries and retries per channel.
 M_DELIVERY: Final = "delivery"
@@ -79,7 +79,7 @@ OUTCOME_FAILED: Final = "failed"
 # so that a client inventing sensor ids cannot create series without bound.
 UNREGISTERED_SENSOR: Final = "_unregistered"
 
-# CONTRACT §2/§4: metric fields (the same names as rules/reading.py METRICS).
+# CONTRACT §2 and CONTRACT §4: metric fields (the same names as rules/reading.py METRICS).
 F_LAEQ: Final = "laeq"
 F_LAMAX: Final = "lamax"
 F_LAMIN: Final = "lamin"
@@ -91,14 +91,14 @@ F_FAN_ON: Final = "fan_on"
 F_PURIFIER_ON: Final = "purifier_on"
 
 F_PERIOD_S: Final = "period_s"
-# Extension to CONTRACT §4 (README "Stored schema"): the reading's seq, kept so that
+# Extension to CONTRACT §4 (docs/devices.md): the reading's seq, kept so that
 # seq accounting survives a restart and evidence names the exact reading.
 F_SEQ: Final = "seq"
-# Extension to CONTRACT §4 (README "Stored schema"): the reading's A-weighted sound
+# Extension to CONTRACT §4 (docs/devices.md): the reading's A-weighted sound
 # energy times its period, 10^(laeq/10)·period_s, so that InfluxQL can average dB
 # energetically: Leq = 10·log10(sum(laeq_es) / sum(period_s)).
 F_LAEQ_ES: Final = "laeq_es"
-# Extension to CONTRACT §4 (README "Stored schema"): with every noise reading, the GB 3096
+# Extension to CONTRACT §4 (docs/devices.md): with every noise reading, the GB 3096
 # limit in force for its site's zone at its ts (day or night, local time), the seconds of
 # its period that exceed that limit (period_s when laeq > limit_db, else 0) and the local
 # hour of its ts, so that InfluxQL can compare, count and group by hour of day.

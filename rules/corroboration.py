@@ -3,9 +3,9 @@
 `corroborate` judges a complaint's window on the sensors that could have heard or smelt
 it, as GB 3096 / GB 22337 and GB 18483 would: the energetic Leq of each day or night part
 of the window against the LAeq limit in force then (GB 3096-2008 表1, by the site's zone
-class and standard), the night LAmax against the night limit + 15 (§5.4), the mean
+class and standard), the night LAmax against the night limit + 15 (GB 3096-2008 §5.4), the mean
 oil-fume concentration while the fan ran against the limit (GB 18483-2001 表2), and the
-fan running with the purifier off (§5.1, "installed but not used").
+fan running with the purifier off (GB 18483-2001 §5.1, "installed but not used").
 
 Verdicts: `corroborated` (a sensor shows a breach), `not_corroborated` (a sensor reported
 enough of the window and shows none: an on-site check is asked for, the complaint is never
@@ -277,7 +277,7 @@ def _judge_fume(
     share: float,
     evidence: tuple[Reading, ...],
 ) -> Corroboration:
-    """Mean concentration while the fan ran; the purifier off while it ran (§5.1)."""
+    """Mean concentration while the fan ran; the purifier off while it ran (GB 18483-2001 §5.1)."""
     limits = policy.site_limits(site)
     oil = limits.fume[0]
     cooking = [r for r in window if r.metrics.get("fan_on") is not False]

@@ -1,4 +1,4 @@
-"""Energetic averaging of sound levels (CONTRACT §4, DOMAIN.md "Noise statistics").
+"""Energetic averaging of sound levels (CONTRACT §4, docs/domain.md "Noise statistics").
 
 Decibels are logarithms of energy, so they are averaged through energy:
 `Leq = 10·log10( Σ tᵢ·10^(Lᵢ/10) / Σ tᵢ )` (GB 3096-2008 附录 / HJ 906). 60 dB and

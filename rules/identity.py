@@ -1,4 +1,4 @@
-"""A reading's identity is (sensor, ts): stored once, never written over (issue 9, part 6).
+"""A reading's identity is (sensor, ts): stored once, never written over (it is evidence).
 
 InfluxDB keeps one point per series and time, the last written, so whatever reaches it
 for a (sensor, ts) it already holds replaces the evidence. Before a reading is written it

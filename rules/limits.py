@@ -1,7 +1,7 @@
-"""The legal limits as data, each entry citing its standard and clause (DOMAIN.md).
+"""The legal limits as data, each entry citing its standard and clause (docs/domain.md).
 
 Noise: GB 3096-2008 表1 (ambient, by zone class, day/night LAeq) with the night
-sudden-noise allowance of §5.4 (LAmax ≤ night limit + 15 dB(A)), and GB 22337-2008
+sudden-noise allowance of GB 3096-2008 §5.4 (LAmax ≤ night limit + 15 dB(A)), and GB 22337-2008
 表1 (shops, KTV, fans at the premises boundary: the same values, one class 4 at 70/55).
 Fume: GB 18483-2001 表2 (2.0 mg/m³ for every size; purifier efficiency 60/75/85 % by
 size class) and the stricter local option of DB11/1488-2018 (oil fume 1.0, particulate

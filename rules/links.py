@@ -1,4 +1,4 @@
-"""Signed, expiring links to the case board (issue 13), pure.
+"""Signed, expiring links to the case board, pure.
 
 A message's link carries a token: base64url JSON claims (who it is for, the scope they
 may see, the case, when it expires) and an HMAC-SHA256 over them with the board's key.

@@ -1,7 +1,7 @@
 """Day, night and business hours in the community's local time (LINLI_TZ).
 
 GB 3096-2008 §3.6/3.7: day 06:00–22:00, night 22:00–06:00 unless the county-level
-government moves them; business hours are up to three windows a day (DOMAIN.md).
+government moves them; business hours are up to three windows a day (docs/domain.md).
 A reading belongs to the period it measured, `[ts − period_s, ts)` (its `ts` is the
 period's end): its day or night, its local hour and so its limit are those of its
 period's midpoint (`measured_at_ms`). A 1-minute reading stamped 22:00:00 measured
@@ -149,7 +149,7 @@ class LocalClock:
     """A reading's local hour and day or night by a `Calendar`, cached per minute (ingest's
     hot path).
 
-    Ingest writes both with every noise reading (README "Stored schema"): the period is
+    Ingest writes both with every noise reading (docs/devices.md): the period is
     `Calendar.period_of`, the engine's own (the midpoint of the period the reading
     measured), so `limit_db` and the cases agree. UTC offsets are whole minutes, so both
     are constant within an epoch minute of the midpoint.

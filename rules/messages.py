@@ -152,7 +152,7 @@ class Digest:
 
 
 def digest(items: Sequence[Delivery]) -> Digest:
-    """One message naming several cases, each with its title and link (issue 11: many
+    """One message naming several cases, each with its title and link (many
     cases of one group within a short wait become one message; none is dropped)."""
     title = f"【{len(items)} 件工单】{escape.markdown(items[0].who)}"
     # Each case's own link without its token (a signed link is ~200 characters: 100 of

@@ -1,6 +1,6 @@
 """Wire → domain, once: one pure function from an MQTT message to readings and rejections.
 
-CONTRACT §2 says what a message may hold and §3 what happens to one that does not
+CONTRACT §2 says what a message may hold and CONTRACT §3 what happens to one that does not
 hold it. Every reason code is produced in exactly one place in this module; after
 `parse_message` no raw dict or paho type travels further.
 """

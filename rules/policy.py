@@ -1,6 +1,6 @@
 """What a community configures about its rules: standards, windows, thresholds, schedules.
 
-Defaults follow DOMAIN.md; every timing constant is a parameter, so tests pass 0 and
+Defaults follow docs/domain.md; every timing constant is a parameter, so tests pass 0 and
 a community's `[rules]` table (linli/community.py) overrides any of them.
 """
 
@@ -36,14 +36,14 @@ class Escalation:
 
     unacknowledged_s: int = 30 * 60
     unresolved_s: tuple[int, ...] = (24 * 3600, 72 * 3600)
-    # An unacknowledged case's level is told again this often (issue 11), until someone
+    # An unacknowledged case's level is told again this often, until someone
     # acknowledges it; 0: no reminders.
     remind_s: int = 30 * 60
 
 
 @dataclass(frozen=True, slots=True)
 class RulePolicy:
-    """Every knob of the rule engine, with DOMAIN.md's defaults."""
+    """Every knob of the rule engine, with docs/domain.md's defaults."""
 
     calendar: Calendar = field(default_factory=Calendar)
     # Which standard a site is judged by: residential buildings by GB 3096 (ambient),

@@ -9,9 +9,9 @@ from enum import StrEnum
 class ReasonCode(StrEnum):
     """The contract's reason codes; each is produced in exactly one place.
 
-    The wire's are decided by rules/parse.py. Two are decided after it (README "Bad
-    input"): `conflict` (rules/identity.py: a reading for a (sensor, ts) already stored,
-    with another seq or other values) and `not_storable` (ingest/refusal.py: a point
+    The wire's are decided by rules/parse.py. Two are decided after it (docs/devices.md):
+    `conflict` (rules/identity.py: a reading for a (sensor, ts) already stored, with
+    another seq or other values) and `not_storable` (ingest/refusal.py: a point
     InfluxDB refused as unparsable, with its message).
     """
 

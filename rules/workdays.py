@@ -1,6 +1,6 @@
 """Working days with China's public holidays and their make-up days (调休), for deadlines.
 
-12345 time limits count working days (DOMAIN.md "Complaints and work orders"). The
+12345 time limits count working days (docs/domain.md "Complaints and work orders"). The
 calendar is the maintained `chinesecalendar` package (module `chinese_calendar`), which
 knows each year's State Council holiday notice once published; for a date beyond its
 data it raises, and linli falls back to Monday–Friday with a logged warning (a deadline a

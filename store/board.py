@@ -1,4 +1,4 @@
-"""The case board's rows (issue 13): the shared signing key, photos of a fix, nonces."""
+"""The case board's rows: the shared signing key, photos of a fix, nonces."""
 
 from __future__ import annotations
 

@@ -473,7 +473,7 @@ class CaseTx:
         """Keep deliveries in this transaction (the outbox)."""
         OutboxTx(self.conn).add(items)
 
-    # -- the case board (issue 13) -----------------------------------------------------
+    # -- the case board ----------------------------------------------------------------
 
     def use_nonce(self, nonce: str, case_id: int, at_ms: int) -> bool:
         """Record a board form's nonce; False when that form was applied already."""

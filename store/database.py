@@ -299,7 +299,7 @@ class Database:
         with self._reading() as conn:
             return tokens_repo.token_alive(conn, token_id, at_ms)
 
-    # -- the case board (issue 13) ---------------------------------------------------
+    # -- the case board --------------------------------------------------------------
 
     def board_key(self) -> str:
         """The board's signing key, made once at random and kept here, so every process

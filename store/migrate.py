@@ -1,6 +1,6 @@
 """Schema migrations with Alembic, run at every start (`upgrade head`).
 
-A store created before migrations existed (issue 2's `metadata.create_all`) has the
+A store created before migrations existed (by `metadata.create_all`) has the
 tables of revision 0001 but no `alembic_version`: it is stamped 0001 first, then
 upgraded like any other.
 """

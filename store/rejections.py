@@ -3,7 +3,7 @@
 A message's raw head is stored once (`rejected_messages`); each rejected element of its
 batch refers to it. The records are kept for a retention and within a total size, the
 oldest messages going first; what goes is counted (`rejections_evicted`), so that the
-counts per sensor and reason stay exact (issue 12).
+counts per sensor and reason stay exact (no device can fill the disk with rejections).
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ EVICT_CHUNK: Final = 500  # messages looked at per step while evicting
 
 @dataclass(frozen=True, slots=True)
 class RejectLimits:
-    """How long and how much of the rejected records is kept (README "Bad input")."""
+    """How long and how much of the rejected records is kept (docs/devices.md)."""
 
     retention_ms: int | None = 30 * 86_400_000
     max_bytes: int | None = 256 << 20
@@ -222,7 +222,7 @@ def list_rejection_page(
     offset: int = 0,
 ) -> tuple[list[RejectionRecord], list[RejectedMessage]]:
     """Rejected records, newest first, and each message's payload read once, beside the
-    records that refer to it (a batch of 1,000 bad elements shares one 64 KiB head; issue 12)."""
+    records that refer to it (a batch of 1,000 bad elements shares one 64 KiB head)."""
     where = _filters(sensor, reason, since_ms, until_ms, sensors)
     query = (
         select(rejections, rejected_messages.c.topic)

@@ -75,7 +75,7 @@ meta = Table(
 REGISTRY_VERSION: Final = "registry_version"
 
 # CONTRACT §3: a rejected message's raw head is kept once, however many of its batch's
-# elements were rejected (issue 12: each element kept its own 64 KiB copy before).
+# elements were rejected (not a 64 KiB copy for each element).
 rejected_messages = Table(
     "rejected_messages",
     metadata,
@@ -104,7 +104,7 @@ rejections = Table(
 )
 
 # Records evicted by the retention or the size cap, counted per sensor ("" for none) and
-# reason, so that the counts stay exact (issue 12).
+# reason, so that the counts stay exact.
 rejections_evicted = Table(
     "rejections_evicted",
     metadata,
@@ -124,7 +124,7 @@ tokens = Table(
     Column("site", String(ID_LEN), nullable=True),  # merchant scope: one site id
     Column("note", Text, nullable=False, default=""),
     Column("created_ms", BigInteger, nullable=False),
-    Column("expires_ms", BigInteger, nullable=True),  # none: until revoked (issue 12)
+    Column("expires_ms", BigInteger, nullable=True),  # none: until revoked
 )
 
 # -- cases (CONTRACT §5) -------------------------------------------------------------
@@ -293,7 +293,7 @@ deliveries = Table(
     Index("ix_deliveries_state_due", "state", "due_ms"),
 )
 
-# -- the case board (issue 13) --------------------------------------------------------
+# -- the case board ----------------------------------------------------------------
 
 # Secrets the processes of one store share: the board's signing key (rules/links.py),
 # made once at random unless LINLI_BOARD_SECRET is set, so the engine's child (which

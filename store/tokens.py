@@ -35,7 +35,7 @@ class Grant:
     site: str | None = None
     note: str = ""
     created_ms: int = 0
-    expires_ms: int | None = None  # refused from then on (issue 12)
+    expires_ms: int | None = None  # refused from then on
     id: int | None = field(default=None, compare=False)  # None: LINLI_ADMIN_TOKEN
 
 

@@ -1,5 +1,5 @@
 """Through MQTT: the limit stored with a reading is the limit its case is judged by, and a
-reading is judged by the period it measured (issue 9, parts 2 and 4).
+reading is judged by the period it measured.
 
 Ingest writes `limit_db` and `exceed_s` with every noise reading (what every dashboard's
 limit line shows); the rule engine opens cases against the limit in force. Both come

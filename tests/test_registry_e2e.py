@@ -1,5 +1,5 @@
 """Through the API and MQTT: a sensor registered a moment ago is used by the next message
-(issue 9, part 1).
+(the provisioning order integrators use).
 
 An integrator's provisioning script registers a device, then powers it: its first
 readings must be stored, in `linli serve` (API and ingest in one process, one store

@@ -1,7 +1,7 @@
 """A case's readings as a server-rendered SVG: the series, the limit in force, the breach.
 
 Pure: no I/O, stdlib and linli.rules only, so the case page works with JavaScript off
-and a cheap phone draws it at once (issue 13). The limit is a stepped line (day and
+and a cheap phone draws it at once. The limit is a stepped line (day and
 night change it, GB 3096-2008 §3.6/3.7), the breach window a shaded band, a fume site's
 fan and purifier on/off lanes sit under the plot. A week of 1-minute readings is
 thinned to each pixel column's min and max (at most 2 points a column), which keeps
@@ -271,7 +271,7 @@ def _empty(spec: ChartSpec) -> str:
 
 
 def render_chart(spec: ChartSpec) -> str:
-    """The chart as one `<svg id="case-chart">` string (README "Case board": its ids, classes)."""
+    """The chart as one `<svg id="case-chart">` string (docs/board.md: its ids, classes)."""
     values = [v for _, v in spec.points if v is not None and math.isfinite(v)]
     if not values:
         return _empty(spec)

@@ -1,4 +1,4 @@
-"""Residents' complaints on the case board (issues 13 and 14): the community office's
+"""Residents' complaints on the case board: the community office's
 form, the filed complaint with its verdict, and the follow-up call (回访).
 
 The form is an edge like `POST /api/v1/complaints`: it checks the fields' shape and

@@ -1,6 +1,6 @@
-"""The case board's pages (issue 13): server-rendered, zh-CN, no JavaScript needed.
+"""The case board's pages: server-rendered, zh-CN, no JavaScript needed.
 
-URLs and DOM ids are /work/board-spec.md's (the browser tests rely on them). Scope is
+URLs and DOM ids are those docs/board.md names (the browser tests rely on them). Scope is
 the API's (api/scope.py): outside it, a case or a photo does not exist (404). Every
 form that changes something carries the session's `csrf` and a `nonce` of its own; a
 form sent twice is applied once.

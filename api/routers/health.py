@@ -2,7 +2,7 @@
 
 Without a token (or with a merchant's or grid worker's) it shows each part's status
 only: the details name InfluxDB's address, the spool's paths and driver messages, which
-are for the people who run linli (an admin's or staff's token; issue 12).
+are for the people who run linli (an admin's or staff's token).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """`GET /api/v1/spool/failed`: batches set aside in the spool's failed/ (admin, staff).
 
-Since issue 9 a point InfluxDB refuses becomes a rejected record (`not_storable`) and the
+A point InfluxDB refuses becomes a rejected record (`not_storable`) and the
 rest of its batch is stored; failed/ receives only linli's own count lines that InfluxDB
 refused, and what older versions set aside. Nothing there is silent: `/health` counts it.
 """

@@ -1,4 +1,4 @@
-"""A backtest reads only the caller's sensors, and its limit counts only theirs (issue 12).
+"""A backtest reads only the caller's sensors, and its limit counts only theirs.
 
 Before, a merchant's backtest read every site's readings in the range and filtered
 afterwards; with another site's 1.1 M points it timed out (503), and the 1,000,000-point

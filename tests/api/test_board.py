@@ -1,4 +1,4 @@
-"""The case board (issue 13) over HTTP: signed links, sessions, CSRF, scope, the pages,
+"""The case board over HTTP: signed links, sessions, CSRF, scope, the pages,
 acting on a case with notes and photos, and bad input. Real influxd, SQLite store."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Residents' complaints on the case board (issues 13 and 14) over HTTP: the office's form
+"""Residents' complaints on the case board over HTTP: the office's form
 files through the API's intake (real influxd judging it, SQLite store), the complaint on
 its case page with the case's deadlines, and the follow-up call (回访)."""
 

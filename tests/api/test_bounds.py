@@ -1,9 +1,9 @@
 """Every string and number the API takes is bounded: 422 with a sentence, never a 500.
 
-Issue 12's findings, each reproduced for a merchant and for the admin: offsets and ids
+Each reproduced for a merchant and for the admin: offsets and ids
 SQLite cannot hold, times of thousands of digits, intervals of 10²⁰ days, NaN and
-Infinity, ten-megabyte names and comments, a readings range in year 9999 (502 with
-InfluxDB's address before).
+Infinity, ten-megabyte names and comments, a readings range in year 9999 (which
+must not answer InfluxDB's address).
 """
 
 from __future__ import annotations

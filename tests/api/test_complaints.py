@@ -1,4 +1,4 @@
-"""Residents' complaints through MQTT, InfluxDB and the API (issue 14, CONTRACT §7).
+"""Residents' complaints through MQTT, InfluxDB and the API (CONTRACT §7).
 
 Readings are published to the real mosquitto, stored by linli's ingest in the real
 influxd and judged by the engine (which opens the KTV's case); complaints come in by

@@ -1,5 +1,5 @@
 """What linli told whom, through the API: a person's action tells in its transaction, the
-deliveries of a case and those that failed, each channel on /health (issue 11)."""
+deliveries of a case and those that failed, each channel on /health."""
 
 from __future__ import annotations
 

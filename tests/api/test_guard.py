@@ -1,8 +1,8 @@
 """The guard (api/guard.py) on a real uvicorn: the token before the body, the body bounded.
 
-Issue 12: an unauthenticated 200 MB body was read and parsed before the 401 (linli 757 →
-1,351 MB, and it stayed there); 200 MB of invalid JSON got 422, not 401; a merchant's
-15 MB array was echoed back and held `/health` for 10 s.
+What it guards against: an unauthenticated 200 MB body read and parsed before the 401
+(linli growing by 600 MB and staying there); 200 MB of invalid JSON answered 422, not
+401; a merchant's 15 MB array echoed back, holding `/health` for 10 s.
 """
 
 from __future__ import annotations

@@ -65,7 +65,7 @@ def test_a_failing_broker_probe_is_reported_not_raised(
 def test_a_stranger_sees_statuses_only_no_address_or_path(
     make_client: Callable[..., TestClient],
 ) -> None:
-    """Issue 12: without a token /health showed InfluxDB's address and the spool's paths."""
+    """Without a token /health shows neither InfluxDB's address nor the spool's paths."""
     closed = InfluxClient(f"http://127.0.0.1:{free_port()}", "linli", timeout_s=1.0)
     client = make_client(influx_client=closed)
     response = client.get("/api/v1/health")

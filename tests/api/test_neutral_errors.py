@@ -1,4 +1,4 @@
-"""A failing case store or InfluxDB is a 503 with a neutral sentence, for any role (issue 12).
+"""A failing case store or InfluxDB is a 503 with a neutral sentence, for any role.
 
 The store's URL (a path here), InfluxDB's address and the driver's message go to the log;
 no 5xx answer carries them.

@@ -1,5 +1,5 @@
-"""The OpenAPI document is true to the service (issue 12: 401/403/404/409 undocumented,
-`detail` documented as a list where it is a string)."""
+"""The OpenAPI document is true to the service: 401/403/404/409 documented, `detail` a
+string as it is."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """CONTRACT §5's permission table, row by row, through the API (api/permissions.py).
 
-Issue 12: a merchant could `close` its own case, and so end the governance of its own
+A merchant must not `close` its own case, and so end the governance of its own
 nuisance. Each row: the case is first brought (by an admin) to a state where the action
 is legal, so that what is refused is the role, not the move.
 """

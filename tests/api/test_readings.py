@@ -196,5 +196,5 @@ def test_readings_without_influxdb_are_503(
     )
     closed.close()
     assert response.status_code == 503
-    # neutral: InfluxDB's address and the driver's message go to the log only (issue 12)
+    # neutral: InfluxDB's address and the driver's message go to the log only
     assert response.json() == {"detail": "InfluxDB did not answer; try again later"}

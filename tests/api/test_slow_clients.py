@@ -1,6 +1,6 @@
 """Half-sent requests are closed after LINLI_API_REQUEST_TIMEOUT_S (api/slowclients.py).
 
-Issue 12: 3,000 half-sent requests were held open for 70 s; uvicorn's keep-alive timeout
+Without it 3,000 half-sent requests could be held open for 70 s: uvicorn's keep-alive timeout
 does not cover a request whose head never finishes. Here raw sockets send nothing, half
 a head, or half a body, and see the connection closed after the timeout, while normal
 requests are answered meanwhile; uvicorn is configured as `linli serve` configures it.

@@ -1,4 +1,4 @@
-"""Tokens (issue 12): failed attempts slowed per client, revocation, expiry, the admin's."""
+"""Tokens: failed attempts slowed per client, revocation, expiry, the admin's."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
-"""Issue 13's "What it must show", in a real headless Chromium on a 390×844 phone screen,
+"""What the case board must show, in a real headless Chromium on a 390×844 phone screen,
 against `linli serve` on the session's mosquitto and influxd.
 
 Every case here is opened by a kitchen's fume breach published over MQTT; its merchant's
 link is the one the DingTalk robot stand-in received. What is asserted is what the page
-shows (the ids and classes README "Case board" names) and what the API says afterwards.
+shows (the ids and classes docs/board.md names) and what the API says afterwards.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The community office files a walk-in complaint through the board's form, in a real
-headless Chromium on a 390×844 phone screen, against `linli serve` (issues 13 and 14)."""
+headless Chromium on a 390×844 phone screen, against `linli serve`."""
 
 from __future__ import annotations
 

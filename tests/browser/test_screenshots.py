@@ -2,7 +2,7 @@
 phone: the overview with every state a site can be in, the case list, a kitchen's case.
 
 `LINLI_SCREENSHOTS=1` also writes the three pages as PNGs to docs/screenshots/ (the
-README's "Case board" shows them); without it the same pages are checked and not kept.
+docs/board.md shows them); without it the same pages are checked and not kept.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """A day of readings produced through the real ingest path, shared by the dashboard tests.
 
 Noise and fume readings, status, health and bad messages are published at QoS 1 to the
-test mosquitto and stored by the Ingest class; case events are written directly, since
-the case engine that will write them (issue 3) does not exist yet. The hourly
+test mosquitto and stored by the Ingest class; case events are written directly, so
+the dashboards are tested apart from the rule engine that writes them. The hourly
 aggregates are then computed with the continuous queries' own SELECT ... INTO, as linli
 does at start (influx/retention.py).
 """
@@ -216,7 +216,7 @@ def day(
     finally:
         pub.close()
         ingest.stop()
-    # issue 3's case engine will write these; until then the test writes them directly
+    # the rule engine writes these; here they are written directly
     events = [
         ("hj-b1", "g1", "noise_night", "breach", 1, "open", "夜间噪声超标", 2),
         ("hj-b1", "g1", "noise_night", "breach", 1, "acknowledged", "夜间噪声超标", 3),

@@ -1,4 +1,4 @@
-"""Issue 9, parts 5 and 6 through real MQTT and InfluxDB: nothing accepted is set aside
+"""Through real MQTT and InfluxDB: nothing accepted is set aside
 silently, and stored evidence is never overwritten, right away or after a restart."""
 
 from __future__ import annotations

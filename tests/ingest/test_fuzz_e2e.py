@@ -1,4 +1,4 @@
-"""10,000 adversarial messages through MQTT, mixed with valid readings (issue 12).
+"""10,000 adversarial messages through MQTT, mixed with valid readings.
 
 linli stays alive, stores exactly the valid readings once, and keeps a rejected record
 for every rejection the parser decides: none lost, none doubled.

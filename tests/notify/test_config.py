@@ -292,6 +292,6 @@ def test_the_reminder_interval_is_the_rules_table_s(tmp_path):
     path.write_text('[community]\nname = "x"\n[rules]\nremind_unacknowledged_s = 600\n')
     assert load_community(path).rules.remind_unacknowledged_s == 600
     path.write_text('[community]\nname = "x"\n')
-    assert load_community(path).rules.remind_unacknowledged_s == 1800  # issue 11: 30 min
+    assert load_community(path).rules.remind_unacknowledged_s == 1800  # 30 min
     path.write_text('[community]\nname = "x"\n[rules]\nremind_unacknowledged_s = 0\n')
     assert load_community(path).rules.policy("Asia/Shanghai").escalation.remind_s == 0  # never

@@ -1,4 +1,4 @@
-"""Issue 11's "What it must show", end to end: readings and last wills through MQTT into
+"""What telling must show, end to end: readings and last wills through MQTT into
 `linli serve` (a subprocess: ingest, the engine's process, the API and the delivery
 worker) on a real mosquitto, influxd and SQLite, its channels the local stand-ins of
 DingTalk, WeCom, Feishu, Aliyun SendSms, a city webhook and an SMTP server, named by a

@@ -95,7 +95,7 @@ ROWS = [
         68.0,
         65.0,
         "GB 3096-2008 §5.4 夜间突发噪声最大声级超过限值不得高于15 dB(A): 50+15 = 65 dB(A)",
-        id="night Leq lawful but LAmax 68 over 50+15 → corroborated (§5.4)",
+        id="night Leq lawful but LAmax 68 over 50+15 → corroborated (GB 3096-2008 §5.4)",
     ),
     pytest.param(
         SensorKind.NOISE,
@@ -173,7 +173,7 @@ ROWS = [
         30.0,
         None,
         "GB 18483-2001 §5.1 排放油烟须经净化设施处理, 未运行净化设施视同超标 (净化效率不低于60%)",
-        id="fan on, purifier off for 30 min → corroborated (§5.1 installed but not used)",
+        id="fan on, purifier off for 30 min → corroborated (GB 18483-2001 §5.1 installed but not used)",
     ),
 ]
 

@@ -40,7 +40,7 @@ def test_migrations_arrive_at_the_declared_schema(tmp_path: Path) -> None:
     assert diff == []
 
 
-# rejections before 0006 (issue 12): each record with its own payload
+# rejections before 0006: each record with its own payload
 OLD_REJECTIONS = Table(
     "rejections",
     MetaData(),
@@ -56,7 +56,7 @@ OLD_REJECTIONS = Table(
 )
 
 
-# tokens before 0007 (issue 12): no expiry
+# tokens before 0007: no expiry
 OLD_TOKENS = Table(
     "tokens",
     MetaData(),
@@ -77,7 +77,7 @@ def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) 
         metadata.tables[name].to_metadata(old)
     OLD_REJECTIONS.to_metadata(old)
     OLD_TOKENS.to_metadata(old)
-    old.create_all(create_engine(url))  # what issue 2's Database did
+    old.create_all(create_engine(url))  # what the Database did before migrations
     Database(url).close()
     with sqlite3.connect(tmp_path / "old.db") as conn:
         assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0009",)]
@@ -103,7 +103,7 @@ def _migrate(url: str, revision: str) -> None:
 
 
 def test_0004_makes_an_occurrence_one_per_window_start(store_url: str) -> None:
-    """Issue 9: an occurrence is an episode, found again by (case, sensor, window start)."""
+    """An occurrence is an episode, found again by (case, sensor, window start)."""
     Database(store_url).close()
     _migrate(store_url, "0003")
     engine = open_engine(store_url)
@@ -140,7 +140,7 @@ def _alembic(url: str, verb: str, revision: str) -> None:
 
 
 def test_0006_keeps_each_record_with_its_payload_as_a_message(store_url: str) -> None:
-    """Issue 12: the records of before become a message each, payload and size unchanged."""
+    """The records of before become a message each, payload and size unchanged."""
     Database(store_url).close()
     _alembic(store_url, "downgrade", "0005")
     engine = open_engine(store_url)

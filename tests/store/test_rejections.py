@@ -141,7 +141,7 @@ def _bad_batch(elements: int, size: int) -> bytes:
 
 
 def test_twenty_bad_256_kib_messages_grow_the_store_by_a_few_mb(tmp_path: Path) -> None:
-    """Issue 12: each element kept its own 64 KiB copy (20 messages: 1.35 GB plus WAL)."""
+    """Not a 64 KiB copy per element (which made 20 messages 1.35 GB plus WAL)."""
     from linli.rules.parse import parse_message
     from tests.helpers import small_registry
 

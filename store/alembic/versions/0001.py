@@ -1,4 +1,4 @@
-"""Registry, rejected records and tokens (issue 2's schema).
+"""Registry, rejected records and tokens (the schema before migrations).
 
 Revision ID: 0001
 Revises: None

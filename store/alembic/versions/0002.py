@@ -1,4 +1,4 @@
-"""Cases, occurrences, evidence, timeline and rule state (issue 3).
+"""Cases, occurrences, evidence, timeline and rule state.
 
 Revision ID: 0002
 Revises: 0001

@@ -1,4 +1,4 @@
-"""One occurrence per (case, sensor, window end): a replayed breach adds nothing (issue 3).
+"""One occurrence per (case, sensor, window end): a replayed breach adds nothing.
 
 Revision ID: 0003
 Revises: 0002

@@ -1,4 +1,4 @@
-"""An occurrence is an episode: one per (case, sensor, window start), not window end (issue 9).
+"""An occurrence is an episode: one per (case, sensor, window start), not window end.
 
 The engine finds an episode's occurrence again by where its window starts, to grow its
 end and worst value (rules/engine/engine.py), and its evidence by the occurrence (indexed now:

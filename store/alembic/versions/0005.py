@@ -1,4 +1,4 @@
-"""The outbox: deliveries written in the transaction of the case change causing them (issue 11).
+"""The outbox: deliveries written in the transaction of the case change causing them.
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""A rejected message's payload kept once, the rejected records capped and counted (issue 12).
+"""A rejected message's payload kept once, the rejected records capped and counted.
 
 Before, every rejected element of a batch kept its own 64 KiB copy of the message (20
 bad messages of 259 KB grew a store by 2.7 GB). Each existing record becomes a message

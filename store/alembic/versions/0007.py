@@ -1,4 +1,4 @@
-"""A token may expire (issue 12): `expires_ms`, none for one valid until it is revoked.
+"""A token may expire: `expires_ms`, none for one valid until it is revoked.
 
 Revision ID: 0007
 Revises: 0006

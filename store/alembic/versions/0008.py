@@ -1,4 +1,4 @@
-"""The case board (issue 13): its signing key, photos of a fix, the forms' nonces.
+"""The case board: its signing key, photos of a fix, the forms' nonces.
 
 Revision ID: 0008
 Revises: 0007

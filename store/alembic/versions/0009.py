@@ -1,4 +1,4 @@
-"""Residents' complaints (issue 14): the complaints table; a case's complaints and deadlines.
+"""Residents' complaints: the complaints table; a case's complaints and deadlines.
 
 Revision ID: 0009
 Revises: 0008
