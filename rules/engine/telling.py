@@ -11,6 +11,7 @@ nobody acknowledged: its level is told again every `remind_s` (the community fil
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -19,6 +20,7 @@ from zoneinfo import ZoneInfo
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.complaint import priority
 from linli.rules.delivery import Delivery
+from linli.rules.disclosure import note_for, reader_of_levels
 from linli.rules.engine.decide import CaseChange
 from linli.rules.links import LinkSigner, with_token
 from linli.rules.localtime import rfc3339
@@ -95,9 +97,15 @@ class OutboxTeller:
             who_did_not_act=self._who_did_not_act(event, case),
             note="" if event in (Event.OPENED, Event.ESCALATED) else note,
         )
-        message = render(facts)
+        # each notice reads the message rendered for its narrowest reader: a merchant's
+        # never quotes a resident (CONTRACT §7, rules/disclosure.py)
+        messages = {
+            reader: render(dataclasses.replace(facts, note=note_for(reader, facts.note)))
+            for reader in {reader_of_levels(n.levels) for n in found}
+        }
         out = []
         for notice in found:
+            message = messages[reader_of_levels(notice.levels)]
             key = str(uuid.uuid4())
             webhook = directory.channels.get(notice.channel) is ChannelType.WEBHOOK
             link = facts.link
