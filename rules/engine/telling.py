@@ -2,7 +2,8 @@
 
 `OutboxTeller` is the engine's and the API's in-transaction teller (rules/ports.Teller):
 for each case change it asks routing who is told on which channel (rules/routing.py),
-renders what they read (rules/messages.py) and writes the deliveries in the very
+renders what they read (rules/messages.py; a merchant level's message never quotes a
+resident: rules/disclosure.py) and writes the deliveries in the very
 transaction of the change (the outbox), so a change and what it tells commit together.
 The delivery worker (notify/worker.py) sends them. `reminders` is the same for a case
 nobody acknowledged: its level is told again every `remind_s` (the community file's
