@@ -17,11 +17,13 @@ from linli.rules.delivery import Delivery
 from linli.rules.disclosure import (
     Part,
     Reader,
+    Resident,
     delivery_for,
     note_for,
     sees,
     tell_note_for,
 )
+from linli.rules.disclosure import withheld_of as rules_withheld_of
 from linli.store import Grant, Role
 from linli.store.complaints import ComplaintRecord
 
@@ -48,12 +50,26 @@ def complaint_view(reader: Reader, view: dict[str, Any]) -> dict[str, Any]:
     if reader is Reader.AUTHORITY:
         return view
     out = dict(view)
+    # the case's resolution is a person's note: it may copy the resident's own strings
+    contact = view.get("contact")
+    withheld = rules_withheld_of(
+        [
+            Resident(
+                view.get("text") or "",
+                view.get("reference") or "",
+                view.get("external_id"),
+                view.get("address") or "",
+                contact if isinstance(contact, dict) else None,
+                (view.get("followup") or {}).get("note"),
+            )
+        ]
+    )
     for name, part in WITHHELD_FIELDS.items():
         if name in out and not sees(reader, part):
             out[name] = None
     resolution = out.get("resolution")
     if resolution is not None:
-        out["resolution"] = {**resolution, "note": note_for(reader, resolution["note"])}
+        out["resolution"] = {**resolution, "note": note_for(reader, resolution["note"], withheld)}
     followup = out.get("followup")
     if followup is not None:
         if not sees(reader, Part.FOLLOWUP_RATING):
@@ -64,16 +80,12 @@ def complaint_view(reader: Reader, view: dict[str, Any]) -> dict[str, Any]:
 
 
 def withheld_of(records: Iterable[ComplaintRecord]) -> tuple[str, ...]:
-    """The strings of `records` a note must not show a reader who may not see residents:
-    their words (whole, and as a note quotes them), names, phones, addresses, numbers."""
-    out: list[str] = []
-    for r in records:
-        out += [r.text, r.text[:200], r.reference, r.external_id or "", r.followup_note or ""]
-        out.append(r.address)
-        for value in (r.contact or {}).values():
-            if isinstance(value, str):
-                out.append(value)
-    return tuple(s for s in out if s)
+    """The strings of `records` a note must not show a reader who may not see residents
+    (rules/disclosure.py `withheld_of`)."""
+    return rules_withheld_of(
+        Resident(r.text, r.reference, r.external_id, r.address, r.contact, r.followup_note)
+        for r in records
+    )
 
 
 def timeline(

@@ -27,8 +27,9 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 from linli.rules.case import Level
 from linli.rules.delivery import Delivery, told_prefix
@@ -126,6 +127,29 @@ def complaint_note(
     check = " 请网格员现场核查 (on-site check)." if on_site_check else ""
     resident = quote(f"{reference} ({source}): {text[:200]}")
     return f"居民投诉 {resident} — {verdict}: {summary}{check}"
+
+
+@dataclass(frozen=True, slots=True)
+class Resident:
+    """What of one complaint names its resident: the strings no note may show a merchant."""
+
+    text: str
+    reference: str = ""
+    external_id: str | None = None
+    address: str = ""
+    contact: Mapping[str, Any] | None = None
+    followup_note: str | None = None
+
+
+def withheld_of(residents: Iterable[Resident]) -> tuple[str, ...]:
+    """The strings `note_for` scrubs: each complaint's words (whole, and as a note quotes
+    them), reference, hotline number, address, name and phone, follow-up record."""
+    out: list[str] = []
+    for r in residents:
+        out += [r.text, r.text[:200], r.reference, r.external_id or "", r.address]
+        out += [r.followup_note or ""]
+        out += [v for v in (r.contact or {}).values() if isinstance(v, str)]
+    return tuple(dict.fromkeys(s for s in out if s))
 
 
 def note_for(reader: Reader, note: str, withheld: Iterable[str] = ()) -> str:

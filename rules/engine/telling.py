@@ -21,7 +21,7 @@ from zoneinfo import ZoneInfo
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.complaint import priority
 from linli.rules.delivery import Delivery
-from linli.rules.disclosure import note_for, reader_of_levels
+from linli.rules.disclosure import Reader, note_for, reader_of_levels, withheld_of
 from linli.rules.engine.decide import CaseChange
 from linli.rules.links import LinkSigner, with_token
 from linli.rules.localtime import rfc3339
@@ -100,9 +100,12 @@ class OutboxTeller:
         )
         # each notice reads the message rendered for its narrowest reader: a merchant's
         # never quotes a resident (CONTRACT §7, rules/disclosure.py)
+        readers = {reader_of_levels(n.levels) for n in found}
+        # a person's note may copy a resident's name, phone or words: scrubbed for them too
+        withheld = withheld_of(tx.residents(case.id)) if readers != {Reader.AUTHORITY} else ()
         messages = {
-            reader: render(dataclasses.replace(facts, note=note_for(reader, facts.note)))
-            for reader in {reader_of_levels(n.levels) for n in found}
+            reader: render(dataclasses.replace(facts, note=note_for(reader, facts.note, withheld)))
+            for reader in readers
         }
         out = []
         for notice in found:

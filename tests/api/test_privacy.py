@@ -479,3 +479,35 @@ def test_the_reopen_messages_to_the_merchants_chat_and_sms_name_no_resident_the_
     assert len(grid) == 5
     grid_reopened = [t for t in grid if "【工单重新打开】" in t]
     assert TEXT in grid_reopened[0] and CALL_NOTE in grid_reopened[1]
+
+
+def test_a_persons_note_that_copies_the_resident_reaches_the_merchant_without_them(world: World):
+    """The grid worker resolves the case writing the resident's name and phone in the note:
+    the merchant's message, the complaint's resolution and Open311's status_notes read the
+    note without them; the grid's message and the staff's view keep them."""
+    note = f"已电话联系{NAME}（{PHONE}），KTV已整改"
+    act = f"/api/v1/cases/{world.case_id}/actions"
+    done = world.client.post(
+        act, json={"action": "resolve", "note": note}, headers=world.h["grid_worker"]
+    )
+    assert done.status_code == 200, done.text
+    with world.db.outbox() as box:
+        resolved = [d for d in box.of_case(world.case_id) if d.created_ms == max(
+            x.created_ms for x in box.of_case(world.case_id))]  # fmt: skip
+    to_merchant = [d for d in resolved if d.levels == (Level.MERCHANT,)]
+    to_grid = [d for d in resolved if d.levels == (Level.GRID_WORKER,)]
+    assert {d.channel for d in to_merchant} == {"shop-wecom", "sms"}
+    for d in to_merchant:
+        assert d.event == "case.resolved" and "KTV已整改" in d.text, d.text
+        assert not leaks(d.text + d.title + json.dumps(dict(d.sms), ensure_ascii=False)), d.text
+    assert all(note in d.text for d in to_grid) and to_grid
+    path = f"/api/v1/complaints/{world.complaint_id}"
+    mine = world.client.get(path, headers=world.h["merchant"]).json()["resolution"]["note"]
+    assert "KTV已整改" in mine and not leaks(mine)
+    staff = world.client.get(path, headers=world.h["staff"]).json()["resolution"]["note"]
+    assert staff == note
+    url = f"/open311/v2/requests/{world.complaint_id}.json"
+    (doc,) = world.client.get(url, params={"api_key": world.tokens["merchant"]}).json()
+    assert "KTV已整改" in doc["status_notes"] and not leaks(doc["status_notes"])
+    case = world.client.get(f"/api/v1/cases/{world.case_id}", headers=world.h["merchant"])
+    assert not leaks(readable(case))

@@ -14,6 +14,7 @@ from linli.rules.disclosure import (
     WITHHELD,
     Part,
     Reader,
+    Resident,
     complaint_note,
     delivery_for,
     note_for,
@@ -21,6 +22,7 @@ from linli.rules.disclosure import (
     reader_of_levels,
     sees,
     tell_note_for,
+    withheld_of,
 )
 
 WITHHELD_PARTS: Final = (
@@ -133,3 +135,15 @@ def test_the_timeline_note_of_a_delivery_as_a_merchant_reads_it() -> None:
         tell_note_for(Reader.MERCHANT, "case.opened → sms (王丽) 13800000001: delivered: OK", [])
         == WITHHELD
     )
+
+
+def test_the_strings_withheld_are_each_complaints_words_numbers_name_phone_and_record() -> None:
+    resident = Resident(
+        "我是1幢302，KTV太吵" * 20, "TS-1", "12345-0042", "1幢302室",
+        {"name": "李秀英", "phone": "13900001234", "other": 7}, "她说还是吵",
+    )  # fmt: skip
+    got = withheld_of([resident, Resident("楼下油烟")])
+    assert got == (
+        "我是1幢302，KTV太吵" * 20, ("我是1幢302，KTV太吵" * 20)[:200], "TS-1", "12345-0042",
+        "1幢302室", "她说还是吵", "李秀英", "13900001234", "楼下油烟",
+    )  # fmt: skip
