@@ -13,6 +13,10 @@ from linli.rules.reading import SensorKind
 from linli.store.tables import ID_LEN
 
 _TIME_CHARS: Final = 40
+# CONTRACT §7: the resident's identity stays with the authority (rules/disclosure.py)
+_WITHHELD: Final = (
+    "null to a merchant: the resident's, shown to admin, staff and the grid's workers"
+)
 
 
 class ContactIn(BaseModel):
@@ -93,7 +97,7 @@ class FollowupOut(BaseModel):
     """The resident's rating."""
 
     satisfied: bool
-    note: str
+    note: str | None = Field(description=_WITHHELD)
     at: str
 
 
@@ -103,17 +107,17 @@ class ComplaintOut(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
     id: int
-    reference: str
+    reference: str | None = Field(description=_WITHHELD)
     site: str | None
     grid: str | None
-    address: str
+    address: str | None = Field(description=_WITHHELD)
     kind: SensorKind
     source: str
-    external_id: str | None
+    external_id: str | None = Field(description=_WITHHELD)
     from_: str = Field(alias="from")
     to: str
-    text: str
-    contact: dict[str, Any] | None
+    text: str | None = Field(description=_WITHHELD)
+    contact: dict[str, Any] | None = Field(description=_WITHHELD)
     received: str
     case_id: int | None
     case_state: str | None

@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from linli.api import acting
+from linli.api import acting, disclosure
 from linli.api.scope import Scope
 from linli.api.services import Services
 from linli.influx.history import InfluxHistory
@@ -38,6 +38,7 @@ from linli.rules.complaint import (
     window_of,
 )
 from linli.rules.corroboration import Corroboration, Verdict, corroborate
+from linli.rules.disclosure import Reader, complaint_note, quote
 from linli.rules.engine.decide import CaseChange
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import Registry, Sensor, Site
@@ -235,10 +236,13 @@ def _keep(
 
 
 def _note(kept: ComplaintRecord, judged: Corroboration) -> str:
-    check = " 请网格员现场核查 (on-site check)." if judged.on_site_check else ""
-    return (
-        f"居民投诉 {kept.reference} ({kept.source}): {kept.text[:200]} — "
-        f"{judged.verdict.value}: {judged.summary}{check}"
+    return complaint_note(
+        kept.reference,
+        kept.source,
+        kept.text,
+        judged.verdict.value,
+        judged.summary,
+        judged.on_site_check,
     )
 
 
@@ -332,7 +336,8 @@ def followup(
             )
         tx.set_followup(complaint_id, satisfied, note, at)
         words = "满意 satisfied" if satisfied else "不满意 not satisfied"
-        text = f"回访 {record.reference}: {words}. {note}".strip()
+        # the reference and the call's record are the resident's (CONTRACT §7): quoted
+        text = f"回访 {quote(record.reference)}: {words}." + (f" {quote(note)}" if note else "")
         if satisfied or case.state is CaseState.RESOLVED:
             action = Action.COMMENT if satisfied else Action.REOPEN
             acting.act(services, tx, case, action, at, _actor(scope), text)
@@ -412,7 +417,10 @@ def rejudge_one(services: Services, record: ComplaintRecord) -> ComplaintRecord:
         tx.set_verdict(record.id, judged, at)
         if current.case_id is not None:
             case = tx.get(current.case_id)
-            note = f"迟到数据重新判定 {current.reference}: {judged.verdict.value}: {judged.summary}"
+            note = (
+                f"迟到数据重新判定 {quote(current.reference)}: "
+                f"{judged.verdict.value}: {judged.summary}"
+            )
             moved, entry = apply(case, Action.COMMENT, at, "linli", note)
             tx.update_case(moved, entry)
             if case.kind is CaseKind.COMPLAINT:
@@ -468,10 +476,16 @@ class Rejudging:
 
 
 def view(
-    services: Services, tx: ComplaintTx, record: ComplaintRecord, readings: bool = False
+    services: Services,
+    tx: ComplaintTx,
+    record: ComplaintRecord,
+    reader: Reader,
+    readings: bool = False,
 ) -> dict[str, Any]:
-    """A complaint as GET shows it: its verdict, its case's state, priority and next
-    deadline, the case's resolution written back, the follow-up rating."""
+    """A complaint as GET shows it to `reader`: its verdict, its case's state, priority and
+    next deadline, the case's resolution written back, the follow-up rating; the
+    resident's name, phone, words, address and numbers only to the authority
+    (CONTRACT §7, api/disclosure.py)."""
     from linli.rules.complaint import next_deadline, priority
     from linli.rules.localtime import rfc3339
 
@@ -523,4 +537,4 @@ def view(
     }
     if readings:
         out["readings"] = record.readings
-    return out
+    return disclosure.complaint_view(reader, out)

@@ -52,6 +52,17 @@ class Delivery:
     id: int | None = None
 
 
+def told_prefix(d: Delivery) -> str:
+    """The start of the timeline note of `d`'s outcome: its event, channel, who, recipients."""
+    to = f" {', '.join(d.to)}" if d.to else ""
+    return f"{d.event} → {d.channel} ({d.who}){to}: "
+
+
+def told_note(d: Delivery, outcome: str, detail: str) -> str:
+    """The timeline note of one attempt at `d` (rules/disclosure.py reads it back)."""
+    return f"{told_prefix(d)}{outcome}: {detail}"
+
+
 BACKOFF_FIRST_S: Final = 5.0
 BACKOFF_MAX_S: Final = 600.0
 

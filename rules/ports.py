@@ -16,6 +16,7 @@ from typing import Protocol
 
 from linli.rules.case import Case, TimelineEntry
 from linli.rules.delivery import Delivery
+from linli.rules.disclosure import Resident
 from linli.rules.engine.decide import CaseChange
 from linli.rules.events import Breach
 from linli.rules.judge import SensorState
@@ -149,6 +150,11 @@ class CaseTx(Protocol):
 
     def add_deliveries(self, items: Sequence[Delivery]) -> None:
         """Keep deliveries in this transaction (the outbox: rules/engine/telling.py)."""
+        ...
+
+    def residents(self, case_id: int) -> list[Resident]:
+        """What names the residents of the case's complaints (a merchant's message must
+        not: rules/disclosure.py)."""
         ...
 
 

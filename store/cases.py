@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, inser
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
 from linli.rules.delivery import Delivery
+from linli.rules.disclosure import Resident
 from linli.rules.events import Breach
 from linli.rules.judge import SensorState
 from linli.rules.ports import PendingSnapshot, Proof
@@ -25,7 +26,7 @@ from linli.store.errors import NotFound
 from linli.store.outbox import OutboxTx
 from linli.store.rulestate import state_doc, state_of
 from linli.store.snapshots import snapshot_doc, snapshot_readings
-from linli.store.tables import cases, evidence, occurrences, rule_state, timeline
+from linli.store.tables import cases, complaints, evidence, occurrences, rule_state, timeline
 
 
 @dataclass(frozen=True, slots=True)
@@ -440,6 +441,30 @@ class CaseTx:
         return CaseDetail(case, occ, ev, tl)
 
     # -- telling (rules/engine/telling.py) ---------------------------------------------
+
+    def residents(self, case_id: int) -> list[Resident]:
+        """What names the residents of the case's complaints (rules/disclosure.py)."""
+        rows = self.conn.execute(
+            select(
+                complaints.c.text,
+                complaints.c.reference,
+                complaints.c.external_id,
+                complaints.c.address,
+                complaints.c.contact,
+                complaints.c.followup_note,
+            ).where(complaints.c.case_id == case_id)
+        )
+        return [
+            Resident(
+                r.text,
+                r.reference or "",
+                r.external_id,
+                r.address,
+                r.contact if isinstance(r.contact, dict) else None,
+                r.followup_note,
+            )
+            for r in rows
+        ]
 
     def latest_evidence(self, case_id: int) -> Proof | None:
         """The case's newest evidence, as a message states it."""

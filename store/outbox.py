@@ -15,7 +15,7 @@ from typing import Any, Final
 from sqlalchemy import Connection, func, insert, select, update
 
 from linli.rules.case import Action, Level
-from linli.rules.delivery import Delivery, DeliveryState
+from linli.rules.delivery import Delivery, DeliveryState, told_note
 from linli.store.tables import cases, deliveries, timeline
 
 _INSERT: Final = insert(deliveries)
@@ -187,7 +187,6 @@ class OutboxTx:
             case_state, level = now.get(d.case_id, (None, None))
             if case_state is None:
                 continue
-            to = f" {', '.join(d.to)}" if d.to else ""
             rows.append(
                 {
                     "case_id": d.case_id,
@@ -197,7 +196,7 @@ class OutboxTx:
                     "from_state": case_state,
                     "to_state": case_state,
                     "level": level,
-                    "note": f"{d.event} → {d.channel} ({d.who}){to}: {outcome}: {detail}",
+                    "note": told_note(d, outcome, detail),
                 }
             )
         if rows:

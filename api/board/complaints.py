@@ -33,6 +33,7 @@ from linli.api.board.views import (
     error_page,
     render,
 )
+from linli.api.disclosure import reader_of
 from linli.api.scope import Scope
 from linli.api.services import Services, services
 from linli.rules.complaint import MAX_ADDRESS_CHARS, MAX_TEXT_CHARS
@@ -261,7 +262,7 @@ def _shown(
     status: int = 200,
 ) -> Response:
     with svc.db.complaints() as tx:
-        shown = intake.view(svc, tx, record)
+        shown = intake.view(svc, tx, record, reader_of(session.grant))
     tz = ZoneInfo(svc.config.tz)
     return render(
         "complaint.html",

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from linli.api import acting
+from linli.api import acting, disclosure
 from linli.api.auth import Unauthorized, authenticate
 from linli.api.board import pages, sessions
 from linli.api.board.photos import PhotoRefused, image_type
@@ -40,6 +40,7 @@ from linli.rules.case import (
     CaseState,
 )
 from linli.rules.complaint import MAX_TEXT_CHARS, priority
+from linli.rules.disclosure import Part, Reader, sees
 from linli.rules.links import BadLink, verify
 from linli.rules.messages import local
 from linli.store import Duplicate, NotFound, Role, StateConflict
@@ -438,8 +439,14 @@ def _case_view(
     now = _now_ms()
     site = svc.db.site(case.site)
     ev = pages.latest(detail.evidence)
+    # CONTRACT §7: a merchant reads no resident's words, and other levels' deliveries
+    # without their recipients (api/disclosure.py)
+    reader = disclosure.reader_of(session.grant)
+    withheld = () if reader is Reader.AUTHORITY else disclosure.withheld_of(complaints)
+    timeline = disclosure.timeline(reader, detail.timeline, told, withheld)
+    told = disclosure.deliveries(reader, told)
     entries: list[dict[str, Any]] = []
-    for e in detail.timeline:
+    for e in timeline:
         if e.action is Action.TELL:
             continue  # each delivery is shown once, below, with its state
         entries.append(
@@ -491,6 +498,7 @@ def _case_view(
         countdown=pages.next_escalation(case, svc.policy.escalation, now),
         deadlines=pages.deadlines(case, now, tz),
         complaints=complaints,
+        sees=lambda part: sees(reader, Part(part)),
         priority=priority(case.complaints).value,
         may_rate=session.grant.role is not Role.MERCHANT
         and case.state in (CaseState.RESOLVED, CaseState.CLOSED),

@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Query
 
+from linli.api import disclosure
 from linli.api.acting import act as act_on
 from linli.api.case_schemas import ActionIn, CaseDetailOut, CaseOut, CasePage
 from linli.api.errors import ACTING
 from linli.api.params import TIME, IdQuery, Limit, Offset, RowId, parse_time_ms
 from linli.api.permissions import require_action
 from linli.api.scope import Scope, ScopeDep
-from linli.api.services import ServicesDep
+from linli.api.services import Services, ServicesDep
 from linli.rules.case import CaseKind, CaseState
+from linli.rules.delivery import Delivery
+from linli.rules.disclosure import Reader
 from linli.store import NotFound, Role
 from linli.store.cases import CaseDetail
 
 router = APIRouter(prefix="/cases", tags=["cases"])
+
+MAX_QUOTED: Final = 10_000  # a case's complaints whose words a merchant's notes are kept from
 
 
 def _site_ids(scope: Scope) -> list[str] | None:
@@ -59,13 +64,26 @@ def list_cases(
     return CasePage(items=items, total=total, limit=limit, offset=offset)
 
 
-def _detail_out(d: CaseDetail) -> CaseDetailOut:
+def _detail_out(d: CaseDetail, scope: Scope, services: Services) -> CaseDetailOut:
+    """The case as its reader may read it: notes that quote a resident and other levels'
+    recipients withheld from a merchant (CONTRACT §7, api/disclosure.py)."""
+    reader = disclosure.reader_of(scope.grant)
+    told: list[Delivery] = []
+    withheld: tuple[str, ...] = ()
+    if reader is not Reader.AUTHORITY:
+        assert d.case.id is not None
+        with services.db.outbox() as box:
+            told = list(box.of_case(d.case.id))
+        with services.db.complaints() as tx:
+            found, _ = tx.list_complaints(case_id=d.case.id, limit=MAX_QUOTED)
+        withheld = disclosure.withheld_of(found)
+    entries = disclosure.timeline(reader, d.timeline, told, withheld)
     return CaseDetailOut.model_validate(
         {
             **CaseOut.model_validate(d.case).model_dump(),
             "occurrences_list": d.occurrences,
             "evidence": d.evidence,
-            "timeline": d.timeline,
+            "timeline": entries,
         }
     )
 
@@ -82,7 +100,7 @@ def get_case(case_id: RowId, scope: ScopeDep, services: ServicesDep) -> CaseDeta
     with services.db.cases() as tx:
         detail = tx.detail(case_id)
     _in_scope(scope, detail.case.site, case_id)
-    return _detail_out(detail)
+    return _detail_out(detail, scope, services)
 
 
 @router.post("/{case_id}/actions", responses=ACTING)
@@ -97,4 +115,4 @@ def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) 
         require_action(scope.grant, body.action)  # 403 inside the scope, 404 outside
         act_on(services, tx, case, body.action, time.time_ns() // 1_000_000, actor, body.note)
         detail = tx.detail(case_id)
-    return _detail_out(detail)
+    return _detail_out(detail, scope, services)

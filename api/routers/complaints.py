@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, status
 
-from linli.api import intake
+from linli.api import disclosure, intake
 from linli.api.complaint_schemas import (
     ComplaintDetailOut,
     ComplaintIn,
@@ -14,9 +14,10 @@ from linli.api.complaint_schemas import (
 )
 from linli.api.errors import ACTING, CREATING
 from linli.api.params import IdQuery, Limit, Offset, RowId, RowIdQuery, parse_time_ms
-from linli.api.scope import ScopeDep
+from linli.api.scope import Scope, ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.corroboration import Verdict
+from linli.rules.disclosure import Reader
 
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
@@ -38,7 +39,7 @@ def create_complaint(body: ComplaintIn, scope: ScopeDep, services: ServicesDep) 
     )
     record = intake.receive(services, scope, received)
     with services.db.complaints() as tx:
-        return ComplaintOut.model_validate(intake.view(services, tx, record))
+        return ComplaintOut.model_validate(intake.view(services, tx, record, _reader(scope)))
 
 
 @router.get("")
@@ -57,7 +58,8 @@ def list_complaints(
         found, total = tx.list_complaints(
             site=site, case_id=case, verdict=verdict, sites=sites, limit=limit, offset=offset
         )
-        items = [ComplaintOut.model_validate(intake.view(services, tx, r)) for r in found]
+        reader = _reader(scope)
+        items = [ComplaintOut.model_validate(intake.view(services, tx, r, reader)) for r in found]
     return ComplaintPage(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -72,7 +74,8 @@ def get_complaint(
     intake.in_scope(scope, record)
     record = intake.rejudge_one(services, record)
     with services.db.complaints() as tx:
-        return ComplaintDetailOut.model_validate(intake.view(services, tx, record, readings=True))
+        shown = intake.view(services, tx, record, _reader(scope), readings=True)
+        return ComplaintDetailOut.model_validate(shown)
 
 
 @router.post("/{complaint_id}/followup", responses=ACTING)
@@ -82,4 +85,8 @@ def followup(
     """The follow-up call (回访): satisfied, or not (the case is reopened)."""
     record = intake.followup(services, scope, complaint_id, body.satisfied, body.note)
     with services.db.complaints() as tx:
-        return ComplaintOut.model_validate(intake.view(services, tx, record))
+        return ComplaintOut.model_validate(intake.view(services, tx, record, _reader(scope)))
+
+
+def _reader(scope: Scope) -> Reader:
+    return disclosure.reader_of(scope.grant)

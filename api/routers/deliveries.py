@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, status
 
+from linli.api import disclosure
 from linli.api.params import Limit, Offset, RowId
 from linli.api.schemas import DeliveryOut
 from linli.api.scope import ScopeDep
@@ -27,7 +28,8 @@ def list_deliveries(
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {scope.grant.role} may not do this")
     with services.db.outbox() as tx:
         found = tx.in_state(state, limit, offset)
-    return [DeliveryOut.of(d) for d in found]
+    reader = disclosure.reader_of(scope.grant)
+    return [DeliveryOut.of(d) for d in disclosure.deliveries(reader, found)]
 
 
 @router.get("/cases/{case_id}/deliveries")
@@ -39,4 +41,6 @@ def case_deliveries(case_id: RowId, scope: ScopeDep, services: ServicesDep) -> l
         raise NotFound(f"case {case_id} does not exist")
     with services.db.outbox() as tx:
         found = tx.of_case(case_id)
-    return [DeliveryOut.of(d) for d in found]
+    # a merchant reads its own level's in full, others' as level, channel and state only
+    reader = disclosure.reader_of(scope.grant)
+    return [DeliveryOut.of(d) for d in disclosure.deliveries(reader, found)]

@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linli.api import intake
 from linli.api.auth import Unauthorized, authenticate
+from linli.api.disclosure import reader_of
 from linli.api.params import MAX_ROW_ID, parse_time_ms
 from linli.api.scope import Scope
 from linli.api.services import Services, services
@@ -177,23 +178,31 @@ def list_services() -> list[dict[str, Any]]:
 
 
 def _request_doc(view: dict[str, Any], record: ComplaintRecord) -> dict[str, Any]:
-    """A complaint as a GeoReport v2 service request."""
+    """A complaint as a GeoReport v2 service request, from its view as the caller may read
+    it (api/intake.py `view`): a merchant's key, or none, reads no resident's words,
+    address or reference (CONTRACT §7) — `description` and `address` are null then."""
     resolution = view["resolution"]
     closed = resolution is not None
     corroboration = view["corroboration"]
+    reference = view["reference"]
+    notice = (
+        corroboration["verdict"]
+        if reference is None
+        else f"{reference}: {corroboration['verdict']}"
+    )
     return {
         "service_request_id": str(record.id),
         "status": "closed" if closed else "open",
         "status_notes": resolution["note"] if closed else corroboration["summary"],
         "service_name": _NAMES.get(record.kind, record.kind),
         "service_code": record.kind,
-        "description": record.text,
+        "description": view["text"],
         "agency_responsible": AGENCY,
-        "service_notice": f"{view['reference']}: {corroboration['verdict']}",
+        "service_notice": notice,
         "requested_datetime": view["received"],
         "updated_datetime": resolution["at"] if closed else view["received"],
         "expected_datetime": view["expected"],
-        "address": record.address,
+        "address": view["address"],
         "address_id": record.site,
         "zipcode": None,
         "lat": None,
@@ -312,7 +321,7 @@ async def get_requests(request: Request) -> Any:
                     continue
                 if end_ms is not None and record.received_ms >= end_ms:
                     continue
-                doc = _request_doc(intake.view(svc, tx, record), record)
+                doc = _request_doc(intake.view(svc, tx, record, reader_of(scope.grant)), record)
                 if params.get("status") and doc["status"] != params["status"]:
                     continue
                 out.append(doc)
@@ -348,6 +357,6 @@ async def get_request(request_id: str, request: Request) -> Any:
                 raise NotFound(f"service request {request_id} does not exist")
         record = intake.rejudge_one(svc, record)
         with svc.db.complaints() as tx:
-            return [_request_doc(intake.view(svc, tx, record), record)]
+            return [_request_doc(intake.view(svc, tx, record, reader_of(scope.grant)), record)]
 
     return await _guarded(run)

@@ -2,7 +2,8 @@
 
 `OutboxTeller` is the engine's and the API's in-transaction teller (rules/ports.Teller):
 for each case change it asks routing who is told on which channel (rules/routing.py),
-renders what they read (rules/messages.py) and writes the deliveries in the very
+renders what they read (rules/messages.py; a merchant level's message never quotes a
+resident: rules/disclosure.py) and writes the deliveries in the very
 transaction of the change (the outbox), so a change and what it tells commit together.
 The delivery worker (notify/worker.py) sends them. `reminders` is the same for a case
 nobody acknowledged: its level is told again every `remind_s` (the community file's
@@ -11,6 +12,7 @@ nobody acknowledged: its level is told again every `remind_s` (the community fil
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
@@ -20,6 +22,7 @@ from linli.rules import escape
 from linli.rules.case import LADDER, Case, CaseState
 from linli.rules.complaint import priority
 from linli.rules.delivery import Delivery
+from linli.rules.disclosure import Reader, note_for, reader_of_levels, withheld_of
 from linli.rules.engine.decide import CaseChange
 from linli.rules.links import LinkSigner, with_token
 from linli.rules.localtime import rfc3339
@@ -96,9 +99,18 @@ class OutboxTeller:
             who_did_not_act=self._who_did_not_act(event, case),
             note="" if event in (Event.OPENED, Event.ESCALATED) else note,
         )
-        message = render(facts)
+        # each notice reads the message rendered for its narrowest reader: a merchant's
+        # never quotes a resident (CONTRACT §7, rules/disclosure.py)
+        readers = {reader_of_levels(n.levels) for n in found}
+        # a person's note may copy a resident's name, phone or words: scrubbed for them too
+        withheld = withheld_of(tx.residents(case.id)) if readers != {Reader.AUTHORITY} else ()
+        messages = {
+            reader: render(dataclasses.replace(facts, note=note_for(reader, facts.note, withheld)))
+            for reader in readers
+        }
         out = []
         for notice in found:
+            message = messages[reader_of_levels(notice.levels)]
             key = str(uuid.uuid4())
             webhook = directory.channels.get(notice.channel) is ChannelType.WEBHOOK
             link = facts.link
