@@ -28,7 +28,7 @@ ELLIPSIS: Final = "…"
 
 # Unicode line and paragraph separators, and ASCII whitespace controls: one space.
 _BREAKS: Final = re.compile(r"[\t\n\v\f\r\x1c-\x1f\x85\u2028\u2029]+")
-# Explicit bidirectional formatting (Unicode UAX #9, section 2): they reorder the text a reader sees.
+# Explicit bidirectional formatting (Unicode UAX #9): they reorder the text a reader sees.
 _BIDI: Final = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 # What markdown (CommonMark, and the robots' dialects) reads as markup, each replaced by
