@@ -1,7 +1,9 @@
 """`linli demo`: the whole thing on this machine with the bundled Tianxin community.
 
 With no `LINLI_MQTT_URL` / `LINLI_INFLUX_URL` in the environment it starts its own
-mosquitto and influxd under ./var/, applies community/tianxin.toml, runs the service
+mosquitto and influxd under ./var/, applies the bundled Tianxin community file and
+scenario (package data of the installed `linli`: community/tianxin.toml installs as
+`linli.data`, firmware-sim/scenarios/tianxin.toml as `linli.sim`'s), runs the service
 (ingest + rule engine + API) and the simulated fleet with its scripted nuisances, and
 prints where to look. Ctrl-C stops everything it started, by PID.
 
@@ -37,9 +39,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
@@ -61,9 +65,9 @@ from linli.store import Database
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-COMMUNITY = ROOT / "community" / "tianxin.toml"
-SCENARIO = ROOT / "firmware-sim" / "scenarios" / "tianxin.toml"
+# The bundled files: (package, file) of the installed linli, not the checkout's folders.
+COMMUNITY: Final = ("linli.data", "tianxin.toml")
+SCENARIO: Final = ("linli.sim", "scenarios/tianxin.toml")
 AUTO: Final = "auto"
 DAY_START: Final = (10, 30)  # the replayed day starts at 10:30 local ...
 DAY_SPAN: Final = timedelta(hours=13)  # ... and must be over by 23:30 (after the KTV case)
@@ -188,6 +192,37 @@ class DemoComplaints:
                 print(f"[demo] complaints: the API did not answer: {err}", file=self._out)
 
 
+@contextmanager
+def bundled(config: Path | None = None) -> Iterator[tuple[Path, Path]]:
+    """The community file (`config`, or the bundled Tianxin one) and the demo's scenario, as
+    files on disk for as long as the block runs (the simulator's process reads them too)."""
+    with ExitStack() as stack:
+        paths = [
+            stack.enter_context(as_file(files(package).joinpath(*name.split("/"))))
+            for package, name in (COMMUNITY, SCENARIO)
+        ]
+        yield (config or paths[0]), paths[1]
+
+
+def check(settings: Settings, config: Path | None, out: TextIO = sys.stdout) -> int:
+    """`linli demo --check`: load the community file, its rules and the scenario as the
+    demo would, say which files and what they hold, start nothing; 0 when all load."""
+    from linli.sim.scenario import load_scenario
+
+    with bundled(config) as (community_file, scenario_file):
+        community = load_community(community_file)
+        wiring.load_policy(settings, community_file)
+        wiring.load_complaint_rules(community_file)
+        scenario = load_scenario(scenario_file)
+        print(
+            f"community {community_file}: {len(community.site)} sites, "
+            f"{len(community.sensor)} sensors\n"
+            f"scenario  {scenario_file}: {len(scenario.events)} events",
+            file=out,
+        )
+    return 0
+
+
 def replay_start(now: datetime) -> datetime:
     """The most recent 10:30 local whose day's 23:30 has passed (1–2 days back)."""
     start = now.replace(hour=DAY_START[0], minute=DAY_START[1], second=0, microsecond=0)
@@ -235,7 +270,15 @@ def demo_policy(policy: RulePolicy, unacknowledged_s: int = UNACKNOWLEDGED_S) ->
 
 
 def run(settings: Settings, args: argparse.Namespace) -> int:
-    """Start servers, service and fleet; report until Ctrl-C or `--duration`."""
+    """Start servers, service and fleet; report until Ctrl-C or `--duration` (`--check`:
+    only load the files)."""
+    if args.check:
+        return check(settings, args.config)
+    with bundled(args.config) as (config, scenario):
+        return _run(settings, args, config, scenario)
+
+
+def _run(settings: Settings, args: argparse.Namespace, config: Path, scenario: Path) -> int:
     import uvicorn
 
     from linli.api.app import create_app
@@ -243,7 +286,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     var = Path("var").resolve()
     var.mkdir(exist_ok=True)
     settings, started = _local_servers(settings, var)
-    config = args.config or COMMUNITY
     sim: subprocess.Popen[bytes] | None = None
     worker: Ingest | None = None
     engine = None
@@ -293,7 +335,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         sim_log = var / "sim.log"
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
         argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
-        argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
+        argv += ["--scenario", str(scenario), "--speed", str(args.speed)]
         argv += [f"--start={sim_start}"]
         sim = spawn_logged(argv, sim_log)
         overview = overview_link(settings, wiring.board_key(settings.board_secret, db))
