@@ -12,10 +12,10 @@ from tests.api.test_board_complaints import file, listed, loud, token_of
 
 
 def test_a_complaint_case_is_named_on_the_overview_the_list_and_its_page(
-    board,
+    board,  # noqa: F811 (the fixture)
     registry,
     influx,
-    tokens,  # noqa: F811
+    tokens,
 ):
     client, _ = board
     sign_in(client, token_of(tokens["grid_worker"]))
