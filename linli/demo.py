@@ -51,7 +51,6 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from linli import service, wiring
-from linli.api.intake import Rejudging
 from linli.community import load_community
 from linli.demochannels import Printer, StandIns, names_of, set_environ, start_standins
 from linli.ingestion import Ingest
@@ -279,22 +278,17 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _run(settings: Settings, args: argparse.Namespace, config: Path, scenario: Path) -> int:
-    import uvicorn
-
-    from linli.api.app import create_app
-
     var = Path("var").resolve()
     var.mkdir(exist_ok=True)
     settings, started = _local_servers(settings, var)
     sim: subprocess.Popen[bytes] | None = None
     worker: Ingest | None = None
     engine = None
-    server: uvicorn.Server | None = None
+    api_service: service.ApiService | None = None
     notifier = None
     stand_ins: StandIns | None = None
     printer: Printer | None = None
     complaints: DemoComplaints | None = None
-    rejudging = None
     try:
         community = load_community(config)
         # The channels' variables first: the engine's child inherits them (module docstring).
@@ -319,19 +313,17 @@ def _run(settings: Settings, args: argparse.Namespace, config: Path, scenario: P
         worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
         worker.start()
         host, port = settings.api_host_port()
-        app = create_app(
-            wiring.api_config(settings),
+        api_service = service.api_service(
+            settings,
+            config,
             db,
             influx,
             lambda: worker.source.connected if worker else False,
-            policy=policy,
-            tellers=[notifier.teller],
-            channel_health=notifier.health,
-            complaint_rules=wiring.load_complaint_rules(config),
+            notifier,
+            policy,
+            rejudge_every_s=30.0,
         )
-        rejudging = Rejudging(app.state.services, every_s=30.0).start()
-        server = uvicorn.Server(wiring.server_config(app, settings, host, port))
-        threading.Thread(target=server.run, name="linli-api", daemon=True).start()
+        threading.Thread(target=api_service.server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
         argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
@@ -357,13 +349,11 @@ def _run(settings: Settings, args: argparse.Namespace, config: Path, scenario: P
     finally:
         if complaints is not None:
             complaints.stop()
-        if rejudging is not None:
-            rejudging.stop()
         if sim is not None:
             sim.terminate()
             sim.wait(10)
-        if server is not None:
-            server.should_exit = True
+        if api_service is not None:
+            api_service.stop()
         if worker is not None:
             worker.stop()
         if engine is not None:
