@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tools.layers import cycles
 from tools.layout import DEV_FOLDERS, package_dirs
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,6 +88,11 @@ def test_each_file_has_one_path():
     ).stdout.splitlines()
     links = [line.split("\t", 1)[1] for line in tracked if line.startswith("120000")]
     assert links == []
+
+
+def test_no_two_modules_import_each_other():
+    """A cycle hidden by an import inside a function is a cycle too."""
+    assert cycles(ROOT) == set()
 
 
 def test_the_tree_keeps_its_layers():

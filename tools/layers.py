@@ -41,6 +41,22 @@ class MappedPackages:
         return self.finder.find_package(name, package_directory, file_system)
 
 
+def cycles(root: Path = ROOT) -> set[tuple[str, str]]:
+    """Pairs of linli's modules that import each other, directly or round about, at run
+    time (an import under `if TYPE_CHECKING:` does not count; one inside a function does)."""
+    import grimp
+
+    mapped = MappedPackages(root)
+    settings.configure(PACKAGE_FINDER=mapped, MODULE_FINDER=mapped)
+    graph = grimp.build_graph("linli", exclude_type_checking_imports=True, cache_dir=None)
+    found = set()
+    for importer in graph.modules:
+        for imported in graph.find_modules_directly_imported_by(importer):
+            if imported != importer and graph.chain_exists(importer=imported, imported=importer):
+                found.add((min(importer, imported), max(importer, imported)))
+    return found
+
+
 def main(argv: list[str]) -> None:
     """lint-imports with grimp reading the mapped folders; exits with its status."""
     configs = [a for a in argv if a.endswith(".toml")]
