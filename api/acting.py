@@ -12,7 +12,15 @@ from linli.api.services import Services
 from linli.rules.case import Action, Case, IllegalTransition, TimelineEntry, apply
 from linli.rules.engine.decide import CaseChange
 from linli.rules.ports import CaseTx
-from linli.store import StateConflict
+from linli.store import Grant, Role, StateConflict
+
+
+def actor(grant: Grant) -> str:
+    """Who the timeline says acted: a merchant as its site (`merchant:rest-1`), anyone else
+    by their token's note (a person's name) or else their role."""
+    if grant.role is Role.MERCHANT:
+        return f"merchant:{grant.site}"
+    return grant.note or grant.role.value
 
 
 def tell(services: Services, tx: CaseTx, changes: Sequence[CaseChange]) -> None:

@@ -77,7 +77,7 @@ def create_app(
         tellers,
         channel_health,
         max_backtest_points,
-        FailedAttempts(config.auth_failures, config.auth_window_s),
+        FailedAttempts(config.api_auth_failures, config.api_auth_window_s),
         complaint_rules or ComplaintRules(),
     )
     for module in (
@@ -106,7 +106,7 @@ def create_app(
     app.add_middleware(
         Guard,
         prefix=API_PREFIX,
-        max_body_bytes=config.max_body_bytes,
+        max_body_bytes=config.api_max_body_bytes,
         upload_prefix="/board/",
         max_upload_bytes=config.board_max_upload_bytes,
     )

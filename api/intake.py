@@ -70,10 +70,6 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-def _actor(scope: Scope) -> str:
-    return scope.grant.note or scope.grant.role.value
-
-
 def require_creator(scope: Scope) -> None:
     """CONTRACT §5: complaints are created by grid workers, staff and admins, not merchants."""
     from fastapi import HTTPException, status
@@ -183,7 +179,7 @@ def receive(services: Services, scope: Scope, intake: Intake) -> ComplaintRecord
         text=intake.text,
         contact=intake.contact,
         received_ms=received,
-        actor=_actor(scope),
+        actor=acting.actor(scope.grant),
         fingerprint=fingerprint(intake, from_ms, to_ms),
     )
     with services.db.complaints() as tx:
@@ -340,7 +336,7 @@ def followup(
         text = f"回访 {quote(record.reference)}: {words}." + (f" {quote(note)}" if note else "")
         if satisfied or case.state is CaseState.RESOLVED:
             action = Action.COMMENT if satisfied else Action.REOPEN
-            acting.act(services, tx, case, action, at, _actor(scope), text)
+            acting.act(services, tx, case, action, at, acting.actor(scope.grant), text)
         else:
             _reopen_closed(services, tx, case, record, text, at)
         return tx.complaint(complaint_id)

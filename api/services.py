@@ -42,22 +42,24 @@ class SpoolView(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
-    """What the API takes of the settings (CONTRACT §1)."""
+    """What the API takes of the settings (CONTRACT §1): each field is the `Settings` field
+    of the same name (linli/settings.py: its default, bounds and meaning), copied by
+    `linli.wiring.api_config`; `spool` is the view of ingest's spool folder."""
 
+    spool: SpoolView
     admin_token: str | None
     tz: str
-    spool: SpoolView
-    max_body_bytes: int = 1 << 20  # a JSON body (api/guard.py)
-    auth_failures: int = 10  # failed tokens a client may send per window (api/throttle.py)
-    auth_window_s: float = 60.0
-    # the case board (api/board/, docs/board.md)
-    public_url: str = "http://127.0.0.1:8000"
-    board_secret: str | None = None  # None: the random key kept in the case store
-    board_link_ttl_s: int = 7 * 86_400
-    board_session_ttl_s: int = 12 * 3600
-    board_max_photo_bytes: int = 5 << 20
-    board_max_photos: int = 6
-    board_max_upload_bytes: int = 32 << 20  # a board form's body (api/guard.py)
+    api_max_body_bytes: int  # a JSON body (api/guard.py)
+    api_auth_failures: int  # failed tokens a client may send per window (api/throttle.py)
+    api_auth_window_s: float
+    # the case board (api/board/)
+    public_url: str
+    board_secret: str | None  # None: the random key kept in the case store
+    board_link_ttl_s: int
+    board_session_ttl_s: int
+    board_max_photo_bytes: int
+    board_max_photos: int
+    board_max_upload_bytes: int  # a board form's body (api/guard.py)
 
 
 @dataclass(frozen=True, slots=True)

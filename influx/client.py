@@ -13,26 +13,12 @@ from typing import Any
 
 import httpx
 
+from linli.influx import retention as rp
+from linli.influx.errors import InfluxError, InfluxRejected, InfluxUnavailable
+
+__all__ = ["InfluxClient", "InfluxError", "InfluxRejected", "InfluxUnavailable", "ResultSeries"]
+
 log = logging.getLogger(__name__)
-
-
-class InfluxError(Exception):
-    """InfluxDB refused or failed a request."""
-
-
-class InfluxUnavailable(InfluxError):
-    """InfluxDB is down, unreachable, overloaded or too slow: try again later."""
-
-
-class InfluxRejected(InfluxError):
-    """InfluxDB refused the data itself (HTTP 400, 413): retrying the same bytes will not help.
-
-    `reason` is InfluxDB's own message (its JSON `error`), without our prefix.
-    """
-
-    def __init__(self, message: str, reason: str = "") -> None:
-        super().__init__(message)
-        self.reason = reason or message
 
 
 def _error_of(response: httpx.Response) -> str:
@@ -144,8 +130,6 @@ class InfluxClient:
         continuous queries of influx/retention.py; given `now_ms`, the aggregates of the
         last 7 days are recomputed (a backfill at start).
         """
-        from linli.influx import retention as rp  # retention.py builds on this client
-
         version = self.ping()
         if version.startswith(("v2", "2")):
             self._ensure_dbrp()

@@ -16,9 +16,9 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 
-from linli.influx.client import InfluxClient, InfluxRejected
+from linli.influx.errors import InfluxRejected
 from linli.rules.constants import (
     F_EXCEED_S,
     F_FAN_ON,
@@ -50,6 +50,17 @@ from linli.rules.limits import GB18483_OIL_FUME_MG_M3
 log = logging.getLogger(__name__)
 
 HOUR_MS: Final = 3_600_000
+
+
+class InfluxQL(Protocol):
+    """What retention needs of a client (influx/client.py's InfluxClient, which calls this
+    module from `ensure_database`): its database and InfluxQL statements."""
+
+    db: str
+
+    def query(self, q: str, *, epoch: str = "ms", db: str | None = None) -> object:
+        """Run InfluxQL; raises InfluxRejected when InfluxDB refuses it."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +147,7 @@ DOWNSAMPLES: Final = (
 )
 
 
-def ensure_policies(influx: InfluxClient, raw_duration: str) -> None:
+def ensure_policies(influx: InfluxQL, raw_duration: str) -> None:
     """`raw` (default, `raw_duration`) and `forever` (infinite), created or altered."""
     for name, duration, default in ((RP_RAW, raw_duration, True), (RP_FOREVER, "INF", False)):
         suffix = " DEFAULT" if default else ""
@@ -155,7 +166,7 @@ def ensure_policies(influx: InfluxClient, raw_duration: str) -> None:
             )
 
 
-def ensure_downsampling(influx: InfluxClient, now_ms: int | None = None) -> None:
+def ensure_downsampling(influx: InfluxQL, now_ms: int | None = None) -> None:
     """Create or replace the continuous queries; backfill the last 7 days' whole hours."""
     db = influx.db
     for ds in DOWNSAMPLES:
@@ -171,7 +182,7 @@ def ensure_downsampling(influx: InfluxClient, now_ms: int | None = None) -> None
         backfill(influx, now_ms - TS_MAX_AGE_MS, now_ms)
 
 
-def backfill(influx: InfluxClient, from_ms: int, to_ms: int) -> None:
+def backfill(influx: InfluxQL, from_ms: int, to_ms: int) -> None:
     """Run every aggregation over the whole hours from `from_ms` up to `to_ms`."""
     start = -(-from_ms // HOUR_MS) * HOUR_MS  # a partial first hour would overwrite a full one
     for ds in DOWNSAMPLES:

@@ -43,6 +43,12 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
     _common(demo)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
+    demo.add_argument(
+        "--check",
+        action="store_true",
+        help="only load the community file and the scenario (from the installed package), "
+        "say which files they were, and exit",
+    )
     demo.add_argument("--speed", type=float, default=240.0, help="simulated seconds per second")
     demo.add_argument(
         "--sim-start",

@@ -1,7 +1,9 @@
 """`linli demo`: the whole thing on this machine with the bundled Tianxin community.
 
 With no `LINLI_MQTT_URL` / `LINLI_INFLUX_URL` in the environment it starts its own
-mosquitto and influxd under ./var/, applies community/tianxin.toml, runs the service
+mosquitto and influxd under ./var/, applies the bundled Tianxin community file and
+scenario (package data of the installed `linli`: community/tianxin.toml installs as
+`linli.data`, firmware-sim/scenarios/tianxin.toml as `linli.sim`'s), runs the service
 (ingest + rule engine + API) and the simulated fleet with its scripted nuisances, and
 prints where to look. Ctrl-C stops everything it started, by PID.
 
@@ -37,9 +39,11 @@ import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from importlib.resources import as_file, files
 from pathlib import Path
 from typing import Any, Final, TextIO
 from zoneinfo import ZoneInfo
@@ -47,7 +51,6 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from linli import service, wiring
-from linli.api.intake import Rejudging
 from linli.community import load_community
 from linli.demochannels import Printer, StandIns, names_of, set_environ, start_standins
 from linli.ingestion import Ingest
@@ -62,9 +65,9 @@ from linli.store import Database
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-COMMUNITY = ROOT / "community" / "tianxin.toml"
-SCENARIO = ROOT / "firmware-sim" / "scenarios" / "tianxin.toml"
+# The bundled files: (package, file) of the installed linli, not the checkout's folders.
+COMMUNITY: Final = ("linli.data", "tianxin.toml")
+SCENARIO: Final = ("linli.sim", "scenarios/tianxin.toml")
 AUTO: Final = "auto"
 DAY_START: Final = (10, 30)  # the replayed day starts at 10:30 local ...
 DAY_SPAN: Final = timedelta(hours=13)  # ... and must be over by 23:30 (after the KTV case)
@@ -237,6 +240,37 @@ class DemoComplaints:
                 print(f"[demo] complaints: the API did not answer: {err}", file=self._out)
 
 
+@contextmanager
+def bundled(config: Path | None = None) -> Iterator[tuple[Path, Path]]:
+    """The community file (`config`, or the bundled Tianxin one) and the demo's scenario, as
+    files on disk for as long as the block runs (the simulator's process reads them too)."""
+    with ExitStack() as stack:
+        paths = [
+            stack.enter_context(as_file(files(package).joinpath(*name.split("/"))))
+            for package, name in (COMMUNITY, SCENARIO)
+        ]
+        yield (config or paths[0]), paths[1]
+
+
+def check(settings: Settings, config: Path | None, out: TextIO = sys.stdout) -> int:
+    """`linli demo --check`: load the community file, its rules and the scenario as the
+    demo would, say which files and what they hold, start nothing; 0 when all load."""
+    from linli.sim.scenario import load_scenario
+
+    with bundled(config) as (community_file, scenario_file):
+        community = load_community(community_file)
+        wiring.load_policy(settings, community_file)
+        wiring.load_complaint_rules(community_file)
+        scenario = load_scenario(scenario_file)
+        print(
+            f"community {community_file}: {len(community.site)} sites, "
+            f"{len(community.sensor)} sensors\n"
+            f"scenario  {scenario_file}: {len(scenario.events)} events",
+            file=out,
+        )
+    return 0
+
+
 def _port(preferred: int) -> int:
     with socket.socket() as s:
         try:
@@ -276,25 +310,33 @@ def demo_policy(policy: RulePolicy, unacknowledged_s: int = UNACKNOWLEDGED_S) ->
 
 
 def run(settings: Settings, args: argparse.Namespace, now: datetime | None = None) -> int:
-    """Start servers, service and fleet; report until Ctrl-C or `--duration`. `now` is
-    when the demo starts (the real clock by default): it picks the replayed day."""
-    import uvicorn
+    """Start servers, service and fleet; report until Ctrl-C or `--duration` (`--check`:
+    only load the files). `now` is when the demo starts (the real clock by default): it
+    picks the replayed day."""
+    if args.check:
+        return check(settings, args.config)
+    with bundled(args.config) as (config, scenario):
+        return _run(settings, args, config, scenario, now)
 
-    from linli.api.app import create_app
 
+def _run(
+    settings: Settings,
+    args: argparse.Namespace,
+    config: Path,
+    scenario: Path,
+    now: datetime | None,
+) -> int:
     var = Path("var").resolve()
     var.mkdir(exist_ok=True)
     settings, started = _local_servers(settings, var)
-    config = args.config or COMMUNITY
     sim: subprocess.Popen[bytes] | None = None
     worker: Ingest | None = None
     engine = None
-    server: uvicorn.Server | None = None
+    api_service: service.ApiService | None = None
     notifier = None
     stand_ins: StandIns | None = None
     printer: Printer | None = None
     complaints: DemoComplaints | None = None
-    rejudging = None
     try:
         community = load_community(config)
         # The channels' variables first: the engine's child inherits them (module docstring).
@@ -317,23 +359,21 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
         worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
         worker.start()
         host, port = settings.api_host_port()
-        app = create_app(
-            wiring.api_config(settings),
+        api_service = service.api_service(
+            settings,
+            config,
             db,
             influx,
             lambda: worker.source.connected if worker else False,
-            policy=policy,
-            tellers=[notifier.teller],
-            channel_health=notifier.health,
-            complaint_rules=wiring.load_complaint_rules(config),
+            notifier,
+            policy,
+            rejudge_every_s=30.0,
         )
-        rejudging = Rejudging(app.state.services, every_s=30.0).start()
-        server = uvicorn.Server(wiring.server_config(app, settings, host, port))
-        threading.Thread(target=server.run, name="linli-api", daemon=True).start()
+        threading.Thread(target=api_service.server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
         argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
-        argv += ["--scenario", str(SCENARIO), "--speed", str(args.speed)]
+        argv += ["--scenario", str(scenario), "--speed", str(args.speed)]
         argv += [f"--start={sim_start}"]
         sim = spawn_logged(argv, sim_log)
         key = wiring.board_key(settings.board_secret, db)
@@ -356,13 +396,11 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
     finally:
         if complaints is not None:
             complaints.stop()
-        if rejudging is not None:
-            rejudging.stop()
         if sim is not None:
             sim.terminate()
             sim.wait(10)
-        if server is not None:
-            server.should_exit = True
+        if api_service is not None:
+            api_service.stop()
         if worker is not None:
             worker.stop()
         if engine is not None:

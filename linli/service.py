@@ -7,6 +7,7 @@ import multiprocessing
 import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
@@ -26,6 +27,11 @@ from linli.wiring import (
 )
 
 if TYPE_CHECKING:
+    import uvicorn
+    from fastapi import FastAPI
+
+    from linli.api.intake import Rejudging
+    from linli.notifying import Notifier
     from linli.store import Database
 
 log = logging.getLogger(__name__)
@@ -157,24 +163,40 @@ def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> in
     return 0
 
 
-def _run_api(
+@dataclass(frozen=True, slots=True)
+class ApiService:
+    """The HTTP API wired: its app, its uvicorn server (not yet running) and the thread
+    judging `data_gap` complaints again (their late readings may have come)."""
+
+    app: FastAPI
+    server: uvicorn.Server
+    rejudging: Rejudging
+
+    def stop(self) -> None:
+        """Ask the server to end; stop judging again."""
+        self.server.should_exit = True
+        self.rejudging.stop()
+
+
+def api_service(
     settings: Settings,
     config: Path | None,
     db: Database,
     influx: InfluxClient,
     broker_status: Callable[[], bool],
+    notifier: Notifier,
     policy: RulePolicy | None = None,
-) -> None:
-    """The HTTP API in the foreground, with the delivery worker beside it (the one sender
-    of the outbox: linli/notifying.py)."""
+    rejudge_every_s: float = 60.0,
+) -> ApiService:
+    """The API of `linli serve`, `linli api` and `linli demo`, wired the one way: the
+    settings' ApiConfig, the community file's complaint rules, the notifier's teller and
+    channel health, uvicorn's configuration for the street (wiring.server_config)."""
     import uvicorn
 
     from linli.api.app import create_app
     from linli.api.intake import Rejudging
-    from linli.notifying import start_notifier
     from linli.wiring import load_complaint_rules
 
-    notifier = start_notifier(db, settings, config, influx=influx)
     host, port = settings.api_host_port()
     app = create_app(
         api_config(settings),
@@ -186,12 +208,29 @@ def _run_api(
         channel_health=notifier.health,
         complaint_rules=load_complaint_rules(config),
     )
-    # data_gap complaints judged again once a minute: their late readings may have come
-    rejudging = Rejudging(app.state.services, every_s=60.0).start()
+    rejudging = Rejudging(app.state.services, every_s=rejudge_every_s).start()
+    server = uvicorn.Server(server_config(app, settings, host, port))
+    return ApiService(app, server, rejudging)
+
+
+def _run_api(
+    settings: Settings,
+    config: Path | None,
+    db: Database,
+    influx: InfluxClient,
+    broker_status: Callable[[], bool],
+    policy: RulePolicy | None = None,
+) -> None:
+    """The HTTP API in the foreground, with the delivery worker beside it (the one sender
+    of the outbox: linli/notifying.py)."""
+    from linli.notifying import start_notifier
+
+    notifier = start_notifier(db, settings, config, influx=influx)
+    api = api_service(settings, config, db, influx, broker_status, notifier, policy)
     try:
-        uvicorn.Server(server_config(app, settings, host, port)).run()
+        api.server.run()
     finally:
-        rejudging.stop()
+        api.stop()
         notifier.stop()
 
 

@@ -7,6 +7,7 @@ engine and API configuration here, each the same way.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from pathlib import Path
@@ -169,25 +170,16 @@ def server_config(app: Any, settings: Settings, host: str, port: int) -> uvicorn
 
 
 def api_config(settings: Settings) -> ApiConfig:
-    """What the API takes of the settings: the admin token, the time zone, the spool's view."""
+    """What the API takes of the settings: each ApiConfig field from the Settings field of
+    its name (one place: a new API setting is a Settings field and an ApiConfig field)."""
     from linli.api.services import ApiConfig
     from linli.ingest.spool import SpoolFolder
 
     _check_admin_token(settings.admin_token)
+    copied = {f.name for f in dataclasses.fields(ApiConfig)} - {"spool"}
     return ApiConfig(
-        settings.admin_token,
-        settings.tz,
-        SpoolFolder(settings.spool_dir),
-        max_body_bytes=settings.api_max_body_bytes,
-        auth_failures=settings.api_auth_failures,
-        auth_window_s=settings.api_auth_window_s,
-        public_url=settings.public_url,
-        board_secret=settings.board_secret,
-        board_link_ttl_s=settings.board_link_ttl_s,
-        board_session_ttl_s=settings.board_session_ttl_s,
-        board_max_photo_bytes=settings.board_max_photo_bytes,
-        board_max_photos=settings.board_max_photos,
-        board_max_upload_bytes=settings.board_max_upload_bytes,
+        spool=SpoolFolder(settings.spool_dir),
+        **{name: getattr(settings, name) for name in copied},
     )
 
 

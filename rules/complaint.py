@@ -15,7 +15,8 @@ from enum import StrEnum
 from typing import Final
 
 from linli.rules.case import Case, CaseKind, CaseState, Level
-from linli.rules.events import RuleId
+from linli.rules.events import RuleId, complaint_rule
+from linli.rules.names import rule_title
 from linli.rules.policy import Escalation
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Site, SiteKind
@@ -44,11 +45,6 @@ KIND_RULES: Final[Mapping[SensorKind, tuple[str, ...]]] = {
     SensorKind.NOISE: (RuleId.NOISE_LEQ.value, RuleId.NOISE_NIGHT_MAX.value),
     SensorKind.FUME: (RuleId.FUME_CONC.value, RuleId.PURIFIER_OFF.value),
 }
-
-
-def complaint_rule(kind: SensorKind) -> str:
-    """The rule id of the `complaint` case a complaint of `kind` opens (one per site and kind)."""
-    return f"complaint_{kind.value}"
 
 
 def rules_of(kind: SensorKind) -> tuple[str, ...]:
@@ -183,8 +179,6 @@ def related_sites(site: Site, sites: Mapping[str, Site], rules: ComplaintRules) 
 
 # -- the case ---------------------------------------------------------------------------
 
-_KIND_TITLE: Final = {SensorKind.NOISE: "噪声扰民", SensorKind.FUME: "油烟扰民"}
-
 
 def complaint_case(
     site: Site,
@@ -203,7 +197,7 @@ def complaint_case(
         rule=complaint_rule(kind),
         kind=CaseKind.COMPLAINT,
         sensor=sensor,
-        title=f"{site.name}: 居民投诉 {_KIND_TITLE[kind]} resident complaint ({kind.value})",
+        title=f"{site.name}: {rule_title(complaint_rule(kind))}",
         opened_ms=now_ms,
         first_level=Level.GRID_WORKER,
         complaints=1,

@@ -26,6 +26,11 @@ class RuleId(StrEnum):
     DEVICE_IMPLAUSIBLE = "device_implausible"
 
 
+def complaint_rule(kind: SensorKind) -> str:
+    """The rule id of the `complaint` case a complaint of `kind` opens (one per site and kind)."""
+    return f"complaint_{kind.value}"
+
+
 BREACH_RULES: Final = {
     SensorKind.NOISE: (RuleId.NOISE_LEQ, RuleId.NOISE_NIGHT_MAX),
     SensorKind.FUME: (RuleId.FUME_CONC, RuleId.PURIFIER_OFF),

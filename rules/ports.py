@@ -53,14 +53,6 @@ class RejectSink(Protocol):
         ...
 
 
-class Clock(Protocol):
-    """The time source; tests pass a fixed one."""
-
-    def now_ms(self) -> int:
-        """Epoch milliseconds."""
-        ...
-
-
 # -- the rule engine's ports ------------------------------------------------------------
 
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
 
-from linli.demo import DAY_SPAN, SCENARIO, replay_start
+from linli.demo import DAY_SPAN, replay_start
 from linli.sim.scenario import EventType, load_scenario
+
+# the demo's scenario (installed as package data of linli.sim: linli demo --check)
+SCENARIO = Path(__file__).resolve().parents[1] / "firmware-sim" / "scenarios" / "tianxin.toml"
 
 TZ = ZoneInfo("Asia/Shanghai")
 SPEED = 240  # linli demo's default --speed

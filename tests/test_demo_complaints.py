@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -21,7 +22,6 @@ from fastapi.testclient import TestClient
 from linli.api.app import create_app
 from linli.community import apply_community, load_community
 from linli.demo import (
-    COMMUNITY,
     COMPLAINTS,
     DAY_SPAN,
     MARGIN,
@@ -36,6 +36,9 @@ from linli.store import Database
 from linli.wiring import api_config, load_complaint_rules
 from tests.api.conftest import ADMIN_TOKEN
 from tests.helpers import WAIT_S, Publisher, count, settings_for, wait_for
+
+# the demo's community file (installed as package data, linli.data: linli demo --check)
+COMMUNITY = Path(__file__).resolve().parents[1] / "community" / "tianxin.toml"
 
 TZ = ZoneInfo("Asia/Shanghai")
 MIN = 60_000

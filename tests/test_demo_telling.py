@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from linli.community import load_community
-from linli.demo import COMMUNITY, UNACKNOWLEDGED_S, demo_policy
+from linli.demo import UNACKNOWLEDGED_S, demo_policy
 from linli.demochannels import Printer, StandIns, names_of, start_standins
 from linli.influx.client import InfluxClient
 from linli.notifying import start_notifier
@@ -29,6 +29,9 @@ from linli.settings import Settings
 from linli.store import Database
 from linli.wiring import open_store
 from tests.helpers import wait_for
+
+# the demo's community file (installed as package data, linli.data: linli demo --check)
+COMMUNITY = Path(__file__).resolve().parents[1] / "community" / "tianxin.toml"
 
 KTV, KTV_GRID = "ktv-huanchang", "g-tc-north"
 

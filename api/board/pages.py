@@ -18,6 +18,7 @@ from linli.rules.events import RuleId
 from linli.rules.judge import SensorState
 from linli.rules.limits import Period
 from linli.rules.messages import LEVEL_NAMES, Facts, local, measured_line, window_line
+from linli.rules.names import rule_name
 from linli.rules.policy import Escalation, RulePolicy, SiteLimits
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.registry import Site
@@ -50,37 +51,12 @@ ACTION_NAMES: Final = {
     Action.RECOVER: "设备恢复",
     Action.TELL: "通知",
 }
-STATE_NAMES: Final = {
-    CaseState.OPEN: "待签收",
-    CaseState.ACKNOWLEDGED: "已签收",
-    CaseState.IN_PROGRESS: "处置中",
-    CaseState.RESOLVED: "已办结",
-    CaseState.REOPENED: "重新打开",
-    CaseState.CLOSED: "已结案",
-}
-RULE_NAMES: Final = {
-    RuleId.NOISE_LEQ: "噪声超标",
-    RuleId.NOISE_NIGHT_MAX: "夜间突发噪声",
-    RuleId.FUME_CONC: "油烟超标",
-    RuleId.PURIFIER_OFF: "净化器未开",
-    RuleId.DEVICE_OFFLINE: "设备离线",
-    RuleId.DEVICE_STUCK: "设备读数卡滞",
-    RuleId.DEVICE_IMPLAUSIBLE: "设备读数异常",
-}
 ACTIVE: Final = frozenset(
     {CaseState.OPEN, CaseState.ACKNOWLEDGED, CaseState.IN_PROGRESS, CaseState.REOPENED}
 )
 CHART_MARGIN_MS: Final = 30 * 60_000  # readings shown before and after the window
 CHART_MOST_MS: Final = 48 * 3_600_000  # the longest span one chart reads
 DEVICE_SPAN_MS: Final = 2 * 3_600_000  # a device case without evidence: before it opened
-
-
-def rule_name(rule: str) -> str:
-    """A rule as people call it."""
-    try:
-        return RULE_NAMES[RuleId(rule)]
-    except ValueError:
-        return rule
 
 
 def duration_text(ms: int) -> str:

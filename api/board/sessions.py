@@ -19,6 +19,7 @@ from typing import Final
 
 from fastapi import Request, Response
 
+from linli.api import acting
 from linli.api.services import Services
 from linli.rules.links import SESSION, BadLink, Claims, sign, verify
 from linli.store import Grant, Role
@@ -38,10 +39,8 @@ class Session:
 
     @property
     def actor(self) -> str:
-        """Who the timeline says acted (as the API says it: api/routers/cases.py)."""
-        if self.grant.role is Role.MERCHANT:
-            return f"merchant:{self.grant.site}"
-        return self.grant.note or self.grant.role.value
+        """Who the timeline says acted (api/acting.py, as the API says it)."""
+        return acting.actor(self.grant)
 
 
 def board_key(request: Request) -> bytes:

@@ -43,6 +43,7 @@ from linli.rules.complaint import MAX_TEXT_CHARS, priority
 from linli.rules.disclosure import Part, Reader, sees
 from linli.rules.links import BadLink, verify
 from linli.rules.messages import local
+from linli.rules.names import STATE_NAMES, rule_name
 from linli.store import Duplicate, NotFound, Role, StateConflict
 
 router = APIRouter(prefix="/board", include_in_schema=False)
@@ -56,14 +57,14 @@ ENV: Final = jinja2.Environment(
     lstrip_blocks=True,
 )
 ENV.globals.update(
-    state_name=pages.STATE_NAMES,
+    state_name=STATE_NAMES,
     action_name=pages.ACTION_NAMES,
-    rule_name=pages.rule_name,
+    rule_name=rule_name,
     level_name=pages.level_name,
     status_name=pages.STATUS_NAMES,
     source_name=lambda s: pages.SOURCE_NAMES.get(s, s),
     verdict_name=lambda v: pages.VERDICT_NAMES.get(v, v),
-    state_name_of=lambda v: pages.STATE_NAMES.get(CaseState(v), v) if v else "",
+    state_name_of=lambda v: STATE_NAMES.get(CaseState(v), v) if v else "",
     priority_name=pages.PRIORITY_NAMES,
 )
 # No script runs on a board page; inline SVG and styles from linli only.
@@ -633,7 +634,7 @@ def _apply(
             if (case.state, action) not in TRANSITIONS:
                 raise Refused(
                     409,
-                    f"工单现在是「{pages.STATE_NAMES[case.state]}」，不能{pages.ACTION_NAMES[action]}。",
+                    f"工单现在是「{STATE_NAMES[case.state]}」，不能{pages.ACTION_NAMES[action]}。",
                 )
             try:
                 _, entry = acting.act(svc, tx, case, action, now, session.actor, note)

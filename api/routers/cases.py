@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 
 from linli.api import disclosure
 from linli.api.acting import act as act_on
+from linli.api.acting import actor
 from linli.api.case_schemas import ActionIn, CaseDetailOut, CaseOut, CasePage
 from linli.api.errors import ACTING
 from linli.api.params import TIME, IdQuery, Limit, Offset, RowId, parse_time_ms
@@ -18,7 +19,7 @@ from linli.api.services import Services, ServicesDep
 from linli.rules.case import CaseKind, CaseState
 from linli.rules.delivery import Delivery
 from linli.rules.disclosure import Reader
-from linli.store import NotFound, Role
+from linli.store import NotFound
 from linli.store.cases import CaseDetail
 
 router = APIRouter(prefix="/cases", tags=["cases"])
@@ -106,13 +107,11 @@ def get_case(case_id: RowId, scope: ScopeDep, services: ServicesDep) -> CaseDeta
 @router.post("/{case_id}/actions", responses=ACTING)
 def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) -> CaseDetailOut:
     """acknowledge, start, resolve, close, reopen or comment; the timeline records who."""
-    actor = scope.grant.note or scope.grant.role.value
-    if scope.grant.role is Role.MERCHANT:
-        actor = f"merchant:{scope.grant.site}"
     with services.db.cases() as tx:
         case = tx.get(case_id)
         _in_scope(scope, case.site, case_id)
         require_action(scope.grant, body.action)  # 403 inside the scope, 404 outside
-        act_on(services, tx, case, body.action, time.time_ns() // 1_000_000, actor, body.note)
+        at_ms = time.time_ns() // 1_000_000
+        act_on(services, tx, case, body.action, at_ms, actor(scope.grant), body.note)
         detail = tx.detail(case_id)
     return _detail_out(detail, scope, services)

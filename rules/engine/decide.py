@@ -31,20 +31,11 @@ from linli.rules.case import (
     verification_due,
 )
 from linli.rules.events import DEVICE_RULES, Breach, Event, Signal
+from linli.rules.names import rule_title
 from linli.rules.policy import RulePolicy
 from linli.rules.registry import Site
 
 ACTOR: Final = "linli"
-
-TITLES: Final = {
-    "noise_leq": "噪声超标 noise over the limit",
-    "noise_night_max": "夜间突发噪声 night noise peaks",
-    "fume_conc": "油烟超标 cooking fume over the limit",
-    "purifier_off": "净化器未开启 purifier off while cooking",
-    "device_offline": "设备离线 sensor offline",
-    "device_stuck": "设备数据冻结 sensor stuck",
-    "device_implausible": "设备数据异常 implausible readings",
-}
 
 LATE_NOTE: Final = " (late data 迟到数据)"  # on the timeline entry of a late breach
 LATE_TITLE: Final = " [迟到数据 late data]"  # on the title of a case a late breach opened
@@ -112,7 +103,7 @@ def new_case(event: Event, breach: Breach, site: Site, now_ms: int) -> Case:
         rule=event.rule.value,
         kind=CaseKind.DEVICE if event.rule in DEVICE_RULES else CaseKind.BREACH,
         sensor=breach.sensor,
-        title=f"{site.name}: {TITLES[event.rule.value]}{late}",
+        title=f"{site.name}: {rule_title(event.rule)}{late}",
         opened_ms=now_ms,
         first_level=Level.MERCHANT if site.merchant is not None else Level.GRID_WORKER,
         late=breach.late,

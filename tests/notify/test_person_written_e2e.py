@@ -22,7 +22,6 @@ from markdown_it import MarkdownIt
 
 from linli.api.app import create_app
 from linli.community import load_community
-from linli.demo import COMMUNITY
 from linli.demochannels import Printer, StandIns, names_of, start_standins
 from linli.influx.client import InfluxClient
 from linli.notifying import start_notifier
@@ -34,6 +33,9 @@ from linli.store import Database
 from linli.store.tokens import Role
 from linli.wiring import api_config, open_store
 from tests.helpers import wait_for
+
+# the demo's community file (installed as package data, linli.data)
+COMMUNITY = Path(__file__).resolve().parents[2] / "community" / "tianxin.toml"
 
 KTV, KTV_GRID = "ktv-huanchang", "g-tc-north"
 NOTE = (

@@ -1,0 +1,1 @@
+"""The bundled community files, installed as package data of `linli.data` (no code)."""
