@@ -183,12 +183,10 @@ def _file(svc: Services, session: Session, received: intake.Intake) -> tuple[int
     scope = Scope(session.grant, svc.db)
     assert received.request_id is not None
     try:
-        return intake.receive(svc, scope, received).id, True
-    except Duplicate:
-        found = intake.by_request(svc, received.request_id)
-        if found is None:  # another form with the same outside id, at the same moment
-            raise Refused(409, "同一外部编号的投诉正在登记，请稍后查看投诉列表。") from None
-        return found.id, False
+        filed = intake.receive(svc, scope, received)
+        return filed.record.id, filed.new
+    except Duplicate:  # still racing another request after the intake's tries
+        raise Refused(409, "同一外部编号的投诉正在登记，请稍后查看投诉列表。") from None
     except NotFound:
         raise Refused(404, f"点位「{received.site}」不存在，或不在您的范围内。") from None
     except Invalid as err:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+from fastapi import APIRouter, Response, status
 
 from linli.api import intake
 from linli.api.complaint_schemas import (
@@ -21,10 +21,24 @@ from linli.rules.corroboration import Verdict
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=CREATING)
-def create_complaint(body: ComplaintIn, scope: ScopeDep, services: ServicesDep) -> ComplaintOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        status.HTTP_200_OK: {
+            "model": ComplaintOut,
+            "description": "the same request (or the same order, word for word) was kept "
+            "already: that complaint",
+        },
+        **CREATING,
+    },
+)
+def create_complaint(
+    body: ComplaintIn, scope: ScopeDep, services: ServicesDep, response: Response
+) -> ComplaintOut:
     """A resident's complaint: judged on the sensors, put on the open case of its site and
-    kind or on a new `complaint` case (told); the same request again is 409."""
+    kind or on a new `complaint` case (told), 201; the same request again (the same
+    `external_id` with the same words) answers the complaint kept for it, 200."""
     received = intake.Intake(
         kind=body.kind,
         text=body.text,
@@ -36,9 +50,11 @@ def create_complaint(body: ComplaintIn, scope: ScopeDep, services: ServicesDep) 
         external_id=body.external_id,
         contact=None if body.contact is None else body.contact.model_dump(),
     )
-    record = intake.receive(services, scope, received)
+    filed = intake.receive(services, scope, received)
+    if not filed.new:
+        response.status_code = status.HTTP_200_OK
     with services.db.complaints() as tx:
-        return ComplaintOut.model_validate(intake.view(services, tx, record))
+        return ComplaintOut.model_validate(intake.view(services, tx, filed.record))
 
 
 @router.get("")

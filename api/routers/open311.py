@@ -257,7 +257,7 @@ async def post_request(request: Request) -> Any:
             raise Invalid(f"address_string is over {MAX_ADDRESS_CHARS} characters")
         name = " ".join(p for p in (params.get("first_name"), params.get("last_name")) if p)
         contact = {"name": name or None, "phone": params.get("phone") or None}
-        record = intake.receive(
+        filed = intake.receive(
             svc,
             scope,
             intake.Intake(
@@ -269,6 +269,7 @@ async def post_request(request: Request) -> Any:
                 contact=contact if any(contact.values()) else None,
             ),
         )
+        record = filed.record
         notice = f"{record.reference}: {record.verdict.value}"
         return [
             {"service_request_id": str(record.id), "service_notice": notice, "account_id": None}
