@@ -33,6 +33,7 @@ from linli.api.board.views import (
     error_page,
     render,
 )
+from linli.api.errors import neutral
 from linli.api.scope import Scope
 from linli.api.services import Services, services
 from linli.rules.complaint import MAX_ADDRESS_CHARS, MAX_TEXT_CHARS
@@ -194,7 +195,7 @@ def _file(svc: Services, session: Session, received: intake.Intake) -> tuple[int
         for words, text in WINDOW_TEXT:
             if words in detail:
                 raise Refused(422, text) from None
-        raise Refused(422, f"投诉没有登记：{detail}") from None
+        raise Refused(422, f"投诉没有登记：{neutral(422, detail)}") from None
 
 
 @router.post("/complaints/new")

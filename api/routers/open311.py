@@ -31,6 +31,7 @@ from starlette.concurrency import run_in_threadpool
 
 from linli.api import intake
 from linli.api.auth import Unauthorized, authenticate
+from linli.api.errors import neutral
 from linli.api.params import MAX_ROW_ID, parse_time_ms
 from linli.api.scope import Scope
 from linli.api.services import Services, services
@@ -57,7 +58,7 @@ _ERRORS: Final[dict[int | str, dict[str, Any]]] = {
         (401, "no api_key, or one linli does not know"),
         (403, "the token's role may not do this"),
         (404, "no such request, or one outside the token's scope"),
-        (409, "the same request was received already"),
+        (409, "a concurrent change to the same request; try again"),
         (429, "too many wrong api_keys from this client"),
         (422, "a parameter is not valid"),
         (503, "InfluxDB or the case store did not answer"),
@@ -94,7 +95,8 @@ T = TypeVar("T")
 
 
 def _errors(code: int, description: str) -> JSONResponse:
-    return JSONResponse([{"code": code, "description": description}], status_code=code)
+    shown = neutral(code, description)
+    return JSONResponse([{"code": code, "description": shown}], status_code=code)
 
 
 def _headers(code: int) -> dict[str, str]:
@@ -244,7 +246,7 @@ async def post_request(request: Request) -> Any:
         return params
     svc = services(request)
 
-    def run() -> list[dict[str, Any]]:
+    def run() -> tuple[list[dict[str, Any]], bool]:
         scope = _scope(svc, params, request)
         code = params.get("service_code", "")
         if code not in _NAMES:
@@ -271,14 +273,15 @@ async def post_request(request: Request) -> Any:
         )
         record = filed.record
         notice = f"{record.reference}: {record.verdict.value}"
-        return [
-            {"service_request_id": str(record.id), "service_notice": notice, "account_id": None}
-        ]
+        doc = {"service_request_id": str(record.id), "service_notice": notice, "account_id": None}
+        return [doc], filed.new
 
     result = await _guarded(run)
     if isinstance(result, JSONResponse):
         return result
-    return JSONResponse(result, status_code=201)
+    docs, new = result
+    # the same request again (a retry): the request kept for it, 200
+    return JSONResponse(docs, status_code=201 if new else 200)
 
 
 @router.get("/requests.json")
