@@ -73,8 +73,8 @@ def start(influx_url: str, influx_db: str, tmp: Path, store_url: str) -> App:
     return App(db, influx, TestClient(app), tokens)
 
 
-@pytest.fixture
-def app(influx_url: str, influx_db: str, tmp_path: Path, store_url: str) -> Iterator[App]:
+@pytest.fixture(name="app")
+def app_fixture(influx_url: str, influx_db: str, tmp_path: Path, store_url: str) -> Iterator[App]:
     """The app on SQLite and on PostgreSQL (tests/conftest.py `store_url`)."""
     running = start(influx_url, influx_db, tmp_path, store_url)
     yield running

@@ -8,7 +8,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from tests.api.complaint_app import App, app  # noqa: F401 (the fixture)
+from tests.api.complaint_app import App, app_fixture  # noqa: F401 (the fixture `app`)
 from tests.api.test_board import csrf, sign_in
 from tests.api.test_board_complaints import form_nonce
 from tests.api.test_complaints import iso, yesterday
@@ -33,7 +33,7 @@ def case_of(on: App, case_id: int) -> dict[str, Any]:
 # -- the same order twice -------------------------------------------------------------------
 
 
-def test_the_same_order_posted_again_answers_the_first_complaint(app: App) -> None:  # noqa: F811
+def test_the_same_order_posted_again_answers_the_first_complaint(app: App) -> None:
     body: dict[str, Any] = {"site": "hj-b1", "external_id": "12345-20261201-0042", **WINDOW,
             "contact": {"name": "李女士", "phone": "139"}}  # fmt: skip
     first = app.complain(**body)
@@ -51,7 +51,7 @@ def test_the_same_order_posted_again_answers_the_first_complaint(app: App) -> No
     assert case_of(app, first.json()["case_id"])["complaints"] == 1
 
 
-def test_the_same_order_at_once_from_four_clients_is_one_complaint(app: App) -> None:  # noqa: F811
+def test_the_same_order_at_once_from_four_clients_is_one_complaint(app: App) -> None:
     doc = {"kind": "noise", "source": "12345", "site": "hj-b1", "text": "吵",
            "external_id": "12345-0001", **WINDOW}  # fmt: skip
     answers: list[Any] = []
@@ -73,7 +73,7 @@ def test_the_same_order_at_once_from_four_clients_is_one_complaint(app: App) -> 
     assert case_of(app, kept["case_id"])["complaints"] == 1
 
 
-def test_the_same_order_with_other_words_is_merged_into_the_first(app: App) -> None:  # noqa: F811
+def test_the_same_order_with_other_words_is_merged_into_the_first(app: App) -> None:
     body = {"site": "hj-b1", "external_id": "12345-0002", **WINDOW}
     first = app.complain(**body).json()
     other = app.complain(**{**body, "text": "又开始吵了，已经凌晨一点"})
@@ -85,7 +85,7 @@ def test_the_same_order_with_other_words_is_merged_into_the_first(app: App) -> N
     assert case_of(app, first["case_id"])["complaints"] == 2
 
 
-def test_different_words_at_once_are_one_first_and_the_others_merged(app: App) -> None:  # noqa: F811
+def test_different_words_at_once_are_one_first_and_the_others_merged(app: App) -> None:
     answers: list[Any] = []
     barrier = threading.Barrier(3)
 
@@ -131,7 +131,7 @@ def _shape(doc: dict[str, Any]) -> tuple[Any, ...]:
     return (doc["grid"], doc["merged_into"], doc["case_complaints"], doc["resolution"])
 
 
-def test_an_order_id_of_another_grid_is_filed_as_an_order_of_its_own(app: App) -> None:  # noqa: F811
+def test_an_order_id_of_another_grid_is_filed_as_an_order_of_its_own(app: App) -> None:
     west = _west_order(app)
     body = {"site": "hj-b1", "text": "楼上很吵", **WINDOW}
     answer = app.complain(**body, external_id="12345-W-0007")
@@ -165,7 +165,7 @@ def test_an_order_id_of_another_grid_is_filed_as_an_order_of_its_own(app: App) -
     assert (west_again.status_code, west_again.json()["id"]) == (200, west["id"])
 
 
-def test_the_board_form_with_an_order_id_of_another_grid_files_its_own(app: App) -> None:  # noqa: F811
+def test_the_board_form_with_an_order_id_of_another_grid_files_its_own(app: App) -> None:
     west = _west_order(app)
     board = TestClient(app.client.app)
     sign_in(board, app.tokens["grid_worker"])

@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 
 from linli.rules.case import Case, CaseKind, open_case
 from linli.store import Database, Duplicate
-from tests.api.complaint_app import App, app  # noqa: F401 (the fixture)
+from tests.api.complaint_app import App, app_fixture  # noqa: F401 (the fixture `app`)
 from tests.api.test_board import csrf, sign_in
 from tests.api.test_board_complaints import form_nonce
 from tests.api.test_complaints import iso, yesterday
@@ -99,7 +99,7 @@ def _send(on: App, method: str, path: str, who: str | None, keywords: dict[str, 
     return on.client.request(method, path, headers=headers, **keywords)
 
 
-def test_no_error_answer_names_the_store_its_tables_or_its_sql(app: App) -> None:  # noqa: F811
+def test_no_error_answer_names_the_store_its_tables_or_its_sql(app: App) -> None:
     failed: list[tuple[str, int, str]] = []
     for method, path, who, keywords in _requests(app):
         answer = _send(app, method, path, who, keywords)
