@@ -34,10 +34,10 @@ from linli.api.board.views import (
     render,
 )
 from linli.api.errors import neutral
+from linli.api.params import MAX_TIME_MS, MIN_TIME_MS
 from linli.api.scope import Scope
 from linli.api.services import Services, services
-from linli.rules.complaint import MAX_ADDRESS_CHARS, MAX_TEXT_CHARS
-from linli.rules.messages import local
+from linli.rules.complaint import MAX_ADDRESS_CHARS, MAX_AGE_DAYS, MAX_TEXT_CHARS
 from linli.rules.reading import SensorKind
 from linli.store import Duplicate, Invalid, NotFound, Role
 from linli.store.complaints import ComplaintRecord
@@ -74,6 +74,7 @@ WINDOW_TEXT: Final = (
     ("must be after", "结束时间必须晚于开始时间。"),
     ("longer than", "时间段太长：最长 7 天。"),
     ("without 'from'", "只填了结束时间：请同时填写开始时间，或都留空（表示刚才 30 分钟）。"),
+    ("days ago", f"开始时间太早：只受理 {MAX_AGE_DAYS} 天内的投诉。"),
 )
 
 
@@ -125,7 +126,8 @@ def _not_yours(session: Session) -> Response:
 
 
 def _local_ms(name: str, value: str, tz: ZoneInfo) -> int | None:
-    """A `datetime-local` field ("2026-12-01T21:30") in the community's time; empty: None."""
+    """A `datetime-local` field ("2026-12-01T21:30") in the community's time, within the
+    API's bounds (1970–2100, api/params.py); empty: None."""
     value = value.strip()
     if not value:
         return None
@@ -135,7 +137,13 @@ def _local_ms(name: str, value: str, tz: ZoneInfo) -> int | None:
         raise Refused(422, f"{name}格式不对：「{value[:40]}」，应为 年-月-日 时:分。") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return int(parsed.timestamp() * 1000)
+    try:
+        ms = int(parsed.timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        ms = MIN_TIME_MS - 1
+    if not MIN_TIME_MS <= ms < MAX_TIME_MS:
+        raise Refused(422, f"{name}不在 1970–2100 年之间：「{value[:40]}」。")
+    return ms
 
 
 def _intake_of(kept: dict[str, str], tz: ZoneInfo, nonce: str) -> intake.Intake:
@@ -269,8 +277,9 @@ def _shown(
         c=shown,
         flash=flash,
         site_name=_site_name(svc, record.site),
-        received=local(record.received_ms, tz, "%Y-%m-%d %H:%M"),
-        window=f"{local(record.from_ms, tz)}–{local(record.to_ms, tz, '%H:%M')}",
+        received=pages.shown_time(record.received_ms, tz, "%Y-%m-%d %H:%M"),
+        window=f"{pages.shown_time(record.from_ms, tz)}–"
+        f"{pages.shown_time(record.to_ms, tz, '%H:%M')}",
         expected=None if record.case_id is None else _expected(shown, tz),
     )
 
