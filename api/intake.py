@@ -94,6 +94,8 @@ def partition(scope: Scope, site: Site | None) -> str:
         return f"grid:{site.grid}"
     if scope.whole:
         return "community"
+    if scope.grant.id is None:  # a board session from a signed link: its grids
+        return "grids:" + ",".join(sorted(scope.grant.grids))
     return f"token:{scope.grant.id}"
 
 

@@ -182,3 +182,15 @@ def test_the_board_form_with_an_order_id_of_another_grid_files_its_own(app: App)
     assert (mine["site"], mine["merged_into"]) == ("hj-b1", None)
     assert mine["case_id"] != west["case_id"]
     assert case_of(app, west["case_id"])["complaints"] == 1
+
+
+def test_an_order_at_no_known_site_is_matched_among_the_filers_own(app: App) -> None:
+    body = {"address": "西湖区某某路 999 号", "external_id": "12345-NS-1", "text": "狗叫"}
+    mine = app.complain(**body)
+    again = app.complain(**body)
+    assert (mine.status_code, again.status_code) == (201, 200), again.text
+    assert again.json()["id"] == mine.json()["id"]
+    # the office files the same order: the community's own, not the grid worker's
+    office = app.complain(who="staff", **body)
+    assert office.status_code == 201, office.text
+    assert office.json()["id"] != mine.json()["id"] and office.json()["merged_into"] is None
