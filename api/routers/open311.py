@@ -310,6 +310,7 @@ def _bounded(params: dict[str, str]) -> None:
 @router.post(
     "/requests.json",
     status_code=201,
+    responses={200: {"description": "the same request was received already: the one kept"}},
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -318,7 +319,8 @@ def _bounded(params: dict[str, str]) -> None:
     },
 )
 async def post_request(request: Request) -> Any:
-    """A city platform's request: a complaint with source `open311`."""
+    """A city platform's request: a complaint with source `open311` (201); the same
+    request again answers the one kept for it (200)."""
     params = await _form(request)
     if isinstance(params, JSONResponse):
         return params
