@@ -3,12 +3,14 @@
 Every error body is one string (also a request that fails validation: FastAPI's list of
 errors, which echoes the input and cannot encode a NaN, becomes one sentence). A failing
 InfluxDB or case store is a 503 that names neither address nor driver message: those
-go to the log (a stranger must not learn them from, say, a readings range in year 9999).
+go to the log (a readings range in year 9999 answered InfluxDB's address). No answer
+carries a database driver's words either (a table, a constraint, the SQL): `neutral`.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -59,6 +61,29 @@ REFERRING: Final[dict[int | str, dict[str, Any]]] = {
     409: _documented(409, "a grid or site it names does not exist"),
 }
 
+# Words of a database driver's or the interpreter's own messages (a table, a constraint,
+# the SQL, a traceback): a sentence carrying one is never shown, its status's plain one
+# is (and it goes to the log). The store raises neutral sentences (store/database.py):
+# this is the net under every error answer, the API's, Open311's and the board's.
+_DRIVER_WORDS: Final = re.compile(
+    r"constraint|sqlite|psycopg|sqlalchemy|traceback|unique|\bselect\b|\binsert\b|\[sql", re.I
+)
+_PLAIN: Final[dict[int, str]] = {
+    400: "the request is not valid",
+    404: "no such entry, or one outside the token's scope",
+    409: "conflicts with the current state of the entry; try again",
+    422: "a parameter or the body is not valid",
+}
+
+
+def neutral(code: int, detail: str) -> str:
+    """`detail`, or the plain sentence of its status when it carries a driver's words."""
+    if _DRIVER_WORDS.search(detail) is None:
+        return detail
+    log.warning("an error answer (%d) held a driver's words, not shown: %s", code, detail)
+    return _PLAIN.get(code, "the request could not be done")
+
+
 _STORE_NEUTRAL: Final = "the case store did not answer"
 STORE_DOWN: Final = f"{_STORE_NEUTRAL}; try again later"  # the answer
 
@@ -79,8 +104,8 @@ _STATUS: Final[tuple[tuple[type[Exception], int, str | None], ...]] = (
 
 def install(app: FastAPI) -> None:
     """Add the handlers of the project's errors and of request validation to `app`."""
-    for error, code, neutral in _STATUS:
-        app.add_exception_handler(error, _handler(code, neutral))
+    for error, code, plain in _STATUS:
+        app.add_exception_handler(error, _handler(code, plain))
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
@@ -96,6 +121,8 @@ def _http_error(request: Request, exc: Exception) -> JSONResponse:
         headers["Allow"] = ", ".join(sorted(allowed_methods(request)))
     elif code == status.HTTP_400_BAD_REQUEST:  # only FastAPI's "error parsing the body"
         code, detail = status.HTTP_422_UNPROCESSABLE_CONTENT, "body: not JSON (UTF-8 text)"
+    if isinstance(detail, str):
+        detail = neutral(code, detail)
     return JSONResponse({"detail": detail}, status_code=code, headers=headers)
 
 
@@ -109,21 +136,22 @@ def allowed_methods(request: Request) -> set[str]:
     return methods
 
 
-def _handler(code: int, neutral: str | None) -> Callable[[Request, Exception], JSONResponse]:
+def _handler(code: int, plain: str | None) -> Callable[[Request, Exception], JSONResponse]:
     def handle(request: Request, exc: Exception) -> JSONResponse:
-        if neutral is None:
-            return JSONResponse({"detail": str(exc)}, status_code=code)
+        if plain is None:
+            return JSONResponse({"detail": neutral(code, str(exc))}, status_code=code)
         log.warning("%s %s: %s", request.method, request.url.path, exc)
-        return JSONResponse({"detail": f"{neutral}; try again later"}, status_code=code)
+        return JSONResponse({"detail": f"{plain}; try again later"}, status_code=code)
 
     return handle
 
 
 def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
+    code = status.HTTP_422_UNPROCESSABLE_CONTENT
     return JSONResponse(
-        {"detail": validation_sentence(exc.errors())},
-        status_code=status.HTTP_422_UNPROCESSABLE_CONTENT,
+        {"detail": neutral(code, validation_sentence(exc.errors()))},
+        status_code=code,
     )
 
 

@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
 
 import orjson
 
@@ -82,28 +82,40 @@ def require_creator(scope: Scope) -> None:
         )
 
 
-def fingerprint(intake: Intake, from_ms: int, to_ms: int) -> str:
-    """The request's identity: the same body about the same window is one complaint (a
-    unique column). A "now" complaint's window is whole minutes (rules/complaint.py
-    `window_of`): the same words again a minute later are a complaint of their own. A
-    board form's complaint is its form (`request_id`): sent twice, it is kept once."""
+def partition(scope: Scope, site: Site | None) -> str:
+    """Whose complaints a request is matched among (its identity, its order id): those of
+    the site's grid, which everyone who may file at the site sees (CONTRACT §5); at no
+    site, the whole community's (seen by admin and staff only) or, filed by a grid
+    worker, its own token's. So a match never reaches a complaint the caller cannot see."""
+    if site is not None:
+        return f"grid:{site.grid}"
+    if scope.whole:
+        return "community"
+    if scope.grant.id is None:  # a board session from a signed link: its grids
+        return "grids:" + ",".join(sorted(scope.grant.grids))
+    return f"token:{scope.grant.id}"
+
+
+def fingerprint(intake: Intake, part: str, from_ms: int, to_ms: int) -> str:
+    """The request's identity in its partition: the same body about the same window is
+    one complaint (a unique column). A "now" complaint's window is whole minutes
+    (rules/complaint.py `window_of`): the same words again a minute later are a
+    complaint of their own, unless they carry an order's id (CONTRACT §7: the same
+    `external_id` again is the same complaint), whose window is the one given. A board
+    form's complaint is its form (`request_id`): sent twice, it is kept once."""
     if intake.request_id is not None:
-        return request_fingerprint(intake.request_id)
+        return hashlib.sha256(f"board-form|{part}|{intake.request_id}".encode()).hexdigest()
     doc = dataclasses.asdict(intake)
     del doc["request_id"]
-    doc.update(kind=intake.kind.value, from_ms=from_ms, to_ms=to_ms)
+    if intake.external_id is None:
+        doc.update(from_ms=from_ms, to_ms=to_ms)
+    doc.update(kind=intake.kind.value, partition=part)
     return hashlib.sha256(orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-def request_fingerprint(request_id: str) -> str:
-    """The identity of a board form's complaint (api/board/complaints.py)."""
-    return hashlib.sha256(f"board-form|{request_id}".encode()).hexdigest()
-
-
-def by_request(services: Services, request_id: str) -> ComplaintRecord | None:
-    """The complaint a board form filed already, if it did."""
-    with services.db.complaints() as tx:
-        return tx.by_fingerprint(request_fingerprint(request_id))
+def external_key(part: str, source: str, external_id: str) -> str:
+    """The unique key of an order's first complaint: its source and id in a partition."""
+    return hashlib.sha256(f"{part}|{source}|{external_id}".encode()).hexdigest()
 
 
 def _site_of(scope: Scope, intake: Intake) -> Site | None:
@@ -150,9 +162,23 @@ def judge(
     )
 
 
-def receive(services: Services, scope: Scope, intake: Intake) -> ComplaintRecord:
-    """Keep a complaint, judged, on its case (joined or opened, and told); 409 for the
-    same request again, 422 for a window linli cannot judge, 404 for an unknown site."""
+@dataclass(frozen=True, slots=True)
+class Filed:
+    """A complaint received: kept now (`new`), or the same request's kept before."""
+
+    record: ComplaintRecord
+    new: bool
+
+
+# a request that lost a race on a unique key (the same order, the same site's case) is
+# tried again: the second time it finds what the winner kept
+_ATTEMPTS: Final = 3
+
+
+def receive(services: Services, scope: Scope, intake: Intake) -> Filed:
+    """Keep a complaint, judged, on its case (joined or opened, and told); the same
+    request again is the complaint kept for it; 422 for a window linli cannot judge, 404
+    for an unknown site."""
     require_creator(scope)
     if not intake.text.strip():
         raise Invalid("text: a complaint needs its text (what the resident said)")
@@ -166,6 +192,7 @@ def receive(services: Services, scope: Scope, intake: Intake) -> ComplaintRecord
     except WindowError as err:
         raise Invalid(f"window: {err}") from err
     site = _site_of(scope, intake)
+    part = partition(scope, site)
     judged = judge(services, site, intake.kind, from_ms, to_ms)
     new = NewComplaint(
         site=None if site is None else site.id,
@@ -180,27 +207,57 @@ def receive(services: Services, scope: Scope, intake: Intake) -> ComplaintRecord
         contact=intake.contact,
         received_ms=received,
         actor=acting.actor(scope.grant),
-        fingerprint=fingerprint(intake, from_ms, to_ms),
+        fingerprint=fingerprint(intake, part, from_ms, to_ms),
+        external_key=None
+        if intake.external_id is None
+        else external_key(part, intake.source, intake.external_id),
     )
-    with services.db.complaints() as tx:
-        return _keep(services, tx, new, site, judged)
+    for attempt in range(1, _ATTEMPTS + 1):
+        try:
+            with services.db.complaints() as tx:
+                return _keep(services, tx, new, part, site, judged)
+        except Duplicate:
+            if attempt == _ATTEMPTS:
+                raise
+            log.info("complaint %s: kept meanwhile by another request; again", new.external_id)
+    raise AssertionError("unreachable")
+
+
+def _first_of_order(tx: ComplaintTx, new: NewComplaint, part: str) -> ComplaintRecord | None:
+    """The first complaint of the request's order in its partition, if any (also one kept
+    before keys had partitions: its key was "source/external_id", its partition its grid)."""
+    assert new.external_key is not None and new.external_id is not None
+    first = tx.by_external(new.external_key)
+    if first is None:
+        legacy = tx.by_external(f"{new.source}/{new.external_id}")
+        if legacy is not None and legacy.grid is not None and f"grid:{legacy.grid}" == part:
+            first = legacy
+    return first
 
 
 def _keep(
-    services: Services, tx: ComplaintTx, new: NewComplaint, site: Site | None, judged: Corroboration
-) -> ComplaintRecord:
+    services: Services,
+    tx: ComplaintTx,
+    new: NewComplaint,
+    part: str,
+    site: Site | None,
+    judged: Corroboration,
+) -> Filed:
     tz = services.config.tz
-    if new.external_id is not None:
-        first = tx.by_external(new.source, new.external_id)
+    same = tx.by_fingerprint(new.fingerprint)
+    if same is not None:  # the same request again (a retry, a form sent twice)
+        return Filed(same, new=False)
+    if new.external_key is not None:
+        first = _first_of_order(tx, new, part)
         if first is not None:  # the same outside id with new words: merged (并单)
             kept = tx.insert_complaint(
                 new, judged, new.received_ms, tz, primary=False, merged_into=first.id
             )
             if first.case_id is not None:
                 _join(services, tx, tx.get(first.case_id), kept, judged)
-            return tx.complaint(kept.id)
+            return Filed(tx.complaint(kept.id), new=True)
     if site is None:  # an address linli does not know: kept, for the community office
-        return tx.insert_complaint(new, judged, new.received_ms, tz, primary=True)
+        return Filed(tx.insert_complaint(new, judged, new.received_ms, tz, primary=True), True)
     kind = SensorKind(new.kind)
     registry = services.db.load_registry()
     related = related_sites(site, registry.sites, services.complaint_rules)
@@ -214,21 +271,21 @@ def _keep(
     case = pick_case(open_cases, nuisance_order(related, corroborating), judged.metric)
     if case is not None:
         assert case.id is not None
-        first = tx.first_on_case(case.id, site.id, kind.value)
+        first_here = tx.first_on_case(case.id, site.id, kind.value)
         kept = tx.insert_complaint(
             new,
             judged,
             new.received_ms,
             tz,
             primary=True,
-            merged_into=None if first is None else first.id,
+            merged_into=None if first_here is None else first_here.id,
         )
         _join(services, tx, case, kept, judged)
-        return tx.complaint(kept.id)
+        return Filed(tx.complaint(kept.id), new=True)
     kept = tx.insert_complaint(new, judged, new.received_ms, tz, primary=True)
     opened = _open(services, tx, site, kind, judged, kept, new.received_ms)
     tx.set_case(kept.id, opened)
-    return tx.complaint(kept.id)
+    return Filed(tx.complaint(kept.id), new=True)
 
 
 def _note(kept: ComplaintRecord, judged: Corroboration) -> str:
@@ -280,8 +337,10 @@ def _join(
 ) -> None:
     """A complaint on an open case: counted (its priority rises), on its timeline; a
     corroborated one reopens a case resolved but not yet verified (the fix did not hold)."""
-    assert case.id is not None
-    tx.set_case(kept.id, case.id)
+    case_id = case.id
+    assert case_id is not None
+    case = tx.get_locked(case_id)  # as it is now: complaints joining at once each count
+    tx.set_case(kept.id, case_id)
     counted = dataclasses.replace(case, complaints=case.complaints + 1)
     action = Action.COMMENT
     if case.state is CaseState.RESOLVED and judged.verdict is Verdict.CORROBORATED:
@@ -289,7 +348,7 @@ def _join(
     moved, entry = apply(counted, action, kept.received_ms, "linli", "并单 " + _note(kept, judged))
     tx.update_case(moved, entry)
     if case.kind is CaseKind.COMPLAINT:
-        tx.add_complaint_evidence(case.id, judged, case.rule, kept.received_ms)
+        tx.add_complaint_evidence(case_id, judged, case.rule, kept.received_ms)
     acting.tell(services, tx, [CaseChange(moved, entry)])
 
 

@@ -26,6 +26,10 @@ MINUTE_MS: Final = 60_000
 DEFAULT_WINDOW_S: Final = 30 * 60  # "now": the last 30 minutes
 MAX_WINDOW_S: Final = 7 * 24 * 3600
 CLOCK_SKEW_S: Final = 60  # a window may end this far past the server's now
+# A complaint is about a nuisance of the last weeks (a 12345 order is dispatched within
+# days): a window that starts earlier is refused, so no window reaches back to 1970 or
+# to readings InfluxDB no longer keeps (LINLI_INFLUX_RETENTION, 400 days by default).
+MAX_AGE_DAYS: Final = 90
 MAX_TEXT_CHARS: Final = 4000
 MAX_ADDRESS_CHARS: Final = 500
 
@@ -103,6 +107,8 @@ def window_of(
         raise WindowError("'to' must be after 'from'")
     if end - from_ms > MAX_WINDOW_S * 1000:
         raise WindowError(f"the window is longer than {MAX_WINDOW_S // 86400} days")
+    if from_ms < now_ms - MAX_AGE_DAYS * 86_400_000:
+        raise WindowError(f"the window starts more than {MAX_AGE_DAYS} days ago")
     return from_ms, end
 
 

@@ -183,6 +183,17 @@ class CaseTx:
             raise NotFound(f"case {case_id} does not exist")
         return _case(row._mapping)
 
+    def get_locked(self, case_id: int) -> Case:
+        """One case, its row locked until the transaction ends (PostgreSQL; SQLite has one
+        writer at a time): a change computed from it (a complaint counted) is not lost to
+        another transaction's; raises NotFound."""
+        row = self.conn.execute(
+            select(cases).where(cases.c.id == case_id).with_for_update(key_share=True)
+        ).first()
+        if row is None:
+            raise NotFound(f"case {case_id} does not exist")
+        return _case(row._mapping)
+
     def insert_case(self, case: Case) -> Case:
         """Keep a new case; returns it with its id."""
         result = self.conn.execute(_INSERT_CASE, _case_row(case))

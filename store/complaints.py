@@ -3,7 +3,8 @@
 `ComplaintTx` is a `CaseTx` (store/cases.py) that also keeps complaints, so a complaint,
 the case it opens or joins, that case's timeline and its deliveries (the outbox) commit
 in one transaction. The same request twice is refused by the schema's unique
-`fingerprint` and `external_key` (store/tables.py), raised as `Duplicate` (409).
+`fingerprint` and `external_key` (store/tables.py), raised as `Duplicate`: the intake
+tries again and finds what the other request kept (api/intake.py `receive`).
 """
 
 from __future__ import annotations
@@ -69,6 +70,8 @@ class NewComplaint:
     received_ms: int
     actor: str
     fingerprint: str
+    # the unique key of an order's first complaint (api/intake.py `external_key`)
+    external_key: str | None = None
 
 
 def corroboration_doc(c: Corroboration) -> dict[str, Any]:
@@ -149,10 +152,9 @@ class ComplaintTx(CaseTx):
     ) -> ComplaintRecord:
         """Keep a complaint; `primary`: the first of its outside id (external_key set).
         Raises Duplicate (through the transaction) when the same request is kept already."""
-        key = None if new.external_id is None or not primary else f"{new.source}/{new.external_id}"
         row = {
             **dataclasses.asdict(new),
-            "external_key": key,
+            "external_key": new.external_key if primary else None,
             "merged_into": merged_into,
             "verdict": judged.verdict.value,
             "corroboration": corroboration_doc(judged),
@@ -184,11 +186,9 @@ class ComplaintTx(CaseTx):
         ).first()
         return None if row is None else _record(row._mapping)
 
-    def by_external(self, source: str, external_id: str) -> ComplaintRecord | None:
-        """The first complaint of an outside id, if any."""
-        row = self.conn.execute(
-            select(complaints).where(complaints.c.external_key == f"{source}/{external_id}")
-        ).first()
+    def by_external(self, key: str) -> ComplaintRecord | None:
+        """The first complaint of an outside id, by its `external_key`, if any."""
+        row = self.conn.execute(select(complaints).where(complaints.c.external_key == key)).first()
         return None if row is None else _record(row._mapping)
 
     def first_on_case(self, case_id: int, site: str | None, kind: str) -> ComplaintRecord | None:

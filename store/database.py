@@ -5,6 +5,7 @@ Schema: Alembic migrations (`upgrade head`) at open (store/migrate.py).
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -35,6 +36,12 @@ from linli.store.records import (
 )
 from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
+
+log = logging.getLogger(__name__)
+
+# What a write that lost a race on a unique key answers: the driver's message names the
+# table, the constraint and the SQL, which go to the log only (never to a client).
+CONCURRENT_CHANGE = "conflicts with a concurrent change to the same entry; try again"
 
 
 class Database:
@@ -342,7 +349,8 @@ class Database:
                 yield conn
         except IntegrityError as err:
             # Only reachable in a race: the checks before each write name the usual cases.
-            raise Duplicate(f"conflicts with a concurrent change: {err.orig}") from err
+            log.info("a write lost a race on a unique key: %s", err.orig)
+            raise Duplicate(CONCURRENT_CHANGE) from err
         except SQLAlchemyError as err:
             raise StoreError(f"store at {self._engine.url!r}: {err}") from err
 

@@ -219,11 +219,13 @@ timeline = Table(
     Column("note", Text, nullable=False),
 )
 
-# Residents' complaints (CONTRACT §7). `external_key` ("source/external_id") is set on the
-# first complaint of an outside id only, `fingerprint` (a hash of the whole request) on
-# every one: both unique, so the same request twice at once is stored once, by the
-# schema and not by a check before the insert. A repeat of an outside id with new text is
-# a complaint of its own, `merged_into` the first (并单).
+# Residents' complaints (CONTRACT §7). `external_key` (a hash of the order's source and
+# id in its partition: the site's grid, api/intake.py `partition`; "source/external_id"
+# on rows kept before) is set on the first complaint of an outside id only,
+# `fingerprint` (a hash of the whole request in its partition) on every one: both
+# unique, so the same request twice at once is stored once, by the schema and not by a
+# check before the insert. A repeat of an outside id with new text is a complaint of its
+# own, `merged_into` the first (并单).
 complaints = Table(
     "complaints",
     metadata,

@@ -34,10 +34,11 @@ from linli.api.board.views import (
     render,
 )
 from linli.api.disclosure import reader_of
+from linli.api.errors import neutral
+from linli.api.params import MAX_TIME_MS, MIN_TIME_MS
 from linli.api.scope import Scope
 from linli.api.services import Services, services
-from linli.rules.complaint import MAX_ADDRESS_CHARS, MAX_TEXT_CHARS
-from linli.rules.messages import local
+from linli.rules.complaint import MAX_ADDRESS_CHARS, MAX_AGE_DAYS, MAX_TEXT_CHARS
 from linli.rules.reading import SensorKind
 from linli.store import Duplicate, Invalid, NotFound, Role
 from linli.store.complaints import ComplaintRecord
@@ -74,6 +75,7 @@ WINDOW_TEXT: Final = (
     ("must be after", "结束时间必须晚于开始时间。"),
     ("longer than", "时间段太长：最长 7 天。"),
     ("without 'from'", "只填了结束时间：请同时填写开始时间，或都留空（表示刚才 30 分钟）。"),
+    ("days ago", f"开始时间太早：只受理 {MAX_AGE_DAYS} 天内的投诉。"),
 )
 
 
@@ -125,7 +127,8 @@ def _not_yours(session: Session) -> Response:
 
 
 def _local_ms(name: str, value: str, tz: ZoneInfo) -> int | None:
-    """A `datetime-local` field ("2026-12-01T21:30") in the community's time; empty: None."""
+    """A `datetime-local` field ("2026-12-01T21:30") in the community's time, within the
+    API's bounds (1970–2100, api/params.py); empty: None."""
     value = value.strip()
     if not value:
         return None
@@ -135,7 +138,13 @@ def _local_ms(name: str, value: str, tz: ZoneInfo) -> int | None:
         raise Refused(422, f"{name}格式不对：「{value[:40]}」，应为 年-月-日 时:分。") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=tz)
-    return int(parsed.timestamp() * 1000)
+    try:
+        ms = int(parsed.timestamp() * 1000)
+    except (ValueError, OverflowError, OSError):
+        ms = MIN_TIME_MS - 1
+    if not MIN_TIME_MS <= ms < MAX_TIME_MS:
+        raise Refused(422, f"{name}不在 1970–2100 年之间：「{value[:40]}」。")
+    return ms
 
 
 def _intake_of(kept: dict[str, str], tz: ZoneInfo, nonce: str) -> intake.Intake:
@@ -184,12 +193,10 @@ def _file(svc: Services, session: Session, received: intake.Intake) -> tuple[int
     scope = Scope(session.grant, svc.db)
     assert received.request_id is not None
     try:
-        return intake.receive(svc, scope, received).id, True
-    except Duplicate:
-        found = intake.by_request(svc, received.request_id)
-        if found is None:  # another form with the same outside id, at the same moment
-            raise Refused(409, "同一外部编号的投诉正在登记，请稍后查看投诉列表。") from None
-        return found.id, False
+        filed = intake.receive(svc, scope, received)
+        return filed.record.id, filed.new
+    except Duplicate:  # still racing another request after the intake's tries
+        raise Refused(409, "同一外部编号的投诉正在登记，请稍后查看投诉列表。") from None
     except NotFound:
         raise Refused(404, f"点位「{received.site}」不存在，或不在您的范围内。") from None
     except Invalid as err:
@@ -197,7 +204,7 @@ def _file(svc: Services, session: Session, received: intake.Intake) -> tuple[int
         for words, text in WINDOW_TEXT:
             if words in detail:
                 raise Refused(422, text) from None
-        raise Refused(422, f"投诉没有登记：{detail}") from None
+        raise Refused(422, f"投诉没有登记：{neutral(422, detail)}") from None
 
 
 @router.post("/complaints/new")
@@ -271,8 +278,9 @@ def _shown(
         c=shown,
         flash=flash,
         site_name=_site_name(svc, record.site),
-        received=local(record.received_ms, tz, "%Y-%m-%d %H:%M"),
-        window=f"{local(record.from_ms, tz)}–{local(record.to_ms, tz, '%H:%M')}",
+        received=pages.shown_time(record.received_ms, tz, "%Y-%m-%d %H:%M"),
+        window=f"{pages.shown_time(record.from_ms, tz)}–"
+        f"{pages.shown_time(record.to_ms, tz, '%H:%M')}",
         expected=None if record.case_id is None else _expected(shown, tz),
     )
 

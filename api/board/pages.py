@@ -59,6 +59,16 @@ CHART_MOST_MS: Final = 48 * 3_600_000  # the longest span one chart reads
 DEVICE_SPAN_MS: Final = 2 * 3_600_000  # a device case without evidence: before it opened
 
 
+def shown_time(ts_ms: int, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
+    """A time as the community reads it; "—" for one no calendar holds (a bad row kept
+    before times were bounded never breaks a page)."""
+    try:
+        return local(ts_ms, tz, fmt)
+    except (ValueError, OverflowError, OSError):
+        log.warning("a time out of any calendar (%d ms) shown as —", ts_ms)
+        return "—"
+
+
 def duration_text(ms: int) -> str:
     """ "3 天 4 小时", "2 小时 5 分", "12 分钟", "不到 1 分钟"."""
     minutes = max(ms, 0) // 60_000

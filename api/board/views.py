@@ -42,7 +42,6 @@ from linli.rules.case import (
 from linli.rules.complaint import MAX_TEXT_CHARS, priority
 from linli.rules.disclosure import Part, Reader, sees
 from linli.rules.links import BadLink, verify
-from linli.rules.messages import local
 from linli.rules.names import STATE_NAMES, rule_name
 from linli.store import Duplicate, NotFound, Role, StateConflict
 
@@ -510,7 +509,7 @@ def _case_view(
         max_photo_mb=svc.config.board_max_photo_bytes / (1 << 20),
         max_photos=svc.config.board_max_photos,
         note_chars=NOTE_CHARS,
-        local=lambda ms, fmt="%m-%d %H:%M": local(ms, tz, fmt),
+        local=lambda ms, fmt="%m-%d %H:%M": pages.shown_time(ms, tz, fmt),
     )
 
 

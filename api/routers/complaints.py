@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, status
+import logging
+
+from fastapi import APIRouter, Response, status
 
 from linli.api import disclosure, intake
 from linli.api.complaint_schemas import (
@@ -15,17 +17,33 @@ from linli.api.complaint_schemas import (
 from linli.api.errors import ACTING, CREATING
 from linli.api.params import IdQuery, Limit, Offset, RowId, RowIdQuery, parse_time_ms
 from linli.api.scope import Scope, ScopeDep
-from linli.api.services import ServicesDep
+from linli.api.services import Services, ServicesDep
 from linli.rules.corroboration import Verdict
 from linli.rules.disclosure import Reader
+from linli.store.complaints import ComplaintRecord, ComplaintTx
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/complaints", tags=["complaints"])
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, responses=CREATING)
-def create_complaint(body: ComplaintIn, scope: ScopeDep, services: ServicesDep) -> ComplaintOut:
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    responses={
+        status.HTTP_200_OK: {
+            "model": ComplaintOut,
+            "description": "the same request (or the same order, word for word) was kept "
+            "already: that complaint",
+        },
+        **CREATING,
+    },
+)
+def create_complaint(
+    body: ComplaintIn, scope: ScopeDep, services: ServicesDep, response: Response
+) -> ComplaintOut:
     """A resident's complaint: judged on the sensors, put on the open case of its site and
-    kind or on a new `complaint` case (told); the same request again is 409."""
+    kind or on a new `complaint` case (told), 201; the same request again (the same
+    `external_id` with the same words) answers the complaint kept for it, 200."""
     received = intake.Intake(
         kind=body.kind,
         text=body.text,
@@ -37,9 +55,11 @@ def create_complaint(body: ComplaintIn, scope: ScopeDep, services: ServicesDep) 
         external_id=body.external_id,
         contact=None if body.contact is None else body.contact.model_dump(),
     )
-    record = intake.receive(services, scope, received)
+    filed = intake.receive(services, scope, received)
+    if not filed.new:
+        response.status_code = status.HTTP_200_OK
     with services.db.complaints() as tx:
-        return ComplaintOut.model_validate(intake.view(services, tx, record, _reader(scope)))
+        return ComplaintOut.model_validate(intake.view(services, tx, filed.record, _reader(scope)))
 
 
 @router.get("")
@@ -59,8 +79,21 @@ def list_complaints(
             site=site, case_id=case, verdict=verdict, sites=sites, limit=limit, offset=offset
         )
         reader = _reader(scope)
-        items = [ComplaintOut.model_validate(intake.view(services, tx, r, reader)) for r in found]
+        items = [item for r in found if (item := _listed(services, tx, r, reader)) is not None]
     return ComplaintPage(items=items, total=total, limit=limit, offset=offset)
+
+
+def _listed(
+    services: Services, tx: ComplaintTx, record: ComplaintRecord, reader: Reader
+) -> ComplaintOut | None:
+    """A complaint as listed for `reader`; one the store holds but linli cannot render (a
+    time out of any calendar, kept before times were bounded) is left out and logged: a
+    bad row never breaks the list."""
+    try:
+        return ComplaintOut.model_validate(intake.view(services, tx, record, reader))
+    except Exception:  # one row's failure never fails the list (no 500)
+        log.exception("complaint %d: cannot be shown; left out of the list", record.id)
+        return None
 
 
 @router.get("/{complaint_id}")

@@ -72,6 +72,7 @@ def test_a_buildings_complaint_looks_at_the_shops_of_the_building_and_its_near_s
 
 NOW = local_ms(2026, 6, 10, 23, 0) + 25_000  # 23:00:25
 M0 = NOW - 25_000  # the last whole minute
+D = 24 * H
 
 
 @pytest.mark.parametrize(
@@ -86,6 +87,16 @@ M0 = NOW - 25_000  # the last whole minute
         pytest.param(NOW - 8 * 24 * H, NOW, "longer than 7 days", id="8 days → refused"),
         pytest.param(NOW, NOW - H, "after 'from'", id="to before from → refused"),
         pytest.param(None, NOW, "'to' without 'from'", id="to without from → refused"),
+        pytest.param(
+            NOW - 90 * D,
+            NOW - 90 * D + H,
+            (NOW - 90 * D, NOW - 90 * D + H),
+            id="90 days ago → judged",
+        ),
+        pytest.param(
+            NOW - 91 * D, NOW - 91 * D + H, "more than 90 days ago", id="91 days ago → refused"
+        ),
+        pytest.param(0, 30 * 60_000, "more than 90 days ago", id="in 1970 → refused"),
     ],
 )
 def test_the_complaint_window(from_ms, to_ms, expected):
