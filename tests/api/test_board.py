@@ -132,8 +132,17 @@ def board(
     return make_client(tellers=[tell]), tell
 
 
+def login_csrf(client: TestClient) -> str:
+    """The sign-in form's proof (its cookie is then in the client)."""
+    return csrf(client.get("/board/login").text)
+
+
 def sign_in(client: TestClient, token: str) -> None:
-    answer = client.post("/board/login", data={"token": token}, follow_redirects=False)
+    answer = client.post(
+        "/board/login",
+        data={"token": token, "csrf": login_csrf(client)},
+        follow_redirects=False,
+    )
     assert answer.status_code == 303, answer.text
 
 
@@ -311,7 +320,11 @@ def test_staff_sign_in_see_the_community_and_sign_out(board, registry, tokens):
     client, tell = board
     case_id = fume_case(registry, tell)
     ktv = plain_case(registry, "ktv-1", "g2")
-    refused = client.post("/board/login", data={"token": "linli_wrong"}, follow_redirects=False)
+    refused = client.post(
+        "/board/login",
+        data={"token": "linli_wrong", "csrf": login_csrf(client)},
+        follow_redirects=False,
+    )
     assert refused.status_code == 401 and "令牌无效" in refused.text
     staff = tokens["staff"]["Authorization"].removeprefix("Bearer ")
     sign_in(client, staff)
@@ -651,14 +664,52 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(settings, registry, i
     from linli.wiring import api_config
 
     https = settings.model_copy(update={"public_url": "https://linli.example"})
-    client = TestClient(create_app(api_config(https), registry, influx, lambda: True))
+    client = TestClient(
+        create_app(api_config(https), registry, influx, lambda: True),
+        base_url="https://testserver",  # the sign-in form's Secure cookie goes back
+    )
     staff = tokens["staff"]["Authorization"].removeprefix("Bearer ")
-    answer = client.post("/board/login", data={"token": staff}, follow_redirects=False)
+    answer = client.post(
+        "/board/login", data={"token": staff, "csrf": login_csrf(client)}, follow_redirects=False
+    )
     assert answer.status_code == 303 and answer.headers["location"] == "/board/overview"
     cookie = answer.headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
     # the sign-in's `next` is only ever a board page of this site
     answer = client.post(
-        "/board/login", data={"token": staff, "next": "//evil.example/x"}, follow_redirects=False
+        "/board/login",
+        data={"token": staff, "next": "//evil.example/x", "csrf": login_csrf(client)},
+        follow_redirects=False,
     )
     assert answer.headers["location"] == "/board/overview"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/board/cases/99999999999999999999999",
+        "/board/cases/9223372036854775808",
+        "/board/cases/0",
+        "/board/cases/-1",
+        "/board/photos/99999999999999999999999",
+        "/board/complaints/99999999999999999999999",
+    ],
+)
+def test_an_id_too_large_for_the_store_is_not_found(board, registry, tokens, path):
+    client, _ = board
+    sign_in(client, tokens["staff"]["Authorization"].removeprefix("Bearer "))
+    answer = client.get(path)
+    assert answer.status_code == 404 and 'id="error"' in answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_acting_on_an_id_too_large_for_the_store_is_not_found(board, registry, tokens):
+    client, tell = board
+    case_id = fume_case(registry, tell)
+    sign_in(client, tokens["staff"]["Authorization"].removeprefix("Bearer "))
+    page = case_page(client, case_id)
+    answer = client.post(
+        "/board/cases/99999999999999999999999/actions",
+        data={"action": "comment", "csrf": csrf(page), "nonce": "n" * 16, "note": "x"},
+    )
+    assert answer.status_code == 404 and 'id="error"' in answer.text
