@@ -107,7 +107,7 @@ def create_app(
         Guard,
         prefix=API_PREFIX,
         max_body_bytes=config.max_body_bytes,
-        upload_prefix="/board/",
+        upload_path=board.UPLOAD_PATH,
         max_upload_bytes=config.board_max_upload_bytes,
     )
     return app

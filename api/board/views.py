@@ -77,6 +77,9 @@ HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 NONCE: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# the one form that carries photos (`act`): api/guard.py allows it the larger upload
+# bound, LINLI_BOARD_MAX_UPLOAD_BYTES, with a valid session only
+UPLOAD_PATH: Final = re.compile(r"/board/cases/[0-9]{1,20}/actions")
 LIST_CLOSED: Final = 50  # closed cases shown under the others
 COMPLAINTS_SHOWN: Final = 200  # a case's complaints on its page, newest first
 OK_TEXT: Final = {
