@@ -73,16 +73,19 @@ class Guard:
         ):
             services: Services = scope["app"].state.services
             client = (scope.get("client") or ("?", 0))[0]
-            wait_s = services.failed_attempts.retry_after_s(client)
-            if wait_s is not None:
-                detail = f"too many failed tokens from {client}; try again in {wait_s} s"
-                await _answer(scope, receive, send, 429, detail, {"Retry-After": str(wait_s)})
-                return
             header = _header(scope, b"authorization")
             try:
                 found = await anyio.to_thread.run_sync(authenticate, services, header)
             except Unauthorized as err:
+                # only failures are throttled: a valid token from the same address (a NAT,
+                # a proxy) still works while someone there guesses
+                wait_s = services.failed_attempts.retry_after_s(client)
                 services.failed_attempts.failed(client)
+                if wait_s is not None:
+                    detail = f"too many failed tokens from {client}; try again in {wait_s} s"
+                    retry = {"Retry-After": str(wait_s)}
+                    await _answer(scope, receive, send, 429, detail, retry)
+                    return
                 await _answer(scope, receive, send, 401, str(err), {"WWW-Authenticate": "Bearer"})
                 return
             except StoreError as err:  # outside the app's handlers: answered the same way

@@ -214,8 +214,8 @@ async def login(request: Request) -> Response:
     try:
         grant = await run_in_threadpool(authenticate, svc, f"Bearer {token}")
     except Unauthorized:
-        svc.failed_attempts.failed(client)
         wait_s = svc.failed_attempts.retry_after_s(client)
+        svc.failed_attempts.failed(client)
         if wait_s is not None:
             message = f"失败次数过多，请 {wait_s} 秒后再试。"
             return _login_form(request, target, 429, message)

@@ -129,15 +129,17 @@ class TooManyFailures(Exception):
 
 def _scope(svc: Services, params: dict[str, str], request: Request) -> Scope:
     client = request.client.host if request.client else "?"
-    wait_s = svc.failed_attempts.retry_after_s(client)
-    if wait_s is not None:
-        raise TooManyFailures(f"too many failed tokens from {client}; try again in {wait_s} s")
     key = params.get("api_key")
     header = f"Bearer {key}" if key else request.headers.get("authorization")
     try:
         return Scope(authenticate(svc, header), svc.db)
     except Unauthorized:
+        wait_s = svc.failed_attempts.retry_after_s(client)  # only failures are throttled
         svc.failed_attempts.failed(client)
+        if wait_s is not None:
+            raise TooManyFailures(
+                f"too many failed tokens from {client}; try again in {wait_s} s"
+            ) from None
         raise
 
 
