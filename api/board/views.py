@@ -26,7 +26,7 @@ from starlette.datastructures import UploadFile
 from linli.api import acting
 from linli.api.auth import Unauthorized, authenticate
 from linli.api.board import pages, sessions
-from linli.api.board.photos import PhotoRefused, image_type
+from linli.api.board import photos as photo_check
 from linli.api.board.sessions import Session
 from linli.api.case_schemas import NOTE_CHARS
 from linli.api.params import MAX_ROW_ID
@@ -686,9 +686,15 @@ async def _checked(
         if len(data) > cfg.board_max_photo_bytes:
             mb = cfg.board_max_photo_bytes / (1 << 20)
             raise Refused(413, f"照片「{name}」超过 {mb:g} MB，请压缩后重新选择。工单没有改变。")
-        try:
-            photos.append((image_type(data), data))
-        except PhotoRefused:
+        try:  # decoded, bounded and re-encoded off the event loop (api/board/photos.py)
+            photos.append(await run_in_threadpool(photo_check.keep, data))
+        except photo_check.PhotoTooLarge:
+            mp = photo_check.MAX_PIXELS // 10**6
+            raise Refused(
+                413,
+                f"照片「{name}」像素过多（最多 {mp} 百万像素），请缩小后重新选择。工单没有改变。",
+            ) from None
+        except photo_check.PhotoRefused:
             raise Refused(
                 415,
                 f"「{name}」不是图片（只接受 JPEG、PNG、WebP、GIF）。请重新选择；工单没有改变。",
