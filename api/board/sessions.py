@@ -186,17 +186,6 @@ def start_login(response: Response, services: Services, nonce: str) -> None:
     )
 
 
-def end_login(response: Response, services: Services) -> None:
-    """Remove the sign-in form's cookie (signed in: it is used)."""
-    response.delete_cookie(
-        LOGIN_COOKIE,
-        path=LOGIN_PATH,
-        httponly=True,
-        samesite="strict",
-        secure=services.config.public_url.lower().startswith("https://"),
-    )
-
-
 def login_ok(request: Request, sent: object) -> bool:
     """Whether a sign-in form's `csrf` is the proof of this browser's sign-in cookie."""
     nonce = request.cookies.get(LOGIN_COOKIE)

@@ -226,7 +226,6 @@ async def login(request: Request) -> Response:
         exp_s = min(exp_s, grant.expires_ms // 1000)
     response = RedirectResponse(target, status_code=303)
     sessions.start(request, response, svc, grant, exp_s)
-    sessions.end_login(response, svc)
     return response
 
 
