@@ -9,7 +9,7 @@ from fastapi import FastAPI
 from fastapi.staticfiles import StaticFiles
 
 from linli import __version__
-from linli.api import errors
+from linli.api import docs, errors
 from linli.api.board import complaints as board_complaints
 from linli.api.board import views as board
 from linli.api.guard import Guard
@@ -63,8 +63,10 @@ def create_app(
         title="linli",
         version=__version__,
         summary="Community noise and cooking-fume monitoring",
-        docs_url="/docs",
+        docs_url=None,  # served below from the package's own files, not a CDN
+        redoc_url=None,
     )
+    docs.install(app)
     if policy is None:
         policy = RulePolicy(calendar=Calendar(config.tz))
     app.state.services = Services(
@@ -107,7 +109,7 @@ def create_app(
         Guard,
         prefix=API_PREFIX,
         max_body_bytes=config.api_max_body_bytes,
-        upload_prefix="/board/",
+        upload_path=board.UPLOAD_PATH,
         max_upload_bytes=config.board_max_upload_bytes,
     )
     return app

@@ -14,6 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from linli.api.services import Services, ServicesDep
 from linli.store import Grant, Role
+from linli.store.tokens import stamp_of
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -33,7 +34,7 @@ def authenticate(services: Services, authorization: str | None) -> Grant:
         raise Unauthorized("a bearer token is required")
     admin = services.config.admin_token
     if admin and hmac.compare_digest(token.encode(), admin.encode()):
-        return Grant(Role.ADMIN, note="LINLI_ADMIN_TOKEN")
+        return Grant(Role.ADMIN, note="LINLI_ADMIN_TOKEN", stamp=stamp_of(admin))
     found = services.db.resolve_token(token)
     if found is None:
         raise Unauthorized("the bearer token is not valid")

@@ -1,10 +1,11 @@
 """Failed-token attempts slowed per client (so that tokens cannot be guessed at 300 a second).
 
 A client (its address, as uvicorn gives it: behind a trusted proxy, X-Forwarded-For)
-may fail `max_failures` times in `window_s`; then every request of it is 429 with
-`Retry-After` until the oldest failure leaves the window, without its token being
-looked at. Memory is bounded: at most `max_clients` are remembered, the least recent
-forgotten first.
+may fail `max_failures` times in `window_s`; then each further failure of it is 429 with
+`Retry-After` until the oldest failure leaves the window. Only failures are throttled: a
+valid token from the same address passes (everyone behind one NAT is one address, and one
+of them guessing must not lock the others out); a 256-bit token is not guessed anyway.
+Memory is bounded: at most `max_clients` are remembered, the least recent forgotten first.
 """
 
 from __future__ import annotations

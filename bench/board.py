@@ -21,6 +21,7 @@ import argparse
 import math
 import os
 import random
+import re
 import shutil
 import statistics
 import subprocess
@@ -270,14 +271,13 @@ def main() -> int:
         )
         print(f"bench: {len(cases)} cases open ({', '.join(sorted({c['rule'] for c in cases}))})")
         http = httpx.Client(base_url=base, timeout=10, follow_redirects=False)
-        login = {"data": {"token": TOKEN, "next": "/board/overview"}}
-        signed = http.post("/board/login", **login)  # type: ignore[arg-type]
+        signed = http.post("/board/login", **_login(http))
         if signed.status_code != 303 or "linli_session" not in http.cookies:
             raise SystemExit(f"bench: sign-in failed: {signed.status_code} {signed.text[:300]}")
         anonymous = httpx.Client(base_url=base, timeout=10, follow_redirects=False)
         pages: list[tuple[str, httpx.Client, str, str, dict[str, Any]]] = [
             ("login (GET)", anonymous, "GET", "/board/login", {}),
-            ("login (POST token)", anonymous, "POST", "/board/login", login),
+            ("login (POST token)", anonymous, "POST", "/board/login", _login(anonymous)),
             ("overview", http, "GET", "/board/overview", {}),
             ("case list", http, "GET", "/board/cases", {}),
             ("case list, filtered", http, "GET", "/board/cases?state=open&kind=breach", {}),
@@ -313,6 +313,15 @@ def main() -> int:
             print(f"bench: kept {tmp}")
         else:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _login(client: httpx.Client) -> dict[str, Any]:
+    """The sign-in form's fields: the token and the form's proof (its cookie in `client`)."""
+    form = client.get("/board/login").text
+    proof = re.search(r'name="csrf" value="([^"]+)"', form)
+    if proof is None:
+        raise SystemExit("bench: the sign-in form has no proof")
+    return {"data": {"token": TOKEN, "next": "/board/overview", "csrf": proof.group(1)}}
 
 
 def _up(api: httpx.Client, proc: subprocess.Popen[bytes]) -> bool:

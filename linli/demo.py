@@ -420,7 +420,9 @@ def overview_link(settings: Settings, key: bytes, now_s: float | None = None) ->
     """The board's overview as a signed staff link (rules/links.py): opening it signs the
     browser in as staff for the link's lifetime (LINLI_BOARD_LINK_TTL_S)."""
     now = time.time() if now_s is None else now_s
-    claims = Claims(STAFF, int(now) + settings.board_link_ttl_s, person="演示 staff")
+    claims = Claims(
+        STAFF, int(now) + settings.board_link_ttl_s, person="演示 staff", sent_s=int(now)
+    )
     return f"{settings.public_url.rstrip('/')}/board/overview?t={sign(key, claims)}"
 
 

@@ -53,6 +53,9 @@ class Claims:
     person: str = ""  # who it was for (the timeline's actor): the notice's names
     kind: str = LINK
     extra: dict[str, Any] = field(default_factory=dict)  # a session's id and token id
+    # when a link was sent (epoch s): a token of its scope revoked since ends it (the
+    # board checks); a link without it (signed before) counts as sent at 0
+    sent_s: int | None = None
 
     def doc(self) -> dict[str, Any]:
         """The claims as the token's JSON (short keys: a link is read on a phone)."""
@@ -69,6 +72,8 @@ class Claims:
             out["p"] = self.person
         if self.extra:
             out["e"] = self.extra
+        if self.sent_s is not None:
+            out["i"] = self.sent_s
         return out
 
 
@@ -109,6 +114,7 @@ def verify(key: bytes, token: str, now_s: float, kind: str = LINK) -> Claims:
             person=str(doc.get("p", "")),
             kind=str(doc["k"]),
             extra=dict(doc.get("e", {})),
+            sent_s=None if doc.get("i") is None else int(doc["i"]),
         )
     except (ValueError, KeyError, TypeError) as err:  # signed by us, yet unreadable
         raise BadLink("链接无效") from err
@@ -155,6 +161,7 @@ class LinkSigner:
             case=case.id,
             level=level.value,
             person=person[:60],
+            sent_s=at_ms // 1000,
         )
         return sign(self.key, claims)
 

@@ -293,18 +293,27 @@ class Database:
         with self._reading() as conn:
             return tokens_repo.resolve_token(conn, token, at_ms)
 
-    def revoke_token(self, token_id: int) -> None:
-        """Delete an issued token: refused from the next request on; raises NotFound."""
+    def revoke_token(self, token_id: int, now_ms: int | None = None) -> None:
+        """Revoke an issued token: refused from the next request on, its board sessions and
+        the links of its scope sent before end too; raises NotFound (also when revoked)."""
+        at_ms = int(time.time() * 1000) if now_ms is None else now_ms
         with self._transaction() as conn:
-            if not tokens_repo.revoke_token(conn, token_id):
+            if not tokens_repo.revoke_token(conn, token_id, at_ms):
                 raise NotFound(f"token {token_id} does not exist")
 
-    def token_alive(self, token_id: int, now_ms: int | None = None) -> bool:
-        """Whether an issued token still exists and has not expired (a board session
-        signed in with it ends when it is revoked)."""
+    def token_alive(self, token_id: int, stamp: str, now_ms: int | None = None) -> bool:
+        """Whether the issued token of this id and hash stamp is still valid (a board
+        session signed in with it ends when it is revoked or expires)."""
         at_ms = int(time.time() * 1000) if now_ms is None else now_ms
         with self._reading() as conn:
-            return tokens_repo.token_alive(conn, token_id, at_ms)
+            return tokens_repo.token_alive(conn, token_id, stamp, at_ms)
+
+    def link_revoked(
+        self, role: Role, site: str | None, grids: Iterable[str], sent_ms: int
+    ) -> bool:
+        """Whether a token of a board link's role and scope was revoked since it was sent."""
+        with self._reading() as conn:
+            return tokens_repo.revoked_since(conn, role, site, grids, sent_ms)
 
     # -- the case board --------------------------------------------------------------
 

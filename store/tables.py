@@ -125,6 +125,10 @@ tokens = Table(
     Column("note", Text, nullable=False, default=""),
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=True),  # none: until revoked
+    # a revoked token's row stays (0010): its id is never given again, and a board link
+    # sent before to a reader of its scope dies with it
+    Column("revoked_ms", BigInteger, nullable=True),
+    sqlite_autoincrement=True,  # SQLite reuses the largest rowid after a delete otherwise
 )
 
 # -- cases (CONTRACT §5) -------------------------------------------------------------

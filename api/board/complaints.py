@@ -32,6 +32,7 @@ from linli.api.board.views import (
     _not_found,
     error_page,
     render,
+    row_id_ok,
 )
 from linli.api.disclosure import reader_of
 from linli.api.errors import neutral
@@ -252,6 +253,8 @@ def complaint_page(request: Request, complaint_id: int, ok: str | None = None) -
         return _login_redirect(request)
     scope = Scope(session.grant, svc.db)
     try:
+        if not row_id_ok(complaint_id):
+            raise NotFound(f"complaint {complaint_id} does not exist")
         with svc.db.complaints() as tx:
             record = tx.complaint(complaint_id)
         intake.in_scope(scope, record)
@@ -319,6 +322,8 @@ async def followup(request: Request, complaint_id: int) -> Response:
         return _csrf_refused(session)
     scope = Scope(session.grant, svc.db)
     try:
+        if not row_id_ok(complaint_id):
+            raise NotFound(f"complaint {complaint_id} does not exist")
         with svc.db.complaints() as tx:
             record = tx.complaint(complaint_id)
         intake.in_scope(scope, record)

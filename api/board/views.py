@@ -26,9 +26,10 @@ from starlette.datastructures import UploadFile
 from linli.api import acting, disclosure
 from linli.api.auth import Unauthorized, authenticate
 from linli.api.board import pages, sessions
-from linli.api.board.photos import PhotoRefused, image_type
+from linli.api.board import photos as photo_check
 from linli.api.board.sessions import Session
 from linli.api.case_schemas import NOTE_CHARS
+from linli.api.params import MAX_ROW_ID
 from linli.api.permissions import may_act
 from linli.api.scope import Scope
 from linli.api.services import Services, services
@@ -41,9 +42,9 @@ from linli.rules.case import (
 )
 from linli.rules.complaint import MAX_TEXT_CHARS, priority
 from linli.rules.disclosure import Part, Reader, sees
-from linli.rules.links import BadLink, verify
+from linli.rules.links import BadLink, Claims, verify
 from linli.rules.names import STATE_NAMES, rule_name
-from linli.store import Duplicate, NotFound, Role, StateConflict
+from linli.store import Duplicate, Grant, NotFound, Role, StateConflict
 
 router = APIRouter(prefix="/board", include_in_schema=False)
 
@@ -77,6 +78,9 @@ HEADERS: Final = {
     "Cache-Control": "no-store",
 }
 NONCE: Final = re.compile(r"[A-Za-z0-9_-]{8,64}")
+# the one form that carries photos (`act`): api/guard.py allows it the larger upload
+# bound, LINLI_BOARD_MAX_UPLOAD_BYTES, with a valid session only
+UPLOAD_PATH: Final = re.compile(r"/board/cases/[0-9]{1,20}/actions")
 LIST_CLOSED: Final = 50  # closed cases shown under the others
 COMPLAINTS_SHOWN: Final = 200  # a case's complaints on its page, newest first
 OK_TEXT: Final = {
@@ -137,8 +141,16 @@ def _site_ids(scope: Scope) -> set[str] | None:
     return None if scope.whole else {s.id for s in scope.sites()}
 
 
+def row_id_ok(n: int) -> bool:
+    """Whether an id from a board URL can name a row at all (1 to 2⁶³−1): larger ones
+    would overflow the store's integer, so they are simply not found (404)."""
+    return 1 <= n <= MAX_ROW_ID
+
+
 def _case_in_scope(svc: Services, session: Session, case_id: int) -> Case:
     """The case, or NotFound when it does not exist or is outside the reader's scope."""
+    if not row_id_ok(case_id):
+        raise NotFound(f"case {case_id} does not exist")
     with svc.db.cases() as tx:
         case = tx.get(case_id)
     sites = _site_ids(Scope(session.grant, svc.db))
@@ -164,28 +176,52 @@ def board_home(request: Request) -> Response:
 
 @router.get("/login")
 def login_page(request: Request, next: str | None = None) -> Response:
-    """The sign-in form: an API token, once."""
-    return render("login.html", next=_safe_next(next), error=None, session=None)
+    """The sign-in form: an API token, once (with its sign-in CSRF token and cookie)."""
+    return _login_form(request, _safe_next(next))
+
+
+def _login_form(
+    request: Request, target: str, status: int = 200, error: str | None = None
+) -> Response:
+    """The sign-in form with a fresh proof that it is this site's page that is sent."""
+    svc = services(request)
+    nonce, proof = sessions.login_proof(request)
+    response = render(
+        "login.html",
+        status,
+        next=target,
+        error=error,
+        session=None,
+        csrf=proof,
+    )
+    sessions.start_login(response, svc, nonce)
+    return response
 
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    """Check the token (throttled like the API's) and set the session cookie."""
+    """Check the form's sign-in proof, then the token (throttled like the API's: only
+    failures count, and a valid token passes even from a throttled address), and set the
+    session cookie."""
     svc = services(request)
     form = await request.form(max_files=0, max_fields=10)
     token = str(form.get("token") or "").strip()
     target = _safe_next(str(form.get("next") or ""))
+    if not sessions.login_ok(request, form.get("csrf")):
+        # another site's form (or a page too old): nobody is signed in or out by it
+        message = "登录表单已过期或来自其他网站，请在本页重新输入令牌。"
+        return _login_form(request, target, 403, message)
     client = request.client.host if request.client else "?"
-    wait_s = svc.failed_attempts.retry_after_s(client)
-    if wait_s is not None:
-        message = f"失败次数过多，请 {wait_s} 秒后再试。"
-        return render("login.html", 429, next=target, error=message, session=None)
     try:
         grant = await run_in_threadpool(authenticate, svc, f"Bearer {token}")
     except Unauthorized:
+        wait_s = svc.failed_attempts.retry_after_s(client)
         svc.failed_attempts.failed(client)
+        if wait_s is not None:
+            message = f"失败次数过多，请 {wait_s} 秒后再试。"
+            return _login_form(request, target, 429, message)
         message = "令牌无效或已过期，请检查后重试。"
-        return render("login.html", 401, next=target, error=message, session=None)
+        return _login_form(request, target, 401, message)
     exp_s = int(time.time()) + svc.config.board_session_ttl_s
     if grant.expires_ms is not None:
         exp_s = min(exp_s, grant.expires_ms // 1000)
@@ -400,19 +436,74 @@ def case_page(
 
 
 def _open_link(request: Request, svc: Services, case_id: int | None, token: str) -> Response:
-    """Verify a signed link, start its session, and send the reader to the clean URL."""
-    key = sessions.board_key(request)
+    """Verify a signed link, start its session, and send the reader to the clean URL.
+
+    A browser already signed in as someone else keeps its session: the page asks which
+    to use (a link is a URL anyone can make a browser open, so opening one must not
+    silently change who this browser acts as)."""
     try:
-        claims = verify(key, token, time.time())
+        claims = _link_claims(request, svc, case_id, token)
     except BadLink as err:
         return error_page(403, "链接无法打开", str(err) + "。")
+    grant = sessions.grant_of(claims)
+    target = _link_target(case_id)
+    session = sessions.current(request, svc)
+    if session is None:
+        return _start_link(request, svc, claims, target)
+    if _same_reader(session.grant, grant):
+        return RedirectResponse(target, status_code=303)  # already signed in as the link's
+    return render(
+        "link.html",
+        session=session,
+        link=grant,
+        token=token,
+        case_id=case_id,
+        target=target,
+    )
+
+
+@router.post("/link")
+async def switch_to_link(request: Request) -> Response:
+    """The reader chose to use the link's identity instead of the session's (the form of
+    `link.html`, with the current session's CSRF token)."""
+    svc = services(request)
+    form = await request.form(max_files=0, max_fields=10)
+    session = sessions.current(request, svc)
+    if session is None or not sessions.csrf_ok(session, form.get("csrf")):
+        return _csrf_refused(session)
+    raw_case = str(form.get("case") or "")
+    case_id = int(raw_case) if raw_case.isdigit() and len(raw_case) < 20 else None
+    try:
+        claims = _link_claims(request, svc, case_id, str(form.get("t") or ""))
+    except BadLink as err:
+        return error_page(403, "链接无法打开", str(err) + "。", session)
+    return _start_link(request, svc, claims, _link_target(case_id))
+
+
+def _link_claims(request: Request, svc: Services, case_id: int | None, token: str) -> Claims:
+    """A link's claims, if it is linli's, unaltered, unexpired, for this case, and no token
+    of its scope was revoked since it was sent; BadLink otherwise."""
+    claims = verify(sessions.board_key(request), token, time.time())
     if claims.case != case_id:
-        return error_page(403, "链接无法打开", "链接无效或已被改动。")
+        raise BadLink("链接无效或已被改动")
+    if sessions.link_revoked(svc, claims, claims.sent_s or 0):
+        raise BadLink("链接已失效（收件人的令牌已被撤销），请在最新的消息中打开工单，或登录")
+    return claims
+
+
+def _link_target(case_id: int | None) -> str:
+    return "/board/overview" if case_id is None else f"/board/cases/{case_id}"
+
+
+def _same_reader(a: Grant, b: Grant) -> bool:
+    return (a.role, a.site, a.grids) == (b.role, b.site, b.grids)
+
+
+def _start_link(request: Request, svc: Services, claims: Claims, target: str) -> Response:
     grant = sessions.grant_of(claims)
     exp_s = min(claims.exp_s, int(time.time()) + svc.config.board_session_ttl_s)
-    target = "/board/overview" if case_id is None else f"/board/cases/{case_id}"
     response = RedirectResponse(target, status_code=303)
-    sessions.start(request, response, svc, grant, exp_s)
+    sessions.start(request, response, svc, grant, exp_s, link_sent_s=claims.sent_s or 0)
     return response
 
 
@@ -602,9 +693,15 @@ async def _checked(
         if len(data) > cfg.board_max_photo_bytes:
             mb = cfg.board_max_photo_bytes / (1 << 20)
             raise Refused(413, f"照片「{name}」超过 {mb:g} MB，请压缩后重新选择。工单没有改变。")
-        try:
-            photos.append((image_type(data), data))
-        except PhotoRefused:
+        try:  # decoded, bounded and re-encoded off the event loop (api/board/photos.py)
+            photos.append(await run_in_threadpool(photo_check.keep, data))
+        except photo_check.PhotoTooLarge:
+            mp = photo_check.MAX_PIXELS // 10**6
+            raise Refused(
+                413,
+                f"照片「{name}」像素过多（最多 {mp} 百万像素），请缩小后重新选择。工单没有改变。",
+            ) from None
+        except photo_check.PhotoRefused:
             raise Refused(
                 415,
                 f"「{name}」不是图片（只接受 JPEG、PNG、WebP、GIF）。请重新选择；工单没有改变。",
@@ -657,6 +754,8 @@ def photo(request: Request, photo_id: int) -> Response:
     if session is None:
         return error_page(401, "请先登录", "请重新打开消息中的链接，或登录。")
     try:
+        if not row_id_ok(photo_id):
+            raise NotFound(f"photo {photo_id} does not exist")
         with svc.db.cases() as tx:
             found = tx.photo(photo_id)
         _case_in_scope(svc, session, found.info.case_id)

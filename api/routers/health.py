@@ -1,8 +1,10 @@
 """`GET /api/v1/health`: the broker, InfluxDB and the case store; no token needed.
 
-Without a token (or with a merchant's or grid worker's) it shows each part's status
-only: the details name InfluxDB's address, the spool's paths and driver messages, which
-are for the people who run linli (an admin's or staff's token).
+Without a token (or with a merchant's or grid worker's) it shows the overall state and
+each part's up/down only, the notification channels numbered, not named: the details
+name InfluxDB's address, the spool's paths, driver messages and the channels (which name
+the community's groups and providers), which are for the people who run linli (an
+admin's or staff's token).
 """
 
 from __future__ import annotations
@@ -59,14 +61,19 @@ def health(request: Request, services: ServicesDep) -> JSONResponse:
 
 
 def statuses_only(body: Health) -> Health:
-    """What a stranger sees: each part's `ok`, no address, path or message."""
+    """What a stranger sees: each part's `ok`, no address, path, message or channel name."""
     return Health(
         status=body.status,
         broker=Part(ok=body.broker.ok),
         influxdb=Part(ok=body.influxdb.ok),
         case_store=Part(ok=body.case_store.ok),
         spool=SpoolPart(ok=body.spool.ok),
-        channels={name: Part(ok=part.ok) for name, part in body.channels.items()},
+        # a channel's id names the community's groups and providers ("ding-hj-east"):
+        # a stranger learns only that some channel is up or down
+        channels={
+            f"channel-{i}": Part(ok=body.channels[name].ok)
+            for i, name in enumerate(sorted(body.channels), start=1)
+        },
     )
 
 

@@ -152,13 +152,15 @@ def _key(params: dict[str, str], request: Request) -> str | None:
 
 def _scope(svc: Services, params: dict[str, str], request: Request) -> Scope:
     client = request.client.host if request.client else "?"
-    wait_s = svc.failed_attempts.retry_after_s(client)
-    if wait_s is not None:
-        raise TooManyFailures(f"too many failed tokens from {client}; try again in {wait_s} s")
     try:
         return Scope(authenticate(svc, _key(params, request)), svc.db)
     except Unauthorized:
+        wait_s = svc.failed_attempts.retry_after_s(client)  # only failures are throttled
         svc.failed_attempts.failed(client)
+        if wait_s is not None:
+            raise TooManyFailures(
+                f"too many failed tokens from {client}; try again in {wait_s} s"
+            ) from None
         raise
 
 

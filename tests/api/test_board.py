@@ -4,8 +4,10 @@ acting on a case with notes and photos, and bad input. Real influxd, SQLite stor
 from __future__ import annotations
 
 import dataclasses
+import io
 import re
 import time
+import zlib
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -13,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from linli.api.board.sessions import COOKIE
 from linli.influx.client import InfluxClient
@@ -38,8 +41,17 @@ from tests.api.conftest import ADMIN_TOKEN
 from tests.api.test_cases import fume
 
 MIN = 60_000
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-JPEG = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+
+
+def image(kind: str, size: tuple[int, int] = (40, 30), **save: Any) -> bytes:
+    """A real image of one colour, encoded as `kind` (PNG, JPEG, …)."""
+    out = io.BytesIO()
+    Image.new("RGB", size, (30, 140, 60)).save(out, kind, **save)
+    return out.getvalue()
+
+
+PNG = image("PNG")
+JPEG = image("JPEG")
 PLAN = NotifyPlan(
     channels={
         "sms": ChannelType.SMS,
@@ -132,8 +144,17 @@ def board(
     return make_client(tellers=[tell]), tell
 
 
+def login_csrf(client: TestClient) -> str:
+    """The sign-in form's proof (its cookie is then in the client)."""
+    return csrf(client.get("/board/login").text)
+
+
 def sign_in(client: TestClient, token: str) -> None:
-    answer = client.post("/board/login", data={"token": token}, follow_redirects=False)
+    answer = client.post(
+        "/board/login",
+        data={"token": token, "csrf": login_csrf(client)},
+        follow_redirects=False,
+    )
     assert answer.status_code == 303, answer.text
 
 
@@ -311,7 +332,11 @@ def test_staff_sign_in_see_the_community_and_sign_out(board, registry, tokens):
     client, tell = board
     case_id = fume_case(registry, tell)
     ktv = plain_case(registry, "ktv-1", "g2")
-    refused = client.post("/board/login", data={"token": "linli_wrong"}, follow_redirects=False)
+    refused = client.post(
+        "/board/login",
+        data={"token": "linli_wrong", "csrf": login_csrf(client)},
+        follow_redirects=False,
+    )
     assert refused.status_code == 401 and "令牌无效" in refused.text
     staff = tokens["staff"]["Authorization"].removeprefix("Bearer ")
     sign_in(client, staff)
@@ -435,9 +460,13 @@ def test_resolving_with_a_note_and_photos_keeps_and_shows_them(board, registry, 
     ids = [int(i) for i in re.findall(r'<img src="/board/photos/(\d+)"', shown)]
     assert len(ids) == 2
     got = client.get(f"/board/photos/{ids[0]}")
-    assert (
-        got.status_code == 200 and got.content == PNG and got.headers["content-type"] == "image/png"
-    )
+    assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+    with Image.open(io.BytesIO(got.content)) as kept:  # re-encoded: the same pixels
+        assert (kept.format, kept.size, kept.convert("RGB").getpixel((5, 5))) == (
+            "PNG",
+            (40, 30),
+            (30, 140, 60),
+        )
     assert client.get(f"/board/photos/{ids[1]}").headers["content-type"] == "image/jpeg"
     api = client.get(f"/api/v1/cases/{case_id}", headers=tokens["staff"]).json()
     assert api["state"] == "resolved" and api["timeline"][-1]["note"] == "已清洗烟道"
@@ -508,12 +537,68 @@ def test_a_body_over_the_upload_limit_is_refused_before_it_is_read(make_client, 
     assert answer.status_code == 413 and 'id="error"' in answer.text
 
 
-def test_a_file_that_is_not_an_image_is_refused(merchant_on_case, registry):
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"MZ\x90\x00 this is an exe",
+        b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>",  # HTML after PNG's magic
+        b"\xff\xd8\xff\xe0<svg onload=alert(1)>",  # after JPEG's
+        PNG[: len(PNG) // 2],  # a PNG cut short
+    ],
+    ids=["exe", "html-after-png-magic", "svg-after-jpeg-magic", "truncated-png"],
+)
+def test_a_file_that_is_not_an_image_is_refused(merchant_on_case, registry, data):
     client, case_id, page = merchant_on_case
-    files = [("photos", ("fix.jpg", b"MZ\x90\x00 this is an exe", "image/jpeg"))]
+    files = [("photos", ("fix.jpg", data, "image/jpeg"))]
     answer = post_action(client, case_id, page, "resolve", files=files)
     assert answer.status_code == 415 and "不是图片" in answer.text
     unchanged(registry, case_id)
+
+
+def _png_of(width: int, height: int) -> bytes:
+    """A small PNG file that says it is width×height (its pixels never written)."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body).to_bytes(4, "big")
+        return len(body).to_bytes(4, "big") + kind + body + crc
+
+    head = width.to_bytes(4, "big") + height.to_bytes(4, "big") + bytes([1, 0, 0, 0, 0])
+    pixels = zlib.compress(b"\x00" * 4096)
+    return (
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", head) + chunk(b"IDAT", pixels) + chunk(b"IEND", b"")
+    )
+
+
+def test_a_900_megapixel_image_is_refused_before_it_is_decoded(merchant_on_case, registry):
+    client, case_id, page = merchant_on_case
+    bomb = _png_of(30_000, 30_000)
+    assert len(bomb) < 5 << 20  # under the upload's byte limit: only its pixels tell
+    files = [("photos", ("fix.png", bomb, "image/png"))]
+    answer = post_action(client, case_id, page, "resolve", note="清洗", files=files)
+    assert answer.status_code == 413 and "像素过多" in answer.text
+    unchanged(registry, case_id)
+
+
+def test_what_is_kept_of_a_photo_is_its_pixels_without_metadata_or_trailing_bytes(
+    merchant_on_case, registry
+):
+    client, case_id, page = merchant_on_case
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker-X"  # Make
+    exif[0x013B] = "住在1幢302的周某"  # Artist: who took it
+    jpeg = image("JPEG", (64, 48), exif=exif.tobytes())
+    png = PNG + b"<html><script>alert(1)</script></html>"  # after IEND
+    files = [("photos", ("a.jpg", jpeg, "image/jpeg")), ("photos", ("b.png", png, "image/png"))]
+    answer = post_action(client, case_id, page, "resolve", note="清洗", files=files)
+    assert answer.status_code == 303, answer.text
+    with registry.cases() as tx:
+        kept = [tx.photo(p.id).data for p in tx.photos_of(case_id)]
+    assert len(kept) == 2
+    for data in kept:
+        assert b"PhoneMaker-X" not in data and b"Exif" not in data and b"<script>" not in data
+        assert "周某".encode() not in data
+        with Image.open(io.BytesIO(data)) as img:
+            assert img.size in ((64, 48), (40, 30)) and not img.getexif()
 
 
 def test_a_note_of_100_kb_is_refused_and_kept(merchant_on_case, registry):
@@ -651,14 +736,52 @@ def test_the_cookie_is_secure_when_the_public_url_is_https(settings, registry, i
     from linli.wiring import api_config
 
     https = settings.model_copy(update={"public_url": "https://linli.example"})
-    client = TestClient(create_app(api_config(https), registry, influx, lambda: True))
+    client = TestClient(
+        create_app(api_config(https), registry, influx, lambda: True),
+        base_url="https://testserver",  # the sign-in form's Secure cookie goes back
+    )
     staff = tokens["staff"]["Authorization"].removeprefix("Bearer ")
-    answer = client.post("/board/login", data={"token": staff}, follow_redirects=False)
+    answer = client.post(
+        "/board/login", data={"token": staff, "csrf": login_csrf(client)}, follow_redirects=False
+    )
     assert answer.status_code == 303 and answer.headers["location"] == "/board/overview"
     cookie = answer.headers["set-cookie"]
     assert "Secure" in cookie and "HttpOnly" in cookie
     # the sign-in's `next` is only ever a board page of this site
     answer = client.post(
-        "/board/login", data={"token": staff, "next": "//evil.example/x"}, follow_redirects=False
+        "/board/login",
+        data={"token": staff, "next": "//evil.example/x", "csrf": login_csrf(client)},
+        follow_redirects=False,
     )
     assert answer.headers["location"] == "/board/overview"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/board/cases/99999999999999999999999",
+        "/board/cases/9223372036854775808",
+        "/board/cases/0",
+        "/board/cases/-1",
+        "/board/photos/99999999999999999999999",
+        "/board/complaints/99999999999999999999999",
+    ],
+)
+def test_an_id_too_large_for_the_store_is_not_found(board, registry, tokens, path):
+    client, _ = board
+    sign_in(client, tokens["staff"]["Authorization"].removeprefix("Bearer "))
+    answer = client.get(path)
+    assert answer.status_code == 404 and 'id="error"' in answer.text
+    assert "Traceback" not in answer.text
+
+
+def test_acting_on_an_id_too_large_for_the_store_is_not_found(board, registry, tokens):
+    client, tell = board
+    case_id = fume_case(registry, tell)
+    sign_in(client, tokens["staff"]["Authorization"].removeprefix("Bearer "))
+    page = case_page(client, case_id)
+    answer = client.post(
+        "/board/cases/99999999999999999999999/actions",
+        data={"action": "comment", "csrf": csrf(page), "nonce": "n" * 16, "note": "x"},
+    )
+    assert answer.status_code == 404 and 'id="error"' in answer.text

@@ -1,5 +1,5 @@
 """The same 12345 order twice is one complaint, and matching by an order's id stays in the
-caller's scope (CONTRACT §7, §5): through the real app on SQLite and on PostgreSQL."""
+caller's scope (CONTRACT §7 and CONTRACT §5): through the real app on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 

@@ -7,11 +7,13 @@ What it guards against: an unauthenticated 200 MB body read and parsed before th
 
 from __future__ import annotations
 
+import re
 import socket
 import threading
 import time
 from collections.abc import Iterator
 
+import httpx
 import pytest
 import uvicorn
 
@@ -129,3 +131,96 @@ def test_a_chunked_body_is_cut_at_the_limit(server: int, tokens: dict[str, Heade
     assert code == 413 and b"over the 1048576-byte limit" in body
     assert elapsed < 2.0
     assert _rss_bytes() - before < 20 * MB
+
+
+# -- the case board: the upload bound only for the upload form with a session ---------------
+
+
+def _chunked_head(port: int, path: str, headers: dict[str, str], sent_bytes: int) -> bytes:
+    """POST a chunked body of which only `sent_bytes` are sent, the rest held back, and
+    read the answer: an answer at all means the server did not wait for the whole body."""
+    sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+    head = f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked\r\n"
+    head += "Content-Type: application/x-www-form-urlencoded\r\n"
+    head += "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    sock.sendall((head + "\r\n").encode())
+    part = b"x" * (256 * 1024)
+    try:
+        for _ in range(sent_bytes // len(part)):
+            sock.sendall(b"%x\r\n%s\r\n" % (len(part), part))
+    except OSError:
+        pass  # answered and closed already
+    answer = b""
+    try:
+        while b"\r\n\r\n" not in answer:
+            data = sock.recv(65536)  # times out (60 s) if the server waits for the rest
+            if not data:
+                break
+            answer += data
+    finally:
+        sock.close()
+    return answer
+
+
+def _board_cookie(port: int, token: str) -> str:
+    """A board session's cookie header, signed in through the sign-in form."""
+    with httpx.Client(base_url=f"http://127.0.0.1:{port}") as web:
+        form = web.get("/board/login").text
+        proof = re.search(r'name="csrf" value="([^"]+)"', form)
+        assert proof
+        answer = web.post("/board/login", data={"token": token, "csrf": proof.group(1)})
+        assert answer.status_code == 303, answer.text  # to the overview: signed in
+        return "; ".join(f"{k}={v}" for k, v in web.cookies.items())
+
+
+@pytest.mark.parametrize(
+    ("path", "signed_in"),
+    [
+        ("/board/login", False),
+        ("/board/complaints/new", True),
+        ("/board/nothing-here", False),
+        ("/board/cases/1/actions", False),  # the upload form, without a session
+    ],
+)
+def test_a_board_body_is_refused_at_the_api_bound_before_it_is_read(
+    server: int, tokens: dict[str, Headers], path: str, signed_in: bool
+) -> None:
+    headers = {}
+    if signed_in:
+        headers["Cookie"] = _board_cookie(server, tokens["staff"]["Authorization"][7:])
+    answer = _chunked_head(server, path, headers, 2 * MB)  # of 5 MiB: 3 never sent
+    assert answer.split()[1] == b"413", answer[:300]
+    sock = socket.create_connection(("127.0.0.1", server), timeout=10)
+    sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert sock.recv(100).split()[1] in (b"200", b"503")  # and the server answers
+    sock.close()
+
+
+def test_the_upload_form_with_a_session_takes_a_larger_chunked_body(
+    server: int, registry: Database, tokens: dict[str, Headers]
+) -> None:
+    from tests.api.test_board import plain_case
+
+    case_id = plain_case(registry, "rest-1", "g1")
+    cookie = _board_cookie(server, tokens["staff"]["Authorization"][7:])
+    with httpx.Client(base_url=f"http://127.0.0.1:{server}", headers={"Cookie": cookie}) as web:
+        page = web.get(f"/board/cases/{case_id}").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page)
+        assert csrf
+        fields = {"action": "comment", "csrf": csrf.group(1), "nonce": "n" * 16, "note": ""}
+        files = {"photos": ("big.png", b"\x89PNG\r\n\x1a\n" + b"0" * (3 * MB), "image/png")}
+        request = httpx.Request("POST", "/", data=fields, files=files)
+        content_type = request.headers["content-type"]
+        body = request.read()
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: chunked, spooled by the guard
+            for i in range(0, len(body), 256 * 1024):
+                yield body[i : i + 256 * 1024]
+
+        answer = web.post(
+            f"/board/cases/{case_id}/actions",
+            content=chunks(),
+            headers={"Content-Type": content_type},
+        )
+    # read whole and parsed: the form's own answer (photos only when resolving), not 413
+    assert answer.status_code == 422 and "只有办结时可以上传整改照片" in answer.text

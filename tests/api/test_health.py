@@ -100,3 +100,25 @@ def test_a_wrong_token_on_health_is_401(client: TestClient) -> None:
         401,
         {"detail": "the bearer token is not valid"},
     )
+
+
+def test_a_stranger_sees_the_channels_up_or_down_not_their_names(
+    make_client: Callable[..., TestClient], tokens: dict[str, Headers]
+) -> None:
+    channels = {
+        "ding-hj-east": (
+            True,
+            "DingTalk robot https://oapi.dingtalk.com/robot/send?access_token=x",
+        ),
+        "sms-aliyun": (False, "Aliyun SendSms: isv.BUSINESS_LIMIT_CONTROL"),
+    }
+    client = make_client(channel_health=lambda: channels)
+    for headers in ({}, tokens["merchant"], tokens["grid_worker"]):
+        answer = client.get("/api/v1/health", headers=headers)
+        assert answer.json()["channels"] == {"channel-1": {"ok": True}, "channel-2": {"ok": False}}
+        for word in ("ding", "hj-east", "sms", "aliyun", "dingtalk.com"):
+            assert word not in answer.text.lower(), word
+    for who in ("admin", "staff"):
+        shown = client.get("/api/v1/health", headers=tokens[who]).json()["channels"]
+        assert shown["sms-aliyun"] == {"ok": False, "detail": channels["sms-aliyun"][1]}, who
+        assert set(shown) == {"ding-hj-east", "sms-aliyun"}, who

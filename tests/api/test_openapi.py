@@ -3,6 +3,7 @@ string as it is."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -62,3 +63,18 @@ def test_the_errors_answered_are_the_documented_shape(
     assert [a.status_code for a in answers] == [401, 403, 404, 409, 422]
     for a in answers:
         assert set(a.json()) == {"detail"} and isinstance(a.json()["detail"], str)
+
+
+def test_the_docs_page_and_its_assets_come_from_this_server_only(client: TestClient) -> None:
+    """A community's network may reach no internet: /docs loaded Swagger UI from a CDN."""
+    page = client.get("/docs")
+    assert page.status_code == 200 and "swagger-ui" in page.text
+    urls = re.findall(r"""(?:src|href|url)\s*[:=]\s*['"]([^'"]+)['"]""", page.text)
+    assert urls, page.text
+    for url in urls:
+        assert not re.match(r"(?i)([a-z]+:)?//", url), url  # no other host
+        assert client.get(url).status_code == 200, url
+    assert not re.search(r"(?i)https?://", page.text)
+    assert {"/docs/assets/swagger-ui-bundle.js", "/docs/assets/swagger-ui.css"} <= set(urls)
+    assert '"validatorUrl": null' in page.text  # no badge from validator.swagger.io
+    assert client.get("/redoc").status_code == 404  # its page would load a CDN's script

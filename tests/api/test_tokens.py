@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -26,9 +27,44 @@ def test_the_eleventh_wrong_token_in_a_minute_is_429_with_retry_after(
     assert refused.status_code == 429
     assert 1 <= int(refused.headers["Retry-After"]) <= 60
     assert refused.json()["detail"].startswith("too many failed tokens from testclient")
-    # while it waits, even a right token is not looked at: guessing cannot go on
-    assert client.get("/api/v1/sites", headers=tokens["staff"]).status_code == 429
     assert client.get("/api/v1/health").status_code in (200, 503)  # no token: not throttled
+
+
+def test_a_valid_token_from_a_throttled_address_still_works(
+    client: TestClient, tokens: dict[str, Headers]
+) -> None:
+    """Everyone behind one NAT is one address: one of them failing must not lock the
+    others out. Only failures are throttled."""
+    for i in range(12):
+        client.get("/api/v1/sites", headers=bearer(f"wrong-{i}"))
+    assert client.get("/api/v1/sites", headers=bearer("wrong-x")).status_code == 429
+    assert client.get("/api/v1/sites", headers=tokens["staff"]).status_code == 200
+    assert client.get("/api/v1/sites", headers=bearer("wrong-y")).status_code == 429
+    # the board's sign-in alike: a failure is 429, a valid token signs in
+    form = client.get("/board/login").text
+    proof = re.search(r'name="csrf" value="([^"]+)"', form)
+    assert proof
+    refused = client.post(
+        "/board/login", data={"token": "wrong", "csrf": proof.group(1)}, follow_redirects=False
+    )
+    assert refused.status_code == 429
+    staff = tokens["staff"]["Authorization"].removeprefix("Bearer ")
+    proof = re.search(r'name="csrf" value="([^"]+)"', refused.text)  # the form again
+    assert proof
+    answer = client.post(
+        "/board/login", data={"token": staff, "csrf": proof.group(1)}, follow_redirects=False
+    )
+    assert answer.status_code == 303 and answer.headers["location"] == "/board/overview"
+    # and Open311's api_key
+    services = client.get("/open311/v2/services.json")
+    assert services.status_code == 200
+    body = {"service_code": "noise", "description": "x", "address_string": "天城路101号"}
+    wrong = client.post("/open311/v2/requests.json", data={**body, "api_key": "wrong"})
+    assert wrong.status_code == 429
+    right = client.post(
+        "/open311/v2/requests.json", data={**body, "api_key": staff, "lat": "1", "long": "1"}
+    )
+    assert right.status_code != 429, right.text
 
 
 def test_failures_leave_the_window() -> None:

@@ -26,10 +26,10 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 
 from linli.rules.rejection import ReasonCode, Rejection
-from linli.store import Database
+from linli.store import Database, Role
 from linli.store.connect import open_engine
 from linli.store.migrate import alembic_config
-from linli.store.tables import cases, metadata, occurrences
+from linli.store.tables import cases, metadata, occurrences, tokens
 
 
 def test_migrations_arrive_at_the_declared_schema(tmp_path: Path) -> None:
@@ -80,7 +80,7 @@ def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) 
     old.create_all(create_engine(url))  # what the Database did before migrations
     Database(url).close()
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0009",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0010",)]
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"cases", "timeline", "evidence", "deliveries"} <= names
 
@@ -181,3 +181,48 @@ def test_0006_keeps_each_record_with_its_payload_as_a_message(store_url: str) ->
     assert sorted(tuple(r) for r in back) == [
         (1, b"x" * 100), (2, b"x" * 100), (3, b"x" * 100), (4, b"{")
     ]  # fmt: skip
+
+
+def test_0010_keeps_the_tokens_and_never_gives_a_revoked_id_again(store_url: str) -> None:
+    """Before 0010 a revoked token's row was deleted and SQLite gave its id to the next
+    token: the tokens are kept as they were, and from then on an id is never reused."""
+    Database(store_url).close()
+    _alembic(store_url, "downgrade", "0009")
+    engine = open_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(
+            OLD_TOKENS.insert(),
+            [
+                {
+                    "token_hash": f"{i:064x}",
+                    "role": "staff",
+                    "grids": [],
+                    "site": None,
+                    "note": f"t{i}",
+                    "created_ms": i,
+                }
+                for i in (1, 2, 3)
+            ],
+        )
+    engine.dispose()
+    db = Database(store_url)  # upgrades to head
+    engine = open_engine(store_url)
+    with engine.connect() as conn:
+        rows = conn.execute(select(tokens.c.id, tokens.c.note, tokens.c.revoked_ms)).fetchall()
+    engine.dispose()
+    assert sorted(tuple(r) for r in rows) == [(1, "t1", None), (2, "t2", None), (3, "t3", None)]
+    if store_url.startswith("sqlite"):  # rebuilt: SQLite keeps the largest id ever given
+        path = store_url.removeprefix("sqlite:///")
+        with sqlite3.connect(path) as lite:
+            (sql,) = lite.execute("SELECT sql FROM sqlite_master WHERE name='tokens'").fetchone()
+        assert "AUTOINCREMENT" in sql
+    db.revoke_token(3)
+    _, issued = db.create_token(Role.STAFF)
+    assert issued.id == 4  # not 3 again
+    db.close()
+    _alembic(store_url, "downgrade", "0009")  # and back: the revoked one deleted, as it was
+    engine = open_engine(store_url)
+    with engine.connect() as conn:
+        back = conn.execute(select(OLD_TOKENS.c.id)).scalars().all()
+    engine.dispose()
+    assert sorted(back) == [1, 2, 4]
