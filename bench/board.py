@@ -301,6 +301,7 @@ def main() -> int:
         print(f"\nbench: the slowest page's p95 {worst:.1f} ms, {verdict} {BUDGET_MS:.0f} ms")
         http.close()
         anonymous.close()
+        signer.close()
         api.close()
         return 0 if worst < BUDGET_MS else 1
     finally:
