@@ -19,6 +19,9 @@ ROOT = Path(__file__).resolve().parent.parent
 NUMBER = r"[0-9][0-9,]*(?:\.[0-9]+)?"
 
 pytestmark = pytest.mark.bench
+# the benchmarks that start mosquitto, influxd or `linli serve` of their own (in their own
+# process, where the fast tier's guard cannot see them)
+SERVERS = pytest.mark.servers
 
 
 def bench(tmp_path: Path, module: str, *args: str) -> tuple[int, str, str]:
@@ -67,6 +70,7 @@ def test_bench_engine(tmp_path: Path) -> None:
         assert re.search(rf"^\| {what}.* \| {NUMBER} µs per reading \|$", out, re.M), log
 
 
+@SERVERS
 def test_bench_run(tmp_path: Path) -> None:
     code, out, log = bench(
         tmp_path, "run", "--sensors", "50", "--seconds", "3", "--max-readings", "2000",
@@ -81,6 +85,7 @@ def test_bench_run(tmp_path: Path) -> None:
     assert (tmp_path / "bench" / "results").is_dir()
 
 
+@SERVERS
 def test_bench_run_with_rules_and_the_notifier(tmp_path: Path) -> None:
     code, out, log = bench(
         tmp_path, "run", "--sensors", "50", "--max-readings", "2000", "--workers", "1",
@@ -95,6 +100,7 @@ def test_bench_run_with_rules_and_the_notifier(tmp_path: Path) -> None:
     assert re.search(rf"^\| \(b\) at 23:00, rules on and the notifier .*\| {NUMBER} readings/s", out, re.M), log  # fmt: skip
 
 
+@SERVERS
 def test_bench_fuzz(tmp_path: Path) -> None:
     code, out, log = bench(tmp_path, "fuzz", "--adversarial", "500", "--valid", "60")
     assert code == 0, log  # non-zero when a reading was lost or a rejection not counted
@@ -104,6 +110,7 @@ def test_bench_fuzz(tmp_path: Path) -> None:
     assert len(list((tmp_path / "bench" / "results").glob("fuzz-*.json"))) == 1
 
 
+@SERVERS
 def test_bench_complaints(tmp_path: Path) -> None:
     code, out, log = bench(tmp_path, "complaints", "--days", "2", "--repeat", "2")
     assert code == 0, log
@@ -114,6 +121,7 @@ def test_bench_complaints(tmp_path: Path) -> None:
     assert re.search(rf"^POST /api/v1/complaints .*{NUMBER} ms\s+{NUMBER} ms\s+30 per sensor$", out, re.M), log  # fmt: skip
 
 
+@SERVERS
 def test_bench_board(tmp_path: Path) -> None:
     code, out, log = bench(tmp_path, "board", "--requests", "3", "--days", "1")
     # exit 1 says a page's p95 was over its budget: the benchmark's verdict, not this test's
