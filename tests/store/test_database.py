@@ -40,6 +40,7 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
         "case_photos",
         "board_nonces",
         "complaints",
+        "hj212_profiles",
     }
 
 
