@@ -122,17 +122,16 @@ DEFAULT_PROFILE: Final = Hj212Profile(id="gb-noise")
 # An MN as devices send it (the standard: 24 hex digits; real loggers: 14–16 digits) and
 # a password (the standard: 6 characters): nothing that breaks a data segment's `;`/`=`.
 MN_PATTERN: Final = r"[A-Za-z0-9_.-]{1,64}"
-PW_PATTERN: Final = r"[!-~]{1,64}"
+PW_PATTERN: Final = r"[!-%'-+\--:<>-~]{1,64}"  # printable ASCII but `&`, `,`, `;` and `=`
 _MN: Final = re.compile(MN_PATTERN)
 _PW: Final = re.compile(PW_PATTERN)
-_PW_FORBIDDEN: Final = frozenset(";,=&")
 
 
 def check_link(mn: str, pw: str) -> str | None:
     """Why an MN and password cannot be a monitor's, or None when they can."""
     if not _MN.fullmatch(mn):
         return f"mn {mn!r} does not match {MN_PATTERN}"
-    if not _PW.fullmatch(pw) or _PW_FORBIDDEN & set(pw):
+    if not _PW.fullmatch(pw):
         return "pw must be 1 to 64 printable ASCII characters without ; , = &"
     return None
 
