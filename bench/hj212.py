@@ -42,14 +42,19 @@ from linli.ingest.memory import MemoryMonitors, MemoryStore
 from linli.ingestion import Ingest
 from linli.localservers import free_port, influxd, mosquitto
 from linli.rules.hj212 import encode
-from linli.rules.hj212_profile import CrcMode, Hj212Device, Hj212Profile
+from linli.rules.hj212_profile import CrcMode, Hj212Device, Hj212Profile, Stream
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Grid, Registry, Sensor, Site, SiteKind, Zone
 from linli.settings import Settings
 
 TZ = ZoneInfo("Asia/Shanghai")
 PREFIX = "linli/v1"
-PROFILE = Hj212Profile(id="bench", codes={"LAMPBLACK": "oil_fume"}, states={"SB1": "fan_on"})
+PROFILE = Hj212Profile(
+    id="bench",
+    codes={"LAMPBLACK": "oil_fume"},
+    states={"SB1": "fan_on"},
+    readings=Stream.RTD,  # the frames sent are real-time data: each one a reading
+)
 
 
 def _raise_fd_limit() -> None:

@@ -23,7 +23,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import tzinfo
 from typing import Protocol
 
@@ -70,6 +70,9 @@ class ListenerStats:
     replaced: int = 0
     idle_closed: int = 0
     junk_closed: int = 0
+    # uploads of a data CN other than the profile's `readings`: answered, not stored
+    other_stream: int = 0
+    other_stream_by_sensor: dict[str, int] = field(default_factory=dict)
 
 
 def _now_ms() -> int:
@@ -280,6 +283,11 @@ class Hj212Listener:
             self._own(conn, decoded)
         if decoded.rejections:
             self.stats.refused += 1
+        if decoded.other_stream and decoded.sensor is not None:
+            stats = self.stats
+            stats.other_stream += 1
+            by = stats.other_stream_by_sensor
+            by[decoded.sensor] = by.get(decoded.sensor, 0) + 1
         for reply in decoded.replies:
             conn.write(reply)
         done = None

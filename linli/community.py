@@ -34,6 +34,7 @@ from linli.rules.hj212_profile import (
     Hj212Link,
     Hj212Profile,
     Stamp,
+    Stream,
     check_link,
 )
 from linli.rules.limits import FUME_METRICS, FumeStandard, NoiseStandard
@@ -254,6 +255,7 @@ class Hj212ProfileModel(_Model):
     min_period_s: int = Field(default=600, gt=0)
     codes: dict[str, str] = Field(default_factory=dict)
     states: dict[str, str] = Field(default_factory=dict)
+    readings: Stream = Stream.MINUTE
 
     @model_validator(mode="after")
     def _a_profile(self) -> Hj212ProfileModel:
@@ -270,6 +272,7 @@ class Hj212ProfileModel(_Model):
             self.min_period_s,
             dict(self.codes),
             dict(self.states),
+            self.readings,
         )
 
 

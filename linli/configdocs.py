@@ -111,6 +111,8 @@ KEY_MEANINGS: Final[dict[str, str]] = {
     "Hj212ProfileModel.codes": '`{ <device code> = "<metric>" }` (any case): the codes that '
     "differ from the GB noise codes",
     "Hj212ProfileModel.states": '`{ <state code> = "fan_on" | "purifier_on" }`: 1 is on',
+    "Hj212ProfileModel.readings": "the CN whose data become readings: `2011` (real-time), "
+    "`2051` (minute data) or `2061` (hour data); the others are answered and not stored",
     "_ChannelConfig.id": "the channel's id, as people's `channels` and `notify` lists name it",
     "_ChannelConfig.timeout_s": "how long a send may take",
     "DingTalkConfig.type": "DingTalk group robot (自定义机器人)",

@@ -59,6 +59,8 @@ CN_DATA_ANSWER: Final = "9014"
 CN_NOTIFY_ANSWER: Final = "9013"
 HOUR_S: Final = 3600
 UPLOADS: Final = frozenset({CN_RTD, CN_MINUTE, CN_HOUR, CN_DAY, CN_STATE, "9015"})
+# The data CNs a profile's `readings` chooses among (Stream); the day's (2031) is not kept.
+DATA_CNS: Final = frozenset({CN_RTD, CN_MINUTE, CN_HOUR})
 
 FLAG_A: Final = 0b01  # the device wants an answer
 FLAG_D: Final = 0b10  # a split packet: PNUM/PNO present
@@ -430,6 +432,8 @@ class Decoded:
 
     `answers` go to the device once `readings` and `rejections` are durable (9014);
     `replies` at once (9013 and 1012 for a time request). A refused frame has neither.
+    `other_stream`: an upload of a data CN other than the profile's `readings`, answered
+    and not stored (CONTRACT §8).
     """
 
     mn: str | None = None
@@ -438,6 +442,7 @@ class Decoded:
     rejections: list[Rejection] = field(default_factory=list)
     answers: list[bytes] = field(default_factory=list)
     replies: list[bytes] = field(default_factory=list)
+    other_stream: bool = False
 
 
 def junk_rejection(junk: Junk, received_ms: int, mn: str | None, sensor: str | None) -> Rejection:
@@ -534,10 +539,14 @@ def _packet(
         out.replies.append(_answer(device, packet, CN_NOTIFY_ANSWER))
         out.replies.append(_set_time(device, packet, received_ms, tz))
         return
-    if cn in (CN_RTD, CN_MINUTE, CN_HOUR):
+    if cn == device.profile.readings:
         reading = _reading(device, packet, cn, session, received_ms, tz)
         if reading is not None:
             out.readings.append(reading)
+    elif cn in DATA_CNS:
+        # the profile's other streams end at the same moments as its readings: answered
+        # so the device stops sending them, counted, never stored nor refused
+        out.other_stream = True
     elif cn == CN_STATE:
         _remember_states(device, packet, session)
     if cn in UPLOADS:

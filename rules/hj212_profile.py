@@ -25,6 +25,14 @@ class CrcMode(StrEnum):
     MODBUS_LE = "modbus_le"  # CRC-16/MODBUS, bytes swapped (low byte first)
 
 
+class Stream(StrEnum):
+    """The data CN whose uploads become readings (the others are answered, not stored)."""
+
+    RTD = "2011"  # real-time data
+    MINUTE = "2051"  # minute data: period data, what platforms judge on (the default)
+    HOUR = "2061"  # hour data
+
+
 class Stamp(StrEnum):
     """Which end of its period a period value's DataTime names."""
 
@@ -66,7 +74,9 @@ def _folded(table: Mapping[str, str], what: str, profile: str) -> Mapping[str, s
 
 @dataclass(frozen=True, slots=True)
 class Hj212Profile:
-    """One monitor model: its CRC, its DataTime stamping, its periods, its codes."""
+    """One monitor model: its CRC, its DataTime stamping, its periods, its codes, and
+    the one data CN whose uploads become readings (`readings`): a monitor sending
+    real-time and minute data would otherwise give two readings ending at one moment."""
 
     id: str
     crc: CrcMode = CrcMode.HJ212
@@ -75,6 +85,7 @@ class Hj212Profile:
     min_period_s: int = 600  # 2051's period (the device's MinInterval)
     codes: Mapping[str, str] = field(default_factory=dict)  # device code -> linli metric
     states: Mapping[str, str] = field(default_factory=dict)  # state code -> fan_on | purifier_on
+    readings: Stream = Stream.MINUTE  # the CN stored; the other data CNs: answered only
     _codes: Mapping[str, str] = field(init=False, repr=False, compare=False)
     _states: Mapping[str, str] = field(init=False, repr=False, compare=False)
 
@@ -84,6 +95,13 @@ class Hj212Profile:
             raise ValueError("a profile needs an id")
         object.__setattr__(self, "crc", CrcMode(self.crc))
         object.__setattr__(self, "stamp", Stamp(self.stamp))
+        try:
+            object.__setattr__(self, "readings", Stream(self.readings))
+        except ValueError:
+            raise ValueError(
+                f"profile {self.id!r}: readings {self.readings!r} is not one of "
+                f"{', '.join(s.value for s in Stream)}"
+            ) from None
         for name in ("rtd_period_s", "min_period_s"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:

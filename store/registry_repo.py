@@ -17,6 +17,7 @@ from linli.rules.hj212_profile import (
     Hj212Link,
     Hj212Profile,
     Stamp,
+    Stream,
     check_link,
 )
 from linli.rules.reading import SensorKind
@@ -124,6 +125,7 @@ def _profile_row(profile: Hj212Profile) -> dict[str, Any]:
             "min_period_s": profile.min_period_s,
             "codes": dict(profile.codes),
             "states": dict(profile.states),
+            "readings": profile.readings.value,
         },
     }
 
@@ -139,6 +141,7 @@ def _profile(row: Row[Any]) -> Hj212Profile:
         int(doc["min_period_s"]),
         dict(doc.get("codes") or {}),
         dict(doc.get("states") or {}),
+        Stream(doc.get("readings") or Stream.MINUTE),  # stored before `readings`: 2051
     )
 
 

@@ -74,7 +74,9 @@ hj212_profiles = Table(
     "hj212_profiles",
     metadata,
     Column("id", String(ID_LEN), primary_key=True),
-    Column("doc", JSON, nullable=False),  # {crc, stamp, rtd_period_s, min_period_s, codes, states}
+    # {crc, stamp, rtd_period_s, min_period_s, codes, states, readings}; a doc stored
+    # before `readings` existed reads as 2051
+    Column("doc", JSON, nullable=False),
 )
 
 # One row per key; `registry_version` rises on every registry change so that ingest

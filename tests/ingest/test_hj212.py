@@ -14,7 +14,7 @@ from linli.influx.client import InfluxClient
 from linli.ingest.memory import MemoryMonitors, MemoryStore
 from linli.ingestion import Ingest
 from linli.rules.hj212 import Frame, Framer, Packet, encode, parse_segment
-from linli.rules.hj212_profile import DEFAULT_PROFILE, CrcMode, Hj212Device, Hj212Profile
+from linli.rules.hj212_profile import DEFAULT_PROFILE, CrcMode, Hj212Device, Hj212Profile, Stream
 from linli.rules.reading import SensorKind
 from linli.rules.rejection import ReasonCode
 from tests.helpers import WAIT_S, count, settings_for, small_registry, wait_for
@@ -24,9 +24,14 @@ LAMPBLACK = Hj212Profile(
     id="lampblack-v1",
     codes={"LAMPBLACK": "oil_fume", "PM": "pm"},
     states={"FANSTATUS": "fan_on", "PURIFYSTATUS": "purifier_on"},
+    readings=Stream.RTD,  # the frames here are real-time data
 )
 FUME = Hj212Device("f-01", SensorKind.FUME, "2019081903100008", "123456", LAMPBLACK)
 NOISE = Hj212Device("n-01", SensorKind.NOISE, "010000A8900016F000169DC0", "100000", DEFAULT_PROFILE)
+# a noise station sending real-time and 10-minute data; its profile keeps 2051 (the default)
+STATION = Hj212Device(
+    "n-02", SensorKind.NOISE, "010000A8900016F000169DC2", "100002", DEFAULT_PROFILE
+)
 
 
 @pytest.fixture
@@ -37,7 +42,7 @@ def listener(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path):
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
     store = MemoryStore(small_registry())
-    ingest = Ingest(settings, store, store, influx, hj212=MemoryMonitors(FUME, NOISE))
+    ingest = Ingest(settings, store, store, influx, hj212=MemoryMonitors(FUME, NOISE, STATION))
     ingest.start(wait_subscribed_s=WAIT_S)
     assert ingest.hj212 is not None
     yield ingest, influx, store
@@ -165,6 +170,24 @@ def test_a_frame_sent_again_is_answered_again_and_stored_once(listener):
     assert monitor.answer().get("QN") == "20990101000000009"
     assert stored(influx) == 1
     assert ingest.pipeline.stats.duplicates == 1
+    monitor.close()
+
+
+def test_real_time_and_minute_data_ending_together_store_the_profile_s_stream_only(listener):
+    """CONTRACT §8: the 2011 ending at the moment its 2051 ends is answered, counted and
+    not stored: no `conflict`, no second reading for the rules to count twice."""
+    ingest, influx, store = listener
+    monitor = Monitor(ingest.hj212.port)
+    rtd = f"DataTime={minute_ago(2)};Leq-Rtd=61.5,Leq-Flag=N"
+    minute = f"DataTime={minute_ago(11)};Leq-Avg=58.0,Leq-Flag=N"  # 10 minutes, same end
+    for n, (cn, cp) in enumerate([("2011", rtd), ("2051", minute), ("2011", rtd)]):
+        monitor.send(upload(STATION, cp, f"2099010100000030{n}", cn=cn))
+        assert monitor.answer().get("QN") == f"2099010100000030{n}"  # each answered
+    series = influx.query('SELECT "laeq", "period_s" FROM "noise" WHERE "sensor" = \'n-02\'')
+    assert [v[1:] for v in series[0].values] == [[58.0, 600]]
+    assert store.rejections == [] and ingest.writer.stats.conflicts == 0
+    stats = ingest.hj212.stats
+    assert (stats.other_stream, stats.other_stream_by_sensor) == (2, {"n-02": 2})
     monitor.close()
 
 

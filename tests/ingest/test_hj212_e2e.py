@@ -46,6 +46,7 @@ id = "lampblack-v1"
 crc = "hj212"
 stamp = "start"
 rtd_period_s = 60
+readings = "2011"  # its real-time data are the readings
 codes = { LAMPBLACK = "oil_fume" }
 states = { SB1 = "fan_on" }
 

@@ -25,6 +25,7 @@ from linli.rules.hj212_profile import (
     Hj212Device,
     Hj212Profile,
     Stamp,
+    Stream,
 )
 from linli.rules.reading import SensorKind
 from linli.rules.rejection import HJ212_ONLY, ReasonCode
@@ -48,6 +49,7 @@ LAMPBLACK = Hj212Profile(
         "SB1": "fan_on",
         "SB2": "purifier_on",
     },
+    readings=Stream.RTD,  # most frames here are real-time data
 )
 MODBUS_END = Hj212Profile(
     id="modbus-end", crc=CrcMode.MODBUS_LE, stamp=Stamp.END, codes={"CONC": "oil_fume"}
@@ -67,7 +69,14 @@ class Devices:
 FUME = Hj212Device("f-zhiwei-01", SensorKind.FUME, FUME_MN, "123456", LAMPBLACK)
 NOISE = Hj212Device("n-hj-01", SensorKind.NOISE, NOISE_MN, "100000", DEFAULT_PROFILE)
 LE = Hj212Device("f-le-01", SensorKind.FUME, "88888888000001", "654321", MODBUS_END)
-REG = Devices(FUME, NOISE, LE)
+HOURLY = Hj212Device(
+    "n-hj-02",
+    SensorKind.NOISE,
+    "010000A8900016F000169DC1",
+    "100001",
+    Hj212Profile(id="gb-noise-hourly", readings=Stream.HOUR),
+)
+REG = Devices(FUME, NOISE, LE, HOURLY)
 
 
 def frame(
@@ -261,9 +270,72 @@ def test_minute_data_of_a_noise_station_in_lower_case():
 
 
 def test_hourly_data_ends_an_hour_after_its_start():
-    d = one(frame("DataTime=20251127090000;Leq-Avg=55", cn="2061", device=NOISE))
+    d = one(frame("DataTime=20251127090000;Leq-Avg=55", cn="2061", device=HOURLY))
     (r,) = d.readings
     assert r.ts_ms == NOW - 15 * 60_000 and r.period_s == 3600
+
+
+# One monitor's 2011 ending at 10:14 and its 2051 of 10:04–10:14 end at the same moment:
+# only the profile's `readings` CN is stored; the others are answered, counted, not stored.
+_RTD = ("2011", "DataTime=20251127101300;LAMPBLACK-Rtd=1.2;WIND-Rtd=3")
+_MIN = ("2051", "DataTime=20251127100400;LAMPBLACK-Avg=1.1;WIND-Avg=3")
+_HOUR = ("2061", "DataTime=20251127091400;LAMPBLACK-Avg=1.0;WIND-Avg=3")
+
+
+def _monitor(readings: Stream | None) -> Hj212Device:
+    kwargs = {} if readings is None else {"readings": readings}
+    profile = Hj212Profile(id="both", codes={"LAMPBLACK": "oil_fume"}, **kwargs)  # type: ignore[arg-type]
+    return Hj212Device("f-both-01", SensorKind.FUME, "2019081903100099", "100099", profile)
+
+
+@pytest.mark.parametrize(
+    ("readings", "upload", "stored"),
+    [
+        (None, _RTD, None),  # the default: 2051, period data
+        (None, _MIN, (600, 1.1)),
+        (None, _HOUR, None),
+        (Stream.RTD, _RTD, (60, 1.2)),
+        (Stream.RTD, _MIN, None),
+        (Stream.RTD, _HOUR, None),
+        (Stream.MINUTE, _RTD, None),
+        (Stream.MINUTE, _MIN, (600, 1.1)),
+        (Stream.HOUR, _MIN, None),
+        (Stream.HOUR, _HOUR, (3600, 1.0)),
+    ],
+)
+def test_only_the_profile_s_readings_cn_becomes_readings(readings, upload, stored):
+    device = _monitor(readings)
+    cn, cp = upload
+    items = Framer().feed(frame(cp, cn=cn, device=device))
+    assert isinstance(items[0], Frame)
+    d = decode(items[0], Devices(device), Session(), NOW, TZ)
+    assert d.rejections == [] and len(d.answers) == 1  # answered either way: not sent again
+    if stored is None:
+        assert d.readings == [] and d.other_stream
+    else:
+        (r,) = d.readings
+        assert (r.period_s, r.metrics["oil_fume"]) == stored and not d.other_stream
+        assert r.ts_ms == NOW - 60_000  # each of the three ends at 10:14
+
+
+def test_an_other_stream_upload_is_not_checked_so_never_refused():
+    device = _monitor(Stream.MINUTE)
+    # a 2011 with a value out of range and no DataTime: not judged, only answered
+    items = Framer().feed(frame("LAMPBLACK-Rtd=99999", cn="2011", device=device))
+    assert isinstance(items[0], Frame)
+    d = decode(items[0], Devices(device), Session(), NOW, TZ)
+    assert (d.readings, d.rejections, d.other_stream, len(d.answers)) == ([], [], True, 1)
+
+
+def test_a_day_s_data_and_states_are_not_an_other_stream():
+    device = _monitor(None)
+    for cn in ("2031", "2021"):
+        items = Framer().feed(
+            frame("DataTime=20251127000000;LAMPBLACK-Avg=1", cn=cn, device=device)
+        )
+        assert isinstance(items[0], Frame)
+        d = decode(items[0], Devices(device), Session(), NOW, TZ)
+        assert not d.other_stream and d.readings == [] and d.rejections == [], cn
 
 
 def test_a_profile_stamping_the_end_and_a_byte_swapped_modbus_crc():

@@ -10,6 +10,7 @@ from linli.rules.hj212_profile import (
     CrcMode,
     Hj212Profile,
     Stamp,
+    Stream,
 )
 
 FUME = Hj212Profile(
@@ -89,12 +90,13 @@ def test_defaults():
         600,
     )
     assert dict(p.codes) == {} and dict(p.states) == {}
+    assert p.readings is Stream.MINUTE  # period data, what platforms judge on
     assert set(NOISE_CODES.values()) == {"laeq", "lamax", "lamin", "l10", "l50", "l90"}
 
 
 def test_strings_become_enums():
-    p = Hj212Profile(id="x", crc="modbus_le", stamp="end")  # type: ignore[arg-type]
-    assert p.crc is CrcMode.MODBUS_LE and p.stamp is Stamp.END
+    p = Hj212Profile(id="x", crc="modbus_le", stamp="end", readings="2011")  # type: ignore[arg-type]
+    assert p.crc is CrcMode.MODBUS_LE and p.stamp is Stamp.END and p.readings is Stream.RTD
 
 
 @pytest.mark.parametrize(
@@ -108,6 +110,7 @@ def test_strings_become_enums():
         ({"stamp": "middle"}, "middle"),
         ({"rtd_period_s": 0}, "rtd_period_s 0"),
         ({"min_period_s": -600}, "min_period_s -600"),
+        ({"readings": "2031"}, "readings '2031' is not one of 2011, 2051, 2061"),
     ],
     ids=[
         "unknown metric",
@@ -118,6 +121,7 @@ def test_strings_become_enums():
         "unknown stamp",
         "zero period",
         "negative period",
+        "readings of no data CN kept",
     ],
 )
 def test_bad_profile(kwargs, words):

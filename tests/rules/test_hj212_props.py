@@ -19,13 +19,17 @@ from linli.rules.hj212 import (
     encode,
     parse_segment,
 )
-from linli.rules.hj212_profile import DEFAULT_PROFILE, CrcMode, Hj212Device
+from linli.rules.hj212_profile import CrcMode, Hj212Device, Hj212Profile, Stream
 from linli.rules.reading import SensorKind
 
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = 1_764_209_700_000
 NOISE = Hj212Device(
-    "n-hj-01", SensorKind.NOISE, "010000A8900016F000169DC0", "100000", DEFAULT_PROFILE
+    "n-hj-01",
+    SensorKind.NOISE,
+    "010000A8900016F000169DC0",
+    "100000",
+    Hj212Profile(id="gb-noise-rtd", readings=Stream.RTD),  # its real-time data are readings
 )
 
 GOOD = encode(

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from linli.rules.hj212 import Frame, Framer, Session, crc_text, decode
-from linli.rules.hj212_profile import CrcMode, Hj212Device, Hj212Profile
+from linli.rules.hj212_profile import CrcMode, Hj212Device, Hj212Profile, Stream
 from linli.rules.hj212_profile import Stamp as LinliStamp
 from linli.rules.reading import SensorKind
 from linli.sim import cli
@@ -197,7 +197,8 @@ class Monitors:
             )  # fmt: skip
             return Hj212Device("f-rest-01", SensorKind.FUME, mn, "123456", profile)
         if mn == NOISE.mn:
-            return Hj212Device("n-hj-01", SensorKind.NOISE, mn, "654321", Hj212Profile("gb-noise"))
+            station = Hj212Profile("gb-noise-rtd", readings=Stream.RTD)  # its 2011 are readings
+            return Hj212Device("n-hj-01", SensorKind.NOISE, mn, "654321", station)
         return None
 
 
@@ -205,14 +206,17 @@ def test_linli_reads_what_the_simulator_sends(platform):
     """Interop: each upload is one reading of linli's, ending where the simulator meant."""
     fleet(platform.port, [FUME, NOISE], 300).run(report_every_real_s=60)
     session, now_ms = Session(), (START + 3600) * 1000
-    readings = []
+    readings, other = [], 0
     for raw in platform.raw:
         for item in Framer().feed(raw):
             assert isinstance(item, Frame)
             decoded = decode(item, Monitors(), session, now_ms, TZ)
-            assert decoded.rejections == []
+            assert decoded.rejections == [] and len(decoded.answers) == 1
             readings += decoded.readings
-    assert len(readings) == len(platform.raw) == 5 + 1 + 5  # 5 + 5 rtd, the fume 2051
+            other += decoded.other_stream
+    assert len(platform.raw) == 5 + 1 + 5  # 5 + 5 rtd, the fume 2051
+    # the fume profile keeps 2051 (its 2011 answered, not stored); the station's keeps 2011
+    assert (len(readings), other) == (1 + 5, 5)
     fume_min = next(r for r in readings if r.sensor == "f-rest-01" and r.period_s == 300)
     assert fume_min.ts_ms == (START + 300) * 1000  # stamped at the end, read as the end
     assert set(fume_min.metrics) == {

@@ -6,12 +6,21 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from sqlalchemy import update
 
-from linli.rules.hj212_profile import DEFAULT_PROFILE, CrcMode, Hj212Link, Hj212Profile, Stamp
+from linli.rules.hj212_profile import (
+    DEFAULT_PROFILE,
+    CrcMode,
+    Hj212Link,
+    Hj212Profile,
+    Stamp,
+    Stream,
+)
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Sensor
 from linli.store import Dangling, Database, Duplicate, Invalid
 from linli.store.hj212 import StoreHj212Registry
+from linli.store.tables import hj212_profiles
 from tests.store.conftest import GRID, HOME, SITE
 
 LAMPBLACK = Hj212Profile(
@@ -22,6 +31,7 @@ LAMPBLACK = Hj212Profile(
     300,
     {"LAMPBLACK": "oil_fume", "PURIFYAD": "purifier_current"},
     {"FANSTATUS": "fan_on", "SB2": "purifier_on"},
+    Stream.RTD,
 )
 MN = "2019081903100008"
 FUME = Sensor("f-rest-01", SensorKind.FUME, "rest-1", Hj212Link(MN, "123456", LAMPBLACK.id))
@@ -49,6 +59,14 @@ def test_a_monitor_and_its_profile_round_trip(hj: Database) -> None:
     )  # fmt: skip
     assert fume.profile.metric("lampblack") == "oil_fume"
     assert (noise.sensor, noise.profile) == (NOISE.id, DEFAULT_PROFILE)  # built in, not stored
+
+
+def test_a_profile_stored_before_readings_existed_keeps_2051(hj: Database) -> None:
+    doc = {"crc": "modbus", "stamp": "end", "rtd_period_s": 60, "min_period_s": 300}
+    with hj._engine.begin() as conn:
+        conn.execute(update(hj212_profiles).values(doc=doc))
+    (profile,) = hj.hj212_profiles()
+    assert profile.readings is Stream.MINUTE and profile.stamp is Stamp.END
 
 
 @pytest.mark.parametrize(
