@@ -1,7 +1,10 @@
 """The demo's HJ 212 monitors end to end: the Tianxin file's six restaurants' fume
 monitors, three models (the standard's CRC, CRC-16/MODBUS, DataTime at the period's end),
 simulated by `linli sim`'s own HJ 212 encoder, dial linli's listener over real TCP; every
-upload is answered once stored, and stored as the reading the simulator meant."""
+upload is answered once stored. Each monitor sends real-time (2011) and period (2051)
+data; its profile's `readings` is the one stored, as the reading the simulator meant:
+the real-time data of the `lampblack-v1` ones, the 10- and 5-minute data of the others;
+the other stream is answered, counted and never refused as a `conflict`."""
 
 from __future__ import annotations
 
@@ -11,6 +14,7 @@ from pathlib import Path
 from linli.community import apply_community, load_community
 from linli.influx.client import InfluxClient
 from linli.ingestion import Ingest
+from linli.rules.rejection import ReasonCode
 from linli.sim.monitors import Hj212Fleet, MonitorOptions
 from linli.sim.sensors import load_community as sim_sensors
 from linli.sim.sensors import load_monitors
@@ -20,6 +24,15 @@ from tests.helpers import WAIT_S, settings_for, wait_for
 
 COMMUNITY = Path(__file__).resolve().parents[1] / "community" / "tianxin.toml"
 RESTAURANTS = {"f-rest-01", "f-rest-03", "f-rest-04", "f-rest-05", "f-rest-08", "f-rest-09"}
+# sensor -> the period of the readings its profile keeps, and how many in 10 minutes
+KEPT = {
+    "f-rest-01": (60, 10),  # lampblack-v1: readings = "2011"
+    "f-rest-03": (60, 10),
+    "f-rest-04": (600, 1),  # yk-fume-3: 10-minute 2051
+    "f-rest-05": (600, 1),
+    "f-rest-08": (300, 2),  # qz-lampblack: 5-minute 2051, stamped at the end
+    "f-rest-09": (300, 2),
+}
 
 
 def test_the_demo_s_fume_monitors_speak_hj212_to_linli(
@@ -50,9 +63,17 @@ def test_the_demo_s_fume_monitors_speak_hj212_to_linli(
         assert counters.answered == counters.frames and counters.retries == 0
         rows = wait_for(lambda: _stored(influx, start_s), WAIT_S)
         assert {sensor for sensor, _, _ in rows} == RESTAURANTS
-        for sensor in RESTAURANTS:  # each real-time value the minute it stood for
-            ends = sorted(ts for s, ts, period in rows if s == sensor and period == 60)
-            assert ends == [(start_s + 60 * i) * 1000 for i in range(1, 11)], sensor
+        for sensor, (period, n) in KEPT.items():  # each value the period it stood for
+            assert sorted((ts, p) for s, ts, p in rows if s == sensor) == [
+                ((start_s + period * i) * 1000, period) for i in range(1, n + 1)
+            ], sensor
+        # every upload of the other stream answered, counted, neither stored nor refused
+        stats = ingest.hj212.stats
+        assert stats.other_stream == counters.frames - sum(n for _, n in KEPT.values())
+        assert set(stats.other_stream_by_sensor) == RESTAURANTS
+        assert ingest.writer.stats.conflicts == 0 and stats.refused == 0
+        assert db.list_rejections(reason=ReasonCode.CONFLICT) == []
+        assert db.list_rejections(sensors=RESTAURANTS) == []
     finally:
         ingest.stop()
         db.close()
@@ -61,7 +82,7 @@ def test_the_demo_s_fume_monitors_speak_hj212_to_linli(
 
 def _stored(influx: InfluxClient, start_s: int) -> list[tuple[str, int, int]] | None:
     """(sensor, ts, period_s) of the fume readings after `start_s`, once every monitor's
-    ten real-time ones are there."""
+    kept ones are there."""
     series = influx.query(
         f'SELECT "oil_fume", "period_s" FROM "fume" WHERE time > {start_s}s GROUP BY "sensor"'
     )
@@ -71,5 +92,4 @@ def _stored(influx: InfluxClient, start_s: int) -> list[tuple[str, int, int]] | 
         if s.tags is not None
         for v in s.values
     ]
-    rtd = [r for r in rows if r[2] == 60]
-    return rows if len(rtd) == 10 * len(RESTAURANTS) else None
+    return rows if len(rows) >= sum(n for _, n in KEPT.values()) else None
