@@ -6,11 +6,19 @@ import base64
 import codecs
 from typing import Annotated, Any, ClassVar, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+    model_validator,
+)
 
 from linli.api.telemetry import SensorStatus
 from linli.rules.constants import SENSOR_ID_PATTERN
 from linli.rules.delivery import Delivery
+from linli.rules.hj212_profile import DEFAULT_PROFILE, MN_PATTERN, PW_PATTERN, Hj212Link
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.rules.rejection import ReasonCode
@@ -264,17 +272,50 @@ class SitePatch(_Patch):
 # -- sensors -------------------------------------------------------------------------
 
 
+class Hj212In(_In):
+    """An HJ 212 monitor's MN, password and profile (CONTRACT §8)."""
+
+    mn: str = Field(pattern=f"^{MN_PATTERN}$", max_length=ID_LEN)
+    pw: str = Field(pattern=f"^{PW_PATTERN}$", max_length=ID_LEN)  # no `;,=&`: they end a field
+    profile: RefId = DEFAULT_PROFILE.id
+
+    def link(self) -> Hj212Link:
+        """The block as the registry keeps it."""
+        return Hj212Link(self.mn, self.pw, self.profile)
+
+
+class Hj212Out(BaseModel):
+    """A monitor's MN and profile; its password is never given back."""
+
+    mn: str
+    profile: str
+
+
 class SensorOut(BaseModel):
-    """A sensor: its id is its MQTT client id and username."""
+    """A sensor: its id is its MQTT client id and username; `hj212` for an HJ 212 monitor."""
 
     id: str
     kind: SensorKind
     site: str
+    hj212: Hj212Out | None = None
+
+    @model_serializer(mode="wrap")
+    def _hj212_only_for_a_monitor(self, handler: SerializerFunctionWrapHandler) -> Any:
+        body = handler(self)
+        if isinstance(body, dict) and body.get("hj212") is None:
+            body.pop("hj212", None)  # an MQTT sensor's body as it always was
+        return body
 
     @classmethod
     def of(cls, sensor: Sensor) -> SensorOut:
         """The body of a stored sensor."""
-        return cls(id=sensor.id, kind=sensor.kind, site=sensor.site)
+        return cls(id=sensor.id, kind=sensor.kind, site=sensor.site, hj212=hj212_out(sensor))
+
+
+def hj212_out(sensor: Sensor) -> Hj212Out | None:
+    """What a sensor's body shows of its HJ 212 block: not the password."""
+    link = sensor.hj212
+    return None if link is None else Hj212Out(mn=link.mn, profile=link.profile)
 
 
 class SensorDetail(SensorOut):
@@ -292,21 +333,30 @@ class SensorCreate(_In):
     id: str = Field(pattern=f"^{SENSOR_ID_PATTERN}$", max_length=ID_LEN)
     kind: SensorKind
     site: RefId
+    hj212: Hj212In | None = None
 
     def record(self) -> Sensor:
         """The sensor to store."""
-        return Sensor(self.id, self.kind, self.site)
+        return Sensor(
+            self.id, self.kind, self.site, None if self.hj212 is None else self.hj212.link()
+        )
 
 
 class SensorPatch(_Patch):
-    """Changes to a sensor: its kind or its site."""
+    """Changes to a sensor: its kind, its site, its HJ 212 block (`null`: none)."""
+
+    nullable: ClassVar[frozenset[str]] = frozenset({"hj212"})
 
     kind: SensorKind | None = None
     site: RefId | None = None
+    hj212: Hj212In | None = None
 
     def changes(self) -> dict[str, Any]:
         """The changed fields as the core's values."""
-        return self.sent()
+        sent = self.sent()
+        if "hj212" in sent:
+            sent["hj212"] = None if self.hj212 is None else self.hj212.link()
+        return sent
 
 
 # -- readings ------------------------------------------------------------------------

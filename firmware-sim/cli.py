@@ -9,7 +9,7 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import TextIO
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -18,9 +18,11 @@ from .clock import check_start, parse_start
 from .device import FIRMWARE, PERIOD_MAX_S, PERIOD_MIN_S, SensorSpec
 from .fleet import Fleet
 from .link import Endpoint
+from .monitors import Hj212Fleet, MonitorCounters, MonitorOptions, MonitorSpec
+from .monitors import format_counters as format_monitor_counters
 from .options import PER_DEVICE, SHARED, Counters, FleetOptions
-from .scenario import Scenario, ScenarioError, load_scenario, parse_duration
-from .sensors import CommunityError, load_community, synthetic_sensors
+from .scenario import Scenario, ScenarioError, ScenarioEvent, load_scenario, parse_duration
+from .sensors import CommunityError, load_community, load_monitors, synthetic_sensors
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -74,6 +76,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--health-every", type=int, default=300, metavar="S", help="health period, 0 = never"
     )
     parser.add_argument("--fw", default=FIRMWARE, help="firmware version in status messages")
+    parser.add_argument(
+        "--hj212-addr",
+        default=env("LINLI_HJ212_ADDR"),
+        metavar="HOST:PORT",
+        help="simulate the community file's sensors with an hj212 block as HJ 212 monitors "
+        "dialling this address (env LINLI_HJ212_ADDR); without it they speak MQTT",
+    )
+    parser.add_argument(
+        "--hj212-answer-timeout",
+        type=float,
+        default=10.0,
+        metavar="S",
+        help="real seconds an HJ 212 monitor waits for its 9014 before sending again",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
@@ -81,22 +97,103 @@ def run(args: argparse.Namespace) -> int:
     out: TextIO = sys.stdout
     try:
         options, sensors, fleet_scenario = _build(args)
-        fleet = Fleet(sensors, options, fleet_scenario, report=_reporter(out, options))
+        monitors = _monitors(args, sensors)
+        taken = {m.sensor.id for m in monitors}
+        mqtt = [s for s in sensors if s.id not in taken]
+        events = fleet_scenario.events if fleet_scenario else ()
+        if fleet_scenario is not None and taken:
+            kept = tuple(e for e in events if e.sensor not in taken)
+            fleet_scenario = Scenario(fleet_scenario.name, fleet_scenario.description, kept)
+        fleet = (
+            Fleet(mqtt, options, fleet_scenario, report=_reporter(out, options)) if mqtt else None
+        )
+        hj212 = _hj212_fleet(args, options, monitors, events, out) if monitors else None
     except (ValueError, ScenarioError, CommunityError, ZoneInfoNotFoundError) as err:
         print(f"linli sim: {err}", file=sys.stderr)
         return 2
-    print(
-        f"linli sim: {len(sensors)} sensors, {options.connections} connections to "
-        f"{_redact(options.mqtt_url)}, prefix {options.prefix}, speed ×{options.speed:g}",
-        file=out,
-        flush=True,
-    )
-    with _signals_stop(fleet.stop):
+    if fleet is not None:
+        print(
+            f"linli sim: {len(mqtt)} sensors, {options.connections} connections to "
+            f"{_redact(options.mqtt_url)}, prefix {options.prefix}, speed ×{options.speed:g}",
+            file=out,
+            flush=True,
+        )
+    if hj212 is not None:
+        print(
+            f"linli sim: {len(monitors)} HJ 212 monitors dialling {args.hj212_addr}, "
+            f"speed ×{options.speed:g}",
+            file=out,
+            flush=True,
+        )
+    return _run_both(fleet, hj212)
+
+
+def _run_both(fleet: Fleet | None, hj212: Hj212Fleet | None) -> int:
+    """The MQTT fleet in this thread and the HJ 212 monitors beside it, stopped together."""
+    thread = None
+    if hj212 is not None and fleet is not None:
+        thread = threading.Thread(target=hj212.run, name="linli-sim-hj212", daemon=True)
+    stops = [f.stop for f in (fleet, hj212) if f is not None]
+
+    def stop_all() -> None:
+        for stop in stops:
+            stop()
+
+    with _signals_stop(stop_all):
+        if thread is not None:
+            thread.start()
+        if fleet is None:
+            assert hj212 is not None
+            monitor_counters = hj212.run()
+            return 0 if monitor_counters.sent or not monitor_counters.errors else 1
         counters = fleet.run()
+    if thread is not None and hj212 is not None:
+        hj212.stop()
+        thread.join(30)
     if counters.messages == 0 and counters.errors:
         print(f"linli sim: nothing sent; last error: {counters.last_error}", file=sys.stderr)
         return 1
     return 0
+
+
+def _monitors(args: argparse.Namespace, sensors: list[SensorSpec]) -> list[MonitorSpec]:
+    """The community file's HJ 212 monitors when --hj212-addr is given; none otherwise."""
+    if not getattr(args, "hj212_addr", None) or not args.community:
+        return []
+    _host_port(args.hj212_addr)
+    return load_monitors(args.community, sensors)
+
+
+def _hj212_fleet(
+    args: argparse.Namespace,
+    options: FleetOptions,
+    monitors: list[MonitorSpec],
+    events: tuple[ScenarioEvent, ...] | Sequence[ScenarioEvent],
+    out: TextIO,
+) -> Hj212Fleet:
+    host, port = _host_port(args.hj212_addr)
+    hj212_options = MonitorOptions(
+        host=host,
+        port=port,
+        speed=options.speed,
+        start_s=options.start_s,
+        duration_s=options.duration_s,
+        tz=options.tz,
+        seed=options.seed,
+        answer_timeout_real_s=args.hj212_answer_timeout,
+    )
+
+    def report(c: MonitorCounters) -> None:
+        print(format_monitor_counters(c), file=out, flush=True)
+
+    return Hj212Fleet(monitors, hj212_options, events, report=report)
+
+
+def _host_port(text: str) -> tuple[str, int]:
+    host, sep, port = text.rpartition(":")
+    if not sep or not port.isdigit() or not 0 < int(port) <= 65535:
+        raise ValueError(f"--hj212-addr {text!r} is not host:port")
+    return host or "127.0.0.1", int(port)
 
 
 def _build(args: argparse.Namespace) -> tuple[FleetOptions, list[SensorSpec], Scenario | None]:

@@ -8,6 +8,8 @@ from pathlib import Path
 from typing import Any, Final
 
 from .device import Kind, SensorSpec
+from .hj212 import Crc, Model, Stamp
+from .monitors import MonitorSpec
 from .profiles import PROFILES
 
 # Synthetic sensors cycle through these, so any N gives a mix of site types.
@@ -62,6 +64,51 @@ def community_sensors(data: Mapping[str, Any], source: str = "community") -> lis
     if not sensors:
         raise CommunityError(f"{source}: no [[sensor]] tables")
     return sensors
+
+
+def load_monitors(path: str | Path, sensors: list[SensorSpec]) -> list[MonitorSpec]:
+    """The sensors of a community file that are HJ 212 monitors (`hj212 = { … }`)."""
+    try:
+        data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as err:
+        raise CommunityError(f"community {str(path)!r}: {err}") from err
+    return community_monitors(data, sensors, source=str(path))
+
+
+def community_monitors(
+    data: Mapping[str, Any], sensors: list[SensorSpec], source: str = "community"
+) -> list[MonitorSpec]:
+    """Monitors from parsed community TOML: each `[[sensor]]` with an `hj212` block, its
+    `[[hj212_profile]]` read as the logger model (the built-in `gb-noise` by default)."""
+    models = {"gb-noise": Model()}
+    for i, raw in enumerate(_tables(data, "hj212_profile", source)):
+        try:
+            codes, states = dict(raw.get("codes", {})), dict(raw.get("states", {}))
+            models[raw["id"]] = Model(
+                id=raw["id"],
+                crc=Crc(raw.get("crc", Crc.HJ212)),
+                stamp=Stamp(raw.get("stamp", Stamp.START)),
+                rtd_period_s=int(raw.get("rtd_period_s", 60)),
+                min_period_s=int(raw.get("min_period_s", 600)),
+                codes={metric: code for code, metric in reversed(codes.items())},
+                states={metric: code for code, metric in reversed(states.items())},
+            )
+        except (KeyError, TypeError, ValueError) as err:
+            raise CommunityError(f"{source}: hj212_profile {i + 1}: {err}") from None
+    specs = {s.id: s for s in sensors}
+    monitors: list[MonitorSpec] = []
+    for raw in _tables(data, "sensor", source):
+        block = raw.get("hj212")
+        if block is None or raw.get("id") not in specs:
+            continue
+        where = f"{source}: sensor {raw['id']!r}: hj212"
+        if not isinstance(block, dict) or not {"mn", "pw"} <= block.keys():
+            raise CommunityError(f"{where}: needs mn and pw")
+        model = models.get(block.get("profile", "gb-noise"))
+        if model is None:
+            raise CommunityError(f"{where}: profile {block.get('profile')!r} is not defined")
+        monitors.append(MonitorSpec(specs[raw["id"]], str(block["mn"]), str(block["pw"]), model))
+    return monitors
 
 
 def synthetic_sensors(count: int, fume_share: float = 0.25) -> list[SensorSpec]:

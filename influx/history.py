@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any, Final
 
 from linli.influx.client import InfluxClient, ResultSeries
-from linli.rules.constants import F_PERIOD_S, F_SEQ, M_FUME, M_NOISE, TAG_SENSOR
+from linli.rules.constants import F_FLAG, F_PERIOD_S, F_SEQ, M_FUME, M_NOISE, TAG_SENSOR
 from linli.rules.reading import METRICS, Reading, SensorKind
 
 MEASUREMENTS = ((M_NOISE, SensorKind.NOISE), (M_FUME, SensorKind.FUME))
@@ -24,6 +24,7 @@ READING_FIELDS: Final = {
     "seq": F_SEQ,
     "period_s": F_PERIOD_S,
     "metrics": "a column per metric of the kind (rules/reading.METRICS), null ones left out",
+    "flag": F_FLAG,
 }
 
 
@@ -49,6 +50,7 @@ def readings_of(rows: Iterable[ResultSeries], kind: SensorKind) -> list[Reading]
                     int(row.get(F_SEQ) or 0),
                     int(row.get(F_PERIOD_S) or 60),
                     metrics,
+                    row.get(F_FLAG),
                 )
             )
     return out

@@ -16,11 +16,13 @@ from linli.influx.lineprotocol import (
     escape_tag,
     finish,
     parse_line,
+    quote_string,
 )
 from linli.rules.constants import (
     F_COUNT,
     F_DUPLICATES,
     F_EXCEED_S,
+    F_FLAG,
     F_FW,
     F_HOUR_LOCAL,
     F_LAEQ_ES,
@@ -55,6 +57,7 @@ READING_FIELDS: Final = {
     "seq": f"field {F_SEQ} (integer)",
     "period_s": f"field {F_PERIOD_S} (integer)",
     "metrics": "a field per metric, named as in rules/reading.METRICS",
+    "flag": f"field {F_FLAG} (string), only when the reading has one",
 }
 STATUS_FIELDS: Final = {
     "sensor": f"tag {TAG_SENSOR}",
@@ -141,6 +144,8 @@ class LineBuilder:
                 f"{F_EXCEED_S}={exceed_s}i,{F_HOUR_LOCAL}={hour}i"
             )
         fields.append(f"{F_PERIOD_S}={reading.period_s}i,{F_SEQ}={reading.seq}i")
+        if reading.flag is not None:
+            fields.append(f"{F_FLAG}={quote_string(reading.flag)}")
         return f"{self._head(reading.kind, tags)} {','.join(fields)} {reading.ts_ms}"
 
     def status(self, status: DeviceStatus, tags: SensorTags) -> str | None:
@@ -226,5 +231,16 @@ def parse_stored(body: bytes) -> list[Reading | DeviceStatus]:
         }
         seq, period_s = values.get(F_SEQ, 0), values.get(F_PERIOD_S, 60)
         assert isinstance(seq, int) and isinstance(period_s, int)
-        out.append(Reading(sensor, kind, point.ts, seq, period_s, metrics))
+        flag = values.get(F_FLAG)
+        out.append(
+            Reading(
+                sensor,
+                kind,
+                point.ts,
+                seq,
+                period_s,
+                metrics,
+                flag if isinstance(flag, str) else None,
+            )
+        )
     return out

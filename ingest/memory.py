@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 
+from linli.rules.hj212_profile import Hj212Device
 from linli.rules.registry import Registry
 from linli.rules.rejection import Rejection
 
@@ -35,3 +36,14 @@ class MemoryStore:
         """Keep the rejections."""
         with self._lock:
             self.rejections.extend(rejections)
+
+
+class MemoryMonitors:
+    """HJ 212 monitors by MN, in memory (the store's are store/'s): for tests and tools."""
+
+    def __init__(self, *devices: Hj212Device) -> None:
+        self.by_mn = {d.mn: d for d in devices}
+
+    def device(self, mn: str) -> Hj212Device | None:
+        """The monitor with this MN, or None."""
+        return self.by_mn.get(mn)

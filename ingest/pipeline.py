@@ -20,6 +20,7 @@ from operator import itemgetter
 from linli.ingest.identity import Unchecked
 from linli.ingest.lineprotocol import LineBuilder
 from linli.ingest.refusal import Origin
+from linli.rules.hj212 import Decoded, unregistered
 from linli.rules.identity import CONFLICT, DUPLICATE, FRESH, Identity, RecentReadings, conflict
 from linli.rules.parse import parse_message
 from linli.rules.policy import RulePolicy
@@ -55,6 +56,8 @@ class Batch:
     held_bytes: int = 0
     # Readings to check against InfluxDB before they are written (rules/identity.py).
     unchecked: list[Unchecked] = field(default_factory=list)
+    # Called once the batch is durable: an HJ 212 frame's answer (ingest/hj212.py).
+    after: list[Callable[[], None]] = field(default_factory=list)
 
     def body(self) -> bytes:
         """The batch's line protocol, ready for `/write`."""
@@ -184,6 +187,63 @@ class Pipeline:
         ):
             self.flush()
 
+    def accept_frame(
+        self,
+        decoded: Decoded,
+        payload: bytes,
+        received_ms: int,
+        done: Callable[[], None] | None,
+    ) -> None:
+        """Add one judged HJ 212 frame to the current batch (ingest/hj212.py); `done` is
+        called once the batch is durable.
+
+        Its readings go the MQTT path's way from here — identity, line protocol, the
+        writer — but not through seq accounting: HJ 212 has no counter, their seq is the
+        period's end (rules/hj212.py), and a device's 2011 and 2051 data interleave.
+        """
+        batch = self._batch
+        if batch is None:
+            batch = self._batch = Batch(self.epoch, received_ms)
+        batch.messages += 1
+        if self._source.changes_here != self._changes:
+            self._refresh()
+        topic = decoded.rejections[0].topic if decoded.rejections else f"hj212/{decoded.mn}"
+        batch.origins.append((len(batch.lines), topic, payload, received_ms))
+        batch.held_bytes += len(payload)
+        readings, rejections = decoded.readings, decoded.rejections
+        tags_of = self.registry.tags
+        if any(r.sensor not in tags_of for r in readings) and self._refresh():
+            tags_of = self.registry.tags
+        missing = [r for r in readings if r.sensor not in tags_of]
+        if missing:  # a monitor of a sensor not (yet) in this snapshot: refused, unanswered
+            assert decoded.mn is not None
+            rejections = [*rejections, unregistered(missing[0], decoded.mn, payload, received_ms)]
+            readings, done = [], None
+        judge = self._identity.judge
+        for reading in readings:
+            verdict = judge(reading)
+            if verdict is FRESH:
+                batch.lines.append(self._builder.reading(reading, tags_of[reading.sensor]))
+                if self._keep_readings:
+                    batch.readings.append(reading)
+            else:
+                self._not_fresh(
+                    batch, reading, None, verdict, topic, payload, received_ms, counted=False
+                )
+        if rejections:
+            batch.rejections.extend(rejections)
+        if done is not None:
+            batch.after.append(done)
+        stats = self.stats
+        stats.messages += 1
+        stats.readings += len(readings)
+        stats.rejections += len(rejections)
+        if (
+            len(batch.lines) + len(batch.unchecked) >= self._max_readings
+            or batch.held_bytes >= MAX_HELD_BYTES
+        ):
+            self.flush()
+
     def _not_fresh(
         self,
         batch: Batch,
@@ -193,6 +253,8 @@ class Pipeline:
         topic: str,
         payload: bytes,
         received_ms: int,
+        *,
+        counted: bool = True,
     ) -> None:
         """A reading seen before (duplicate, conflict) or to check against InfluxDB;
         `index` is its place in its message's batch."""
@@ -204,7 +266,7 @@ class Pipeline:
             assert stored is not None
             batch.rejections.append(conflict(reading, stored, topic, payload, received_ms, index))
         else:
-            if self._seq is not None:  # a backfill or a redelivery: its seq counts for gaps
+            if counted and self._seq is not None:  # a backfill or a redelivery: its seq counts
                 self._seq.observe(reading.sensor, reading.seq, reading.ts_ms, received_ms)
             line = self._builder.reading(reading, self.registry.tags[reading.sensor])
             batch.unchecked.append(Unchecked(reading, line, topic, payload, received_ms, index))

@@ -166,6 +166,8 @@ class Writer:
                 held = self._make_durable(batch)
                 self.stats.acked_messages += len(batch.mids)
                 self._ack(batch.epoch, batch.mids)
+                for done in batch.after:  # HJ 212 answers (ingest/hj212.py)
+                    done()
                 if self._on_stored is not None and batch.readings:
                     readings = batch.readings
                     if held:  # not stored, or still to be checked: not judged now

@@ -16,10 +16,27 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from linli.rules.complaint import ComplaintRules, Deadline, Source
 from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.hj212_profile import (
+    DEFAULT_PROFILE,
+    MN_PATTERN,
+    CrcMode,
+    Hj212Link,
+    Hj212Profile,
+    Stamp,
+    Stream,
+    check_link,
+)
 from linli.rules.limits import FUME_METRICS, FumeStandard, NoiseStandard
 from linli.rules.localtime import (
     MAX_BUSINESS_WINDOWS,
@@ -228,12 +245,63 @@ class SiteModel(_Model):
     near: list[str] = Field(default_factory=list)
 
 
+class Hj212ProfileModel(_Model):
+    """A `[[hj212_profile]]` entry: one HJ 212 monitor model (CONTRACT §8)."""
+
+    id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$")
+    crc: CrcMode = CrcMode.HJ212
+    stamp: Stamp = Stamp.START
+    rtd_period_s: int = Field(default=60, gt=0)
+    min_period_s: int = Field(default=600, gt=0)
+    codes: dict[str, str] = Field(default_factory=dict)
+    states: dict[str, str] = Field(default_factory=dict)
+    readings: Stream = Stream.MINUTE
+
+    @model_validator(mode="after")
+    def _a_profile(self) -> Hj212ProfileModel:
+        self.profile()  # its codes name metrics, its states fan_on/purifier_on
+        return self
+
+    def profile(self) -> Hj212Profile:
+        """The profile as the core takes it; ValueError saying what is wrong."""
+        return Hj212Profile(
+            self.id,
+            self.crc,
+            self.stamp,
+            self.rtd_period_s,
+            self.min_period_s,
+            dict(self.codes),
+            dict(self.states),
+            self.readings,
+        )
+
+
+class Hj212Model(_Model):
+    """A sensor's `hj212 = { mn, pw, profile }`: it is an HJ 212 monitor (CONTRACT §8)."""
+
+    mn: str = Field(pattern=f"^{MN_PATTERN}$")
+    pw: str
+    profile: str = DEFAULT_PROFILE.id
+
+    @model_validator(mode="after")
+    def _a_link(self) -> Hj212Model:
+        why = check_link(self.mn, self.pw)
+        if why is not None:
+            raise ValueError(why)
+        return self
+
+    def link(self) -> Hj212Link:
+        """The block as the registry keeps it."""
+        return Hj212Link(self.mn, self.pw, self.profile)
+
+
 class SensorModel(_Model):
     """A `[[sensor]]` entry."""
 
     id: str = Field(pattern=f"^{SENSOR_ID_PATTERN}$")
     kind: SensorKind
     site: str
+    hj212: Hj212Model | None = None
 
 
 def _span(text: str) -> Window:
@@ -369,6 +437,7 @@ class Community(_Model):
     grid: list[GridModel] = Field(default_factory=list)
     site: list[SiteModel] = Field(default_factory=list)
     sensor: list[SensorModel] = Field(default_factory=list)
+    hj212_profile: list[Hj212ProfileModel] = Field(default_factory=list)
     complaints: ComplaintsModel = Field(default_factory=ComplaintsModel)
 
     def complaint_rules(self) -> ComplaintRules:
@@ -415,7 +484,14 @@ class Community(_Model):
 
     def sensor_records(self) -> list[Sensor]:
         """The sensors as the store keeps them."""
-        return [Sensor(s.id, s.kind, s.site) for s in self.sensor]
+        return [
+            Sensor(s.id, s.kind, s.site, None if s.hj212 is None else s.hj212.link())
+            for s in self.sensor
+        ]
+
+    def hj212_profiles(self) -> list[Hj212Profile]:
+        """The HJ 212 device profiles (the built-in `gb-noise` needs no entry)."""
+        return [p.profile() for p in self.hj212_profile]
 
 
 def load_community(path: Path | str) -> Community:
@@ -441,7 +517,10 @@ def load_community(path: Path | str) -> Community:
 def apply_community(db: Database, community: Community) -> None:
     """Upsert the file's grids, sites and sensors; the registry version rises only on change."""
     changed = db.apply_registry(
-        community.grid_records(), community.site_records(), community.sensor_records()
+        community.grid_records(),
+        community.site_records(),
+        community.sensor_records(),
+        community.hj212_profiles(),
     )
     log.info(
         "community %s: %d grids, %d sites, %d sensors applied (%s)",
@@ -499,6 +578,7 @@ def _cross_check(community: Community) -> list[str]:
         ("site", [s.id for s in community.site]),
         ("sensor", [s.id for s in community.sensor]),
         ("channel", [c.id for c in community.channel]),
+        ("hj212_profile", [p.id for p in community.hj212_profile]),
     ):
         seen: set[str] = set()
         for n, entry_id in enumerate(ids, 1):
@@ -523,6 +603,35 @@ def _cross_check(community: Community) -> list[str]:
                 f"[[sensor]] #{n} {sensor.id!r} field 'site': {sensor.site!r} is not a [[site]] id"
             )
     problems += _channel_references(community)
+    problems += _hj212_references(community)
+    return problems
+
+
+def _hj212_references(community: Community) -> list[str]:
+    """A monitor's profile is a `[[hj212_profile]]` (or the built-in one); an MN is one
+    sensor's (CONTRACT §8); the built-in profile's id is not taken."""
+    problems: list[str] = []
+    profiles = {p.id for p in community.hj212_profile}
+    for n, profile in enumerate(community.hj212_profile, 1):
+        if profile.id == DEFAULT_PROFILE.id:
+            problems.append(
+                f"[[hj212_profile]] #{n} field 'id': {profile.id!r} is built in (GB noise "
+                "codes, the standard's CRC): give yours another id"
+            )
+    holders: dict[str, str] = {}
+    for n, sensor in enumerate(community.sensor, 1):
+        link = sensor.hj212
+        if link is None:
+            continue
+        place = f"[[sensor]] #{n} {sensor.id!r} field 'hj212'"
+        if link.profile not in profiles and link.profile != DEFAULT_PROFILE.id:
+            problems.append(
+                f"{place}: profile {link.profile!r} is not a [[hj212_profile]] id "
+                f"(nor the built-in {DEFAULT_PROFILE.id!r})"
+            )
+        if link.mn in holders:
+            problems.append(f"{place}: mn {link.mn!r} is sensor {holders[link.mn]!r}'s already")
+        holders.setdefault(link.mn, sensor.id)
     return problems
 
 

@@ -31,6 +31,8 @@ from linli.community import (
     EmailConfig,
     FeishuConfig,
     GridModel,
+    Hj212Model,
+    Hj212ProfileModel,
     MerchantModel,
     RulesModel,
     SensorModel,
@@ -54,6 +56,8 @@ KEY_MEANINGS: Final[dict[str, str]] = {
     "Community.grid": "the grids (网格)",
     "Community.site": "the sites: shops and residential buildings",
     "Community.sensor": "the sensors",
+    "Community.hj212_profile": "HJ 212 monitor models: how each one's logger speaks "
+    "(docs/devices.md)",
     "Community.complaints": "residents' complaints",
     "CommunityInfo.name": "the community's name, as messages say it",
     "CommunityInfo.name_en": "its English name",
@@ -92,6 +96,23 @@ KEY_MEANINGS: Final[dict[str, str]] = {
     "SensorModel.id": "the sensor's id: its MQTT client id and username (CONTRACT §2)",
     "SensorModel.kind": "what it measures",
     "SensorModel.site": "the `[[site]]` it is installed at",
+    "SensorModel.hj212": "`{ mn, pw, profile }`: the sensor is an HJ 212 monitor (CONTRACT §8)",
+    "Hj212Model.mn": "the monitor's MN, exactly as it sends it; one sensor's only",
+    "Hj212Model.pw": "its password (PW); a frame with another is refused (`bad_password`)",
+    "Hj212Model.profile": "the `[[hj212_profile]]` of its model; `gb-noise` (built in) for a "
+    "noise station speaking the standard's codes",
+    "Hj212ProfileModel.id": "the profile's id, as a sensor's `hj212.profile` names it",
+    "Hj212ProfileModel.crc": "the frames' checksum: the standard's, CRC-16/MODBUS, or MODBUS "
+    "with its bytes swapped",
+    "Hj212ProfileModel.stamp": "whether period data's DataTime is the period's start (the "
+    "standard) or its end",
+    "Hj212ProfileModel.rtd_period_s": "the period a 2011 real-time value stands for",
+    "Hj212ProfileModel.min_period_s": "the period of 2051 minute data (the device's MinInterval)",
+    "Hj212ProfileModel.codes": '`{ <device code> = "<metric>" }` (any case): the codes that '
+    "differ from the GB noise codes",
+    "Hj212ProfileModel.states": '`{ <state code> = "fan_on" | "purifier_on" }`: 1 is on',
+    "Hj212ProfileModel.readings": "the CN whose data become readings: `2011` (real-time), "
+    "`2051` (minute data) or `2061` (hour data); the others are answered and not stored",
     "_ChannelConfig.id": "the channel's id, as people's `channels` and `notify` lists name it",
     "_ChannelConfig.timeout_s": "how long a send may take",
     "DingTalkConfig.type": "DingTalk group robot (自定义机器人)",
@@ -168,6 +189,8 @@ TABLES: Final[tuple[tuple[str, type[BaseModel], str], ...]] = (
     ("[[site]]", SiteModel, ""),
     ("[site.merchant]", MerchantModel, "A shop's `merchant = { … }` inline table."),
     ("[[sensor]]", SensorModel, ""),
+    ("[sensor.hj212]", Hj212Model, "A monitor's `hj212 = { … }` inline table."),
+    ("[[hj212_profile]]", Hj212ProfileModel, ""),
     (
         "contacts and workers",
         ContactModel,

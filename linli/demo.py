@@ -295,6 +295,8 @@ def _local_servers(settings: Settings, var: Path) -> tuple[Settings, list[LocalS
         update["admin_token"] = "demo-" + secrets.token_hex(16)
     if "LINLI_API_ADDR" not in os.environ:
         update["api_addr"] = f"127.0.0.1:{_port(8000)}"
+    if "LINLI_HJ212_ADDR" not in os.environ:  # the restaurants' HJ 212 fume monitors dial it
+        update["hj212_addr"] = f"127.0.0.1:{_port(9212)}"
     if "LINLI_PUBLIC_URL" not in os.environ:  # the messages' links: this demo's API
         update["public_url"] = "http://" + str(update.get("api_addr", settings.api_addr))
     return settings.model_copy(update=update), started
@@ -356,7 +358,15 @@ def _run(
         engine = service.start_engine(settings, policy, config)
         notifier = start_notifier(db, settings, config, influx=influx)
         printer = Printer(stand_ins.delivered, names_of(community)).start()
-        worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
+        worker = Ingest(
+            settings,
+            db,
+            db,
+            influx,
+            policy=policy,
+            on_stored=engine.submit,
+            hj212=wiring.hj212_monitors(settings, db),
+        )
         worker.start()
         host, port = settings.api_host_port()
         api_service = service.api_service(
@@ -375,10 +385,15 @@ def _run(
         argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
         argv += ["--scenario", str(scenario), "--speed", str(args.speed)]
         argv += [f"--start={sim_start}"]
+        if settings.hj212_addr:  # the file's monitors with an hj212 block dial the listener
+            argv += ["--hj212-addr", settings.hj212_addr]
         sim = spawn_logged(argv, sim_log)
         key = wiring.board_key(settings.board_secret, db)
         overview = overview_link(settings, key, None if now is None else now.timestamp())
-        _banner(settings, config, sim_log, sim_start, args.speed, stand_ins, policy, overview)
+        monitors = sum(1 for s in community.sensor if s.hj212 is not None)
+        _banner(
+            settings, config, sim_log, sim_start, args.speed, stand_ins, policy, overview, monitors
+        )
         if day is not None:  # the residents' complaints, on the scripted day's windows
             api = httpx.Client(
                 base_url=f"http://{host}:{port}",
@@ -426,6 +441,16 @@ def overview_link(settings: Settings, key: bytes, now_s: float | None = None) ->
     return f"{settings.public_url.rstrip('/')}/board/overview?t={sign(key, claims)}"
 
 
+def hj212_banner(settings: Settings, monitors: int) -> str:
+    """The banner's line for the HJ 212 listener: where the monitors dial (none: no line)."""
+    if not settings.hj212_addr:
+        return ""
+    return (
+        f"\n  HJ 212        tcp://{settings.hj212_addr}   ({monitors} restaurants' fume monitors "
+        "dial it: HJ 212-2017\n                frames, answered 9014 once stored; docs/devices.md)"
+    )
+
+
 def _banner(
     settings: Settings,
     config: Path,
@@ -435,8 +460,10 @@ def _banner(
     stand_ins: StandIns,
     policy: RulePolicy,
     overview: str,
+    monitors: int = 0,
 ) -> None:
     host, port = settings.api_host_port()
+    hj212 = hj212_banner(settings, monitors)
     channels = "\n".join("                " + line for line in stand_ins.describe())
     escalate_s = policy.escalation.unacknowledged_s
     print(
@@ -453,7 +480,7 @@ linli demo — Tianxin community (天新社区), {config}
                 filed as their windows pass: the KTV night by 12345, the barbecue's fume
                 walk-in, a quiet afternoon the sensors do not bear out; Open311 at
                 http://{host}:{port}/open311/v2/services.json)
-  MQTT broker   {settings.mqtt_url}   (topics {settings.topic_prefix}/<sensor>/telemetry)
+  MQTT broker   {settings.mqtt_url}   (topics {settings.topic_prefix}/<sensor>/telemetry){hj212}
   InfluxDB      {settings.influx_url}   database {settings.influx_db!r}
                 e.g. curl -G {settings.influx_url}/query --data-urlencode db={settings.influx_db} \\
                        --data-urlencode 'q=SELECT last(laeq) FROM noise GROUP BY site'

@@ -45,7 +45,7 @@ NICE: Final = 10  # added to the child's niceness: storing first, then judging
 # the types' field order: declared here, carried in every batch and checked by `decode`
 # (a child started from code changed on disk refuses batches it would misread), and
 # compared with `Reading._fields` / `DeviceStatus._fields` by tests/test_codecs.py.
-READING_FIELDS: Final = ("sensor", "kind", "ts_ms", "seq", "period_s", "metrics")
+READING_FIELDS: Final = ("sensor", "kind", "ts_ms", "seq", "period_s", "metrics", "flag")
 STATUS_FIELDS: Final = ("sensor", "ts_ms", "online", "fw")
 _HEADER: Final = (READING_FIELDS, STATUS_FIELDS)
 

@@ -6,14 +6,18 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
+from zoneinfo import ZoneInfo
 
 from linli.influx.client import InfluxClient, InfluxError
 from linli.ingest import identity
+from linli.ingest.hj212 import Hj212Listener
 from linli.ingest.lineprotocol import parse_stored
 from linli.ingest.mqtt import MqttSource
 from linli.ingest.pipeline import Pipeline
 from linli.ingest.spool import Spool
 from linli.ingest.writer import Writer
+from linli.rules.hj212 import Decoded
+from linli.rules.hj212_profile import Hj212Registry
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import RegistrySource, RejectSink
@@ -29,6 +33,10 @@ class Ingest:
     `policy` is the community's (`linli.wiring.load_policy`), the one its rule engine
     judges by: it decides the limit in force written with each noise reading. Without
     one, the defaults (GB 3096's 06:00/22:00 in LINLI_TZ, GB 22337 for shops).
+
+    With `hj212` (the registry's monitors) and LINLI_HJ212_ADDR set, HJ 212 monitors are
+    taken on that address beside MQTT (ingest/hj212.py), into the same pipeline and
+    writer: the pipeline is then shared by two threads, under one lock.
     """
 
     def __init__(
@@ -44,6 +52,7 @@ class Ingest:
         retry_s: float = 1.0,
         seq_grace_ms: int = 10 * 60 * 1000,
         account_every_ms: int = 10_000,
+        hj212: Hj212Registry | None = None,
     ) -> None:
         self.spool = Spool(settings.spool_dir, settings.spool_max_bytes)
         self.writer = Writer(
@@ -72,13 +81,26 @@ class Ingest:
         topic = f"{settings.topic_prefix}/#"
         if settings.mqtt_share_group:
             topic = f"$share/{settings.mqtt_share_group}/{topic}"
+        self._lock = threading.Lock()
+        self.hj212: Hj212Listener | None = None
+        where = settings.hj212_host_port()
+        if hj212 is not None and where is not None:
+            self.hj212 = Hj212Listener(
+                *where,
+                hj212,
+                self,
+                tz=ZoneInfo(settings.tz),
+                idle_s=settings.hj212_idle_s,
+            )
+        shared = self.hj212 is not None
         self.source = MqttSource(
             settings.mqtt_parts(),
             client_id or settings.mqtt_client_id,
             [topic],
-            self.pipeline.accept,
-            on_new_session=self.pipeline.new_epoch,
+            self._accept if shared else self.pipeline.accept,
+            on_new_session=self._new_epoch if shared else self.pipeline.new_epoch,
         )
+        self._tick = self.tick if shared else self.pipeline.tick
         self._stop = threading.Event()
         self._draining = threading.Event()
         self._thread: threading.Thread | None = None
@@ -89,6 +111,36 @@ class Ingest:
     def _ack(self, epoch: int, mids: Sequence[int]) -> None:
         self.source.ack(epoch, mids)
 
+    # --- the pipeline shared with the HJ 212 listener (under the lock) -------------------
+
+    def _accept(self, topic: str, payload: bytes, mid: int, received_ms: int) -> None:
+        with self._lock:
+            self.pipeline.accept(topic, payload, mid, received_ms)
+
+    def _new_epoch(self, epoch: int) -> None:
+        with self._lock:
+            self.pipeline.new_epoch(epoch)
+
+    def tick(self, now_ms: int) -> None:
+        """Either thread: flush an old batch, account, pick up registry changes."""
+        with self._lock:
+            self.pipeline.tick(now_ms)
+
+    def accept_frame(
+        self,
+        decoded: Decoded,
+        payload: bytes,
+        received_ms: int,
+        done: Callable[[], None] | None,
+    ) -> None:
+        """The HJ 212 listener's thread: one judged frame into the pipeline."""
+        with self._lock:
+            self.pipeline.accept_frame(decoded, payload, received_ms, done)
+
+    def ready(self) -> bool:
+        """Whether the writer takes more (the HJ 212 listener reads only then)."""
+        return self.writer.ready() and not self._draining.is_set()
+
     def run(self) -> None:
         """Run in this thread until `stop()`."""
         if self._seeded:
@@ -98,9 +150,10 @@ class Ingest:
             ).start()
         self.writer.start()
         try:
-            self.source.run(self._stop, can_read=self._can_read, tick=self.pipeline.tick)
+            self.source.run(self._stop, can_read=self._can_read, tick=self._tick)
         finally:
-            self.pipeline.flush()
+            with self._lock:
+                self.pipeline.flush()
             self.writer.stop()
 
     def _seed(self, spooled: dict[str, int]) -> None:
@@ -122,6 +175,8 @@ class Ingest:
 
     def start(self, wait_subscribed_s: float = 0.0) -> Ingest:
         """Run in a background thread; optionally wait until the subscription is in place."""
+        if self.hj212 is not None:
+            self.hj212.start()
         self._thread = threading.Thread(target=self.run, name="linli-ingest", daemon=True)
         self._thread.start()
         if wait_subscribed_s and not self.source.subscribed.wait(wait_subscribed_s):
@@ -134,6 +189,8 @@ class Ingest:
         What is not durable by the timeout stays unacknowledged: the broker redelivers it.
         """
         self._draining.set()
+        if self.hj212 is not None:  # what is read is stored; what is unanswered, sent again
+            self.hj212.stop()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline and not self.writer.drained(self.pipeline.empty()):
             time.sleep(0.05)

@@ -19,6 +19,7 @@ from linli.settings import Settings
 from linli.wiring import (
     StartupError,
     api_config,
+    hj212_monitors,
     load_policy,
     open_influx,
     open_store,
@@ -70,6 +71,10 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     if workers > 1:
         if rules:
             raise StartupError("--rules needs one worker: with several no process sees a window")
+        if settings.hj212_addr:
+            raise StartupError(
+                "LINLI_HJ212_ADDR needs one worker: a monitor's session lives in one process"
+            )
         return _ingest_workers(settings, config, workers)
     from linli.ingestion import Ingest
 
@@ -80,7 +85,15 @@ def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: boo
     engine = start_engine(settings, policy, config) if rules else None
     stop = wait_for_signal()
     on_stored = engine.submit if engine is not None else None
-    worker = Ingest(settings, db, db, influx, policy=policy, on_stored=on_stored)
+    worker = Ingest(
+        settings,
+        db,
+        db,
+        influx,
+        policy=policy,
+        on_stored=on_stored,
+        hj212=hj212_monitors(settings, db),
+    )
     worker.start()
     tune_gc()
     log.info(
@@ -242,7 +255,15 @@ def serve(settings: Settings, config: Path | None) -> int:
     influx = open_influx(settings)
     policy = load_policy(settings, config)
     engine = start_engine(settings, policy, config)
-    worker = Ingest(settings, db, db, influx, policy=policy, on_stored=engine.submit)
+    worker = Ingest(
+        settings,
+        db,
+        db,
+        influx,
+        policy=policy,
+        on_stored=engine.submit,
+        hj212=hj212_monitors(settings, db),
+    )
     worker.start()
     tune_gc()
     host, port = settings.api_host_port()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from linli.ingest.mqtt import MqttEndpoint
@@ -92,6 +92,19 @@ class Settings(BaseSettings):
         default=10.0,
         description="how often the rule engine ages cases (escalation, verification, "
         "complaints' deadlines)",
+    )
+
+    # HJ 212 monitors over TCP (CONTRACT §8, docs/devices.md).
+    hj212_addr: str | None = Field(
+        default=None,
+        description="`host:port` where `linli serve` and `linli ingest` listen for HJ 212 "
+        "monitors (e.g. `0.0.0.0:9212`); unset: no listener",
+    )
+    hj212_idle_s: float = Field(
+        default=600.0,
+        gt=0,
+        description="an HJ 212 connection silent this long is closed (the monitor dials "
+        "again); above the longest interval a monitor sends at (MinInterval, heartbeat)",
     )
 
     # Notifications (docs/notifications.md).
@@ -203,7 +216,26 @@ class Settings(BaseSettings):
             max_bytes=self.rejected_max_bytes or None,
         )
 
+    @field_validator("hj212_addr")
+    @classmethod
+    def _hj212_addr(cls, value: str | None) -> str | None:
+        if value:
+            _host_port(value)
+        return value or None
+
+    def hj212_host_port(self) -> tuple[str, int] | None:
+        """Split `hj212_addr` into host and port; None when it is unset (no listener)."""
+        return None if not self.hj212_addr else _host_port(self.hj212_addr)
+
     def api_host_port(self) -> tuple[str, int]:
         """Split `api_addr` into host and port."""
         host, _, port = self.api_addr.rpartition(":")
         return host or "127.0.0.1", int(port)
+
+
+def _host_port(value: str) -> tuple[str, int]:
+    """`host:port` (`:port`: every interface) as a pair; ValueError saying what is wrong."""
+    host, sep, port = value.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise ValueError(f"{value!r} is not host:port (a port 0–65535)")
+    return host or "0.0.0.0", int(port)

@@ -45,6 +45,16 @@ def open_store(settings: Settings, config: Path | None):  # type: ignore[no-unty
     return db
 
 
+def hj212_monitors(settings: Settings, db):  # type: ignore[no-untyped-def]
+    """The registry's HJ 212 monitors for the listener (CONTRACT §8); None when
+    LINLI_HJ212_ADDR is unset (no listener)."""
+    if settings.hj212_addr is None:
+        return None
+    from linli.store.hj212 import StoreHj212Registry
+
+    return StoreHj212Registry(db, refresh_ms=int(settings.registry_refresh_s * 1000))
+
+
 def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
     """The rule policy: the community file's `[rules]` table in LINLI_TZ, or the defaults."""
     if config is None:

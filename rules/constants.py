@@ -91,6 +91,8 @@ F_FAN_ON: Final = "fan_on"
 F_PURIFIER_ON: Final = "purifier_on"
 
 F_PERIOD_S: Final = "period_s"
+# CONTRACT §8: a reading's HJ 212 data flag when it is not monitoring data (string field).
+F_FLAG: Final = "flag"
 # Extension to CONTRACT §4 (docs/devices.md): the reading's seq, kept so that
 # seq accounting survives a restart and evidence names the exact reading.
 F_SEQ: Final = "seq"

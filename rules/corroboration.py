@@ -11,7 +11,8 @@ Verdicts: `corroborated` (a sensor shows a breach), `not_corroborated` (a sensor
 enough of the window and shows none: an on-site check is asked for, the complaint is never
 closed on it), `data_gap` (sensors are there but none reported `min_coverage` of the
 window: offline, or the readings have not arrived yet; re-judged when they do), and
-`no_coverage` (no sensor of the kind at or near the site).
+`no_coverage` (no sensor of the kind at or near the site). Flagged readings (CONTRACT §8)
+cover nothing: a window of maintenance data is a `data_gap`.
 
 Coverage is the time the readings measured (Σ period_s of the window's readings, each
 clipped to the window) over the window's length. 0.75 by default, HJ 906's often quoted
@@ -29,7 +30,7 @@ from linli.rules.energy import energetic_mean
 from linli.rules.limits import Limit, Period
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
-from linli.rules.reading import Reading, SensorKind, numeric
+from linli.rules.reading import Reading, SensorKind, monitoring, numeric
 from linli.rules.registry import Sensor, Site
 
 DEFAULT_MIN_COVERAGE: Final = 0.75
@@ -127,7 +128,10 @@ def corroborate(
         )
     best: Corroboration | None = None
     for sensor, site in sensors:
-        window = in_window(readings.get(sensor.id, ()), from_ms, to_ms)
+        # flagged readings (CONTRACT §8) are no monitoring data: they cover nothing
+        window = [
+            r for r in in_window(readings.get(sensor.id, ()), from_ms, to_ms) if monitoring(r)
+        ]
         judged = _judge_sensor(kind, sensor, site, window, from_ms, to_ms, policy, min_coverage)
         if best is None or _better(judged, best):
             best = judged

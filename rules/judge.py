@@ -5,7 +5,9 @@ readings between two device changes to its breach rules (rules/breaches.py) as o
 (`judge_reading`: one reading); `judge_silence` finds sensors that went quiet and
 `judge_status` acts on a status message (the last will: offline at once; back online:
 recovered). A sensor with a device fault is judged by no breach rule (CONTRACT §5): its
-readings neither open nor close breach cases until it recovers.
+readings neither open nor close breach cases until it recovers. A flagged reading (an
+HJ 212 data flag other than N, CONTRACT §8) is not monitoring data: it shows the sensor
+is alive, and nothing else: no rule, device check or recovery sees it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from typing import Final, NamedTuple
 from linli.rules.breaches import IDLE, RuleState, Run, evaluate
 from linli.rules.events import BREACH_RULES, Breach, Event, RuleId, Signal
 from linli.rules.policy import RulePolicy, SiteLimits
-from linli.rules.reading import DeviceStatus, Reading, SensorKind, numeric
+from linli.rules.reading import DeviceStatus, Reading, SensorKind, monitoring, numeric
 from linli.rules.registry import Site
 from linli.rules.series import Series
 
@@ -148,6 +150,9 @@ def judge_readings(
                 continue
         judged = True
         period_s = r.period_s
+        watermark = r.ts_ms if watermark is None or r.ts_ms > watermark else watermark
+        if not monitoring(r):  # stored, never judged: no case opens, grows or closes on it
+            continue
         metrics = r.metrics
         # the common case at C speed: not the same as the last reading, LAmin ≠ LAmax
         maybe_stuck = (recent and recent[-1].metrics == metrics) or (
@@ -170,7 +175,6 @@ def judge_readings(
             series.discard(x.ts_ms for x in run)
         if not faults:
             trusted.append(r)
-        watermark = r.ts_ms if watermark is None or r.ts_ms > watermark else watermark
     if trusted:
         events += _judge_run(policy, run_of(trusted), rules)
     if not judged:

@@ -202,7 +202,41 @@ def _reading(sensor: str, kind: SensorKind, doc: dict[str, Any], received_ms: in
     return Reading(sensor, kind, ts_ms, seq, period_s, values)
 
 
-def _metrics(sensor: str, kind: SensorKind, metrics: dict[str, Any]) -> dict[str, Metric]:
+def check_reading(
+    sensor: str,
+    kind: SensorKind,
+    ts_ms: int,
+    seq: int,
+    period_s: int,
+    metrics: dict[str, Any],
+    received_ms: int,
+    *,
+    require: bool = True,
+) -> Reading | tuple[ReasonCode, str]:
+    """A reading decoded from another wire (HJ 212, rules/hj212.py), judged as an MQTT
+    one is: its time window, its period, its metrics' names, kinds, ranges and order.
+
+    Returns the reading, or the reason and the sentence it is refused with. `require`
+    False lets a reading carry no `laeq`/`oil_fume` (a facility's state alone).
+    """
+    try:
+        ts_ms = _timestamp(ts_ms, required=True, received_ms=received_ms)
+        if not PERIOD_S_MIN <= period_s <= PERIOD_S_MAX:
+            raise _Invalid(
+                ReasonCode.OUT_OF_RANGE,
+                f"sensor {sensor!r}: period_s {period_s} outside {PERIOD_S_MIN}–{PERIOD_S_MAX}",
+            )
+        if not metrics:
+            raise _Invalid(ReasonCode.SCHEMA, "no metric linli knows")
+        values = _metrics(sensor, kind, metrics, require=require)
+    except _Invalid as bad:
+        return bad.reason, bad.detail
+    return Reading(sensor, kind, ts_ms, seq, period_s, values)
+
+
+def _metrics(
+    sensor: str, kind: SensorKind, metrics: dict[str, Any], *, require: bool = True
+) -> dict[str, Metric]:
     for name, value in metrics.items():
         spec = METRICS.get(name)
         if spec is None:
@@ -224,7 +258,7 @@ def _metrics(sensor: str, kind: SensorKind, metrics: dict[str, Any]) -> dict[str
                 f"sensor {sensor!r}: {name} {value} outside {spec.low:g}–{spec.high:g}",
             )
     required = REQUIRED_METRIC[kind]
-    if required not in metrics:
+    if require and required not in metrics:
         raise _Invalid(ReasonCode.SCHEMA, f"a {kind} reading must carry {required!r}")
     if kind is SensorKind.NOISE:
         _check_noise_order(sensor, metrics)
@@ -244,7 +278,9 @@ def _check_noise_order(sensor: str, metrics: dict[str, Any]) -> None:
                 f"sensor {sensor!r}: {name} {value} is below {prev_name} {prev}",
             )
         prev_name, prev = name, value
-    laeq = metrics["laeq"]
+    laeq = metrics.get("laeq")
+    if laeq is None:  # a reading not required to carry it (check_reading)
+        return
     lamin, lamax = metrics.get("lamin"), metrics.get("lamax")
     if (lamin is not None and laeq < lamin) or (lamax is not None and laeq > lamax):
         raise _Invalid(

@@ -70,6 +70,18 @@ class Reading(NamedTuple):
     seq: int
     period_s: int
     metrics: dict[str, Metric]
+    # An HJ 212 data flag other than N (CONTRACT §8): not monitoring data. None: valid.
+    flag: str | None = None
+
+
+# HJ 212-2017's data flag of valid monitoring data; any other (M maintenance, C
+# calibration, F stopped, D fault, T over range, S manual, B link failure) is not.
+MONITORING_FLAG: Final = "N"
+
+
+def monitoring(r: Reading) -> bool:
+    """Whether the rules judge this reading: no flag (or `N`), not a flagged one (CONTRACT §8)."""
+    return r.flag is None or r.flag == MONITORING_FLAG
 
 
 class DeviceStatus(NamedTuple):

@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from linli.rules.hj212_profile import DEFAULT_PROFILE, Hj212Device, Hj212Link, Hj212Profile
 from linli.rules.reading import SensorKind
 
 
@@ -70,11 +71,12 @@ class Site:
 
 @dataclass(frozen=True, slots=True)
 class Sensor:
-    """A device: its id is its MQTT client id and username."""
+    """A device: its id is its MQTT client id and username; `hj212` for an HJ 212 monitor."""
 
     id: str
     kind: SensorKind
     site: str
+    hj212: Hj212Link | None = None  # CONTRACT §8: it speaks HJ 212 over TCP
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,7 +93,7 @@ class SensorTags:
 class Registry:
     """An immutable snapshot of grids, sites and sensors with the lookups ingest needs."""
 
-    __slots__ = ("grids", "sensors", "sites", "tags", "version")
+    __slots__ = ("devices", "grids", "profiles", "sensors", "sites", "tags", "version")
 
     def __init__(
         self,
@@ -99,11 +101,21 @@ class Registry:
         sites: Iterable[Site] = (),
         sensors: Iterable[Sensor] = (),
         version: int = 0,
+        profiles: Iterable[Hj212Profile] = (),
     ) -> None:
         self.grids = {g.id: g for g in grids}
         self.sites = {s.id: s for s in sites}
         self.sensors = {s.id: s for s in sensors}
         self.version = version
+        # HJ 212 (CONTRACT §8): the profiles, the built-in one included, and the monitors by MN
+        self.profiles = {DEFAULT_PROFILE.id: DEFAULT_PROFILE, **{p.id: p for p in profiles}}
+        self.devices: dict[str, Hj212Device] = {}
+        for sensor in self.sensors.values():
+            link = sensor.hj212
+            if link is not None and link.profile in self.profiles:
+                self.devices[link.mn] = Hj212Device(
+                    sensor.id, sensor.kind, link.mn, link.pw, self.profiles[link.profile]
+                )
         self.tags: dict[str, SensorTags] = {}
         for sensor in self.sensors.values():
             site = self.sites.get(sensor.site)

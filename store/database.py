@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
+from linli.rules.hj212_profile import Hj212Profile
 from linli.rules.registry import Registry, Sensor
 from linli.rules.rejection import ReasonCode, Rejection
 from linli.store import board, migrate
@@ -85,14 +86,20 @@ class Database:
             return repo.read_version(conn) or 0
 
     def load_registry(self) -> Registry:
-        """A consistent snapshot of grids, sites and sensors, with its version."""
+        """A consistent snapshot of grids, sites, sensors and HJ 212 profiles, with its version."""
         with self._transaction() as conn:  # one transaction: one consistent snapshot
             return Registry(
                 repo.list_entries(conn, GridRecord),
                 repo.list_entries(conn, SiteRecord),
                 repo.list_entries(conn, Sensor),
                 version=repo.read_version(conn) or 0,
+                profiles=repo.list_entries(conn, Hj212Profile),
             )
+
+    def hj212_profiles(self) -> list[Hj212Profile]:
+        """Every HJ 212 device profile of the community file, by id (the built-in one not)."""
+        with self._reading() as conn:
+            return repo.list_entries(conn, Hj212Profile)
 
     def grids(self) -> list[GridRecord]:
         """Every grid, by id."""
@@ -149,20 +156,28 @@ class Database:
         return self._patch(Sensor, sensor_id, changes)
 
     def apply_registry(
-        self, grids: Iterable[GridRecord], sites: Iterable[SiteRecord], sensors: Iterable[Sensor]
+        self,
+        grids: Iterable[GridRecord],
+        sites: Iterable[SiteRecord],
+        sensors: Iterable[Sensor],
+        profiles: Iterable[Hj212Profile] = (),
     ) -> bool:
         """Insert or overwrite these entries in one transaction; True if anything changed.
 
         Two processes applying the same file to a new store at once (`linli api` and
         `linli ingest` started together) race on the inserts: the one that loses tries
-        again once, and finds the entries there.
+        again once, and finds the entries there. An HJ 212 MN the file moves from one of
+        its sensors to another is freed first.
         """
         grids, sites, sensors = list(grids), list(sites), list(sensors)
+        profiles = list(profiles)
         for attempt in range(2):
             try:
                 with self._transaction() as conn:
-                    changed = [repo.upsert_entry(conn, g) for g in grids]
+                    changed = [repo.upsert_entry(conn, p) for p in profiles]
+                    changed += [repo.upsert_entry(conn, g) for g in grids]
                     changed += [repo.upsert_entry(conn, s) for s in sites]
+                    repo.release_mns(conn, sensors)
                     changed += [repo.upsert_entry(conn, s) for s in sensors]
                     if any(changed):
                         repo.bump_version(conn)

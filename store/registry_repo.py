@@ -11,18 +11,27 @@ from typing import Any, Final, TypeVar
 from sqlalchemy import Connection, Row, Table, insert, select, update
 
 from linli.rules.constants import SENSOR_ID_PATTERN
+from linli.rules.hj212_profile import (
+    DEFAULT_PROFILE,
+    CrcMode,
+    Hj212Link,
+    Hj212Profile,
+    Stamp,
+    Stream,
+    check_link,
+)
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.store.errors import Dangling, Duplicate, Invalid, NotFound
 from linli.store.records import GridRecord, SiteRecord
-from linli.store.tables import REGISTRY_VERSION, grids, meta, sensors, sites
+from linli.store.tables import REGISTRY_VERSION, grids, hj212_profiles, meta, sensors, sites
 
 # Grid and site ids appear in URL paths and as InfluxDB tag values: keep them plain.
 ENTRY_ID_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
 _ENTRY_ID = re.compile(ENTRY_ID_PATTERN)
 _SENSOR_ID = re.compile(SENSOR_ID_PATTERN)
 
-Entry = TypeVar("Entry", GridRecord, SiteRecord, Sensor)
+Entry = TypeVar("Entry", GridRecord, SiteRecord, Sensor, Hj212Profile)
 
 
 # -- rows <-> values ---------------------------------------------------------------
@@ -88,12 +97,52 @@ def _site(row: Row[Any]) -> SiteRecord:
 
 
 def _sensor_row(sensor: Sensor) -> dict[str, Any]:
-    return {"id": sensor.id, "kind": sensor.kind.value, "site": sensor.site}
+    link = sensor.hj212
+    return {
+        "id": sensor.id,
+        "kind": sensor.kind.value,
+        "site": sensor.site,
+        "hj212_mn": None if link is None else link.mn,
+        "hj212_pw": None if link is None else link.pw,
+        "hj212_profile": None if link is None else link.profile,
+    }
 
 
 def _sensor(row: Row[Any]) -> Sensor:
     m = row._mapping
-    return Sensor(m["id"], SensorKind(m["kind"]), m["site"])
+    mn = m["hj212_mn"]
+    link = None if mn is None else Hj212Link(mn, m["hj212_pw"], m["hj212_profile"])
+    return Sensor(m["id"], SensorKind(m["kind"]), m["site"], link)
+
+
+def _profile_row(profile: Hj212Profile) -> dict[str, Any]:
+    return {
+        "id": profile.id,
+        "doc": {
+            "crc": profile.crc.value,
+            "stamp": profile.stamp.value,
+            "rtd_period_s": profile.rtd_period_s,
+            "min_period_s": profile.min_period_s,
+            "codes": dict(profile.codes),
+            "states": dict(profile.states),
+            "readings": profile.readings.value,
+        },
+    }
+
+
+def _profile(row: Row[Any]) -> Hj212Profile:
+    m = row._mapping
+    doc = m["doc"]
+    return Hj212Profile(
+        m["id"],
+        CrcMode(doc["crc"]),
+        Stamp(doc["stamp"]),
+        int(doc["rtd_period_s"]),
+        int(doc["min_period_s"]),
+        dict(doc.get("codes") or {}),
+        dict(doc.get("states") or {}),
+        Stream(doc.get("readings") or Stream.MINUTE),  # stored before `readings`: 2051
+    )
 
 
 # -- the rules an entry keeps ------------------------------------------------------
@@ -117,6 +166,25 @@ def _check_sensor(conn: Connection, sensor: Sensor) -> None:
     _check_id("sensor", sensor.id, _SENSOR_ID, SENSOR_ID_PATTERN)
     if not _exists(conn, sites, sensor.site):
         raise Dangling(f"sensor {sensor.id!r}: site {sensor.site!r} does not exist")
+    link = sensor.hj212
+    if link is None:
+        return
+    why = check_link(link.mn, link.pw)
+    if why is not None:
+        raise Invalid(f"sensor {sensor.id!r}: hj212 {why}")
+    if link.profile != DEFAULT_PROFILE.id and not _exists(conn, hj212_profiles, link.profile):
+        raise Dangling(f"sensor {sensor.id!r}: hj212 profile {link.profile!r} does not exist")
+    holder = conn.execute(
+        select(sensors.c.id).where(sensors.c.hj212_mn == link.mn, sensors.c.id != sensor.id)
+    ).first()
+    if holder is not None:  # CONTRACT §8: an MN belongs to one sensor (which, not said here)
+        raise Duplicate(f"sensor {sensor.id!r}: hj212 mn {link.mn!r} is another sensor's")
+
+
+def _check_profile(conn: Connection, profile: Hj212Profile) -> None:
+    _check_id("hj212 profile", profile.id, _ENTRY_ID, ENTRY_ID_PATTERN)
+    if profile.id == DEFAULT_PROFILE.id:
+        raise Invalid(f"hj212 profile {profile.id!r} is built in: give yours another id")
 
 
 def _check_id(what: str, value: str, pattern: re.Pattern[str], text: str) -> None:
@@ -151,6 +219,7 @@ _KINDS: Final[dict[type, _Kind]] = {
     GridRecord: _Kind("grid", grids, _grid_row, _grid, _check_grid),
     SiteRecord: _Kind("site", sites, _site_row, _site, _check_site),
     Sensor: _Kind("sensor", sensors, _sensor_row, _sensor, _check_sensor),
+    Hj212Profile: _Kind("hj212 profile", hj212_profiles, _profile_row, _profile, _check_profile),
 }
 
 
@@ -202,6 +271,25 @@ def upsert_entry(conn: Connection, entry: Entry) -> bool:
         insert_entry(conn, entry)
         return True
     return _write_if_changed(conn, k.decode(row), entry)
+
+
+def release_mns(conn: Connection, wanted: Iterable[Sensor]) -> None:
+    """Free the MNs these sensors will hold from the sensors of this same list that hold
+    them now (a logger moved from one kitchen to the next in one community file)."""
+    moving = {s.hj212.mn: s.id for s in wanted if s.hj212 is not None}
+    listed = {s.id for s in wanted}
+    if not moving:
+        return
+    rows = conn.execute(
+        select(sensors.c.id, sensors.c.hj212_mn).where(sensors.c.hj212_mn.in_(moving))
+    )
+    for sensor_id, mn in rows.all():
+        if moving[mn] != sensor_id and sensor_id in listed:
+            conn.execute(
+                update(sensors)
+                .where(sensors.c.id == sensor_id)
+                .values(hj212_mn=None, hj212_pw=None, hj212_profile=None)
+            )
 
 
 def _write_if_changed(conn: Connection, current: Entry, changed: Entry) -> bool:

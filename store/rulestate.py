@@ -21,19 +21,22 @@ from linli.rules.reading import Reading, SensorKind
 
 # The fields each part of the document carries, by name. A reading's sensor is the
 # document's own (`SensorState.sensor`, the row's key), so `recent` leaves it out.
-RECENT_FIELDS: Final = ("kind", "ts_ms", "seq", "period_s", "metrics")
+RECENT_FIELDS: Final = ("kind", "ts_ms", "seq", "period_s", "metrics", "flag")
 RULE_STATE_FIELDS: Final = ("active", "since_ms", "last_ms", "worst", "told_ms")
 STATE_FIELDS: Final = ("recent", "rules", "faults", "last_seen_ms", "period_s", "watermark_ms")
 
 
 def _reading(r: Reading) -> dict[str, Any]:
-    return {
+    doc = {
         "kind": r.kind.value,
         "ts_ms": r.ts_ms,
         "seq": r.seq,
         "period_s": r.period_s,
         "metrics": r.metrics,
     }
+    if r.flag is not None:  # CONTRACT §8: only a flagged reading carries one
+        doc["flag"] = r.flag
+    return doc
 
 
 def _from(sensor: str, doc: dict[str, Any] | list[Any]) -> Reading:
@@ -46,6 +49,7 @@ def _from(sensor: str, doc: dict[str, Any] | list[Any]) -> Reading:
         int(doc["seq"]),
         int(doc["period_s"]),
         doc["metrics"],
+        doc.get("flag"),  # monitoring data (or saved before data flags): none
     )
 
 

@@ -6,7 +6,7 @@ snapshot is stored as `{"sensor", "fields", "rows"}`: the sensor once, the heade
 its own stored header, so a snapshot keeps reading as it was written whatever the
 header becomes; older snapshots, a list of dicts, are given out as they are. The API
 gives every snapshot as one dict per reading: `{"sensor", "ts", "seq", "period_s",
-"metrics"}`.
+"metrics"}`, and `"flag"` for a reading that has one (CONTRACT §8).
 """
 
 from __future__ import annotations
@@ -20,7 +20,13 @@ from linli.rules.reading import Reading
 # The header, as stored and given out, and the Reading field under each name. The sensor
 # is the snapshot's own (one sensor's readings); the kind is left out, as it always was
 # (the evidence's rule and the sensor say it; the API never gave it).
-COLUMNS: Final = {"ts": "ts_ms", "seq": "seq", "period_s": "period_s", "metrics": "metrics"}
+COLUMNS: Final = {
+    "ts": "ts_ms",
+    "seq": "seq",
+    "period_s": "period_s",
+    "metrics": "metrics",
+    "flag": "flag",
+}
 SNAPSHOT_FIELDS: Final = tuple(COLUMNS)
 READING_FIELDS: Final = ("sensor", *COLUMNS.values())  # what a snapshot carries of a Reading
 LEFT_OUT: Final = ("kind",)
@@ -35,8 +41,13 @@ def snapshot_doc(sensor: str, readings: Iterable[Reading]) -> dict[str, Any]:
 
 
 def snapshot_readings(doc: dict[str, Any] | list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """A stored snapshot as one dict per reading (sensor, ts, seq, period_s, metrics)."""
+    """A stored snapshot as one dict per reading (sensor, ts, seq, period_s, metrics), with
+    its flag when it has one."""
     if isinstance(doc, list):  # stored so before the rows format
         return doc
     sensor, fields = doc["sensor"], doc["fields"]
-    return [{"sensor": sensor, **dict(zip(fields, row, strict=True))} for row in doc["rows"]]
+    out = [{"sensor": sensor, **dict(zip(fields, row, strict=True))} for row in doc["rows"]]
+    for reading in out:
+        if reading.get("flag", "") is None:
+            del reading["flag"]  # monitoring data: as it was always given
+    return out

@@ -62,6 +62,21 @@ sensors = Table(
     Column("id", String(ID_LEN), primary_key=True),
     Column("kind", String(16), nullable=False),
     Column("site", String(ID_LEN), ForeignKey("sites.id"), nullable=False, index=True),
+    # CONTRACT §8: an HJ 212 monitor's MN (one sensor each), password and profile id
+    Column("hj212_mn", String(ID_LEN), nullable=True),
+    Column("hj212_pw", String(ID_LEN), nullable=True),
+    Column("hj212_profile", String(ID_LEN), nullable=True),
+    UniqueConstraint("hj212_mn", name="uq_sensors_hj212_mn"),
+)
+
+# HJ 212 device profiles (CONTRACT §8), from the community file: one per monitor model.
+hj212_profiles = Table(
+    "hj212_profiles",
+    metadata,
+    Column("id", String(ID_LEN), primary_key=True),
+    # {crc, stamp, rtd_period_s, min_period_s, codes, states, readings}; a doc stored
+    # before `readings` existed reads as 2051
+    Column("doc", JSON, nullable=False),
 )
 
 # One row per key; `registry_version` rises on every registry change so that ingest

@@ -38,7 +38,9 @@ SERVER_FIXTURES = frozenset(
     {"servers_dir", "broker", "influx_server", "postgres", "board", "_chrome", "_chrome_nojs"}
 )
 # Test modules whose tests start a server or `linli` in their own body, not by a fixture.
-SERVER_MODULES = frozenset({"ingest/test_never_lost.py", "notify/test_cli.py"})
+SERVER_MODULES = frozenset(
+    {"ingest/test_never_lost.py", "ingest/test_hj212_e2e.py", "notify/test_cli.py"}
+)
 # Programs a test without the mark may not start (and `python -m linli`).
 SERVER_PROGRAMS = frozenset(
     {

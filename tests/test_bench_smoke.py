@@ -135,3 +135,14 @@ def test_bench_board(tmp_path: Path) -> None:
         "case page (fume)", "case page (noise)",
     ]  # fmt: skip
     assert all(re.fullmatch(rf".{{22}}(\s+{NUMBER}){{4}}", line) for line in table), table
+
+
+def test_bench_hj212(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "hj212", "--monitors", "20", "--frames", "3", "--runs", "2")
+    assert code == 0, log
+    table = rows(out, "| measurement | result |")
+    assert table[0] == "| --- | --- |"
+    assert re.search(rf"^\| HJ 212 frames stored, 20 connected monitors \| {NUMBER} frames/s \(median; runs {NUMBER}, {NUMBER}\) \|$", out, re.M), log  # fmt: skip
+    assert re.search(rf"^\| the same readings over MQTT \| {NUMBER} readings/s", out, re.M), log
+    assert re.search(rf"^\| ratio HJ 212 / MQTT \| {NUMBER} \|$", out, re.M), log
+    assert re.search(rf"^\| memory per idle connection \| -?{NUMBER} KiB RSS \|$", out, re.M), log

@@ -55,6 +55,7 @@ READING_VALUES: Mapping[str, Sequence[Any]] = MappingProxyType(
         "seq": (0, 1, 4_294_967_295, 77),
         "period_s": (1, 60, 600),
         "metrics": (_metrics,),  # called with the reading's kind and index
+        "flag": (None, "M", None, 'C "x",y=z'),  # CONTRACT §8: HJ 212 data flags
     }
 )
 STATUS_VALUES: Mapping[str, Sequence[Any]] = MappingProxyType(
@@ -192,10 +193,11 @@ def test_influxdb_rows_round_trip(influx_url, influx_db):
 def test_an_evidence_snapshot_round_trips():
     for sensor, rs in by_sensor(readings()).items():
         doc = orjson.loads(orjson.dumps(snapshots.snapshot_doc(sensor, rs)))  # the JSON column
-        # the API's dict per reading: every field of Reading but its kind (LEFT_OUT)
+        # the API's dict per reading: every field of Reading but its kind (LEFT_OUT), the
+        # flag only when there is one
         assert snapshots.snapshot_readings(doc) == [
             {"sensor": r.sensor, "ts": r.ts_ms, "seq": r.seq, "period_s": r.period_s,
-             "metrics": r.metrics}
+             "metrics": r.metrics, **({} if r.flag is None else {"flag": r.flag})}
             for r in rs
         ]  # fmt: skip
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from linli.api.errors import CREATING, REFERRING
-from linli.api.schemas import SensorCreate, SensorDetail, SensorOut, SensorPatch
+from linli.api.schemas import SensorCreate, SensorDetail, SensorOut, SensorPatch, hj212_out
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.api.telemetry import Activity, sensor_activity
@@ -32,6 +32,7 @@ def get_sensor(sensor_id: str, scope: ScopeDep, services: ServicesDep) -> Sensor
         id=sensor.id,
         kind=sensor.kind,
         site=sensor.site,
+        hj212=hj212_out(sensor),
         status=seen.status,
         online=seen.online,
         last_seen_ms=seen.last_seen_ms,
@@ -41,7 +42,7 @@ def get_sensor(sensor_id: str, scope: ScopeDep, services: ServicesDep) -> Sensor
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=CREATING)
 def create_sensor(body: SensorCreate, scope: ScopeDep, services: ServicesDep) -> SensorOut:
-    """Add a sensor to an existing site."""
+    """Add a sensor to an existing site (an HJ 212 monitor with `hj212`: its MN is one sensor's)."""
     scope.require_admin()
     return SensorOut.of(services.db.create_sensor(body.record()))
 
@@ -50,7 +51,7 @@ def create_sensor(body: SensorCreate, scope: ScopeDep, services: ServicesDep) ->
 def patch_sensor(
     sensor_id: str, body: SensorPatch, scope: ScopeDep, services: ServicesDep
 ) -> SensorOut:
-    """Change a sensor's kind or site."""
+    """Change a sensor's kind, site or HJ 212 block (the password is never shown back)."""
     scope.sensor(sensor_id)
     scope.require_admin()
     return SensorOut.of(services.db.patch_sensor(sensor_id, body.changes()))

@@ -269,3 +269,125 @@ def test_linli_says_in_one_line_what_is_wrong_with_the_community_file(
     err = capsys.readouterr().err
     assert err.startswith(f"linli: {path}: ") and "Traceback" not in err
     assert not (tmp_path / "linli.db").exists()  # checked before anything was opened
+
+
+HJ212 = (
+    MINIMAL
+    + """
+[[hj212_profile]]
+id = "lampblack-v1"
+crc = "modbus"
+stamp = "end"
+codes = { LAMPBLACK = "oil_fume", PM = "pm" }
+states = { FANSTATUS = "fan_on", SB2 = "purifier_on" }
+
+[[sensor]]
+id = "f-s1-01"
+kind = "fume"
+site = "s1"
+hj212 = { mn = "2019081903100008", pw = "123456", profile = "lampblack-v1" }
+
+[[sensor]]
+id = "n-s1-02"
+kind = "noise"
+site = "s1"
+hj212 = { mn = "NS0001", pw = "654321" }
+"""
+)
+
+
+def test_hj212_monitors_and_profiles_load_and_apply(tmp_path: Path, db: Database) -> None:
+    path = tmp_path / "community.toml"
+    path.write_text(HJ212, encoding="utf-8")
+    apply_community(db, load_community(path))
+    devices = db.load_registry().devices
+    fume, noise = devices["2019081903100008"], devices["NS0001"]
+    assert (fume.sensor, fume.pw, fume.profile.id, fume.profile.stamp) == (
+        "f-s1-01", "123456", "lampblack-v1", "end"
+    )  # fmt: skip
+    assert fume.profile.metric("Lampblack") == "oil_fume"
+    assert fume.profile.state("sb2") == "purifier_on"
+    assert (noise.sensor, noise.profile.id) == ("n-s1-02", "gb-noise")
+    assert db.sensor("n-s1-01").hj212 is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        pytest.param(
+            'profile = "lampblack-v1"',
+            'profile = "lampblack-v2"',
+            "[[sensor]] #2 'f-s1-01' field 'hj212': profile 'lampblack-v2' is not a "
+            "[[hj212_profile]] id (nor the built-in 'gb-noise')",
+            id="a monitor of an unknown profile",
+        ),
+        pytest.param(
+            'mn = "NS0001"',
+            'mn = "2019081903100008"',
+            "[[sensor]] #3 'n-s1-02' field 'hj212': mn '2019081903100008' is sensor "
+            "'f-s1-01''s already",
+            id="one MN on two sensors",
+        ),
+        pytest.param(
+            'id = "lampblack-v1"',
+            'id = "gb-noise"',
+            "[[hj212_profile]] #1 field 'id': 'gb-noise' is built in (GB noise codes, the "
+            "standard's CRC): give yours another id\n"
+            "{path}: [[sensor]] #2 'f-s1-01' field 'hj212': profile 'lampblack-v1' is not a "
+            "[[hj212_profile]] id (nor the built-in 'gb-noise')",
+            id="the built-in profile redefined",
+        ),
+        pytest.param(
+            'stamp = "end"',
+            'stamp = "end"\n\n[[hj212_profile]]\nid = "lampblack-v1"',
+            "[[hj212_profile]] #2 field 'id': 'lampblack-v1' appears twice",
+            id="a profile id twice",
+        ),
+        pytest.param(
+            'PM = "pm"',
+            'PM = "smoke"',
+            "[[hj212_profile]] #1 'lampblack-v1': Value error, profile 'lampblack-v1': code "
+            "'PM' maps to 'smoke', which is not a measured metric of CONTRACT §2",
+            id="a code to no metric",
+        ),
+        pytest.param(
+            'SB2 = "purifier_on"',
+            'SB2 = "oil_fume"',
+            "[[hj212_profile]] #1 'lampblack-v1': Value error, profile 'lampblack-v1': state "
+            "'SB2' maps to 'oil_fume', not one of fan_on, purifier_on",
+            id="a state to a measured metric",
+        ),
+        pytest.param(
+            'crc = "modbus"',
+            'crc = "crc32"',
+            "[[hj212_profile]] #1 'lampblack-v1' field 'crc': Input should be 'hj212', "
+            "'modbus' or 'modbus_le'",
+            id="an unknown CRC",
+        ),
+        pytest.param(
+            'pw = "654321"',
+            'pw = "65;321"',
+            "[[sensor]] #3 'n-s1-02' field 'hj212': Value error, pw must be 1 to 64 printable "
+            "ASCII characters without ; , = &",
+            id="a password that would break a frame",
+        ),
+        pytest.param(
+            'pw = "654321" }',
+            "}",
+            "[[sensor]] #3 'n-s1-02' field 'hj212.pw': Field required",
+            id="a monitor without its password",
+        ),
+    ],
+)
+def test_hj212_errors_name_the_table_and_the_field(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    path = tmp_path / "community.toml"
+    assert old in HJ212
+    text = HJ212.replace(old, new, 1)
+    if new == "}":
+        text = text.replace(", }", " }")
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(CommunityError) as caught:
+        load_community(path)
+    assert str(caught.value) == f"{path}: " + message.replace("{path}", str(path))

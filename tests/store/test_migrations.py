@@ -13,6 +13,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    ForeignKey,
     Integer,
     LargeBinary,
     MetaData,
@@ -21,6 +22,7 @@ from sqlalchemy import (
     Text,
     create_engine,
     insert,
+    inspect,
     select,
 )
 from sqlalchemy.exc import IntegrityError
@@ -70,17 +72,28 @@ OLD_TOKENS = Table(
 )
 
 
+# sensors before 0011: no HJ 212 block
+OLD_SENSORS = Table(
+    "sensors",
+    MetaData(),
+    Column("id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("site", String(64), ForeignKey("sites.id"), nullable=False, index=True),
+)
+
+
 def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
     old = MetaData()
-    for name in ("grids", "sites", "sensors", "meta"):
+    for name in ("grids", "sites", "meta"):
         metadata.tables[name].to_metadata(old)
+    OLD_SENSORS.to_metadata(old)
     OLD_REJECTIONS.to_metadata(old)
     OLD_TOKENS.to_metadata(old)
     old.create_all(create_engine(url))  # what the Database did before migrations
     Database(url).close()
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0010",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0011",)]
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"cases", "timeline", "evidence", "deliveries"} <= names
 
@@ -226,3 +239,41 @@ def test_0010_keeps_the_tokens_and_never_gives_a_revoked_id_again(store_url: str
         back = conn.execute(select(OLD_TOKENS.c.id)).scalars().all()
     engine.dispose()
     assert sorted(back) == [1, 2, 4]
+
+
+def test_0011_gives_sensors_an_hj212_block_one_mn_each(store_url: str) -> None:
+    """Sensors of before are kept, without a block; an MN is one sensor's; and back."""
+    Database(store_url).close()
+    _alembic(store_url, "downgrade", "0010")
+    engine = open_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(insert(metadata.tables["grids"]), {"id": "g1", "name": "g", "name_en": "",
+                                                         "workers": []})  # fmt: skip
+        conn.execute(insert(metadata.tables["sites"]), {
+            "id": "s1", "name": "s", "name_en": "", "kind": "shop", "zone": "2", "grid": "g1",
+            "address": "", "category": "", "merchant": None, "cooking_heads": None,
+        })  # fmt: skip
+        conn.execute(OLD_SENSORS.insert(), [{"id": "f-01", "kind": "fume", "site": "s1"},
+                                            {"id": "f-02", "kind": "fume", "site": "s1"}])  # fmt: skip
+    engine.dispose()
+    db = Database(store_url)  # upgrades to head
+    assert [(s.id, s.hj212) for s in db.sensors()] == [("f-01", None), ("f-02", None)]
+    db.close()
+    engine = open_engine(store_url)
+    sensors = metadata.tables["sensors"]
+    with engine.begin() as conn:
+        conn.execute(sensors.update().where(sensors.c.id == "f-01").values(
+            hj212_mn="2019081903100008", hj212_pw="123456", hj212_profile="gb-noise"))  # fmt: skip
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(sensors.update().where(sensors.c.id == "f-02").values(
+            hj212_mn="2019081903100008", hj212_pw="654321", hj212_profile="gb-noise"))  # fmt: skip
+    engine.dispose()
+    _alembic(store_url, "downgrade", "0010")
+    engine = open_engine(store_url)
+    with engine.connect() as conn:
+        back = conn.execute(select(OLD_SENSORS)).fetchall()
+        columns = {c["name"] for c in inspect(conn).get_columns("sensors")}
+        tables = set(inspect(conn).get_table_names())
+    engine.dispose()
+    assert sorted(tuple(r) for r in back) == [("f-01", "fume", "s1"), ("f-02", "fume", "s1")]
+    assert columns == {"id", "kind", "site"} and "hj212_profiles" not in tables

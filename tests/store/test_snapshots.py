@@ -33,9 +33,23 @@ def test_a_snapshot_is_stored_as_rows_under_its_named_header_as_before():
     reading = Reading("n-01", SensorKind.NOISE, 60_000, 7, 60, {"laeq": 50.0})
     assert orjson.loads(orjson.dumps(snapshot_doc("n-01", [reading]))) == {
         "sensor": "n-01",
-        "fields": ["ts", "seq", "period_s", "metrics"],
-        "rows": [[60_000, 7, 60, {"laeq": 50.0}]],
+        "fields": ["ts", "seq", "period_s", "metrics", "flag"],
+        "rows": [[60_000, 7, 60, {"laeq": 50.0}, None]],
     }
+
+
+def test_a_flagged_reading_keeps_its_flag_and_a_valid_one_shows_none():
+    """CONTRACT §8: a maintenance reading in evidence says so; monitoring data is as before."""
+    readings = [
+        Reading("f-01", SensorKind.FUME, 60_000, 1, 60, {"oil_fume": 3.0}, "M"),
+        Reading("f-01", SensorKind.FUME, 120_000, 2, 60, {"oil_fume": 1.0}),
+    ]
+    stored = orjson.loads(orjson.dumps(snapshot_doc("f-01", readings)))
+    assert snapshot_readings(stored) == [
+        {"sensor": "f-01", "ts": 60_000, "seq": 1, "period_s": 60, "metrics": {"oil_fume": 3.0},
+         "flag": "M"},
+        {"sensor": "f-01", "ts": 120_000, "seq": 2, "period_s": 60, "metrics": {"oil_fume": 1.0}},
+    ]  # fmt: skip
 
 
 def test_a_snapshot_is_read_by_the_header_it_was_stored_with():
