@@ -1,4 +1,5 @@
-"""The street's inventory: grids (each in a community), sites and sensors (CONTRACT §5, §9)."""
+"""The street's inventory: grids (each in a community, CONTRACT §9), sites and sensors
+(CONTRACT §5)."""
 
 from __future__ import annotations
 

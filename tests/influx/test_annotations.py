@@ -1,5 +1,5 @@
-"""`case_event` points (Grafana annotations) carry the site's community (CONTRACT §4, §9),
-written by the engine on a real case store into a real influxd."""
+"""`case_event` points (Grafana annotations, CONTRACT §4) carry the site's community
+(CONTRACT §9), written by the engine on a real case store into a real influxd."""
 
 from __future__ import annotations
 
