@@ -16,6 +16,7 @@ from linli.api.board import views as board
 from linli.api.guard import Guard
 from linli.api.routers import (
     cases,
+    communities,
     complaints,
     deliveries,
     grids,
@@ -88,6 +89,7 @@ def create_app(
         grids,
         sites,
         sensors,
+        communities,
         readings,
         rejected,
         spool,

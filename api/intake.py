@@ -91,6 +91,8 @@ def partition(scope: Scope, site: Site | None) -> str:
         return f"grid:{site.grid}"
     if scope.whole:
         return "community"
+    if scope.grant.communities is not None:  # a community's staff (CONTRACT §9): its own
+        return "communities:" + ",".join(sorted(scope.grant.communities))
     if scope.grant.id is None:  # a board session from a signed link: its grids
         return "grids:" + ",".join(sorted(scope.grant.grids))
     return f"token:{scope.grant.id}"

@@ -23,7 +23,7 @@ from linli.store import (
     Role,
     SiteRecord,
 )
-from linli.store.registry_repo import ENTRY_ID_PATTERN
+from linli.store.registry_repo import COMMUNITY_ID_PATTERN, ENTRY_ID_PATTERN
 from linli.store.tables import ID_LEN
 
 # Bounds of what a body may hold (no 10 MB comment, no 10 MB site name).
@@ -39,6 +39,8 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
 OptionalText = Annotated[str, Field(max_length=NAME_CHARS)]
 LongText = Annotated[str, Field(max_length=TEXT_CHARS)]
 RefId = Annotated[str, Field(min_length=1, max_length=ID_LEN)]
+CommunityId = Annotated[str, Field(pattern=f"^{COMMUNITY_ID_PATTERN}$", max_length=32)]
+MAX_COMMUNITIES: Final = 100
 ChannelName = Annotated[str, Field(min_length=1, max_length=32)]
 ChannelAddress = Annotated[str, Field(max_length=NAME_CHARS)]
 # GB 18483's size classes count cooking heads: a finite number (Infinity was stored as inf)
@@ -132,6 +134,7 @@ class GridOut(BaseModel):
     id: str
     name: str
     name_en: str
+    community: str = Field(description="the community the grid belongs to (CONTRACT §9)")
     workers: list[ContactBody]
 
     @classmethod
@@ -141,6 +144,7 @@ class GridOut(BaseModel):
             id=grid.id,
             name=grid.name,
             name_en=grid.name_en,
+            community=grid.community,
             workers=[ContactBody.of(w) for w in grid.workers],
         )
 
@@ -151,12 +155,17 @@ class GridCreate(_In):
     id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$", max_length=ID_LEN)
     name: Name
     name_en: OptionalText = ""
+    community: CommunityId | None = Field(
+        default=None,
+        description="the community it belongs to (CONTRACT §9); may be left out while the "
+        "street has one community",
+    )
     workers: list[ContactBody] = Field(default_factory=list, max_length=MAX_CONTACTS)
 
-    def record(self) -> GridRecord:
-        """The grid to store."""
+    def record(self, community: str) -> GridRecord:
+        """The grid to store, in `community`."""
         workers = tuple(w.value() for w in self.workers)
-        return GridRecord(self.id, self.name, workers, name_en=self.name_en)
+        return GridRecord(self.id, self.name, workers, name_en=self.name_en, community=community)
 
 
 class GridPatch(_Patch):
@@ -164,6 +173,9 @@ class GridPatch(_Patch):
 
     name: Name | None = None
     name_en: OptionalText | None = None
+    community: CommunityId | None = Field(
+        default=None, description="move the grid (and its sites) to another community"
+    )
     workers: list[ContactBody] | None = Field(default=None, max_length=MAX_CONTACTS)
 
     def changes(self) -> dict[str, Any]:
@@ -172,6 +184,17 @@ class GridPatch(_Patch):
         if self.workers is not None:
             sent["workers"] = tuple(w.value() for w in self.workers)
         return sent
+
+
+class CommunityOut(BaseModel):
+    """A community of the street (CONTRACT §9) and what of it the token sees, counted."""
+
+    id: str
+    name: str
+    name_en: str
+    sites: int
+    sensors: int
+    open_cases: int = Field(description="cases not closed")
 
 
 # -- sites ---------------------------------------------------------------------------
@@ -187,13 +210,14 @@ class SiteOut(BaseModel):
     category: str
     zone: Zone
     grid: str
+    community: str = Field(description="the community of its grid (CONTRACT §9)")
     address: str
     merchant: MerchantBody | None
     cooking_heads: float | None
 
     @classmethod
-    def of(cls, site: SiteRecord) -> SiteOut:
-        """The body of a stored site."""
+    def of(cls, site: SiteRecord, community: str) -> SiteOut:
+        """The body of a stored site, of `community`."""
         return cls(
             id=site.id,
             name=site.name,
@@ -202,6 +226,7 @@ class SiteOut(BaseModel):
             category=site.category,
             zone=site.zone,
             grid=site.grid,
+            community=community,
             address=site.address,
             merchant=None if site.merchant is None else MerchantBody.of(site.merchant),
             cooking_heads=site.cooking_heads,
@@ -270,11 +295,12 @@ class SensorOut(BaseModel):
     id: str
     kind: SensorKind
     site: str
+    community: str = Field(description="the community of its site (CONTRACT §9)")
 
     @classmethod
-    def of(cls, sensor: Sensor) -> SensorOut:
-        """The body of a stored sensor."""
-        return cls(id=sensor.id, kind=sensor.kind, site=sensor.site)
+    def of(cls, sensor: Sensor, community: str) -> SensorOut:
+        """The body of a stored sensor, of `community`."""
+        return cls(id=sensor.id, kind=sensor.kind, site=sensor.site, community=community)
 
 
 class SensorDetail(SensorOut):
@@ -437,9 +463,16 @@ class _TokenIn(_In):
 
 
 class CommunityTokenIn(_TokenIn):
-    """An admin's or staff's token: the whole community, no grids or site."""
+    """An admin's or staff's token: no grids or site. A staff token with `communities`
+    sees those communities only (a community office); without, every one (the street)."""
 
     role: Literal["admin", "staff"]
+    communities: list[CommunityId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_COMMUNITIES,
+        description="staff only: the communities it sees (CONTRACT §9); none: every one",
+    )
 
     def scope(self) -> tuple[list[str], str | None]:
         """The grids and the site the token is limited to."""
@@ -482,6 +515,7 @@ class TokenOut(BaseModel):
     role: Role
     grids: list[str]
     site: str | None
+    communities: list[str] | None = Field(description="staff: its communities; null: every one")
     note: str
     created_ms: int
     expires_ms: int | None
@@ -496,6 +530,7 @@ class TokenOut(BaseModel):
             role=grant.role,
             grids=sorted(grant.grids),
             site=grant.site,
+            communities=None if grant.communities is None else sorted(grant.communities),
             note=grant.note,
             created_ms=grant.created_ms,
             expires_ms=grant.expires_ms,

@@ -1,4 +1,4 @@
-"""Role scoping, done once: the registry as one token sees it (CONTRACT §5, §9).
+"""Role scoping, done once: the registry as one token sees it (CONTRACT §5 and CONTRACT §9).
 
 Admin and the street's staff see every community; a community's staff (a staff token
 with `communities`) the grids of those communities and their sites and sensors; a grid
@@ -22,12 +22,13 @@ from linli.store import Database, Grant, GridRecord, NotFound, Role, SiteRecord
 class Scope:
     """Reads of grids, sites and sensors limited to what one token may see."""
 
-    __slots__ = ("_db", "_grid_communities", "grant")
+    __slots__ = ("_db", "_grid_communities", "_site_grids", "grant")
 
     def __init__(self, grant: Grant, db: Database) -> None:
         self.grant = grant
         self._db = db
         self._grid_communities: dict[str, str] | None = None  # read once, when needed
+        self._site_grids: dict[str, str] | None = None
 
     @property
     def whole(self) -> bool:
@@ -57,6 +58,16 @@ class Scope:
         """Whether the token reaches (some of) this community."""
         communities = self.communities
         return communities is None or community_id in communities
+
+    def community_of_grid(self, grid_id: str) -> str:
+        """The community a grid belongs to ("" for none or an unknown grid)."""
+        return self._communities_of_grids().get(grid_id, "")
+
+    def community_of_site(self, site_id: str) -> str:
+        """The community of a site's grid ("" for none or an unknown site)."""
+        if self._site_grids is None:
+            self._site_grids = {s.id: s.grid for s in self._db.sites()}
+        return self.community_of_grid(self._site_grids.get(site_id, ""))
 
     def require_admin(self) -> None:
         """403 unless the token is an admin's; call after the entry was found in scope."""

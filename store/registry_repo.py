@@ -112,7 +112,7 @@ def _check_grid(conn: Connection, grid: GridRecord) -> None:
     _check_id("grid", grid.id, _ENTRY_ID, ENTRY_ID_PATTERN)
     _check_name("grid", grid.id, grid.name)
     if grid.community and not _exists(conn, communities, grid.community):
-        raise Dangling(f"grid {grid.id!r}: community {grid.community!r} does not exist")
+        raise Invalid(f"grid {grid.id!r}: community {grid.community!r} does not exist")
 
 
 def _check_site(conn: Connection, site: SiteRecord) -> None:

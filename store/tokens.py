@@ -189,7 +189,7 @@ def _check_scope(conn: Connection, grant: Grant) -> None:
         )
         missing = sorted(grant.communities - known)
         if missing:
-            raise Dangling(f"role staff: community {missing[0]!r} does not exist")
+            raise Invalid(f"role staff: community {missing[0]!r} does not exist")
     if role in (Role.ADMIN, Role.STAFF):
         if grant.grids or grant.site is not None:
             raise Invalid(f"role {role}: sees the whole community and takes no grids or site")
