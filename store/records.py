@@ -10,12 +10,11 @@ from linli.rules.rejection import ReasonCode
 
 @dataclass(frozen=True, slots=True)
 class GridRecord(Grid):
-    """A grid as stored: the core's grid plus its English gloss for display, and the
-    community it belongs to (CONTRACT §9; "" only for a grid kept from before
-    communities, until a deployment of one community adopts it at start)."""
+    """A grid as stored: the core's grid (with its community, CONTRACT §9: "" only for a
+    grid kept from before communities, until a deployment of one community adopts it at
+    start) plus its English gloss for display."""
 
     name_en: str = ""
-    community: str = ""
 
 
 @dataclass(frozen=True, slots=True)
