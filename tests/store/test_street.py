@@ -10,7 +10,7 @@ import pytest
 
 from linli.cli import main
 from linli.community import CommunityError, apply_street, load_street
-from linli.store import Database
+from linli.store import Database, Invalid, Role
 from tests.streetfiles import community_toml, write_street
 
 
@@ -109,3 +109,22 @@ def test_linli_serve_refuses_a_bad_street_at_start_in_one_message(
     assert f"{b}: [[grid]] #1 field 'id': 'tx-g1' is also a [[grid]] id in {a}" in err
     assert f"{b}: [[sensor]] #2 field 'id': 'f-tx-1' is also a [[sensor]] id in {a}" in err
     assert not (tmp_path / "never.db").exists()  # refused before anything was opened
+
+
+def test_a_token_keeps_its_communities_on_both_stores(tmp_path: Path, store_url: str) -> None:
+    db = Database(store_url)
+    try:
+        apply_street(db, load_street(write_street(tmp_path)))
+        token, grant = db.create_token(Role.STAFF, communities=["huanding"])
+        assert grant.communities == frozenset({"huanding"})
+        resolved = db.resolve_token(token)
+        assert resolved is not None and resolved.communities == frozenset({"huanding"})
+        street, _ = db.create_token(Role.STAFF)
+        resolved = db.resolve_token(street)
+        assert resolved is not None and resolved.communities is None  # every community
+        with pytest.raises(Invalid, match="community 'xihu' does not exist"):
+            db.create_token(Role.STAFF, communities=["xihu"])
+        with pytest.raises(Invalid, match="takes no communities"):
+            db.create_token(Role.GRID_WORKER, grids=["tx-g1"], communities=["tianxin"])
+    finally:
+        db.close()
