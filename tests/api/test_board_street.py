@@ -5,6 +5,7 @@ staff on their own community's overview, and another community's overview is 404
 from __future__ import annotations
 
 import dataclasses
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -92,7 +93,7 @@ def _site(site_id: str) -> Site:
     return Site(site_id, site_id, SiteKind.SHOP, Zone.Z2, "g")
 
 
-def _case(site: str, **kw: object) -> Case:
+def _case(site: str, **kw: Any) -> Case:
     case = Case(site, "g", "noise_leq", CaseKind.COMPLAINT, None, "t", NOW - 2 * H)
     return dataclasses.replace(case, **kw)
 

@@ -10,6 +10,7 @@ What is asserted is what the robots' stand-ins recorded and GET /cases/{id}/deli
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -195,7 +196,7 @@ def test_each_communitys_case_climbs_to_its_own_office_then_to_the_street(
                 ("tx-1", "tianxin-office", "天新社区"),
                 ("hj-1", "hongjie-office", "红街社区"),
             ):
-                assert wait_for(lambda s=site: told(s)) == [
+                assert wait_for(functools.partial(told, site)) == [
                     ("case.escalated", office, name),
                     ("case.escalated", "street", "笕桥街道 执法队"),
                 ]
