@@ -487,8 +487,8 @@ class Street:
     def merged(self) -> Community:
         """Every community's channels, grids, sites and sensors in one `Community`, with
         the first file's `[community]`, `[rules]` and `[complaints]` and the `[street]`:
-        what the parts that do not yet look per community (the engine's policy, the
-        complaint settings) take."""
+        what the parts that do not look per community take (the complaint settings; the
+        rule engine takes each community's `[rules]`, linli/wiring.load_policy)."""
         first = self.communities[0]
         return Community.model_construct(
             community=first.community,
@@ -541,10 +541,9 @@ def load_street(paths: Path | str | Sequence[Path | str]) -> Street:
     streets = [c.street for c in communities if c.street is not None]
     street = Street(communities, streets[0] if streets else None, files)
     for path, c in zip(files[1:], communities[1:], strict=True):
-        if c.rules != communities[0].rules or c.complaints != communities[0].complaints:
+        if c.complaints != communities[0].complaints:
             log.warning(
-                "%s: its [rules] or [complaints] differ from %s's; the first file's apply "
-                "to every community",
+                "%s: its [complaints] differ from %s's; the first file's apply to every community",
                 path,
                 files[0],
             )

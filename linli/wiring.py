@@ -55,7 +55,8 @@ def open_store(settings: Settings, config: ConfigArg):  # type: ignore[no-untype
 
 
 def load_policy(settings: Settings, config: ConfigArg) -> RulePolicy:
-    """The rule policy: the community files' `[rules]` table in LINLI_TZ, or the defaults."""
+    """The rule policy: the community files' `[rules]` tables in LINLI_TZ (each community's
+    for its own sites, `RulePolicy.of`), or the defaults."""
     if config is None or not given(config):
         return RulePolicy(calendar=Calendar(settings.tz))
     from linli.community import load_street
@@ -68,7 +69,14 @@ def load_policy(settings: Settings, config: ConfigArg) -> RulePolicy:
                 f"{settings.tz!r}: set LINLI_TZ={community.community.tz} (the zone linli "
                 "judges by) or remove tz from the file"
             )
-    return street.merged().rules.policy(settings.tz)
+    # each community's own [rules] for its sites (CONTRACT §9); the first file's where one
+    # policy serves all (the ingest's calendar, the board's countdowns)
+    first = street.merged().rules.policy(settings.tz)
+    if len(street.communities) == 1:
+        return first
+    return dataclasses.replace(
+        first, communities={c.id: c.rules.policy(settings.tz) for c in street.communities}
+    )
 
 
 def load_complaint_rules(config: ConfigArg) -> ComplaintRules:
