@@ -127,3 +127,17 @@ def test_bench_board(tmp_path: Path) -> None:
         "case page (fume)", "case page (noise)",
     ]  # fmt: skip
     assert all(re.fullmatch(rf".{{22}}(\s+{NUMBER}){{4}}", line) for line in table), table
+
+
+def test_bench_street(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "street", "--communities", "3", "--per-community", "10",
+        "--readings", "600", "--requests", "5",
+    )  # fmt: skip
+    assert code == 0, log
+    table = rows(out, "| measurement | result |")
+    assert table[0] == "| --- | --- |"
+    assert re.search(rf"^\| \(1\) one community of 30 sensors; 600 readings of 30 sensors, rules on, 1 worker \| {NUMBER} readings/s stored and judged end to end \|$", out, re.M), log  # fmt: skip
+    assert re.search(rf"^\| \(1\) a street of 3 communities × 10; .* \| {NUMBER} readings/s \({NUMBER} × one community\) \|$", out, re.M), log  # fmt: skip
+    for page in ("street page /board/street", "one community's overview"):
+        assert re.search(rf"^\| \(2\) {page}, 3 communities, 5 requests \| median {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms, {NUMBER} KB \|$", out, re.M), log  # fmt: skip
