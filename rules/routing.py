@@ -77,6 +77,9 @@ class Directory:
 
     channels: Mapping[str, ChannelType] = field(default_factory=dict)
     audiences: Mapping[tuple[str, Level], Audience] = field(default_factory=dict)
+    # each site's community (CONTRACT §9): a link to its community office opens that
+    # community only (rules/links.py)
+    communities: Mapping[str, str] = field(default_factory=dict)
 
     def audience(self, site: str, level: Level) -> Audience | None:
         """The audience of `site` at `level`; None when that level has nobody there."""
@@ -119,6 +122,7 @@ def directory_of(registry: Registry, plan: NotifyPlan) -> Directory:
     """Every site's audiences: its merchant's contacts, its grid's workers (both from the
     registry, which the API may change), its community's office and the street team."""
     audiences: dict[tuple[str, Level], Audience] = {}
+    communities: dict[str, str] = {}
     for site in registry.sites.values():
         if site.merchant is not None:
             notify = plan.merchants.get(site.id, ())
@@ -130,11 +134,12 @@ def directory_of(registry: Registry, plan: NotifyPlan) -> Directory:
             audiences[site.id, Level.GRID_WORKER] = Audience(
                 Level.GRID_WORKER, f"{grid.name} 网格员", grid.workers, plan.grids.get(grid.id, ())
             )
-        office = plan.office(grid.community if grid is not None else "")
+        communities[site.id] = grid.community if grid is not None else ""
+        office = plan.office(communities[site.id])
         for level, group in ((Level.COMMUNITY, office), (Level.STREET, plan.street)):
             if group is not None:
                 audiences[site.id, level] = Audience(level, group.name, group.people, group.notify)
-    return Directory(plan.channels, audiences)
+    return Directory(plan.channels, audiences, communities)
 
 
 @dataclass(frozen=True, slots=True)

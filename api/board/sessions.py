@@ -28,7 +28,7 @@ from fastapi import Request, Response
 
 from linli.api import acting
 from linli.api.services import Services
-from linli.rules.links import SESSION, BadLink, Claims, sign, verify
+from linli.rules.links import COMMUNITIES, SESSION, BadLink, Claims, sign, verify
 from linli.store import Grant, Role
 from linli.store.tokens import stamp_of
 
@@ -67,9 +67,6 @@ def board_key(request: Request) -> bytes:
 def csrf_of(key: bytes, sid: str) -> str:
     """The CSRF token of one session."""
     return hmac.new(key, f"csrf|{sid}".encode(), hashlib.sha256).hexdigest()[:32]
-
-
-COMMUNITIES: Final = "cm"  # a claim's extra: a community staff's communities (CONTRACT §9)
 
 
 def grant_of(claims: Claims) -> Grant:

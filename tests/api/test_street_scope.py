@@ -22,15 +22,17 @@ from linli.api.board import views as board_views
 from linli.api.scope import Scope
 from linli.community import apply_street, load_street
 from linli.influx.client import InfluxClient
+from linli.rules.case import Level
 from linli.rules.engine.engine import Engine
 from linli.rules.engine.telling import OutboxTeller
-from linli.rules.policy import RulePolicy
+from linli.rules.links import LinkSigner
+from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.rejection import ReasonCode, Rejection
-from linli.rules.routing import ChannelType, NotifyPlan, directory_of
+from linli.rules.routing import ChannelType, Group, NotifyPlan, directory_of
 from linli.store import Database, Grant, NotFound, Role
 from tests.api.conftest import ADMIN, bearer
-from tests.api.test_board import sign_in
+from tests.api.test_board import path_of, sign_in
 from tests.streetfiles import write_street
 
 MIN = 60_000
@@ -470,3 +472,60 @@ def test_a_board_session_of_a_community_staff_stays_in_its_community(street: Str
     assert not _leaks(overview.text)
     assert client.get(f"/board/cases/{street.b['case_id']}").status_code == 404
     assert client.get(f"/board/cases/{street.a['case_id']}").status_code == 200
+
+
+# -- a message's link to a community office ---------------------------------------------
+
+
+def test_a_link_to_a_community_office_opens_that_community_only(
+    street_db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    """The office of Tianxin is told of its case with a signed link: signed in by it, the
+    reader sees Tianxin's cases and not Huanding's (the street's staff would see both)."""
+    db = street_db
+    plan = NotifyPlan(
+        channels={"tx-office": ChannelType.WEBHOOK, "hd-office": ChannelType.WEBHOOK},
+        communities={
+            "tianxin": Group("天新", (), ("tx-office",)),
+            "huanding": Group("环丁", (), ("hd-office",)),
+        },
+    )
+    registry = db.load_registry
+    tell = OutboxTeller(
+        lambda: directory_of(registry(), plan),
+        lambda: {s.id: s.name for s in registry().sites.values()},
+        "http://testserver",
+        ZoneInfo("Asia/Shanghai"),
+        signer=LinkSigner(db.board_key().encode(), ttl_s=3600),
+    )
+    client = make_client(tellers=[tell])
+    now = time.time_ns() // 1_000_000
+    # two steps up, merchant → grid worker → community, two minutes after opening
+    policy = RulePolicy(escalation=Escalation(60, (120,), 0))
+    engine = Engine(db, policy, tellers=[tell])
+    for i in range(10):
+        ts = now - (20 - i) * MIN
+        engine.process(
+            [
+                Reading(f"f-{p}-1", SensorKind.FUME, ts, i, 60,
+                        {"oil_fume": 2.5 + i % 3 * 0.01, "fan_on": True})
+                for p in ("tx", "hd")
+            ],
+            ts,
+        )  # fmt: skip
+    engine.tick(now)
+    with db.cases() as tx:
+        cases = {c.site: c for c in tx.not_closed() if c.rule == "fume_conc"}
+    tx_case, hd_case = cases["tx-shop"], cases["hd-shop"]
+    assert tx_case.level is Level.COMMUNITY and hd_case.level is Level.COMMUNITY
+    with db.outbox() as box:
+        (told,) = [d for d in box.of_case(tx_case.id) if Level.COMMUNITY in d.levels]  # type: ignore[arg-type]
+    assert told.channel == "tx-office"
+    opened = client.get(path_of(told.link), follow_redirects=False)
+    assert opened.status_code == 303, opened.text
+    assert client.get(f"/board/cases/{tx_case.id}").status_code == 200
+    assert client.get(f"/board/cases/{hd_case.id}").status_code == 404
+    page = client.get("/board/cases")
+    assert page.status_code == 200 and not _leaks(page.text)
+    overview = client.get("/board/overview", follow_redirects=True)
+    assert overview.status_code == 200 and not _leaks(overview.text)
