@@ -52,7 +52,7 @@ def statuses(scope: Scope, svc: Services, now_ms: int, tz: ZoneInfo) -> list[pag
     site_ids = {s.id for s in sites}
     sensors = [s for s in svc.db.sensors() if s.site in site_ids]
     with svc.db.cases() as tx:
-        states = tx.load_states()
+        states = tx.load_states(newest_only=True)
         not_closed = [c for c in tx.not_closed() if c.site in site_ids]
     by_site: dict[str, list[Case]] = {}
     for c in not_closed:
@@ -68,7 +68,7 @@ def statuses(scope: Scope, svc: Services, now_ms: int, tz: ZoneInfo) -> list[pag
             kinds,
             states,
             by_site.get(site.id, []),
-            svc.policy,
+            svc.policy.of(scope.community_of_grid(site.grid)),  # its community's rules
             tz,
             now_ms,
         )

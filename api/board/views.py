@@ -304,7 +304,7 @@ def overview(request: Request, t: str | None = None, community: str | None = Non
     site_ids = {s.id for s in sites}
     sensors = [s for s in svc.db.sensors() if s.site in site_ids]
     with svc.db.cases() as tx:
-        states = tx.load_states()
+        states = tx.load_states(newest_only=True)
         not_closed = [c for c in tx.not_closed() if c.site in site_ids]
     by_site: dict[str, list[Case]] = {}
     for c in not_closed:
@@ -322,7 +322,7 @@ def overview(request: Request, t: str | None = None, community: str | None = Non
             kinds,
             states,
             by_site.get(site.id, []),
-            svc.policy,
+            svc.policy.of(scope.community_of_grid(site.grid)),  # its community's rules
             tz,
             now,
         )
@@ -413,7 +413,9 @@ def case_list(
             "case": c,
             "site_name": names.get(c.site, c.site),
             "age": pages.duration_text(now - c.opened_ms),
-            "countdown": pages.next_escalation(c, svc.policy.escalation, now),
+            "countdown": pages.next_escalation(
+                c, svc.policy.of(scope.community_of_site(c.site)).escalation, now
+            ),
             "deadlines": pages.deadlines(c, now, tz),
         }
         for c in shown
@@ -613,7 +615,8 @@ def _case_view(
     if kept.get("note") and kept.get("action") not in {a.value for a in actions}:
         # the refused action's form is gone (the case moved on): the note into a comment
         kept["action"] = Action.COMMENT.value if Action.COMMENT in actions else ""
-    svg = pages.chart(svc.influx, svc.policy, case, site, ev, tz, now)
+    policy = svc.policy_of(case.site)  # its community's rules (CONTRACT §9)
+    svg = pages.chart(svc.influx, policy, case, site, ev, tz, now)
     return render(
         "case.html",
         status,
@@ -626,7 +629,7 @@ def _case_view(
         entries=entries,
         actions=actions,
         age=pages.duration_text(now - case.opened_ms),
-        countdown=pages.next_escalation(case, svc.policy.escalation, now),
+        countdown=pages.next_escalation(case, policy.escalation, now),
         deadlines=pages.deadlines(case, now, tz),
         complaints=complaints,
         sees=lambda part: sees(reader, Part(part)),
