@@ -552,7 +552,11 @@ def view(
         found = tx.resolution(case.id)  # type: ignore[arg-type]
         note, at = found if found is not None else ("", case.updated_ms)
         resolution = {"state": case.state.value, "note": note, "at": rfc3339(at)}
-    deadline = None if case is None else next_deadline(case, services.policy.escalation, now_ms())
+    deadline = (
+        None
+        if case is None
+        else next_deadline(case, services.policy_of(case.site).escalation, now_ms())
+    )
     c = record.corroboration
     out: dict[str, Any] = {
         "id": record.id,

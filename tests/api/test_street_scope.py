@@ -30,7 +30,9 @@ from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import Reading, SensorKind
 from linli.rules.rejection import ReasonCode, Rejection
 from linli.rules.routing import ChannelType, Group, NotifyPlan, directory_of
+from linli.settings import Settings
 from linli.store import Database, Grant, NotFound, Role
+from linli.wiring import load_policy
 from tests.api.conftest import ADMIN, bearer
 from tests.api.test_board import path_of, sign_in
 from tests.streetfiles import write_street
@@ -529,3 +531,22 @@ def test_a_link_to_a_community_office_opens_that_community_only(
     assert page.status_code == 200 and not _leaks(page.text)
     overview = client.get("/board/overview", follow_redirects=True)
     assert overview.status_code == 200 and not _leaks(overview.text)
+
+
+def test_the_limits_in_force_are_each_communitys_own(
+    tmp_path: Path, db: Database, make_client: Callable[..., TestClient]
+) -> None:
+    """Huanding's `[rules]` set its own oil-fume limit: GET /rules (and the board's case
+    page) say the limit its sites are judged by, Tianxin's stay the standard's."""
+    a, b = write_street(tmp_path / "street")
+    b.write_text(b.read_text() + "\n[rules]\nfume_limit_mg = { oil_fume = 1.2 }\n")
+    apply_street(db, load_street([a, b]))
+    policy = load_policy(Settings(tz="Asia/Shanghai"), [a, b])
+    client = make_client(policy=policy)
+    rules = {r["site"]: r for r in client.get("/api/v1/rules", headers=ADMIN).json()}
+
+    def oil_fume(site: str) -> float:
+        (limit,) = [x["value"] for x in rules[site]["limits"] if x["metric"] == "oil_fume"]
+        return float(limit)
+
+    assert (oil_fume("tx-shop"), oil_fume("hd-shop")) == (2.0, 1.2)
