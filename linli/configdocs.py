@@ -230,10 +230,11 @@ community's `id`; grid, site, sensor and channel ids are unique across the files
 one `[street]` table stands in one of them. What breaks this stops linli at start with
 one message, a line for each problem naming the file, the table, the entry and the key
 (the other file too, for an id given twice). The rule engine judges each community's
-sites by its own `[rules]` (its night, standards, escalation schedule); the first file's
-`[rules]` also give ingest's `limit_db`, the dashboards' day and night, the board's
-countdowns and the reminders, and its `[complaints]` apply to every community (a warning
-says so when another file's differ).
+sites by its own `[rules]` (its night, standards, escalation schedule), and the API and
+the board show each site's limits and countdowns by them; the first file's `[rules]`
+also give ingest's `limit_db`, the dashboards' day and night and the reminders' period,
+and its `[complaints]` apply to every community (a warning says so when another file's
+differ).
 
 Any string of a `[[channel]]` table may be `"env:NAME"`: it is read from the environment
 variable `NAME` at start (secrets, and robots' URLs, which carry their tokens). A channel
