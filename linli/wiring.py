@@ -47,8 +47,9 @@ def open_store(settings: Settings, config: ConfigArg):  # type: ignore[no-untype
     from linli.community import apply_street, load_street
     from linli.store import Database
 
+    # every file read and checked first: a bad one stops linli before anything is opened
     street = load_street(config) if config is not None and given(config) else None
-    db = Database(settings.db_url, reject_limits=settings.reject_limits())  # a bad file: not
+    db = Database(settings.db_url, reject_limits=settings.reject_limits())
     if street is not None:
         apply_street(db, street)
     return db
