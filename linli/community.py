@@ -567,6 +567,7 @@ def apply_street(db: Database, street: Street) -> None:
         [s for c in street.communities for s in c.site_records()],
         [s for c in street.communities for s in c.sensor_records()],
     )
+    db.prune_communities(c.id for c in street.communities)
     for community in street.communities:
         log.info(
             "community %s (%s): %d grids, %d sites, %d sensors applied (%s)",

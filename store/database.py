@@ -155,6 +155,11 @@ class Database:
             self._changed_here()
         return any(changed)
 
+    def prune_communities(self, keep: Iterable[str]) -> None:
+        """Forget the communities not in `keep` that no grid belongs to any more."""
+        with self._transaction() as conn:
+            repo.prune_communities(conn, keep)
+
     def create_grid(self, grid: GridRecord) -> GridRecord:
         """Add a grid; raises Duplicate or Invalid."""
         return self._create(grid)

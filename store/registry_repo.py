@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Connection, Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 
 from linli.rules.constants import SENSOR_ID_PATTERN
 from linli.rules.reading import SensorKind
@@ -246,6 +246,17 @@ def upsert_community(conn: Connection, community: CommunityRecord) -> bool:
         return False
     conn.execute(update(communities).where(communities.c.id == community.id).values(values))
     return True
+
+
+def prune_communities(conn: Connection, keep: Iterable[str]) -> None:
+    """Forget the communities no file names any more and no grid belongs to (a file's id
+    changed: its grids moved with it)."""
+    conn.execute(
+        delete(communities).where(
+            communities.c.id.not_in(list(keep)),
+            communities.c.id.not_in(select(grids.c.community).distinct()),
+        )
+    )
 
 
 def adopt_grids(conn: Connection, community_id: str) -> int:

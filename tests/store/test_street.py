@@ -128,3 +128,18 @@ def test_a_token_keeps_its_communities_on_both_stores(tmp_path: Path, store_url:
             db.create_token(Role.GRID_WORKER, grids=["tx-g1"], communities=["tianxin"])
     finally:
         db.close()
+
+
+def test_a_file_given_an_id_takes_its_grids_and_its_old_name_goes(
+    tmp_path: Path, db: Database
+) -> None:
+    """From one community to a street: the file alone without an id is `community`; given
+    `id = "tianxin"`, its grids move there and `community` is no more."""
+    path = tmp_path / "one.toml"
+    path.write_text(community_toml(None, "tx", "天新"), encoding="utf-8")
+    apply_street(db, load_street([path]))
+    assert [c.id for c in db.communities()] == ["community"]
+    path.write_text(community_toml("tianxin", "tx", "天新"), encoding="utf-8")
+    apply_street(db, load_street([path]))
+    assert [c.id for c in db.communities()] == ["tianxin"]
+    assert {g.community for g in db.grids()} == {"tianxin"}
