@@ -11,10 +11,12 @@ from fastapi.staticfiles import StaticFiles
 from linli import __version__
 from linli.api import docs, errors
 from linli.api.board import complaints as board_complaints
+from linli.api.board import street as board_street
 from linli.api.board import views as board
 from linli.api.guard import Guard
 from linli.api.routers import (
     cases,
+    communities,
     complaints,
     deliveries,
     grids,
@@ -87,6 +89,7 @@ def create_app(
         grids,
         sites,
         sensors,
+        communities,
         readings,
         rejected,
         spool,
@@ -102,6 +105,7 @@ def create_app(
     app.state.board_key = (config.board_secret or db.board_key()).encode()
     app.include_router(board.router)
     app.include_router(board_complaints.router)
+    app.include_router(board_street.router)
     app.mount("/board/static", StaticFiles(directory=board.STATIC), name="board-static")
     app.include_router(open311.router)  # GeoReport v2: its own errors and api_key
     errors.install(app)

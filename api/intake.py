@@ -91,6 +91,8 @@ def partition(scope: Scope, site: Site | None) -> str:
         return f"grid:{site.grid}"
     if scope.whole:
         return "community"
+    if scope.grant.communities is not None:  # a community's staff (CONTRACT §9): its own
+        return "communities:" + ",".join(sorted(scope.grant.communities))
     if scope.grant.id is None:  # a board session from a signed link: its grids
         return "grids:" + ",".join(sorted(scope.grant.grids))
     return f"token:{scope.grant.id}"
@@ -550,7 +552,11 @@ def view(
         found = tx.resolution(case.id)  # type: ignore[arg-type]
         note, at = found if found is not None else ("", case.updated_ms)
         resolution = {"state": case.state.value, "note": note, "at": rfc3339(at)}
-    deadline = None if case is None else next_deadline(case, services.policy.escalation, now_ms())
+    deadline = (
+        None
+        if case is None
+        else next_deadline(case, services.policy_of(case.site).escalation, now_ms())
+    )
     c = record.corroboration
     out: dict[str, Any] = {
         "id": record.id,

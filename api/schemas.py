@@ -31,7 +31,7 @@ from linli.store import (
     Role,
     SiteRecord,
 )
-from linli.store.registry_repo import ENTRY_ID_PATTERN
+from linli.store.registry_repo import COMMUNITY_ID_PATTERN, ENTRY_ID_PATTERN
 from linli.store.tables import ID_LEN
 
 # Bounds of what a body may hold (no 10 MB comment, no 10 MB site name).
@@ -47,6 +47,8 @@ Name = Annotated[str, Field(min_length=1, max_length=NAME_CHARS)]
 OptionalText = Annotated[str, Field(max_length=NAME_CHARS)]
 LongText = Annotated[str, Field(max_length=TEXT_CHARS)]
 RefId = Annotated[str, Field(min_length=1, max_length=ID_LEN)]
+CommunityId = Annotated[str, Field(pattern=f"^{COMMUNITY_ID_PATTERN}$", max_length=32)]
+MAX_COMMUNITIES: Final = 100
 ChannelName = Annotated[str, Field(min_length=1, max_length=32)]
 ChannelAddress = Annotated[str, Field(max_length=NAME_CHARS)]
 # GB 18483's size classes count cooking heads: a finite number (Infinity was stored as inf)
@@ -140,6 +142,7 @@ class GridOut(BaseModel):
     id: str
     name: str
     name_en: str
+    community: str = Field(description="the community the grid belongs to (CONTRACT §9)")
     workers: list[ContactBody]
 
     @classmethod
@@ -149,6 +152,7 @@ class GridOut(BaseModel):
             id=grid.id,
             name=grid.name,
             name_en=grid.name_en,
+            community=grid.community,
             workers=[ContactBody.of(w) for w in grid.workers],
         )
 
@@ -159,12 +163,17 @@ class GridCreate(_In):
     id: str = Field(pattern=f"^{ENTRY_ID_PATTERN}$", max_length=ID_LEN)
     name: Name
     name_en: OptionalText = ""
+    community: CommunityId | None = Field(
+        default=None,
+        description="the community it belongs to (CONTRACT §9); may be left out while the "
+        "street has one community",
+    )
     workers: list[ContactBody] = Field(default_factory=list, max_length=MAX_CONTACTS)
 
-    def record(self) -> GridRecord:
-        """The grid to store."""
+    def record(self, community: str) -> GridRecord:
+        """The grid to store, in `community`."""
         workers = tuple(w.value() for w in self.workers)
-        return GridRecord(self.id, self.name, workers, name_en=self.name_en)
+        return GridRecord(self.id, self.name, workers, name_en=self.name_en, community=community)
 
 
 class GridPatch(_Patch):
@@ -172,6 +181,9 @@ class GridPatch(_Patch):
 
     name: Name | None = None
     name_en: OptionalText | None = None
+    community: CommunityId | None = Field(
+        default=None, description="move the grid (and its sites) to another community"
+    )
     workers: list[ContactBody] | None = Field(default=None, max_length=MAX_CONTACTS)
 
     def changes(self) -> dict[str, Any]:
@@ -180,6 +192,17 @@ class GridPatch(_Patch):
         if self.workers is not None:
             sent["workers"] = tuple(w.value() for w in self.workers)
         return sent
+
+
+class CommunityOut(BaseModel):
+    """A community of the street (CONTRACT §9) and what of it the token sees, counted."""
+
+    id: str
+    name: str
+    name_en: str
+    sites: int
+    sensors: int
+    open_cases: int = Field(description="cases not closed")
 
 
 # -- sites ---------------------------------------------------------------------------
@@ -195,13 +218,14 @@ class SiteOut(BaseModel):
     category: str
     zone: Zone
     grid: str
+    community: str = Field(description="the community of its grid (CONTRACT §9)")
     address: str
     merchant: MerchantBody | None
     cooking_heads: float | None
 
     @classmethod
-    def of(cls, site: SiteRecord) -> SiteOut:
-        """The body of a stored site."""
+    def of(cls, site: SiteRecord, community: str) -> SiteOut:
+        """The body of a stored site, of `community`."""
         return cls(
             id=site.id,
             name=site.name,
@@ -210,6 +234,7 @@ class SiteOut(BaseModel):
             category=site.category,
             zone=site.zone,
             grid=site.grid,
+            community=community,
             address=site.address,
             merchant=None if site.merchant is None else MerchantBody.of(site.merchant),
             cooking_heads=site.cooking_heads,
@@ -298,6 +323,7 @@ class SensorOut(BaseModel):
     kind: SensorKind
     site: str
     hj212: Hj212Out | None = None
+    community: str = Field(description="the community of its site (CONTRACT §9)")
 
     @model_serializer(mode="wrap")
     def _hj212_only_for_a_monitor(self, handler: SerializerFunctionWrapHandler) -> Any:
@@ -307,9 +333,15 @@ class SensorOut(BaseModel):
         return body
 
     @classmethod
-    def of(cls, sensor: Sensor) -> SensorOut:
-        """The body of a stored sensor."""
-        return cls(id=sensor.id, kind=sensor.kind, site=sensor.site, hj212=hj212_out(sensor))
+    def of(cls, sensor: Sensor, community: str) -> SensorOut:
+        """The body of a stored sensor, of `community`."""
+        return cls(
+            id=sensor.id,
+            kind=sensor.kind,
+            site=sensor.site,
+            hj212=hj212_out(sensor),
+            community=community,
+        )
 
 
 def hj212_out(sensor: Sensor) -> Hj212Out | None:
@@ -487,9 +519,16 @@ class _TokenIn(_In):
 
 
 class CommunityTokenIn(_TokenIn):
-    """An admin's or staff's token: the whole community, no grids or site."""
+    """An admin's or staff's token: no grids or site. A staff token with `communities`
+    sees those communities only (a community office); without, every one (the street)."""
 
     role: Literal["admin", "staff"]
+    communities: list[CommunityId] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_COMMUNITIES,
+        description="staff only: the communities it sees (CONTRACT §9); none: every one",
+    )
 
     def scope(self) -> tuple[list[str], str | None]:
         """The grids and the site the token is limited to."""
@@ -532,6 +571,7 @@ class TokenOut(BaseModel):
     role: Role
     grids: list[str]
     site: str | None
+    communities: list[str] | None = Field(description="staff: its communities; null: every one")
     note: str
     created_ms: int
     expires_ms: int | None
@@ -546,6 +586,7 @@ class TokenOut(BaseModel):
             role=grant.role,
             grids=sorted(grant.grids),
             site=grant.site,
+            communities=None if grant.communities is None else sorted(grant.communities),
             note=grant.note,
             created_ms=grant.created_ms,
             expires_ms=grant.expires_ms,

@@ -15,7 +15,7 @@ from linli.influx.client import InfluxClient
 from linli.rules.complaint import ComplaintRules
 from linli.rules.policy import RulePolicy
 from linli.rules.ports import Teller
-from linli.store import Database
+from linli.store import Database, NotFound
 
 
 class SpoolView(Protocol):
@@ -81,6 +81,15 @@ class Services:
     failed_attempts: FailedAttempts = field(default_factory=FailedAttempts)
     # residents' complaints: window, coverage, deadlines, `near` (the community file)
     complaint_rules: ComplaintRules = field(default_factory=ComplaintRules)
+
+    def policy_of(self, site_id: str) -> RulePolicy:
+        """The rule policy of a site: its community's `[rules]` (CONTRACT §9)."""
+        if not self.policy.communities:
+            return self.policy
+        try:
+            return self.policy.of(self.db.community_of_site(site_id))
+        except NotFound:
+            return self.policy
 
 
 def services(request: Request) -> Services:

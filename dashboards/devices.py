@@ -24,6 +24,7 @@ from linli.rules.constants import (
     OUTCOME_FAILED,
     OUTCOME_RETRY,
     TAG_CHANNEL,
+    TAG_COMMUNITY,
     TAG_GRID,
     TAG_OUTCOME,
     TAG_REASON,
@@ -192,7 +193,8 @@ def build(opts: Options) -> g.Json:
         8,
     )
     variables = [
-        g.query_variable("grid", "网格 grid", q.show_tag_values(TAG_GRID)),
+        g.community_variable(q.show_tag_values(TAG_COMMUNITY)),
+        g.query_variable("grid", "网格 grid", q.show_tag_values(TAG_GRID, q.COMMUNITY)),
         g.query_variable("site", "站点 site", q.show_tag_values(TAG_SITE, q.GRID)),
         g.query_variable("sensor", "传感器 sensor", q.show_tag_values(TAG_SENSOR, q.SITE)),
     ]

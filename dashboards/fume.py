@@ -18,6 +18,7 @@ from linli.rules.constants import (
     F_PURIFIER_ON_S,
     M_FUME,
     M_FUME_1H,
+    TAG_COMMUNITY,
     TAG_GRID,
     TAG_SENSOR,
     TAG_SITE,
@@ -36,9 +37,12 @@ ON_OFF = [
 
 
 def variables() -> list[g.Json]:
-    """grid → site → sensor, from the fume measurement's tags."""
+    """community → grid → site → sensor, from the fume measurement's tags."""
     return [
-        g.query_variable("grid", "网格 grid", q.show_tag_values(TAG_GRID, source=M_FUME)),
+        g.community_variable(q.show_tag_values(TAG_COMMUNITY, source=M_FUME)),
+        g.query_variable(
+            "grid", "网格 grid", q.show_tag_values(TAG_GRID, q.COMMUNITY, source=M_FUME)
+        ),
         g.query_variable("site", "站点 site", q.show_tag_values(TAG_SITE, q.GRID, source=M_FUME)),
         g.query_variable(
             "sensor", "传感器 sensor", q.show_tag_values(TAG_SENSOR, q.SITE, source=M_FUME)

@@ -169,9 +169,10 @@ def row(title: str) -> Json:
     return {"type": "row", "title": title, "collapsed": False, "panels": []}
 
 
-def query_variable(name: str, label: str, query: str) -> Json:
-    """A multi-value template variable from `SHOW TAG VALUES`, All selected by default."""
-    return {
+def query_variable(name: str, label: str, query: str, all_value: str | None = None) -> Json:
+    """A multi-value template variable from `SHOW TAG VALUES`, All selected by default;
+    `all_value` is what "All" stands for in a query (default: every value found)."""
+    variable: Json = {
         "type": "query",
         "name": name,
         "label": label,
@@ -186,6 +187,15 @@ def query_variable(name: str, label: str, query: str) -> Json:
         "options": [],
         "hide": 0,
     }
+    if all_value is not None:
+        variable["allValue"] = all_value
+    return variable
+
+
+def community_variable(query: str) -> Json:
+    """CONTRACT §9: the street's communities, All by default. "All" matches every point,
+    also those written before communities were named (no `community` tag)."""
+    return query_variable("community", "社区 community", query, all_value=".*")
 
 
 def annotation(name: str, query: str, color: str) -> Json:

@@ -14,6 +14,7 @@ from linli.rules.constants import (
     M_CASE_EVENT,
     M_NOISE,
     M_NOISE_1H,
+    TAG_COMMUNITY,
     TAG_GRID,
     TAG_SENSOR,
     TAG_SITE,
@@ -24,9 +25,12 @@ LIMIT = "限值 limit"
 
 
 def variables() -> list[g.Json]:
-    """grid → site → sensor, from the noise measurement's tags."""
+    """community → grid → site → sensor, from the noise measurement's tags."""
     return [
-        g.query_variable("grid", "网格 grid", q.show_tag_values(TAG_GRID, source=M_NOISE)),
+        g.community_variable(q.show_tag_values(TAG_COMMUNITY, source=M_NOISE)),
+        g.query_variable(
+            "grid", "网格 grid", q.show_tag_values(TAG_GRID, q.COMMUNITY, source=M_NOISE)
+        ),
         g.query_variable("site", "站点 site", q.show_tag_values(TAG_SITE, q.GRID, source=M_NOISE)),
         g.query_variable(
             "sensor", "传感器 sensor", q.show_tag_values(TAG_SENSOR, q.SITE, source=M_NOISE)

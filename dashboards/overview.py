@@ -19,6 +19,7 @@ from linli.rules.constants import (
     M_DEVICE,
     M_FUME,
     M_NOISE,
+    TAG_COMMUNITY,
     TAG_GRID,
     TAG_KIND,
     TAG_RULE,
@@ -173,14 +174,15 @@ def build(opts: Options) -> g.Json:
         12,
         9,
     )
-    grid = g.query_variable("grid", "网格 grid", q.show_tag_values(TAG_GRID))
+    community = g.community_variable(q.show_tag_values(TAG_COMMUNITY))
+    grid = g.query_variable("grid", "网格 grid", q.show_tag_values(TAG_GRID, q.COMMUNITY))
     return g.dashboard(
         UID,
         "社区总览",
         "Community overview: which sites are over their limits now, sensor connectivity, "
         "open cases and minutes over the limit today.",
         layout,
-        variables=[grid],
+        variables=[community, grid],
         annotations=[],
         tz=opts.tz,
     )

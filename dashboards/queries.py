@@ -12,6 +12,7 @@ from linli.rules.constants import (
     F_LAEQ_ES,
     F_PERIOD_S,
     RP_FOREVER,
+    TAG_COMMUNITY,
     TAG_GRID,
     TAG_SENSOR,
     TAG_SITE,
@@ -36,6 +37,7 @@ def matches(tag: str, variable: str) -> str:
     return f"{ident(tag)} =~ /^${variable}$/"
 
 
+COMMUNITY = matches(TAG_COMMUNITY, "community")
 SITE = matches(TAG_SITE, "site")
 GRID = matches(TAG_GRID, "grid")
 SENSOR = matches(TAG_SENSOR, "sensor")

@@ -37,7 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--prefix", default=env("LINLI_TOPIC_PREFIX", "linli/v1"), help="topic prefix"
     )
     source = parser.add_mutually_exclusive_group()
-    source.add_argument("--community", metavar="FILE", help="take [[sensor]]s from this TOML")
+    source.add_argument(
+        "--community",
+        metavar="FILE",
+        action="append",
+        help="take [[sensor]]s from this TOML; given again, a street's other communities too",
+    )
     source.add_argument("--sensors", type=int, metavar="N", help="N synthetic sensors")
     parser.add_argument(
         "--fume-share", type=float, default=0.25, help="share of synthetic sensors that are fume"
@@ -157,11 +162,11 @@ def _run_both(fleet: Fleet | None, hj212: Hj212Fleet | None) -> int:
 
 
 def _monitors(args: argparse.Namespace, sensors: list[SensorSpec]) -> list[MonitorSpec]:
-    """The community file's HJ 212 monitors when --hj212-addr is given; none otherwise."""
+    """The community files' HJ 212 monitors when --hj212-addr is given; none otherwise."""
     if not getattr(args, "hj212_addr", None) or not args.community:
         return []
     _host_port(args.hj212_addr)
-    return load_monitors(args.community, sensors)
+    return [m for path in args.community for m in load_monitors(path, sensors)]
 
 
 def _hj212_fleet(
@@ -202,7 +207,7 @@ def _build(args: argparse.Namespace) -> tuple[FleetOptions, list[SensorSpec], Sc
     if not PERIOD_MIN_S <= args.period <= PERIOD_MAX_S:
         raise ValueError(f"--period {args.period} outside {PERIOD_MIN_S}-{PERIOD_MAX_S}")
     if args.community:
-        sensors = load_community(args.community)
+        sensors = [sensor for path in args.community for sensor in load_community(path)]
     elif args.sensors:
         sensors = synthetic_sensors(args.sensors, args.fume_share)
     else:

@@ -33,6 +33,7 @@ from linli.rules.constants import (
     F_SEQ_GAPS,
     M_DEVICE,
     M_REJECTED,
+    TAG_COMMUNITY,
     TAG_GRID,
     TAG_REASON,
     TAG_SENSOR,
@@ -115,6 +116,8 @@ class LineBuilder:
         head = self._heads.get(key)
         if head is None:
             pairs = {TAG_SENSOR: tags.sensor, TAG_SITE: tags.site, TAG_GRID: tags.grid}
+            if tags.community:  # CONTRACT §9; an empty tag value is not line protocol
+                pairs[TAG_COMMUNITY] = tags.community
             if measurement == SensorKind.NOISE:
                 pairs[TAG_ZONE] = tags.zone
             head = escape_measurement(measurement) + "".join(

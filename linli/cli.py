@@ -11,10 +11,21 @@ from linli import logs
 from linli.settings import Settings
 
 
-def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config", type=Path, help="community TOML: inventory, rules, channels (applied at start)"
-    )
+def _common(parser: argparse.ArgumentParser, *, several: bool = True) -> None:
+    if several:
+        parser.add_argument(
+            "--config",
+            type=Path,
+            action="append",
+            help="community TOML: inventory, rules, channels (applied at start); given "
+            "again, or a directory of *.toml: the communities of one street (CONTRACT §9)",
+        )
+    else:
+        parser.add_argument(
+            "--config",
+            type=Path,
+            help="community TOML: inventory, rules, channels (applied at start)",
+        )
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
 
 
@@ -41,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _common(sub.add_parser("api", help="the HTTP API alone"))
     demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
-    _common(demo)
+    _common(demo, several=False)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
     demo.add_argument(
         "--check",

@@ -1,9 +1,12 @@
-"""The community file (`--config FILE`): grids, sites and sensors in TOML, applied at start.
+"""The community files (`--config FILE`): grids, sites and sensors in TOML, applied at start.
 
-The file is a boundary, so it is read with pydantic; errors name the file, the table
-and the field. `apply_community` upserts the file's entries into the store: the file
-wins for what it lists, and entries created through the API that it does not list are
-kept.
+A street runs one linli for its communities (CONTRACT §9): `--config` may be given
+several times, or name a directory of `*.toml` files, one community each, read into one
+`Street` (`load_street`). Each file is a boundary, so it is read with pydantic; errors
+name the file, the table and the field, and what is wrong between files (an id in two
+communities, two `[street]` tables) is said naming both files. `apply_street` upserts
+the files' communities and entries into the store: the files win for what they list,
+and entries created through the API that they do not list are kept.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import logging
 import tomllib
 import zoneinfo
 from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field as dc_field
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -48,8 +53,8 @@ from linli.rules.localtime import (
 from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
-from linli.store import Database, GridRecord, SiteRecord
-from linli.store.registry_repo import ENTRY_ID_PATTERN
+from linli.store import CommunityRecord, Database, GridRecord, SiteRecord
+from linli.store.registry_repo import COMMUNITY_ID_PATTERN, ENTRY_ID_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -189,6 +194,9 @@ class MerchantModel(_Model):
 class CommunityInfo(_Model):
     """The `[community]` table."""
 
+    # CONTRACT §9: required when several files are loaded; a file alone may leave it out,
+    # and its community's id is then "community" (DEFAULT_COMMUNITY_ID)
+    id: str | None = Field(default=None, pattern=f"^{COMMUNITY_ID_PATTERN}$")
     name: str = Field(min_length=1)
     name_en: str = ""
     notify: list[str] = Field(default_factory=list)  # the community office's channels
@@ -456,10 +464,20 @@ class Community(_Model):
             near={s.id: tuple(s.near) for s in self.site if s.near},
         )
 
+    @property
+    def id(self) -> str:
+        """The community's id ("" only for a file read alone, before `load_street`)."""
+        return self.community.id or ""
+
+    def record(self) -> CommunityRecord:
+        """The community as the store keeps it."""
+        return CommunityRecord(self.id, self.community.name, self.community.name_en)
+
     def grid_records(self) -> list[GridRecord]:
-        """The grids as the store keeps them."""
+        """The grids as the store keeps them, each of this community."""
         return [
-            GridRecord(g.id, g.name, contacts_of(g.workers), name_en=g.name_en) for g in self.grid
+            GridRecord(g.id, g.name, contacts_of(g.workers), name_en=g.name_en, community=self.id)
+            for g in self.grid
         ]
 
     def site_records(self) -> list[SiteRecord]:
@@ -515,21 +533,175 @@ def load_community(path: Path | str) -> Community:
 
 
 def apply_community(db: Database, community: Community) -> None:
-    """Upsert the file's grids, sites and sensors; the registry version rises only on change."""
+    """Upsert the file's community, grids, sites and sensors; the registry version rises
+    only on change."""
+    if not community.id:
+        community = _with_id(community, DEFAULT_COMMUNITY_ID)
+    apply_street(db, Street([community], community.street, [Path("-")]))
+
+
+# -- a street: several community files (CONTRACT §9) -----------------------------------
+
+DEFAULT_COMMUNITY_ID: Final = "community"  # the id of a file alone without one
+
+
+@dataclass(frozen=True)
+class Street:
+    """The communities of one deployment, each from its file, and the one `[street]`."""
+
+    communities: list[Community]
+    street: StreetModel | None
+    files: list[Path] = dc_field(default_factory=list)  # communities[i] came from files[i]
+
+    def community(self, community_id: str) -> Community:
+        """One community by id; KeyError if there is none."""
+        for c in self.communities:
+            if c.id == community_id:
+                return c
+        raise KeyError(community_id)
+
+    def merged(self) -> Community:
+        """Every community's channels, grids, sites and sensors in one `Community`, with
+        the first file's `[community]`, `[rules]` and `[complaints]` and the `[street]`:
+        what the parts that do not look per community take (the complaint settings; the
+        rule engine takes each community's `[rules]`, linli/wiring.load_policy)."""
+        first = self.communities[0]
+        return Community.model_construct(
+            community=first.community,
+            street=self.street,
+            rules=first.rules,
+            channel=[c for m in self.communities for c in m.channel],
+            grid=[g for m in self.communities for g in m.grid],
+            site=[x for m in self.communities for x in m.site],
+            sensor=[x for m in self.communities for x in m.sensor],
+            hj212_profile=[p for m in self.communities for p in m.hj212_profile],
+            complaints=first.complaints,
+        )
+
+
+def config_files(paths: Sequence[Path | str]) -> list[Path]:
+    """The community files `--config` names: each file itself, each directory's `*.toml`
+    by name; CommunityError for a directory without one."""
+    files: list[Path] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            found = sorted(p for p in path.glob("*.toml") if p.is_file())
+            if not found:
+                raise CommunityError(f"{path}: a directory without community files (*.toml)")
+            files += found
+        else:
+            files.append(path)
+    return files
+
+
+def load_street(paths: Path | str | Sequence[Path | str]) -> Street:
+    """Read and check every community file, then what must hold between them; raises one
+    CommunityError whose lines name each file and key at fault."""
+    files = config_files([paths] if isinstance(paths, Path | str) else paths)
+    if not files:
+        raise CommunityError("no community file given")
+    communities: list[Community] = []
+    problems: list[str] = []
+    for path in files:
+        try:
+            communities.append(load_community(path))
+        except CommunityError as err:
+            problems.append(str(err))
+    if problems:
+        raise CommunityError("\n".join(problems))
+    if len(communities) == 1 and not communities[0].id:
+        communities[0] = _with_id(communities[0], DEFAULT_COMMUNITY_ID)
+    problems = _across(files, communities)
+    if problems:
+        raise CommunityError("\n".join(problems))
+    streets = [c.street for c in communities if c.street is not None]
+    street = Street(communities, streets[0] if streets else None, files)
+    for path, c in zip(files[1:], communities[1:], strict=True):
+        if c.complaints != communities[0].complaints:
+            log.warning(
+                "%s: its [complaints] differ from %s's; the first file's apply to every community",
+                path,
+                files[0],
+            )
+    return street
+
+
+def load_config(config: Path | str | Sequence[Path | str] | None) -> Community | None:
+    """`--config` as one `Community` (`Street.merged`), or None when none is given."""
+    if config is None or (not isinstance(config, Path | str) and not config):
+        return None
+    return load_street(config).merged()
+
+
+def apply_street(db: Database, street: Street) -> None:
+    """Upsert the street's communities, then their grids, sites and sensors; the registry
+    version rises only on change. A deployment of one community gives it the grids kept
+    from before communities."""
+    db.apply_communities(c.record() for c in street.communities)
     changed = db.apply_registry(
-        community.grid_records(),
-        community.site_records(),
-        community.sensor_records(),
-        community.hj212_profiles(),
+        [g for c in street.communities for g in c.grid_records()],
+        [s for c in street.communities for s in c.site_records()],
+        [s for c in street.communities for s in c.sensor_records()],
+        [p for c in street.communities for p in c.hj212_profiles()],
     )
-    log.info(
-        "community %s: %d grids, %d sites, %d sensors applied (%s)",
-        community.community.name,
-        len(community.grid),
-        len(community.site),
-        len(community.sensor),
-        "changed" if changed else "unchanged",
-    )
+    db.prune_communities(c.id for c in street.communities)
+    for community in street.communities:
+        log.info(
+            "community %s (%s): %d grids, %d sites, %d sensors applied (%s)",
+            community.id,
+            community.community.name,
+            len(community.grid),
+            len(community.site),
+            len(community.sensor),
+            "changed" if changed else "unchanged",
+        )
+
+
+def _with_id(community: Community, community_id: str) -> Community:
+    info = community.community.model_copy(update={"id": community_id})
+    return community.model_copy(update={"community": info})
+
+
+def _across(files: Sequence[Path], communities: Sequence[Community]) -> list[str]:
+    """What must hold between the files: ids, one `[street]`, ids unique across them."""
+    problems: list[str] = []
+    several = len(communities) > 1
+    owner: dict[str, Path] = {}
+    street_file: Path | None = None
+    for path, c in zip(files, communities, strict=True):
+        if several and not c.community.id:
+            problems.append(
+                f"{path}: [community] field 'id': required when several community files are "
+                f"loaded (lowercase letters, digits, '-': {COMMUNITY_ID_PATTERN})"
+            )
+        elif c.community.id in owner:
+            problems.append(
+                f"{path}: [community] field 'id': {c.community.id!r} is also the id of "
+                f"{owner[c.community.id]}"
+            )
+        elif c.community.id:
+            owner[c.community.id] = path
+        if c.street is not None:
+            if street_file is not None:
+                problems.append(
+                    f"{path}: [street]: a second [street] table, the first is in {street_file} "
+                    "(one street per deployment: keep it in one file)"
+                )
+            else:
+                street_file = path
+    for table in ("grid", "site", "sensor", "channel"):
+        first: dict[str, Path] = {}
+        for path, c in zip(files, communities, strict=True):
+            entries: Sequence[Any] = getattr(c, table)
+            for n, entry in enumerate(entries, 1):
+                if entry.id in first and first[entry.id] != path:
+                    problems.append(
+                        f"{path}: [[{table}]] #{n} field 'id': {entry.id!r} is also a "
+                        f"[[{table}]] id in {first[entry.id]} (ids are unique across the street)"
+                    )
+                first.setdefault(entry.id, path)
+    return problems
 
 
 def contacts_of(models: Sequence[ContactModel]) -> tuple[Contact, ...]:

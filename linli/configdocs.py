@@ -59,6 +59,9 @@ KEY_MEANINGS: Final[dict[str, str]] = {
     "Community.hj212_profile": "HJ 212 monitor models: how each one's logger speaks "
     "(docs/devices.md)",
     "Community.complaints": "residents' complaints",
+    "CommunityInfo.id": "its id in the street's linli (`[a-z0-9][a-z0-9-]{1,31}`, e.g. "
+    "`tianxin`): what tokens' `communities` and `POST /grids` name; required when several "
+    'files are loaded, else `"community"` (CONTRACT §9)',
     "CommunityInfo.name": "the community's name, as messages say it",
     "CommunityInfo.name_en": "its English name",
     "CommunityInfo.notify": "the community office's channels (a case's third level)",
@@ -184,7 +187,11 @@ KEY_MEANINGS: Final[dict[str, str]] = {
 # The community file's tables, in the order the page lists them: (heading, model, note).
 TABLES: Final[tuple[tuple[str, type[BaseModel], str], ...]] = (
     ("[community]", CommunityInfo, "Required."),
-    ("[street]", StreetModel, "Optional."),
+    (
+        "[street]",
+        StreetModel,
+        "Optional; in one file only when several are loaded (one street per deployment).",
+    ),
     ("[[grid]]", GridModel, ""),
     ("[[site]]", SiteModel, ""),
     ("[site.merchant]", MerchantModel, "A shop's `merchant = { … }` inline table."),
@@ -218,9 +225,10 @@ HEADER: Final = """# Configuration
 those, then run `.venv/bin/linli config docs > docs/configuration.md`. tests/test_docs.py
 fails when this page differs from what they say. -->
 
-linli reads its settings from environment variables and the community's inventory,
-rules and channels from one TOML file given as `--config FILE`. How they are used when
-running linli: [operating.md](operating.md).
+linli reads its settings from environment variables and each community's inventory,
+rules and channels from a TOML file given as `--config FILE` (given again, or naming a
+directory of `*.toml` files, for a street's communities). How they are used when running
+linli: [operating.md](operating.md).
 """
 
 ENV_INTRO: Final = """## Environment variables
@@ -238,6 +246,18 @@ It is applied at every start: entries in it are created or updated, entries crea
 through the API and absent from the file stay. Loading it checks every table (an unknown
 key, a missing field, a reference to an id the file does not have: one line each naming
 the table, the entry and the field).
+
+A street's communities (CONTRACT §9) are one file each: `--config a.toml --config
+b.toml`, or `--config DIR` for every `*.toml` in `DIR` by name. Each file names its
+community's `id`; grid, site, sensor and channel ids are unique across the files, and
+one `[street]` table stands in one of them. What breaks this stops linli at start with
+one message, a line for each problem naming the file, the table, the entry and the key
+(the other file too, for an id given twice). The rule engine judges each community's
+sites by its own `[rules]` (its night, standards, escalation schedule), and the API and
+the board show each site's limits and countdowns by them; the first file's `[rules]`
+also give ingest's `limit_db`, the dashboards' day and night and the reminders' period,
+and its `[complaints]` apply to every community (a warning says so when another file's
+differ).
 
 Any string of a `[[channel]]` table may be `"env:NAME"`: it is read from the environment
 variable `NAME` at start (secrets, and robots' URLs, which carry their tokens). A channel

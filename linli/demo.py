@@ -1,9 +1,11 @@
-"""`linli demo`: the whole thing on this machine with the bundled Tianxin community.
+"""`linli demo`: the whole thing on this machine with the bundled communities of Jianqiao
+street: Tianxin and its neighbour Liming (CONTRACT §9).
 
 With no `LINLI_MQTT_URL` / `LINLI_INFLUX_URL` in the environment it starts its own
-mosquitto and influxd under ./var/, applies the bundled Tianxin community file and
-scenario (package data of the installed `linli`: community/tianxin.toml installs as
-`linli.data`, firmware-sim/scenarios/tianxin.toml as `linli.sim`'s), runs the service
+mosquitto and influxd under ./var/, applies the bundled community files and the
+scenario (package data of the installed `linli`: community/tianxin.toml and
+community/liming.toml install as `linli.data`, firmware-sim/scenarios/tianxin.toml as
+`linli.sim`'s; `--config FILE` runs one community file instead), runs the service
 (ingest + rule engine + API) and the simulated fleet with its scripted nuisances, and
 prints where to look. Ctrl-C stops everything it started, by PID.
 
@@ -51,7 +53,7 @@ from zoneinfo import ZoneInfo
 import httpx
 
 from linli import service, wiring
-from linli.community import load_community
+from linli.community import Community, load_street
 from linli.demochannels import Printer, StandIns, names_of, set_environ, start_standins
 from linli.ingestion import Ingest
 from linli.localservers import LocalServer, free_port, influxd, mosquitto, spawn_logged
@@ -66,7 +68,7 @@ from linli.store import Database
 log = logging.getLogger(__name__)
 
 # The bundled files: (package, file) of the installed linli, not the checkout's folders.
-COMMUNITY: Final = ("linli.data", "tianxin.toml")
+COMMUNITIES: Final = (("linli.data", "tianxin.toml"), ("linli.data", "liming.toml"))
 SCENARIO: Final = ("linli.sim", "scenarios/tianxin.toml")
 AUTO: Final = "auto"
 DAY_START: Final = (10, 30)  # the replayed day starts at 10:30 local ...
@@ -241,15 +243,24 @@ class DemoComplaints:
 
 
 @contextmanager
-def bundled(config: Path | None = None) -> Iterator[tuple[Path, Path]]:
-    """The community file (`config`, or the bundled Tianxin one) and the demo's scenario, as
-    files on disk for as long as the block runs (the simulator's process reads them too)."""
+def bundled(config: Path | None = None) -> Iterator[tuple[list[Path], Path]]:
+    """The community files (`config`, or the bundled street: Tianxin, then Liming) and the
+    demo's scenario, as files on disk for as long as the block runs (the simulator's
+    process reads them too)."""
     with ExitStack() as stack:
         paths = [
             stack.enter_context(as_file(files(package).joinpath(*name.split("/"))))
-            for package, name in (COMMUNITY, SCENARIO)
+            for package, name in (*COMMUNITIES, SCENARIO)
         ]
-        yield (config or paths[0]), paths[1]
+        yield ([config] if config else paths[:-1]), paths[-1]
+
+
+def merged_names(communities: Sequence[Community]) -> dict[str, str]:
+    """Who each address and group channel is, over every community of the street."""
+    names: dict[str, str] = {}
+    for community in communities:
+        names.update(names_of(community))
+    return names
 
 
 def check(settings: Settings, config: Path | None, out: TextIO = sys.stdout) -> int:
@@ -257,17 +268,20 @@ def check(settings: Settings, config: Path | None, out: TextIO = sys.stdout) -> 
     demo would, say which files and what they hold, start nothing; 0 when all load."""
     from linli.sim.scenario import load_scenario
 
-    with bundled(config) as (community_file, scenario_file):
-        community = load_community(community_file)
-        wiring.load_policy(settings, community_file)
-        wiring.load_complaint_rules(community_file)
+    with bundled(config) as (community_files, scenario_file):
+        street = load_street(community_files)
+        wiring.load_policy(settings, community_files)
+        wiring.load_complaint_rules(community_files)
         scenario = load_scenario(scenario_file)
-        print(
-            f"community {community_file}: {len(community.site)} sites, "
-            f"{len(community.sensor)} sensors\n"
-            f"scenario  {scenario_file}: {len(scenario.events)} events",
-            file=out,
-        )
+        for path, community in zip(street.files, street.communities, strict=True):
+            print(
+                f"community {path}: {community.id}, {len(community.site)} sites, "
+                f"{len(community.sensor)} sensors",
+                file=out,
+            )
+        if street.street is not None:
+            print(f"street    {street.street.name}", file=out)
+        print(f"scenario  {scenario_file}: {len(scenario.events)} events", file=out)
     return 0
 
 
@@ -324,7 +338,7 @@ def run(settings: Settings, args: argparse.Namespace, now: datetime | None = Non
 def _run(
     settings: Settings,
     args: argparse.Namespace,
-    config: Path,
+    config: list[Path],
     scenario: Path,
     now: datetime | None,
 ) -> int:
@@ -340,9 +354,9 @@ def _run(
     printer: Printer | None = None
     complaints: DemoComplaints | None = None
     try:
-        community = load_community(config)
+        street = load_street(config)
         # The channels' variables first: the engine's child inherits them (module docstring).
-        stand_ins = start_standins(community)
+        stand_ins = start_standins(street.merged())
         set_environ(stand_ins.environ)
         db = wiring.open_store(settings, config)
         influx = wiring.open_influx(settings)
@@ -357,7 +371,7 @@ def _run(
             policy = dataclasses.replace(policy, late_after_s=late_s)
         engine = service.start_engine(settings, policy, config)
         notifier = start_notifier(db, settings, config, influx=influx)
-        printer = Printer(stand_ins.delivered, names_of(community)).start()
+        printer = Printer(stand_ins.delivered, merged_names(street.communities)).start()
         worker = Ingest(
             settings,
             db,
@@ -382,7 +396,9 @@ def _run(
         threading.Thread(target=api_service.server.run, name="linli-api", daemon=True).start()
         sim_log = var / "sim.log"
         argv = [sys.executable, "-m", "linli", "sim", "--mqtt-url", settings.mqtt_url]
-        argv += ["--prefix", settings.topic_prefix, "--community", str(config)]
+        argv += ["--prefix", settings.topic_prefix]
+        for path in config:
+            argv += ["--community", str(path)]
         argv += ["--scenario", str(scenario), "--speed", str(args.speed)]
         argv += [f"--start={sim_start}"]
         if settings.hj212_addr:  # the file's monitors with an hj212 block dial the listener
@@ -390,9 +406,17 @@ def _run(
         sim = spawn_logged(argv, sim_log)
         key = wiring.board_key(settings.board_secret, db)
         overview = overview_link(settings, key, None if now is None else now.timestamp())
-        monitors = sum(1 for s in community.sensor if s.hj212 is not None)
+        monitors = sum(1 for c in street.communities for s in c.sensor if s.hj212 is not None)
         _banner(
-            settings, config, sim_log, sim_start, args.speed, stand_ins, policy, overview, monitors
+            settings,
+            street.communities,
+            sim_log,
+            sim_start,
+            args.speed,
+            stand_ins,
+            policy,
+            overview,
+            monitors,
         )
         if day is not None:  # the residents' complaints, on the scripted day's windows
             api = httpx.Client(
@@ -453,7 +477,7 @@ def hj212_banner(settings: Settings, monitors: int) -> str:
 
 def _banner(
     settings: Settings,
-    config: Path,
+    communities: Sequence[Community],
     sim_log: Path,
     start: str,
     speed: float,
@@ -466,12 +490,15 @@ def _banner(
     hj212 = hj212_banner(settings, monitors)
     channels = "\n".join("                " + line for line in stand_ins.describe())
     escalate_s = policy.escalation.unacknowledged_s
+    names = "、".join(c.community.name for c in communities)
     print(
         f"""
 case board (工单台) — open this first; it signs this browser in as staff:
   {overview}
 
-linli demo — Tianxin community (天新社区), {config}
+linli demo — Jianqiao street (笕桥街道): {names}
+  street board  {settings.public_url.rstrip("/")}/board/street   (the communities side by side,
+                once the link above signed this browser in)
   API docs      http://{host}:{port}/docs   (token: Bearer {settings.admin_token})
   health        http://{host}:{port}/api/v1/health
   rejected      http://{host}:{port}/api/v1/rejected/counts

@@ -11,16 +11,16 @@ stops nothing.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Final
 from zoneinfo import ZoneInfo
 
 from linli.channels import Channels, build_channels
-from linli.community import Community, contacts_of, load_community
+from linli.community import Community, Street, contacts_of, load_config, load_street
 from linli.influx.deliveries import delivery_writer
 from linli.notify.worker import DeliveryWorker
 from linli.rules.engine.telling import ASKED, OutboxTeller
@@ -28,30 +28,48 @@ from linli.rules.links import LinkSigner
 from linli.rules.registry import Registry
 from linli.rules.routing import ChannelType, Directory, Group, NotifyPlan, directory_of
 from linli.settings import Settings
-from linli.wiring import board_key, load_policy
+from linli.wiring import ConfigArg, board_key, given, load_policy
 
 log = logging.getLogger(__name__)
 
 REMINDER_CHECK_S: Final = 30.0  # how often unacknowledged cases are looked at
 
 
-def notify_plan(community: Community | None) -> NotifyPlan:
-    """The community file's side of routing: channel types and notify lists."""
-    if community is None:
+def notify_plan(source: Community | Street | None) -> NotifyPlan:
+    """The community files' side of routing: channel types and notify lists. A `Street`
+    gives each community its own office (CONTRACT §9: a case climbs to the office of its
+    site's community, then to the street); a lone `Community` is the office of every site."""
+    if source is None:
         return NotifyPlan()
-    info = community.community
-    street = community.street
+    if isinstance(source, Street):
+        merged = source.merged()
+        offices = {c.id: office for c in source.communities if (office := _office(c))}
+        return dataclasses.replace(notify_plan(merged), community=None, communities=offices)
+    street = source.street
     return NotifyPlan(
-        channels={c.id: ChannelType(c.type) for c in community.channel},
-        grids={g.id: tuple(g.notify) for g in community.grid},
-        merchants={s.id: tuple(s.merchant.notify) for s in community.site if s.merchant},
-        community=Group(info.name, contacts_of(info.contacts), tuple(info.notify))
-        if info.contacts or info.notify
-        else None,
+        channels={c.id: ChannelType(c.type) for c in source.channel},
+        grids={g.id: tuple(g.notify) for g in source.grid},
+        merchants={s.id: tuple(s.merchant.notify) for s in source.site if s.merchant},
+        community=_office(source),
         street=None
         if street is None
         else Group(street.name, contacts_of(street.contacts), tuple(street.notify)),
     )
+
+
+def _office(community: Community) -> Group | None:
+    """A community's office (`[community]` contacts and notify), None when it has nobody."""
+    info = community.community
+    if not (info.contacts or info.notify):
+        return None
+    return Group(info.name, contacts_of(info.contacts), tuple(info.notify))
+
+
+def plan_of(config: ConfigArg) -> NotifyPlan:
+    """The notify plan of `--config`: every community file, read as one street."""
+    if config is None or not given(config):
+        return NotifyPlan()
+    return notify_plan(load_street(config))
 
 
 class Directories:
@@ -121,12 +139,12 @@ class Notifier:
                 close()
 
 
-def start_notifier(db, settings: Settings, config: Path | None, influx=None) -> Notifier:  # type: ignore[no-untyped-def]
+def start_notifier(db, settings: Settings, config: ConfigArg, influx=None) -> Notifier:  # type: ignore[no-untyped-def]
     """Build the channels (each misconfigured one reported in one line), the teller and the
     delivery worker with its reminders, and start the worker; with `influx`, each outcome
     is also a `delivery` point there (the dashboards' failed deliveries)."""
-    community = None if config is None else load_community(config)
-    plan = notify_plan(community)
+    community = load_config(config)
+    plan = plan_of(config)
     channels = build_channels(community.channel if community else [])
     for name, why in channels.broken.items():
         log.error("notification channel %s cannot be used: %s", name, why)

@@ -17,6 +17,7 @@ from linli.ingest.spool import waiting_files
 from linli.rules.policy import RulePolicy
 from linli.settings import Settings
 from linli.wiring import (
+    ConfigArg,
     StartupError,
     api_config,
     hj212_monitors,
@@ -38,14 +39,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-def start_engine(settings: Settings, policy: RulePolicy, config: Path | None = None):  # type: ignore[no-untyped-def]
+def start_engine(settings: Settings, policy: RulePolicy, config: ConfigArg = None):  # type: ignore[no-untyped-def]
     """The rule engine in its own process (linli/engineproc.py), started; it writes the
     deliveries of its case changes by the community file's notify lists (the outbox)."""
-    from linli.community import load_community
     from linli.engineproc import EngineProcess
-    from linli.notifying import notify_plan
+    from linli.notifying import plan_of
 
-    plan = notify_plan(None if config is None else load_community(config))
+    plan = plan_of(config)
     level = logging.getLogger().getEffectiveLevel()
     return EngineProcess(settings, policy, level, plan).start()
 
@@ -62,7 +62,7 @@ def wait_for_signal() -> threading.Event:
     return stop
 
 
-def ingest(settings: Settings, config: Path | None, workers: int = 1, rules: bool = False) -> int:
+def ingest(settings: Settings, config: ConfigArg, workers: int = 1, rules: bool = False) -> int:
     """`linli ingest`: one worker here, or several processes on a shared subscription.
 
     `rules` runs the rule engine too, with one worker only: with several, a sensor's
@@ -154,7 +154,7 @@ def _name_spools_left_behind(settings: Settings, workers: int) -> None:
         )
 
 
-def _ingest_workers(settings: Settings, config: Path | None, workers: int) -> int:
+def _ingest_workers(settings: Settings, config: ConfigArg, workers: int) -> int:
     open_store(settings, config)  # apply the community once, before the workers read it
     open_influx(settings).close()
     _name_spools_left_behind(settings, workers)
@@ -193,7 +193,7 @@ class ApiService:
 
 def api_service(
     settings: Settings,
-    config: Path | None,
+    config: ConfigArg,
     db: Database,
     influx: InfluxClient,
     broker_status: Callable[[], bool],
@@ -228,7 +228,7 @@ def api_service(
 
 def _run_api(
     settings: Settings,
-    config: Path | None,
+    config: ConfigArg,
     db: Database,
     influx: InfluxClient,
     broker_status: Callable[[], bool],
@@ -247,7 +247,7 @@ def _run_api(
         notifier.stop()
 
 
-def serve(settings: Settings, config: Path | None) -> int:
+def serve(settings: Settings, config: ConfigArg) -> int:
     """`linli serve`: ingest and the rule engine in threads, the HTTP API in the foreground."""
     from linli.ingestion import Ingest
 
@@ -276,7 +276,7 @@ def serve(settings: Settings, config: Path | None) -> int:
     return 0
 
 
-def api(settings: Settings, config: Path | None) -> int:
+def api(settings: Settings, config: ConfigArg) -> int:
     """`linli api`: the HTTP API alone; broker status from a probe connection."""
     from linli.broker import probe_broker
 

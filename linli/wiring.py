@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
 from linli.influx.client import InfluxClient, InfluxError
 from linli.rules.complaint import ComplaintRules
@@ -28,20 +29,29 @@ log = logging.getLogger(__name__)
 
 GC_YOUNG: Final = 10_000  # allocations between young collections (default 700)
 
+# `--config`: one community file, several, or directories of them (CONTRACT §9); None: none
+ConfigArg: TypeAlias = Path | Sequence[Path] | None
+
 
 class StartupError(Exception):
     """linli cannot start: a server is unreachable or the configuration is wrong."""
 
 
-def open_store(settings: Settings, config: Path | None):  # type: ignore[no-untyped-def]
-    """The case store, with the community file applied when one is given."""
-    from linli.community import apply_community, load_community
+def given(config: ConfigArg) -> bool:
+    """Whether `--config` named anything."""
+    return config is not None and (isinstance(config, Path) or len(config) > 0)
+
+
+def open_store(settings: Settings, config: ConfigArg):  # type: ignore[no-untyped-def]
+    """The case store, with the community files applied when some are given."""
+    from linli.community import apply_street, load_street
     from linli.store import Database
 
-    community = None if config is None else load_community(config)  # a bad file: nothing opened
+    # every file read and checked first: a bad one stops linli before anything is opened
+    street = load_street(config) if config is not None and given(config) else None
     db = Database(settings.db_url, reject_limits=settings.reject_limits())
-    if community is not None:
-        apply_community(db, community)
+    if street is not None:
+        apply_street(db, street)
     return db
 
 
@@ -55,32 +65,40 @@ def hj212_monitors(settings: Settings, db):  # type: ignore[no-untyped-def]
     return StoreHj212Registry(db, refresh_ms=int(settings.registry_refresh_s * 1000))
 
 
-def load_policy(settings: Settings, config: Path | None) -> RulePolicy:
-    """The rule policy: the community file's `[rules]` table in LINLI_TZ, or the defaults."""
-    if config is None:
+def load_policy(settings: Settings, config: ConfigArg) -> RulePolicy:
+    """The rule policy: the community files' `[rules]` tables in LINLI_TZ (each community's
+    for its own sites, `RulePolicy.of`), or the defaults."""
+    if config is None or not given(config):
         return RulePolicy(calendar=Calendar(settings.tz))
-    from linli.community import load_community
+    from linli.community import load_street
 
-    community = load_community(config)
-    if community.community.tz is not None and community.community.tz != settings.tz:
-        raise StartupError(
-            f"{config}: [community] tz = {community.community.tz!r} but LINLI_TZ is "
-            f"{settings.tz!r}: set LINLI_TZ={community.community.tz} (the zone linli judges "
-            "by) or remove tz from the file"
-        )
-    return community.rules.policy(settings.tz)
+    street = load_street(config)
+    for path, community in zip(street.files, street.communities, strict=True):
+        if community.community.tz is not None and community.community.tz != settings.tz:
+            raise StartupError(
+                f"{path}: [community] tz = {community.community.tz!r} but LINLI_TZ is "
+                f"{settings.tz!r}: set LINLI_TZ={community.community.tz} (the zone linli "
+                "judges by) or remove tz from the file"
+            )
+    # each community's own [rules] for its sites (CONTRACT §9); the first file's where one
+    # policy serves all (the ingest's calendar, the board's countdowns)
+    first = street.merged().rules.policy(settings.tz)
+    if len(street.communities) == 1:
+        return first
+    return dataclasses.replace(
+        first, communities={c.id: c.rules.policy(settings.tz) for c in street.communities}
+    )
 
 
-def load_complaint_rules(config: Path | None) -> ComplaintRules:
-    """The community file's `[complaints]` table and its sites' `near`, or the defaults."""
-    if config is None:
-        return ComplaintRules()
-    from linli.community import load_community
+def load_complaint_rules(config: ConfigArg) -> ComplaintRules:
+    """The community files' `[complaints]` table and their sites' `near`, or the defaults."""
+    from linli.community import load_config
 
-    return load_community(config).complaint_rules()
+    community = load_config(config)
+    return ComplaintRules() if community is None else community.complaint_rules()
 
 
-def load_calendar(settings: Settings, config: Path | None) -> Calendar:
+def load_calendar(settings: Settings, config: ConfigArg) -> Calendar:
     """The community's day/night and business hours: the one calendar of the engine, the
     `limit_db` ingest writes and the dashboards (GB 3096's 06:00/22:00 without a file)."""
     return load_policy(settings, config).calendar
@@ -92,14 +110,15 @@ def make_engine(db, influx: InfluxClient, policy: RulePolicy, tellers=(), tick_s
 
     At start it first replays from InfluxDB what was stored but not judged (a kill -9).
     """
-    from linli.influx.annotations import influx_teller
+    from linli.influx.annotations import SiteCommunities, influx_teller
     from linli.influx.history import InfluxHistory
     from linli.rules.engine.engine import Engine
 
+    communities = SiteCommunities(db.load_registry, db.registry_version)
     return Engine(
         db,
         policy,
-        tell=influx_teller(influx.write),
+        tell=influx_teller(influx.write, communities),
         tellers=tuple(tellers),
         history=InfluxHistory(influx),
         tick_s=tick_s,

@@ -64,6 +64,7 @@ RP_FOREVER: Final = "forever"
 TAG_SENSOR: Final = "sensor"
 TAG_SITE: Final = "site"
 TAG_GRID: Final = "grid"
+TAG_COMMUNITY: Final = "community"  # CONTRACT §9: on noise, fume, device, case_event
 TAG_ZONE: Final = "zone"
 TAG_REASON: Final = "reason"
 TAG_RULE: Final = "rule"

@@ -30,6 +30,7 @@ SESSION: Final = "session"
 MERCHANT: Final = "merchant"
 GRID_WORKER: Final = "grid_worker"
 STAFF: Final = "staff"
+COMMUNITIES: Final = "cm"  # a claim's extra: the communities a staff reader sees (CONTRACT §9)
 ADMIN: Final = "admin"
 ROLES: Final = frozenset({MERCHANT, GRID_WORKER, STAFF, ADMIN})
 
@@ -146,13 +147,26 @@ class LinkSigner:
     key: bytes
     ttl_s: int = 7 * 86_400
 
-    def token(self, case: Case, levels: Iterable[Level], at_ms: int, person: str = "") -> str:
-        """The token of a message about `case` to readers at `levels`, sent at `at_ms`."""
+    def token(
+        self,
+        case: Case,
+        levels: Iterable[Level],
+        at_ms: int,
+        person: str = "",
+        community: str = "",
+    ) -> str:
+        """The token of a message about `case` to readers at `levels`, sent at `at_ms`. A
+        message to the office of the case's `community` (CONTRACT §9) opens that community
+        only (the claims' `extra["cm"]`, as a community staff's session); the street's,
+        every community."""
         assert case.id is not None
         levels = tuple(levels)
         role, site, grids = scope_of(case, levels)
         found = [lv for lv in levels if lv in LADDER]
         level = min(found, key=LADDER.index) if found else case.level
+        extra: dict[str, Any] = {}
+        if role == STAFF and level is Level.COMMUNITY and community:
+            extra[COMMUNITIES] = [community]
         claims = Claims(
             role=role,
             exp_s=at_ms // 1000 + self.ttl_s,
@@ -161,6 +175,7 @@ class LinkSigner:
             case=case.id,
             level=level.value,
             person=person[:60],
+            extra=extra,
             sent_s=at_ms // 1000,
         )
         return sign(self.key, claims)

@@ -82,6 +82,13 @@ class RulePolicy:
     # lifecycle
     verification_s: int = 24 * 3600
     escalation: Escalation = field(default_factory=Escalation)
+    # A street's communities (CONTRACT §9), each with its own `[rules]`: the policy of a
+    # site is its grid's community's (`of`), this one for a community not listed.
+    communities: Mapping[str, RulePolicy] = field(default_factory=dict)
+
+    def of(self, community: str) -> RulePolicy:
+        """The policy of one community's sites: its own, else this one."""
+        return self.communities.get(community, self)
 
     def episode_window_s(self, rule: RuleId) -> int:
         """A breach rule's window: a gap shorter than it joins two spells into one episode

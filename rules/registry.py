@@ -1,4 +1,5 @@
-"""The community's inventory: grids, sites and sensors (CONTRACT §5)."""
+"""The street's inventory: grids (each in a community, CONTRACT §9), sites and sensors
+(CONTRACT §5)."""
 
 from __future__ import annotations
 
@@ -39,11 +40,13 @@ class Contact:
 
 @dataclass(frozen=True, slots=True)
 class Grid:
-    """A grid (网格) and the grid workers (网格员) who patrol it."""
+    """A grid (网格) and the grid workers (网格员) who patrol it, in one community of the
+    street (CONTRACT §9; "" when the deployment has not named its community)."""
 
     id: str
     name: str
     workers: tuple[Contact, ...] = ()
+    community: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +91,7 @@ class SensorTags:
     site: str
     grid: str
     zone: Zone
+    community: str = ""  # the grid's community (CONTRACT §9); "" writes no tag
 
 
 class Registry:
@@ -120,9 +124,21 @@ class Registry:
         for sensor in self.sensors.values():
             site = self.sites.get(sensor.site)
             if site is not None:
+                grid = self.grids.get(site.grid)
                 self.tags[sensor.id] = SensorTags(
-                    sensor.id, sensor.kind, site.id, site.grid, site.zone
+                    sensor.id,
+                    sensor.kind,
+                    site.id,
+                    site.grid,
+                    site.zone,
+                    grid.community if grid is not None else "",
                 )
+
+    def community_of(self, site_id: str) -> str:
+        """The community of a site's grid; "" when it has none or is not registered."""
+        site = self.sites.get(site_id)
+        grid = self.grids.get(site.grid) if site is not None else None
+        return grid.community if grid is not None else ""
 
     def __repr__(self) -> str:
         return (

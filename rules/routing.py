@@ -1,11 +1,11 @@
 """Who is told about a case change, on which channel (CONTRACT §6): routing, pure.
 
-A case is at one level of the ladder (merchant → grid worker → community → street
-enforcement). Each level of a site has an `Audience`: its people (each with their
-addresses by channel id) and its group chats (the `notify` list of the grid, the
-merchant, the community office or the street team). A group chat gets one message that
-@-mentions the level's people who have an address on that chat's channel; a person's own
-channels (SMS, e-mail) get one message each.
+A case is at one level of the ladder (merchant → grid worker → the site's community
+office → street enforcement, CONTRACT §9). Each level of a site has an `Audience`: its
+people (each with their addresses by channel id) and its group chats (the `notify` list
+of the grid, the merchant, the community office or the street team). A group chat gets
+one message that @-mentions the level's people who have an address on that chat's
+channel; a person's own channels (SMS, e-mail) get one message each.
 
 Who is told of what:
 - a case opened at level L: L's audience; an escalation to L+1: L+1's;
@@ -77,6 +77,9 @@ class Directory:
 
     channels: Mapping[str, ChannelType] = field(default_factory=dict)
     audiences: Mapping[tuple[str, Level], Audience] = field(default_factory=dict)
+    # each site's community (CONTRACT §9): a link to its community office opens that
+    # community only (rules/links.py)
+    communities: Mapping[str, str] = field(default_factory=dict)
 
     def audience(self, site: str, level: Level) -> Audience | None:
         """The audience of `site` at `level`; None when that level has nobody there."""
@@ -95,19 +98,31 @@ class Group:
 
 @dataclass(frozen=True, slots=True)
 class NotifyPlan:
-    """The community file's side of routing: channels, and the `notify` lists."""
+    """The community files' side of routing: channels, and the `notify` lists.
+
+    A street's deployment (CONTRACT §9) has one community office per community,
+    `communities` by community id; a site's case climbs to the office of its grid's
+    community. `community` is the office of a deployment of one community file (and of a
+    grid no community claims); `street` is the one street team above them all.
+    """
 
     channels: Mapping[str, ChannelType] = field(default_factory=dict)
     grids: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # grid id → notify
     merchants: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # site id → notify
     community: Group | None = None
     street: Group | None = None
+    communities: Mapping[str, Group] = field(default_factory=dict)  # community id → office
+
+    def office(self, community: str) -> Group | None:
+        """The community office of the community `community` ("": none named)."""
+        return self.communities.get(community, self.community)
 
 
 def directory_of(registry: Registry, plan: NotifyPlan) -> Directory:
     """Every site's audiences: its merchant's contacts, its grid's workers (both from the
-    registry, which the API may change), the community office and the street team."""
+    registry, which the API may change), its community's office and the street team."""
     audiences: dict[tuple[str, Level], Audience] = {}
+    communities: dict[str, str] = {}
     for site in registry.sites.values():
         if site.merchant is not None:
             notify = plan.merchants.get(site.id, ())
@@ -119,10 +134,12 @@ def directory_of(registry: Registry, plan: NotifyPlan) -> Directory:
             audiences[site.id, Level.GRID_WORKER] = Audience(
                 Level.GRID_WORKER, f"{grid.name} 网格员", grid.workers, plan.grids.get(grid.id, ())
             )
-        for level, group in ((Level.COMMUNITY, plan.community), (Level.STREET, plan.street)):
+        communities[site.id] = grid.community if grid is not None else ""
+        office = plan.office(communities[site.id])
+        for level, group in ((Level.COMMUNITY, office), (Level.STREET, plan.street)):
             if group is not None:
                 audiences[site.id, level] = Audience(level, group.name, group.people, group.notify)
-    return Directory(plan.channels, audiences)
+    return Directory(plan.channels, audiences, communities)
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from linli.store.errors import (
     StoreError,
 )
 from linli.store.records import (
+    CommunityRecord,
     GridRecord,
     RejectedMessage,
     RejectionCount,
@@ -21,6 +22,7 @@ from linli.store.rejections import RejectLimits
 from linli.store.tokens import Grant, Role
 
 __all__ = [
+    "CommunityRecord",
     "Dangling",
     "Database",
     "Duplicate",

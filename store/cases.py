@@ -24,7 +24,7 @@ from linli.rules.reading import Reading
 from linli.store import board
 from linli.store.errors import NotFound
 from linli.store.outbox import OutboxTx
-from linli.store.rulestate import state_doc, state_of
+from linli.store.rulestate import newest_state_of, state_doc, state_of
 from linli.store.snapshots import snapshot_doc, snapshot_readings
 from linli.store.tables import cases, complaints, evidence, occurrences, rule_state, timeline
 
@@ -333,9 +333,11 @@ class CaseTx:
 
     # -- the rules' memory --------------------------------------------------------------
 
-    def load_states(self) -> dict[str, SensorState]:
-        """Every sensor's saved rules' memory (a JSON document each: store/rulestate.py)."""
-        return {r.sensor: state_of(r.sensor, r.doc) for r in self.conn.execute(select(rule_state))}
+    def load_states(self, *, newest_only: bool = False) -> dict[str, SensorState]:
+        """Every sensor's saved rules' memory (a JSON document each: store/rulestate.py);
+        `newest_only`: its faults and newest reading alone, for the board's overviews."""
+        read = newest_state_of if newest_only else state_of
+        return {r.sensor: read(r.sensor, r.doc) for r in self.conn.execute(select(rule_state))}
 
     def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:
         """Replace these sensors' saved rules' memory."""

@@ -28,6 +28,7 @@ from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, NotFound, StoreError
 from linli.store.outbox import OutboxTx
 from linli.store.records import (
+    CommunityRecord,
     GridRecord,
     RejectedMessage,
     RejectionCount,
@@ -130,6 +131,41 @@ class Database:
         """One sensor; raises NotFound."""
         with self._reading() as conn:
             return repo.get_entry(conn, Sensor, sensor_id)
+
+    # -- communities (CONTRACT §9) ----------------------------------------------------
+
+    def communities(self) -> list[CommunityRecord]:
+        """Every community of the street, by id."""
+        with self._reading() as conn:
+            return repo.list_communities(conn)
+
+    def community_of_site(self, site_id: str) -> str:
+        """The id of the community a site's grid belongs to; raises NotFound."""
+        with self._reading() as conn:
+            return repo.community_of_site(conn, site_id)
+
+    def grid_communities(self) -> dict[str, str]:
+        """Every grid's community id, by grid id ("" for a grid of no community)."""
+        with self._reading() as conn:
+            return repo.grid_communities(conn)
+
+    def apply_communities(self, communities: Iterable[CommunityRecord]) -> bool:
+        """Insert or overwrite these communities; True if anything changed. With exactly
+        one community, grids kept from before communities existed become its own."""
+        communities = list(communities)
+        with self._transaction() as conn:
+            changed = [repo.upsert_community(conn, c) for c in communities]
+            if len(communities) == 1 and repo.adopt_grids(conn, communities[0].id):
+                repo.bump_version(conn)
+                changed.append(True)
+        if any(changed):
+            self._changed_here()
+        return any(changed)
+
+    def prune_communities(self, keep: Iterable[str]) -> None:
+        """Forget the communities not in `keep` that no grid belongs to any more."""
+        with self._transaction() as conn:
+            repo.prune_communities(conn, keep)
 
     def create_grid(self, grid: GridRecord) -> GridRecord:
         """Add a grid; raises Duplicate or Invalid."""
@@ -285,6 +321,7 @@ class Database:
         *,
         grids: Iterable[str] = (),
         site: str | None = None,
+        communities: Iterable[str] | None = None,
         note: str = "",
         now_ms: int | None = None,
         expires_ms: int | None = None,
@@ -297,6 +334,7 @@ class Database:
                 role,
                 grid_ids=grids,
                 site=site,
+                communities=communities,
                 note=note,
                 now_ms=created_ms,
                 expires_ms=expires_ms,

@@ -9,7 +9,7 @@ also a timeline entry of its case.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any, Final
 
 from sqlalchemy import Connection, func, insert, select, update
@@ -101,15 +101,20 @@ class OutboxTx:
         found = self.conn.execute(q).scalar()
         return None if found is None else int(found)
 
-    def in_state(self, state: DeliveryState, limit: int = 1000, offset: int = 0) -> list[Delivery]:
-        """Deliveries in `state`, newest first."""
-        q = (
-            select(deliveries)
-            .where(deliveries.c.state == state.value)
-            .order_by(deliveries.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-        )
+    def in_state(
+        self,
+        state: DeliveryState,
+        limit: int = 1000,
+        offset: int = 0,
+        sites: Collection[str] | None = None,
+    ) -> list[Delivery]:
+        """Deliveries in `state`, newest first; `sites` limits them to those sites' cases."""
+        q = select(deliveries).where(deliveries.c.state == state.value)
+        if sites is not None:
+            q = q.where(
+                deliveries.c.case_id.in_(select(cases.c.id).where(cases.c.site.in_(list(sites))))
+            )
+        q = q.order_by(deliveries.c.id.desc()).limit(limit).offset(offset)
         return [_delivery(r._mapping) for r in self.conn.execute(q)]
 
     def of_case(self, case_id: int) -> list[Delivery]:

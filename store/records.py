@@ -10,8 +10,19 @@ from linli.rules.rejection import ReasonCode
 
 @dataclass(frozen=True, slots=True)
 class GridRecord(Grid):
-    """A grid as stored: the core's grid plus its English gloss for display."""
+    """A grid as stored: the core's grid (with its community, CONTRACT §9: "" only for a
+    grid kept from before communities, until a deployment of one community adopts it at
+    start) plus its English gloss for display."""
 
+    name_en: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class CommunityRecord:
+    """A community of the street (CONTRACT §9), as its file names it."""
+
+    id: str
+    name: str
     name_en: str = ""
 
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
-from sqlalchemy import Connection, Row, Table, insert, select, update
+from sqlalchemy import Connection, Row, Table, delete, insert, select, update
 
 from linli.rules.constants import SENSOR_ID_PATTERN
 from linli.rules.hj212_profile import (
@@ -23,11 +23,21 @@ from linli.rules.hj212_profile import (
 from linli.rules.reading import SensorKind
 from linli.rules.registry import Contact, Merchant, Sensor, SiteKind, Zone
 from linli.store.errors import Dangling, Duplicate, Invalid, NotFound
-from linli.store.records import GridRecord, SiteRecord
-from linli.store.tables import REGISTRY_VERSION, grids, hj212_profiles, meta, sensors, sites
+from linli.store.records import CommunityRecord, GridRecord, SiteRecord
+from linli.store.tables import (
+    REGISTRY_VERSION,
+    communities,
+    grids,
+    hj212_profiles,
+    meta,
+    sensors,
+    sites,
+)
 
 # Grid and site ids appear in URL paths and as InfluxDB tag values: keep them plain.
 ENTRY_ID_PATTERN: Final = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}"
+# A community's id (CONTRACT §9): a URL path segment, a tag value, a token's scope.
+COMMUNITY_ID_PATTERN: Final = r"[a-z0-9][a-z0-9-]{1,31}"
 _ENTRY_ID = re.compile(ENTRY_ID_PATTERN)
 _SENSOR_ID = re.compile(SENSOR_ID_PATTERN)
 
@@ -51,12 +61,19 @@ def _grid_row(grid: GridRecord) -> dict[str, Any]:
         "name": grid.name,
         "name_en": grid.name_en,
         "workers": _contacts_json(grid.workers),
+        "community": grid.community,
     }
 
 
 def _grid(row: Row[Any]) -> GridRecord:
     m = row._mapping
-    return GridRecord(m["id"], m["name"], _contacts(m["workers"]), name_en=m["name_en"])
+    return GridRecord(
+        m["id"],
+        m["name"],
+        _contacts(m["workers"]),
+        name_en=m["name_en"],
+        community=m["community"],
+    )
 
 
 def _site_row(site: SiteRecord) -> dict[str, Any]:
@@ -151,6 +168,8 @@ def _profile(row: Row[Any]) -> Hj212Profile:
 def _check_grid(conn: Connection, grid: GridRecord) -> None:
     _check_id("grid", grid.id, _ENTRY_ID, ENTRY_ID_PATTERN)
     _check_name("grid", grid.id, grid.name)
+    if grid.community and not _exists(conn, communities, grid.community):
+        raise Invalid(f"grid {grid.id!r}: community {grid.community!r} does not exist")
 
 
 def _check_site(conn: Connection, site: SiteRecord) -> None:
@@ -299,6 +318,64 @@ def _write_if_changed(conn: Connection, current: Entry, changed: Entry) -> bool:
     k.check(conn, changed)
     conn.execute(update(k.table).where(k.table.c.id == changed.id).values(k.encode(changed)))
     return True
+
+
+# -- communities (CONTRACT §9) -----------------------------------------------------
+
+
+def list_communities(conn: Connection) -> list[CommunityRecord]:
+    """Every community, by id."""
+    rows = conn.execute(select(communities).order_by(communities.c.id))
+    return [CommunityRecord(r.id, r.name, r.name_en) for r in rows]
+
+
+def upsert_community(conn: Connection, community: CommunityRecord) -> bool:
+    """Insert or overwrite a community; True if the store changed."""
+    if not re.fullmatch(COMMUNITY_ID_PATTERN, community.id):
+        raise Invalid(f"community id {community.id!r} does not match {COMMUNITY_ID_PATTERN}")
+    row = conn.execute(select(communities).where(communities.c.id == community.id)).first()
+    values = {"id": community.id, "name": community.name, "name_en": community.name_en}
+    if row is None:
+        conn.execute(insert(communities).values(values))
+        return True
+    if CommunityRecord(row.id, row.name, row.name_en) == community:
+        return False
+    conn.execute(update(communities).where(communities.c.id == community.id).values(values))
+    return True
+
+
+def prune_communities(conn: Connection, keep: Iterable[str]) -> None:
+    """Forget the communities no file names any more and no grid belongs to (a file's id
+    changed: its grids moved with it)."""
+    conn.execute(
+        delete(communities).where(
+            communities.c.id.not_in(list(keep)),
+            communities.c.id.not_in(select(grids.c.community).distinct()),
+        )
+    )
+
+
+def adopt_grids(conn: Connection, community_id: str) -> int:
+    """Give every grid without a community (kept from before communities) this one."""
+    done = conn.execute(update(grids).where(grids.c.community == "").values(community=community_id))
+    return int(done.rowcount or 0)
+
+
+def community_of_site(conn: Connection, site_id: str) -> str:
+    """The community of a site's grid; raises NotFound for an unknown site."""
+    row = conn.execute(
+        select(grids.c.community)
+        .select_from(sites.join(grids, sites.c.grid == grids.c.id))
+        .where(sites.c.id == site_id)
+    ).first()
+    if row is None:
+        raise NotFound(f"site {site_id!r} does not exist")
+    return str(row.community)
+
+
+def grid_communities(conn: Connection) -> dict[str, str]:
+    """Every grid's community, by grid id."""
+    return {r.id: r.community for r in conn.execute(select(grids.c.id, grids.c.community))}
 
 
 # -- the registry version ----------------------------------------------------------

@@ -106,3 +106,22 @@ def state_of(sensor: str, doc: dict[str, Any]) -> SensorState:
         int(doc["period_s"]),
         doc.get("watermark_ms"),
     )
+
+
+def newest_state_of(sensor: str, doc: dict[str, Any]) -> SensorState:
+    """What the board's overviews need of a sensor's memory, read cheaply: its faults,
+    when it was last judged and the newest of `recent` (the rules' states left out).
+    A street's overview reads every sensor's document on each request."""
+    recent = doc["recent"]
+    newest = max(
+        recent, key=lambda d: int(d[1] if isinstance(d, list) else d["ts_ms"]), default=None
+    )
+    return SensorState(
+        sensor,
+        () if newest is None else (_from(sensor, newest),),
+        {},
+        frozenset(RuleId(f) for f in doc["faults"]),
+        doc["last_seen_ms"],
+        int(doc["period_s"]),
+        doc.get("watermark_ms"),
+    )

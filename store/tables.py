@@ -39,6 +39,17 @@ grids = Table(
     Column("name", Text, nullable=False),
     Column("name_en", Text, nullable=False, default=""),
     Column("workers", JSON, nullable=False),  # [{name, phone, channels}]
+    # the community the grid belongs to (CONTRACT §9, migration 0012)
+    Column("community", String(32), nullable=False, server_default="", index=True),
+)
+
+# The street's communities (CONTRACT §9), written at start from their files (0012).
+communities = Table(
+    "communities",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("name_en", Text, nullable=False, default=""),
 )
 
 sites = Table(
@@ -137,6 +148,8 @@ tokens = Table(
     Column("role", String(16), nullable=False),
     Column("grids", JSON, nullable=False),  # grid_worker scope: grid ids
     Column("site", String(ID_LEN), nullable=True),  # merchant scope: one site id
+    # staff scope (0012): the community ids it sees; NULL: every community (the street)
+    Column("communities", JSON, nullable=True),
     Column("note", Text, nullable=False, default=""),
     Column("created_ms", BigInteger, nullable=False),
     Column("expires_ms", BigInteger, nullable=True),  # none: until revoked

@@ -18,6 +18,7 @@ from typing import Final
 from sqlalchemy import Connection, insert, select, update
 
 from linli.store.errors import Dangling, Invalid
+from linli.store.tables import communities as communities_table
 from linli.store.tables import grids, sites, tokens
 
 TOKEN_PREFIX: Final = "linli_"
@@ -35,7 +36,8 @@ class Role(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Grant:
-    """What a token allows: a role, and for grid workers and merchants their scope."""
+    """What a token allows: a role, and for grid workers and merchants their scope; a
+    staff token may be limited to some communities (CONTRACT §9; None: every one)."""
 
     role: Role
     grids: frozenset[str] = frozenset()
@@ -45,6 +47,7 @@ class Grant:
     expires_ms: int | None = None  # refused from then on
     id: int | None = field(default=None, compare=False)  # None: LINLI_ADMIN_TOKEN
     stamp: str = field(default="", compare=False)  # the hash's first STAMP_CHARS
+    communities: frozenset[str] | None = None  # staff: these communities only; None: all
 
 
 def hash_token(token: str) -> str:
@@ -63,12 +66,21 @@ def create_token(
     *,
     grid_ids: Iterable[str] = (),
     site: str | None = None,
+    communities: Iterable[str] | None = None,
     note: str = "",
     now_ms: int,
     expires_ms: int | None = None,
 ) -> tuple[str, Grant]:
     """Issue a new token; returns it (shown once, never stored) and its grant."""
-    grant = Grant(role, frozenset(grid_ids), site, note, now_ms, expires_ms)
+    grant = Grant(
+        role,
+        frozenset(grid_ids),
+        site,
+        note,
+        now_ms,
+        expires_ms,
+        communities=None if communities is None else frozenset(communities),
+    )
     _check_scope(conn, grant)
     token = TOKEN_PREFIX + secrets.token_urlsafe(32)
     hashed = hash_token(token)
@@ -79,6 +91,7 @@ def create_token(
             role=role.value,
             grids=sorted(grant.grids),
             site=site,
+            communities=None if grant.communities is None else sorted(grant.communities),
             note=note,
             created_ms=now_ms,
             expires_ms=expires_ms,
@@ -107,6 +120,7 @@ def resolve_token(conn: Connection, token: str, now_ms: int) -> Grant | None:
         expires_ms,
         int(m["id"]),
         hashed[:STAMP_CHARS],
+        None if m["communities"] is None else frozenset(m["communities"]),
     )
 
 
@@ -163,6 +177,19 @@ def revoked_since(
 
 def _check_scope(conn: Connection, grant: Grant) -> None:
     role = grant.role
+    if grant.communities is not None:
+        if role is not Role.STAFF:
+            raise Invalid(f"role {role}: takes no communities (only staff is limited to some)")
+        if not grant.communities:
+            raise Invalid("role staff: communities, when given, names one or more")
+        known = set(
+            conn.execute(
+                select(communities_table.c.id).where(communities_table.c.id.in_(grant.communities))
+            ).scalars()
+        )
+        missing = sorted(grant.communities - known)
+        if missing:
+            raise Invalid(f"role staff: community {missing[0]!r} does not exist")
     if role in (Role.ADMIN, Role.STAFF):
         if grant.grids or grant.site is not None:
             raise Invalid(f"role {role}: sees the whole community and takes no grids or site")

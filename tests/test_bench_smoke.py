@@ -137,6 +137,7 @@ def test_bench_board(tmp_path: Path) -> None:
     assert all(re.fullmatch(rf".{{22}}(\s+{NUMBER}){{4}}", line) for line in table), table
 
 
+@SERVERS
 def test_bench_hj212(tmp_path: Path) -> None:
     code, out, log = bench(tmp_path, "hj212", "--monitors", "20", "--frames", "3", "--runs", "2")
     assert code == 0, log
@@ -146,3 +147,18 @@ def test_bench_hj212(tmp_path: Path) -> None:
     assert re.search(rf"^\| the same readings over MQTT \| {NUMBER} readings/s", out, re.M), log
     assert re.search(rf"^\| ratio HJ 212 / MQTT \| {NUMBER} \|$", out, re.M), log
     assert re.search(rf"^\| memory per idle connection \| -?{NUMBER} KiB RSS \|$", out, re.M), log
+
+
+@SERVERS
+def test_bench_street(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "street", "--communities", "3", "--per-community", "10",
+        "--readings", "600", "--requests", "5",
+    )  # fmt: skip
+    assert code == 0, log
+    table = rows(out, "| measurement | result |")
+    assert table[0] == "| --- | --- |"
+    assert re.search(rf"^\| \(1\) one community of 30 sensors; 600 readings of 30 sensors, rules on, 1 worker \| {NUMBER} readings/s stored and judged end to end \|$", out, re.M), log  # fmt: skip
+    assert re.search(rf"^\| \(1\) a street of 3 communities × 10; .* \| {NUMBER} readings/s \({NUMBER} × one community\) \|$", out, re.M), log  # fmt: skip
+    for page in ("street page /board/street", "one community's overview"):
+        assert re.search(rf"^\| \(2\) {page}, 3 communities, 5 requests \| median {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms, {NUMBER} KB \|$", out, re.M), log  # fmt: skip

@@ -54,3 +54,28 @@ def test_the_scenario_has_the_four_demo_cases_at_their_local_times() -> None:
     last_case_s = events[("n-ktv-01", EventType.NOISE)].at_s + 10 * 60
     assert last_case_s / SPEED < 200
     assert max(e.end_s for e in events.values()) <= DAY_SPAN.total_seconds()
+
+
+def test_the_demo_runs_a_street_of_two_communities_with_one_street_team() -> None:
+    """CONTRACT §9: the bundled files are Tianxin and its neighbour Liming of Jianqiao
+    street; they load as one street, every id unique, the street team in one of them, and
+    the simulator takes the sensors of both."""
+    import io
+
+    from linli.community import load_street
+    from linli.demo import bundled, check
+    from linli.settings import Settings
+    from linli.sim.sensors import load_community as sim_sensors
+
+    with bundled() as (files, _scenario):
+        street = load_street(files)
+        sensors = [s for path in files for s in sim_sensors(path)]
+    assert [c.id for c in street.communities] == ["tianxin", "liming"]
+    assert street.street is not None and street.street.name == "笕桥街道 综合执法队"
+    grids = [g.community for c in street.communities for g in c.grid_records()]
+    assert set(grids) == {"tianxin", "liming"}
+    assert len(sensors) == sum(len(c.sensor) for c in street.communities) > 40
+    out = io.StringIO()
+    assert check(Settings(), None, out) == 0
+    text = out.getvalue()
+    assert "tianxin, 25 sites" in text and "liming, 4 sites" in text and "笕桥街道" in text

@@ -28,7 +28,7 @@ from fastapi import Request, Response
 
 from linli.api import acting
 from linli.api.services import Services
-from linli.rules.links import SESSION, BadLink, Claims, sign, verify
+from linli.rules.links import COMMUNITIES, SESSION, BadLink, Claims, sign, verify
 from linli.store import Grant, Role
 from linli.store.tokens import stamp_of
 
@@ -70,13 +70,20 @@ def csrf_of(key: bytes, sid: str) -> str:
 
 
 def grant_of(claims: Claims) -> Grant:
-    """The API's grant for signed claims (a link's or a session's)."""
+    """The API's grant for signed claims (a link's or a session's): a staff reader limited
+    to communities (`extra["cm"]`) stays limited to them."""
+    communities = claims.extra.get(COMMUNITIES)
     return Grant(
         Role(claims.role),
         frozenset(claims.grids),
         claims.site,
         note=claims.person,
         id=claims.extra.get("tid"),
+        communities=None
+        if communities is None
+        else frozenset(c for c in communities if isinstance(c, str))
+        if isinstance(communities, list)
+        else frozenset(),
     )
 
 
@@ -128,6 +135,8 @@ def start(
     token): from a token (its grant's id and stamp), or from a link sent at `link_sent_s`."""
     sid = secrets.token_urlsafe(16)
     extra: dict[str, object] = {"sid": sid}
+    if grant.communities is not None:
+        extra[COMMUNITIES] = sorted(grant.communities)
     if link_sent_s is not None:
         extra["li"] = link_sent_s
     else:

@@ -134,7 +134,25 @@ def _safe_next(target: str | None) -> str:
         and "\\" not in target
     ):
         return target
-    return "/board/overview"
+    return OVERVIEW_PAGE
+
+
+OVERVIEW_PAGE: Final = "/board/overview"
+STREET_PAGE: Final = "/board/street"
+
+
+def landing(scope: Scope, communities: int) -> str:
+    """Where a signed-in reader starts: the street's page (api/board/street.py) for
+    staff or admin who see more than one of the street's `communities`, else the
+    overview of what they see (one community's staff: their own community's)."""
+    if scope.grant.role in (Role.ADMIN, Role.STAFF) and communities > 1:
+        return STREET_PAGE
+    return OVERVIEW_PAGE
+
+
+def _landing(svc: Services, grant: Grant) -> str:
+    scope = Scope(grant, svc.db)
+    return landing(scope, sum(1 for c in svc.db.communities() if scope.sees_community(c.id)))
 
 
 def _site_ids(scope: Scope) -> set[str] | None:
@@ -170,8 +188,9 @@ def _not_found(session: Session | None, what: str = "工单") -> HTMLResponse:
 def board_home(request: Request) -> Response:
     """The overview when signed in, else the sign-in page."""
     svc = services(request)
-    signed_in = sessions.current(request, svc) is not None
-    return RedirectResponse("/board/overview" if signed_in else "/board/login", status_code=303)
+    session = sessions.current(request, svc)
+    target = "/board/login" if session is None else _landing(svc, session.grant)
+    return RedirectResponse(target, status_code=303)
 
 
 @router.get("/login")
@@ -225,6 +244,8 @@ async def login(request: Request) -> Response:
     exp_s = int(time.time()) + svc.config.board_session_ttl_s
     if grant.expires_ms is not None:
         exp_s = min(exp_s, grant.expires_ms // 1000)
+    if target == OVERVIEW_PAGE:  # no page asked for: where this reader starts
+        target = await run_in_threadpool(_landing, svc, grant)
     response = RedirectResponse(target, status_code=303)
     sessions.start(request, response, svc, grant, exp_s)
     return response
@@ -256,9 +277,11 @@ def _csrf_refused(session: Session | None) -> HTMLResponse:
 
 
 @router.get("/overview")
-def overview(request: Request, t: str | None = None) -> Response:
+def overview(request: Request, t: str | None = None, community: str | None = None) -> Response:
     """Every site's state now, grouped by grid, linking to its cases; a signed link of its
-    own (`?t=`, no case in it: `linli demo` prints one) signs the reader in first."""
+    own (`?t=`, no case in it: `linli demo` prints one) signs the reader in first.
+    `?community=` narrows it to one community of the street (CONTRACT §9): 404 when the
+    reader's scope does not reach it."""
     svc = services(request)
     if t is not None:
         return _open_link(request, svc, None, t)
@@ -268,10 +291,20 @@ def overview(request: Request, t: str | None = None) -> Response:
     scope = Scope(session.grant, svc.db)
     grids = scope.grids() if session.grant.role is not Role.MERCHANT else []
     sites = scope.sites()
+    communities = {c.id: c.name for c in svc.db.communities() if scope.sees_community(c.id)}
+    heading = None
+    if community is not None:
+        if community not in communities:
+            return _not_found(session, "社区")
+        heading = communities[community]
+        grids = [g for g in grids if g.community == community]
+        sites = [s for s in sites if scope.community_of_grid(s.grid) == community]
+    elif len(communities) == 1:
+        heading = next(iter(communities.values()))
     site_ids = {s.id for s in sites}
     sensors = [s for s in svc.db.sensors() if s.site in site_ids]
     with svc.db.cases() as tx:
-        states = tx.load_states()
+        states = tx.load_states(newest_only=True)
         not_closed = [c for c in tx.not_closed() if c.site in site_ids]
     by_site: dict[str, list[Case]] = {}
     for c in not_closed:
@@ -289,7 +322,7 @@ def overview(request: Request, t: str | None = None) -> Response:
             kinds,
             states,
             by_site.get(site.id, []),
-            svc.policy,
+            svc.policy.of(scope.community_of_grid(site.grid)),  # its community's rules
             tz,
             now,
         )
@@ -303,7 +336,14 @@ def overview(request: Request, t: str | None = None) -> Response:
         if members:
             groups.append((gid, names.get(gid, gid), members, Counter(n.status for n in members)))
     totals = Counter(n.status for n in statuses)
-    return render("overview.html", session=session, groups=groups, totals=totals)
+    return render(
+        "overview.html",
+        session=session,
+        groups=groups,
+        totals=totals,
+        heading=heading,
+        street=len(communities) > 1 and session.grant.role in (Role.ADMIN, Role.STAFF),
+    )
 
 
 # -- my cases --------------------------------------------------------------------------
@@ -373,7 +413,9 @@ def case_list(
             "case": c,
             "site_name": names.get(c.site, c.site),
             "age": pages.duration_text(now - c.opened_ms),
-            "countdown": pages.next_escalation(c, svc.policy.escalation, now),
+            "countdown": pages.next_escalation(
+                c, svc.policy.of(scope.community_of_site(c.site)).escalation, now
+            ),
             "deadlines": pages.deadlines(c, now, tz),
         }
         for c in shown
@@ -573,7 +615,8 @@ def _case_view(
     if kept.get("note") and kept.get("action") not in {a.value for a in actions}:
         # the refused action's form is gone (the case moved on): the note into a comment
         kept["action"] = Action.COMMENT.value if Action.COMMENT in actions else ""
-    svg = pages.chart(svc.influx, svc.policy, case, site, ev, tz, now)
+    policy = svc.policy_of(case.site)  # its community's rules (CONTRACT §9)
+    svg = pages.chart(svc.influx, policy, case, site, ev, tz, now)
     return render(
         "case.html",
         status,
@@ -586,7 +629,7 @@ def _case_view(
         entries=entries,
         actions=actions,
         age=pages.duration_text(now - case.opened_ms),
-        countdown=pages.next_escalation(case, svc.policy.escalation, now),
+        countdown=pages.next_escalation(case, policy.escalation, now),
         deadlines=pages.deadlines(case, now, tz),
         complaints=complaints,
         sees=lambda part: sees(reader, Part(part)),

@@ -10,7 +10,7 @@ from linli.api.schemas import DeliveryOut
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.rules.delivery import DeliveryState
-from linli.store import NotFound
+from linli.store import NotFound, Role
 
 router = APIRouter(tags=["deliveries"])
 
@@ -23,11 +23,13 @@ def list_deliveries(
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[DeliveryOut]:
-    """Deliveries in one state (failed by default), newest first; staff and admins."""
-    if not scope.whole:
+    """Deliveries in one state (failed by default), newest first; staff and admins (a
+    community's staff: its communities' cases only)."""
+    if scope.grant.role not in (Role.ADMIN, Role.STAFF):
         raise HTTPException(status.HTTP_403_FORBIDDEN, f"role {scope.grant.role} may not do this")
+    sites = None if scope.whole else [s.id for s in scope.sites()]
     with services.db.outbox() as tx:
-        found = tx.in_state(state, limit, offset)
+        found = tx.in_state(state, limit, offset, sites)
     reader = disclosure.reader_of(scope.grant)
     return [DeliveryOut.of(d) for d in disclosure.deliveries(reader, found)]
 

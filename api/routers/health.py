@@ -55,7 +55,8 @@ def health(request: Request, services: ServicesDep) -> JSONResponse:
     )
     code = status.HTTP_200_OK if body.status == "ok" else status.HTTP_503_SERVICE_UNAVAILABLE
     grant = getattr(request.state, "grant", None)  # the guard checked a token given
-    if not (isinstance(grant, Grant) and grant.role in DETAILED):
+    # a community's staff (CONTRACT §9) reads statuses only: the channels are the street's
+    if not (isinstance(grant, Grant) and grant.role in DETAILED and grant.communities is None):
         body = statuses_only(body)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=code)
 

@@ -23,8 +23,8 @@ router = APIRouter(prefix="/rules", tags=["rules"])
 
 @router.get("")
 def list_rules(scope: ScopeDep, services: ServicesDep) -> list[SiteRulesOut]:
-    """For every site in scope: its rules, standards and limits with their clauses."""
-    policy = services.policy
+    """For every site in scope: its rules, standards and limits with their clauses (by its
+    community's `[rules]`, CONTRACT §9)."""
     kinds: dict[str, set[SensorKind]] = defaultdict(set)
     for sensor in scope.sensors():
         kinds[sensor.site].add(sensor.kind)
@@ -32,6 +32,7 @@ def list_rules(scope: ScopeDep, services: ServicesDep) -> list[SiteRulesOut]:
     for site in scope.sites():
         k = kinds.get(site.id, set())
         noise, fume = SensorKind.NOISE in k, SensorKind.FUME in k
+        policy = services.policy.of(scope.community_of_grid(site.grid))
         rules = [r.value for kind in sorted(k) for r in BREACH_RULES[kind]]
         rules += [r.value for r in DEVICE_RULES] if k else []
         out.append(
@@ -73,12 +74,11 @@ def backtest(
     for sensor, run in sorted(by_sensor.items()):
         run.sort(key=lambda r: r.ts_ms)
         s = sites[sensors[sensor].site]
-        series = new_series(services.policy, run[0].kind)
+        policy = services.policy.of(scope.community_of_grid(s.grid))  # its community's
+        series = new_series(policy, run[0].kind)
         # one call per sensor, judged as the engine judges a round; `now` is the end of
         # the history, so what the cases would say of late data does not apply here
-        _, judged = judge_readings(
-            services.policy, s, SensorState(sensor), series, run, run[-1].ts_ms
-        )
+        _, judged = judge_readings(policy, s, SensorState(sensor), series, run, run[-1].ts_ms)
         events += [(s.id, e) for e in judged]
     events.sort(key=lambda x: x[1].ts_ms)  # in time order across sensors, as they happened
     found: dict[tuple[str, str], WouldOpen] = {}

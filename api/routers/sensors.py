@@ -17,7 +17,7 @@ router = APIRouter(prefix="/sensors", tags=["registry"])
 @router.get("")
 def list_sensors(scope: ScopeDep) -> list[SensorOut]:
     """The sensors the token may see."""
-    return [SensorOut.of(s) for s in scope.sensors()]
+    return [SensorOut.of(s, scope.community_of_site(s.site)) for s in scope.sensors()]
 
 
 @router.get("/{sensor_id}")
@@ -33,6 +33,7 @@ def get_sensor(sensor_id: str, scope: ScopeDep, services: ServicesDep) -> Sensor
         kind=sensor.kind,
         site=sensor.site,
         hj212=hj212_out(sensor),
+        community=scope.community_of_site(sensor.site),
         status=seen.status,
         online=seen.online,
         last_seen_ms=seen.last_seen_ms,
@@ -44,7 +45,8 @@ def get_sensor(sensor_id: str, scope: ScopeDep, services: ServicesDep) -> Sensor
 def create_sensor(body: SensorCreate, scope: ScopeDep, services: ServicesDep) -> SensorOut:
     """Add a sensor to an existing site (an HJ 212 monitor with `hj212`: its MN is one sensor's)."""
     scope.require_admin()
-    return SensorOut.of(services.db.create_sensor(body.record()))
+    sensor = services.db.create_sensor(body.record())
+    return SensorOut.of(sensor, scope.community_of_site(sensor.site))
 
 
 @router.patch("/{sensor_id}", responses=REFERRING)
@@ -54,4 +56,5 @@ def patch_sensor(
     """Change a sensor's kind, site or HJ 212 block (the password is never shown back)."""
     scope.sensor(sensor_id)
     scope.require_admin()
-    return SensorOut.of(services.db.patch_sensor(sensor_id, body.changes()))
+    sensor = services.db.patch_sensor(sensor_id, body.changes())
+    return SensorOut.of(sensor, scope.community_of_site(sensor.site))

@@ -15,20 +15,22 @@ router = APIRouter(prefix="/sites", tags=["registry"])
 @router.get("")
 def list_sites(scope: ScopeDep) -> list[SiteOut]:
     """The sites the token may see."""
-    return [SiteOut.of(s) for s in scope.sites()]
+    return [SiteOut.of(s, scope.community_of_grid(s.grid)) for s in scope.sites()]
 
 
 @router.get("/{site_id}")
 def get_site(site_id: str, scope: ScopeDep) -> SiteOut:
     """One site."""
-    return SiteOut.of(scope.site(site_id))
+    site = scope.site(site_id)
+    return SiteOut.of(site, scope.community_of_grid(site.grid))
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, responses=CREATING)
 def create_site(body: SiteCreate, scope: ScopeDep, services: ServicesDep) -> SiteOut:
     """Add a site to an existing grid."""
     scope.require_admin()
-    return SiteOut.of(services.db.create_site(body.record()))
+    site = services.db.create_site(body.record())
+    return SiteOut.of(site, scope.community_of_grid(site.grid))
 
 
 @router.patch("/{site_id}", responses=REFERRING)
@@ -36,4 +38,5 @@ def patch_site(site_id: str, body: SitePatch, scope: ScopeDep, services: Service
     """Change some fields of a site."""
     scope.site(site_id)
     scope.require_admin()
-    return SiteOut.of(services.db.patch_site(site_id, body.changes()))
+    site = services.db.patch_site(site_id, body.changes())
+    return SiteOut.of(site, scope.community_of_grid(site.grid))

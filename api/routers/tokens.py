@@ -27,6 +27,7 @@ def create_token(body: TokenCreate, who: GrantDep, services: ServicesDep) -> Tok
         Role(body.role),
         grids=grids,
         site=site,
+        communities=getattr(body, "communities", None),
         note=body.note,
         now_ms=now_ms,
         expires_ms=expires_ms,

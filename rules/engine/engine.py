@@ -50,7 +50,6 @@ from linli.rules.judge import (
     judge_silence,
     judge_status,
     keep_ms,
-    new_series,
 )
 from linli.rules.policy import RulePolicy, SiteLimits
 from linli.rules.ports import CaseStore, CaseTx, ReadingHistory, Tell, Teller
@@ -87,11 +86,15 @@ class Sites:
         sensor = self._registry.sensors.get(sensor_id)
         return None if sensor is None else self._registry.sites.get(sensor.site)
 
+    def policy_of(self, site_id: str) -> RulePolicy:
+        """The rule policy of a site: its community's (CONTRACT §9)."""
+        return self._policy.of(self._registry.community_of(site_id))
+
     def limits_of(self, site: Site) -> SiteLimits:
         """Every limit in force at a site."""
         limits = self._limits.get(site.id)
         if limits is None:
-            limits = self._limits[site.id] = self._policy.site_limits(site)
+            limits = self._limits[site.id] = self.policy_of(site.id).site_limits(site)
         return limits
 
 
@@ -130,6 +133,8 @@ class Engine:
             self._states = tx.load_states()
             pending = tx.pending_snapshots()
         self._snapshots = Snapshots(policy.evidence_margin_s, history, pending)
+        # each sensor's window of readings: as long as the longest community's needs
+        self._keep_ms = max(keep_ms(p) for p in (policy, *policy.communities.values()))
         self._series: dict[str, Series] = {}
         self._dirty: set[str] = set()  # sensors whose state is newer than the saved one
         self._saved_at = time.monotonic()
@@ -142,7 +147,7 @@ class Engine:
     def _series_of(self, sensor: str, kind: SensorKind) -> Series:
         series = self._series.get(sensor)
         if series is None:
-            series = self._series[sensor] = new_series(self.policy, kind)
+            series = self._series[sensor] = Series(kind, self._keep_ms)
         return series
 
     # -- feeding --------------------------------------------------------------------
@@ -177,7 +182,7 @@ class Engine:
         if self.history is None:
             return 0
         horizon = now_ms - self._replay_s * 1000
-        keep = keep_ms(self.policy)
+        keep = self._keep_ms
         replayed = 0
         for sensor, newest in sorted(self.history.newest(horizon).items()):
             watermark = self._watermark(sensor)
@@ -284,14 +289,15 @@ class Engine:
                 if site is None:
                     continue
                 state = states.get(sensor_id) or SensorState(sensor_id)
+                policy = self._sites.policy_of(site.id)
                 for run in _runs(stored):
                     if isinstance(run, DeviceStatus):
-                        state, events = judge_status(self.policy, site, state, run, now_ms)
+                        state, events = judge_status(policy, site, state, run, now_ms)
                     else:
                         series = self._series_of(sensor_id, run[0].kind)
                         limits = self._sites.limits_of(site)
                         state, events = judge_readings(
-                            self.policy, site, state, series, run, now_ms, limits
+                            policy, site, state, series, run, now_ms, limits
                         )
                     for event in events:
                         changes += self._event(tx, site, state, event, now_ms)
@@ -332,14 +338,14 @@ class Engine:
                 site = self._sites.site_of(sensor_id)
                 if site is None:
                     continue
-                new, events = judge_silence(self.policy, site, state, now_ms)
+                new, events = judge_silence(self._sites.policy_of(site.id), site, state, now_ms)
                 if events:
                     states[sensor_id] = new
                     changed.append(sensor_id)
                     for event in events:
                         changes += self._event(tx, site, new, event, now_ms)
             for case in tx.not_closed():
-                changes += _write(tx, age(case, self.policy, now_ms))
+                changes += _write(tx, age(case, self._sites.policy_of(case.site), now_ms))
             _save_states(tx, states, changed, now_ms)
             self._tell_within(tx, changes)
         self._states = states
@@ -365,7 +371,7 @@ class Engine:
             and tx.has_occurrence(case.id, breach.sensor, breach.start_ms)  # type: ignore[arg-type]
         ):
             return []  # the same episode judged again (a replay): nothing new
-        decision = decide(event, case, site, self.policy, now_ms)
+        decision = decide(event, case, site, self._sites.policy_of(site.id), now_ms)
         changes = _write(tx, decision)
         case = changes[-1].case if changes else case
         if decision.add_occurrence is not None:

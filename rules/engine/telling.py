@@ -115,7 +115,13 @@ class OutboxTeller:
             webhook = directory.channels.get(notice.channel) is ChannelType.WEBHOOK
             link = facts.link
             if self._signer is not None:  # the notice's level decides the link's scope
-                token = self._signer.token(case, notice.levels, at_ms, notice.who)
+                token = self._signer.token(
+                    case,
+                    notice.levels,
+                    at_ms,
+                    notice.who,
+                    directory.communities.get(case.site, ""),
+                )
                 link = with_token(link, token)
             out.append(
                 Delivery(

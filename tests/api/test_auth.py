@@ -182,6 +182,7 @@ def test_a_token_issued_by_admin_works_and_only_its_hash_is_kept(
         "grids": ["g2"],
         "id": 4,  # the fixture issued three
         "site": None,
+        "communities": None,
         "note": "李芳",
         "expires_ms": None,
     }

@@ -23,6 +23,7 @@ SHOWN = {
     "kind": "fume",
     "site": "rest-1",
     "hj212": {"mn": MN, "profile": "lampblack-v1"},
+    "community": "",  # the test registry's grids belong to no community
 }
 
 
@@ -39,7 +40,12 @@ def test_a_monitor_is_registered_and_shown_without_its_password(
     assert (created.status_code, created.json()) == (201, SHOWN)
     listed = client.get("/api/v1/sensors", headers=admin)
     assert SHOWN in listed.json()
-    assert {"id": "n-hj-01", "kind": "noise", "site": "hj-b1"} in listed.json()  # as before
+    assert {
+        "id": "n-hj-01",
+        "kind": "noise",
+        "site": "hj-b1",
+        "community": "",
+    } in listed.json()  # as before
     one = client.get("/api/v1/sensors/f-rest-02", headers=admin)
     assert one.json()["hj212"] == SHOWN["hj212"]
     for response in (created, listed, one):

@@ -18,6 +18,7 @@ REST_1 = {
     "category": "restaurant",
     "zone": "4a",
     "grid": "g1",
+    "community": "",
     "address": "天城路101号",
     "merchant": {
         "name": "周老板",
@@ -35,9 +36,10 @@ def test_lists_and_reads(client: TestClient, tokens: dict[str, Headers]) -> None
             "id": "g1",
             "name": "东网格",
             "name_en": "East",
+            "community": "",
             "workers": [{"name": "王丽", "phone": "138-0000-0001", "channels": {}}],
         },
-        {"id": "g2", "name": "西网格", "name_en": "West", "workers": []},
+        {"id": "g2", "name": "西网格", "name_en": "West", "community": "", "workers": []},
     ]
     assert [s["id"] for s in client.get("/api/v1/sites", headers=admin).json()] == [
         "hj-b1",
@@ -46,10 +48,10 @@ def test_lists_and_reads(client: TestClient, tokens: dict[str, Headers]) -> None
     ]
     assert client.get("/api/v1/sites/rest-1", headers=admin).json() == REST_1
     assert client.get("/api/v1/sensors", headers=admin).json() == [
-        {"id": "f-rest-01", "kind": "fume", "site": "rest-1"},
-        {"id": "n-hj-01", "kind": "noise", "site": "hj-b1"},
-        {"id": "n-ktv-01", "kind": "noise", "site": "ktv-1"},
-        {"id": "n-rest-01", "kind": "noise", "site": "rest-1"},
+        {"id": "f-rest-01", "kind": "fume", "site": "rest-1", "community": ""},
+        {"id": "n-hj-01", "kind": "noise", "site": "hj-b1", "community": ""},
+        {"id": "n-ktv-01", "kind": "noise", "site": "ktv-1", "community": ""},
+        {"id": "n-rest-01", "kind": "noise", "site": "rest-1", "community": ""},
     ]
 
 
@@ -61,7 +63,7 @@ def test_create_a_grid_a_site_and_a_sensor(
     grid = client.post("/api/v1/grids", headers=admin, json={"id": "g3", "name": "南网格"})
     assert (grid.status_code, grid.json()) == (
         201,
-        {"id": "g3", "name": "南网格", "name_en": "", "workers": []},
+        {"id": "g3", "name": "南网格", "name_en": "", "community": "", "workers": []},
     )
     site = client.post(
         "/api/v1/sites",
@@ -83,7 +85,7 @@ def test_create_a_grid_a_site_and_a_sensor(
     )
     assert (sensor.status_code, sensor.json()) == (
         201,
-        {"id": "f-bbq-01", "kind": "fume", "site": "bbq-1"},
+        {"id": "f-bbq-01", "kind": "fume", "site": "bbq-1", "community": ""},
     )
     assert registry.registry_version() == version + 3
     assert registry.load_registry().tags["f-bbq-01"].grid == "g3"
@@ -262,9 +264,15 @@ def test_patch_changes_only_what_is_sent(
     version = registry.registry_version()
     workers = [{"name": "李芳", "phone": "138-0000-0003", "channels": {"sms": "13800000003"}}]
     grid = client.patch("/api/v1/grids/g2", headers=admin, json={"workers": workers})
-    assert grid.json() == {"id": "g2", "name": "西网格", "name_en": "West", "workers": workers}
+    assert grid.json() == {
+        "id": "g2",
+        "name": "西网格",
+        "name_en": "West",
+        "community": "",
+        "workers": workers,
+    }
     sensor = client.patch("/api/v1/sensors/n-ktv-01", headers=admin, json={"site": "rest-1"})
-    assert sensor.json() == {"id": "n-ktv-01", "kind": "noise", "site": "rest-1"}
+    assert sensor.json() == {"id": "n-ktv-01", "kind": "noise", "site": "rest-1", "community": ""}
     assert registry.registry_version() == version + 2
     same = client.patch("/api/v1/sites/rest-1", headers=admin, json={"zone": "4a"})
     assert same.json() == REST_1

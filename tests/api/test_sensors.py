@@ -71,7 +71,13 @@ def test_last_seen_and_status(
         influx.write("\n".join(lines).encode())
     response = client.get("/api/v1/sensors/n-hj-01", headers=tokens["grid_worker"])
     assert response.status_code == 200
-    assert response.json() == {"id": "n-hj-01", "kind": "noise", "site": "hj-b1", **expected}
+    assert response.json() == {
+        "id": "n-hj-01",
+        "kind": "noise",
+        "site": "hj-b1",
+        "community": "",
+        **expected,
+    }
 
 
 def test_a_fume_sensor_is_read_from_fume(
@@ -97,6 +103,7 @@ def test_without_influxdb_the_registry_still_answers(
         "id": "n-hj-01",
         "kind": "noise",
         "site": "hj-b1",
+        "community": "",
         "status": "unknown",
         "online": None,
         "last_seen_ms": None,

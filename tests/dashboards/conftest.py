@@ -34,6 +34,7 @@ MINUTE_MS = 60_000
 NOISE_SENSORS = {"n-01": "hj-b1", "n-02": "hj-b1", "n-03": "hj-b3"}
 FUME_SENSORS = {"f-01": "rest-1", "f-02": "rest-2"}
 ZONES = {"hj-b1": Zone.Z4A, "hj-b3": Zone.Z2, "rest-1": Zone.Z2, "rest-2": Zone.Z2}
+COMMUNITIES = {"g1": "tianxin", "g2": "jq"}  # each grid's community
 LOST_SEQS = (100, 101, 102)  # n-02 never sends these: three readings lost at source
 # (channel, outcome, hour of the day, case ids of one send): a digest of two retried on
 # the grid's robot twice, one SMS failed, the rest delivered
@@ -64,10 +65,13 @@ def _delivery(channel: str, case_id: int) -> Delivery:
 
 
 def registry() -> Registry:
-    """Two grids; a road-side building (4a) with two noise sensors, an inner one (2), two
-    restaurants with fume monitors."""
+    """Two grids, each of a community of the street (CONTRACT §9); a road-side building
+    (4a) with two noise sensors, an inner one (2), two restaurants with fume monitors."""
     return Registry(
-        grids=[Grid("g1", "红街一网格"), Grid("g2", "红街二网格")],
+        grids=[
+            Grid("g1", "红街一网格", community="tianxin"),
+            Grid("g2", "笕桥二网格", community="jq"),
+        ],
         sites=[
             Site("hj-b1", "红街公寓1幢", SiteKind.RESIDENTIAL, Zone.Z4A, "g1"),
             Site("hj-b3", "红街公寓3幢", SiteKind.RESIDENTIAL, Zone.Z2, "g2"),
@@ -226,7 +230,8 @@ def day(
     ]
     influx.write(
         "".join(
-            f"case_event,grid={grid},kind={kind},rule={rule},site={site} case_id={cid}i,"
+            f"case_event,community={COMMUNITIES[grid]},grid={grid},kind={kind},rule={rule},"
+            f"site={site} case_id={cid}i,"
             f'state="{state}",title="{title}" {first_ms + hour * HOUR_MS}\n'
             for site, grid, rule, kind, cid, state, title, hour in events
         ).encode()

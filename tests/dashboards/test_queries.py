@@ -19,9 +19,10 @@ import pytest
 from linli.dashboards.build import build_all
 from linli.influx.client import ResultSeries
 from linli.influx.retention import HOUR_MS
+from linli.rules.constants import UNREGISTERED_SENSOR
 from linli.rules.localtime import Calendar
 from linli.rules.policy import RulePolicy
-from tests.dashboards.conftest import NOISE_SENSORS, Day, registry
+from tests.dashboards.conftest import COMMUNITIES, NOISE_SENSORS, Day, registry
 
 INTERVAL = "10m"
 BOARDS = build_all()
@@ -53,10 +54,16 @@ def fill(query: str, day: Day, values: dict[str, str]) -> str:
     return text
 
 
-def resolve_variables(board: dict[str, Any], day: Day) -> dict[str, str]:
-    """Run each variable's query in order, every value selected (Grafana's 'All')."""
+def resolve_variables(
+    board: dict[str, Any], day: Day, chosen: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Run each variable's query in order, every value selected (Grafana's 'All') but
+    for the `chosen` ones, which take one value."""
     values: dict[str, str] = {}
     for var in board["templating"]["list"]:
+        if chosen and var["name"] in chosen:
+            values[var["name"]] = regex_of([chosen[var["name"]]])
+            continue
         series = day.influx.query(fill(var["query"], day, values))
         found = sorted({row[1] for s in series for row in s.values})
         assert found, f"variable {var['name']} of {board['uid']} has no values"
@@ -93,6 +100,44 @@ def test_every_query_succeeds_and_returns_series(day: Day, name: str):
         checked += 1
     expected = {"overview": 6, "noise": 33, "fume": 8, "devices": 9}  # targets + annotations
     assert checked == expected[name]
+
+
+@pytest.mark.parametrize("name", sorted(BOARDS))
+def test_the_community_variable_narrows_every_panel_to_that_community(day: Day, name: str):
+    """CONTRACT §9: each dashboard's first variable is the street's communities; with one
+    chosen, every variable and panel shows only that community's grids, sites, sensors."""
+    board = BOARDS[name]
+    first = board["templating"]["list"][0]
+    assert (first["name"], first["allValue"]) == ("community", ".*")
+    found = day.influx.query(fill(first["query"], day, {}))
+    assert sorted({row[1] for s in found for row in s.values}) == ["jq", "tianxin"]
+    reg = registry()
+    for community in ("tianxin", "jq"):
+        grids = {g for g, c in COMMUNITIES.items() if c == community}
+        sites = {s.id for s in reg.sites.values() if s.grid in grids}
+        sensors = {s.id for s in reg.sensors.values() if s.site in sites}
+        # a topic naming no registered sensor is of no community: every choice shows it
+        sensors_shown = sensors | {UNREGISTERED_SENSOR}
+        values = resolve_variables(board, day, {"community": community})
+        for var, allowed in (("grid", grids), ("site", sites), ("sensor", sensors)):
+            if var in values:
+                assert set(values[var].strip("()").replace("\\", "").split("|")) <= allowed
+        shown: set[str] = set()
+        for where, query in all_queries(board):
+            for s in day.influx.query(fill(query, day, values)):
+                for tag, allowed in (("grid", grids), ("site", sites), ("sensor", sensors_shown)):
+                    if s.tags.get(tag):
+                        assert s.tags[tag] in allowed, f"{name}: {where} shows {s.tags}"
+                        shown.add(s.tags[tag]) if s.tags[tag] != UNREGISTERED_SENSOR else None
+        assert shown, f"{name}: nothing of {community} shown"
+
+
+def test_points_and_hourly_aggregates_carry_the_community_tag(day: Day):
+    for source in ('"noise"', '"fume"', '"device"', '"case_event"', '"forever"."noise_1h"'):
+        series = day.influx.query(
+            f'SELECT count(*) FROM {source} WHERE {day.time_filter} GROUP BY "community"'
+        )
+        assert {s.tags.get("community") for s in series} == {"tianxin", "jq"}, source
 
 
 def _expected_hourly_leq(day: Day) -> dict[tuple[str, int], float]:

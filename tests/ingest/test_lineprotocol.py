@@ -242,3 +242,42 @@ def test_readings_of_both_kinds_with_every_metric_and_statuses_round_trip_in_ord
             assert line is not None
             lines.append(line)
     assert parse_stored("\n".join(lines).encode()) == items
+
+
+def test_every_point_of_a_sensor_carries_its_grids_community():
+    """CONTRACT §9: noise, fume and device points are tagged with the site's community;
+    a grid of no community writes no tag (an empty tag value is not line protocol)."""
+    from linli.influx.lineprotocol import parse_line
+    from linli.ingest.lineprotocol import LineBuilder
+    from linli.rules.reading import DeviceHealth
+    from linli.rules.registry import Grid, Registry, Sensor, Site
+
+    registry = Registry(
+        grids=[Grid("g-e", "东网格", community="tianxin"), Grid("g-0", "旧网格")],
+        sites=[
+            Site("s1", "1幢", SiteKind.RESIDENTIAL, Zone.Z2, "g-e"),
+            Site("r1", "面馆", SiteKind.SHOP, Zone.Z2, "g-e", cooking_heads=1),
+            Site("old", "老楼", SiteKind.RESIDENTIAL, Zone.Z2, "g-0"),
+        ],
+        sensors=[
+            Sensor("n-01", SensorKind.NOISE, "s1"),
+            Sensor("f-01", SensorKind.FUME, "r1"),
+            Sensor("n-00", SensorKind.NOISE, "old"),
+        ],
+    )
+    builder = LineBuilder(registry=registry)
+    noise, fume, old = (registry.tags[s] for s in ("n-01", "f-01", "n-00"))
+    lines = [
+        builder.reading(Reading("n-01", SensorKind.NOISE, 60_000, 1, 60, {"laeq": 50.0}), noise),
+        builder.reading(Reading("f-01", SensorKind.FUME, 60_000, 1, 60, {"oil_fume": 1.0}), fume),
+        builder.status(DeviceStatus("n-01", 61_000, True, None), noise),
+        builder.health(DeviceHealth("f-01", 62_000, {"battery_v": 3.7}), fume),
+        builder.accounting(noise, 1, 0, 63_000),
+    ]
+    points = [parse_line(line) for line in lines if line is not None]
+    assert len(points) == 5
+    assert [p.tags.get("community") for p in points if p is not None] == ["tianxin"] * 5
+    unclaimed = parse_line(
+        builder.reading(Reading("n-00", SensorKind.NOISE, 60_000, 1, 60, {"laeq": 50.0}), old)
+    )
+    assert unclaimed is not None and "community" not in unclaimed.tags

@@ -231,3 +231,38 @@ def test_the_directory_comes_from_the_registry_and_the_files_notify_lists():
     assert found.audience("flat", G) == Audience(G, "东网格 网格员", (WANG, CHEN), ("ding-grid",))
     assert found.audience("flat", C) == Audience(C, "天新社区", (OFFICE,), ("wecom-office",))
     assert found.audience("flat", S) is None  # no [street] in the file
+
+
+def test_a_street_of_communities_sends_each_sites_case_to_its_own_communitys_office():
+    """CONTRACT §9: merchant → grid worker → the site's community office → street."""
+    from linli.rules.registry import Grid, Registry, Site, SiteKind, Zone
+    from linli.rules.routing import Group, NotifyPlan, directory_of
+
+    registry = Registry(
+        grids=[
+            Grid("g-east", "东网格", (WANG,), community="tianxin"),
+            Grid("g-north", "北网格", (CHEN,), community="hongjie"),
+        ],
+        sites=[
+            Site("tx-1", "天新1幢", SiteKind.RESIDENTIAL, Zone.Z2, "g-east"),
+            Site("hj-1", "红街1幢", SiteKind.RESIDENTIAL, Zone.Z2, "g-north"),
+        ],
+    )
+    tianxin = Group("天新社区", (OFFICE,), ("wecom-office",))
+    hongjie = Group("红街社区", (), ("ding-grid",))
+    street = Group("笕桥街道 执法队", (), ("feishu-street",))
+    plan = NotifyPlan(
+        channels=DIRECTORY.channels,
+        communities={"tianxin": tianxin, "hongjie": hongjie},
+        street=street,
+    )
+    found = directory_of(registry, plan)
+    assert found.audience("tx-1", C) == Audience(C, "天新社区", (OFFICE,), ("wecom-office",))
+    assert found.audience("hj-1", C) == Audience(C, "红街社区", (), ("ding-grid",))
+    for site in ("tx-1", "hj-1"):
+        assert found.audience(site, S) == Audience(S, "笕桥街道 执法队", (), ("feishu-street",))
+    flat = dataclasses.replace(FLAT, site="hj-1", level=C)
+    told = notices(Event.ESCALATED, flat, found)
+    assert [(n.channel, n.who) for n in told] == [("ding-grid", "红街社区")]
+    top = notices(Event.ESCALATED, dataclasses.replace(flat, level=S), found)
+    assert [(n.channel, n.who) for n in top] == [("feishu-street", "笕桥街道 执法队")]

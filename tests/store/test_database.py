@@ -22,6 +22,7 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
         tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert tables == {
         "alembic_version",
+        "communities",
         "grids",
         "sites",
         "sensors",

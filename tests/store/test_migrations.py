@@ -33,6 +33,8 @@ from linli.store.connect import open_engine
 from linli.store.migrate import alembic_config
 from linli.store.tables import cases, metadata, occurrences, tokens
 
+TIANXIN = Path(__file__).resolve().parents[2] / "community" / "tianxin.toml"
+
 
 def test_migrations_arrive_at_the_declared_schema(tmp_path: Path) -> None:
     Database(f"sqlite:///{tmp_path}/a.db").close()
@@ -72,6 +74,17 @@ OLD_TOKENS = Table(
 )
 
 
+# grids before 0012: of no community
+OLD_GRIDS = Table(
+    "grids",
+    MetaData(),
+    Column("id", String(64), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("name_en", Text, nullable=False, default=""),
+    Column("workers", JSON, nullable=False),
+)
+
+
 # sensors before 0011: no HJ 212 block
 OLD_SENSORS = Table(
     "sensors",
@@ -85,7 +98,8 @@ OLD_SENSORS = Table(
 def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path}/old.db"
     old = MetaData()
-    for name in ("grids", "sites", "meta"):
+    OLD_GRIDS.to_metadata(old)
+    for name in ("sites", "meta"):
         metadata.tables[name].to_metadata(old)
     OLD_SENSORS.to_metadata(old)
     OLD_REJECTIONS.to_metadata(old)
@@ -93,7 +107,7 @@ def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) 
     old.create_all(create_engine(url))  # what the Database did before migrations
     Database(url).close()
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0011",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0012",)]
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"cases", "timeline", "evidence", "deliveries"} <= names
 
@@ -247,8 +261,8 @@ def test_0011_gives_sensors_an_hj212_block_one_mn_each(store_url: str) -> None:
     _alembic(store_url, "downgrade", "0010")
     engine = open_engine(store_url)
     with engine.begin() as conn:
-        conn.execute(insert(metadata.tables["grids"]), {"id": "g1", "name": "g", "name_en": "",
-                                                         "workers": []})  # fmt: skip
+        conn.execute(OLD_GRIDS.insert(), {"id": "g1", "name": "g", "name_en": "",
+                                          "workers": []})  # fmt: skip
         conn.execute(insert(metadata.tables["sites"]), {
             "id": "s1", "name": "s", "name_en": "", "kind": "shop", "zone": "2", "grid": "g1",
             "address": "", "category": "", "merchant": None, "cooking_heads": None,
@@ -277,3 +291,41 @@ def test_0011_gives_sensors_an_hj212_block_one_mn_each(store_url: str) -> None:
     engine.dispose()
     assert sorted(tuple(r) for r in back) == [("f-01", "fume", "s1"), ("f-02", "fume", "s1")]
     assert columns == {"id", "kind", "site"} and "hj212_profiles" not in tables
+
+
+def test_0012_gives_the_grids_of_before_their_one_community(store_url: str) -> None:
+    """A store of one community from before communities keeps working: its grids (and the
+    tokens) stay, and starting with its one community file makes the grids its own."""
+    from linli.community import apply_street, load_street
+
+    Database(store_url).close()
+    _alembic(store_url, "downgrade", "0011")
+    engine = open_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(OLD_GRIDS.insert(), [{"id": "g-api", "name": "网格", "name_en": "",
+                                          "workers": []}])  # fmt: skip
+        conn.execute(
+            OLD_TOKENS.insert(),
+            [{"token_hash": "0" * 64, "role": "staff", "grids": [], "site": None, "note": "old",
+              "created_ms": 1}],
+        )  # fmt: skip
+    engine.dispose()
+    db = Database(store_url)  # upgrades to head
+    assert db.grid("g-api").community == ""
+    assert db.communities() == []
+    apply_street(db, load_street(TIANXIN))
+    assert db.grid("g-api").community == "tianxin"  # created through the API, not in the file
+    assert {g.community for g in db.grids()} == {"tianxin"}
+    assert [(c.id, c.name) for c in db.communities()] == [("tianxin", "天新社区")]
+    engine = open_engine(store_url)
+    with engine.connect() as conn:
+        (communities,) = conn.execute(select(tokens.c.communities)).one()
+    engine.dispose()
+    assert communities is None  # a token of before is the street's: every community
+    db.close()
+    _alembic(store_url, "downgrade", "0011")  # and back
+    engine = open_engine(store_url)
+    with engine.connect() as conn:
+        back = conn.execute(select(OLD_GRIDS.c.id)).scalars().all()
+    engine.dispose()
+    assert "g-api" in back

@@ -74,3 +74,23 @@ def test_a_rule_state_saved_before_episodes_loads(saved, loaded) -> None:
     doc = {"recent": [], "rules": {"noise_leq": saved}, "faults": [], "last_seen_ms": 1,
            "period_s": 60, "watermark_ms": 1}  # fmt: skip
     assert state_of("n-01", doc).rules == loaded
+
+
+def test_the_boards_read_keeps_the_faults_and_the_newest_reading_alone() -> None:
+    """The overviews read every sensor's document per request: only what they show."""
+    from linli.store.rulestate import newest_state_of
+
+    older = Reading("n-01", SensorKind.NOISE, 1_000, 1, 1, {"laeq": 50.0})
+    newer = Reading("n-01", SensorKind.NOISE, 90_000, 9, 1, {"laeq": 66.0})
+    # kept as received, so not by time: the newest is found by its timestamp
+    full = STATE._replace(recent=(older, newer, STATE.recent[0]))
+    doc = orjson.loads(orjson.dumps(state_doc(full)))
+    lean = newest_state_of("n-01", doc)
+    assert lean.recent == (newer,)
+    assert (lean.faults, lean.last_seen_ms, lean.period_s) == (
+        full.faults, full.last_seen_ms, full.period_s,
+    )  # fmt: skip
+    doc["recent"] = [["noise", 61_000, 7, 1, {"laeq": 58.1}], ["noise", 3_000, 2, 1, {}]]
+    assert [r.ts_ms for r in newest_state_of("n-01", doc).recent] == [61_000]
+    doc["recent"] = []
+    assert newest_state_of("n-01", doc).recent == ()
