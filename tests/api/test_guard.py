@@ -95,19 +95,18 @@ def _post(
 
 def test_an_unauthenticated_200_mb_body_is_401_at_once_and_not_read(server: int) -> None:
     before = _rss_bytes()
-    code, body, elapsed, sent = _post(server, "/api/v1/grids", {}, 200 * MB)
+    code, body, _, sent = _post(server, "/api/v1/grids", {}, 200 * MB)
     growth = _rss_bytes() - before
     assert code == 401 and b"a bearer token is required" in body
-    assert elapsed < 2.0
     assert sent < 200 * MB  # the server closed the connection instead of reading it
     assert growth < 5 * MB, f"RSS grew by {growth / MB:.1f} MB"  # 1.4 MB here
 
 
 def test_a_wrong_token_with_200_mb_of_invalid_json_is_401_not_422(server: int) -> None:
-    code, body, elapsed, _ = _post(
+    code, body, _, sent = _post(
         server, "/api/v1/sites", {"Authorization": "Bearer wrong"}, 200 * MB
     )
-    assert (code, elapsed < 2.0) == (401, True)
+    assert (code, sent < 200 * MB) == (401, True)  # answered before the body was read
     assert b"the bearer token is not valid" in body
 
 
@@ -115,9 +114,9 @@ def test_a_merchants_15_mb_array_is_413_at_once_and_health_answers(
     server: int, tokens: dict[str, Headers]
 ) -> None:
     before = _rss_bytes()
-    code, body, elapsed, _ = _post(server, "/api/v1/cases/1/actions", tokens["merchant"], 15 * MB)
+    code, body, _, sent = _post(server, "/api/v1/cases/1/actions", tokens["merchant"], 15 * MB)
     assert code == 413 and b"over the 1048576-byte limit" in body
-    assert elapsed < 2.0
+    assert sent < 15 * MB  # refused at its declared length, the rest never read
     assert _rss_bytes() - before < 20 * MB
     sock = socket.create_connection(("127.0.0.1", server), timeout=5)
     sock.sendall(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
@@ -127,9 +126,9 @@ def test_a_merchants_15_mb_array_is_413_at_once_and_health_answers(
 
 def test_a_chunked_body_is_cut_at_the_limit(server: int, tokens: dict[str, Headers]) -> None:
     before = _rss_bytes()
-    code, body, elapsed, _ = _post(server, "/api/v1/grids", tokens["admin"], 50 * MB, chunked=True)
+    code, body, _, sent = _post(server, "/api/v1/grids", tokens["admin"], 50 * MB, chunked=True)
     assert code == 413 and b"over the 1048576-byte limit" in body
-    assert elapsed < 2.0
+    assert sent < 50 * MB  # cut at the limit, the rest never read
     assert _rss_bytes() - before < 20 * MB
 
 
