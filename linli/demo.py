@@ -491,14 +491,20 @@ def _banner(
     channels = "\n".join("                " + line for line in stand_ins.describe())
     escalate_s = policy.escalation.unacknowledged_s
     names = "、".join(c.community.name for c in communities)
+    board = settings.public_url.rstrip("/")
+    each = "\n".join(
+        f"                {c.community.name} only: {board}/board/overview?community={c.id}"
+        for c in communities
+    )
     print(
         f"""
 case board (工单台) — open this first; it signs this browser in as staff:
   {overview}
 
 linli demo — Jianqiao street (笕桥街道): {names}
-  street board  {settings.public_url.rstrip("/")}/board/street   (the communities side by side,
+  street board  {board}/board/street   (the communities side by side,
                 once the link above signed this browser in)
+{each}
   API docs      http://{host}:{port}/docs   (token: Bearer {settings.admin_token})
   health        http://{host}:{port}/api/v1/health
   rejected      http://{host}:{port}/api/v1/rejected/counts
