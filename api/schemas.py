@@ -518,16 +518,26 @@ class _TokenIn(_In):
     )
 
 
-class CommunityTokenIn(_TokenIn):
-    """An admin's or staff's token: no grids or site. A staff token with `communities`
-    sees those communities only (a community office); without, every one (the street)."""
+class AdminTokenIn(_TokenIn):
+    """An admin's token: no grids, site or communities."""
 
-    role: Literal["admin", "staff"]
+    role: Literal["admin"]
+
+    def scope(self) -> tuple[list[str], str | None]:
+        """The grids and the site the token is limited to."""
+        return [], None
+
+
+class StaffTokenIn(_TokenIn):
+    """A staff token: with `communities` it sees those communities only (a community
+    office); without, every one (the street)."""
+
+    role: Literal["staff"]
     communities: list[CommunityId] | None = Field(
         default=None,
         min_length=1,
         max_length=MAX_COMMUNITIES,
-        description="staff only: the communities it sees (CONTRACT §9); none: every one",
+        description="the communities it sees (CONTRACT §9); none: every one",
     )
 
     def scope(self) -> tuple[list[str], str | None]:
@@ -559,7 +569,8 @@ class MerchantTokenIn(_TokenIn):
 
 # A token to issue: grid workers name their grids, merchants their site (by `role`).
 TokenCreate = Annotated[
-    CommunityTokenIn | GridWorkerTokenIn | MerchantTokenIn, Field(discriminator="role")
+    AdminTokenIn | StaffTokenIn | GridWorkerTokenIn | MerchantTokenIn,
+    Field(discriminator="role"),
 ]
 
 

@@ -113,9 +113,11 @@ def test_the_installed_wheel_loads_the_demo_from_its_own_files(wheel: Path, tmp_
         env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
     )
     assert done.returncode == 0, done.stdout + done.stderr
-    community, scenario = done.stdout.splitlines()
-    assert community.startswith(f"community {site / 'linli' / 'data' / 'tianxin.toml'}: ")
-    assert community.endswith(": 25 sites, 40 sensors")
+    tianxin, liming, street, scenario = done.stdout.splitlines()
+    data = site / "linli" / "data"
+    assert tianxin == f"community {data / 'tianxin.toml'}: tianxin, 25 sites, 40 sensors"
+    assert liming.startswith(f"community {data / 'liming.toml'}: liming, ")
+    assert street.startswith("street ")
     assert scenario.startswith(
         f"scenario  {site / 'linli' / 'sim' / 'scenarios' / 'tianxin.toml'}: "
     )
