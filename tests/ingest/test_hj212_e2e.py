@@ -10,6 +10,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -96,10 +97,13 @@ class Logger:
                     if packet.get("CN") == "9014":
                         self.answered.append(packet.get("QN") or "")
 
-    def send(self, burst: list[tuple[str, bytes]]) -> None:
+    def send(self, burst: list[tuple[str, bytes]], gap_s: float = 0.0) -> None:
+        """Send the burst, `gap_s` between frames (a logger's pace; 0: at once)."""
         try:
             for _, raw in burst:
                 self.sock.sendall(raw)
+                if gap_s:
+                    time.sleep(gap_s)
         except OSError:
             pass  # linli died mid-burst: the unanswered are sent again
 
@@ -144,7 +148,9 @@ def test_kill_9_mid_burst_loses_no_answered_frame_and_stores_the_resend_once(tmp
     try:
         wait_for(lambda: "HJ 212 monitors on" in log.read_text())
         first = Logger(port)
-        sender = threading.Thread(target=first.send, args=(burst,))
+        # paced (300 frames take 6 s or more), so the kill lands mid-burst however fast
+        # linli answers
+        sender = threading.Thread(target=first.send, args=(burst, 0.02))
         sender.start()
         wait_for(lambda: len(first.answered) >= 20, every_s=0.001)
         os.kill(linli.pid, signal.SIGKILL)  # a crash, mid-burst
