@@ -19,10 +19,9 @@ from fastapi import APIRouter, Request
 from fastapi.responses import RedirectResponse, Response
 
 from linli.api.board import pages, sessions
-from linli.api.board.views import OVERVIEW_PAGE, STREET_PAGE, landing, render
+from linli.api.board.views import OVERVIEW_PAGE, STREET_PAGE, landing, render, site_statuses
 from linli.api.scope import Scope
 from linli.api.services import Services, services
-from linli.rules.case import Case
 from linli.store import CommunityRecord
 
 router = APIRouter(prefix="/board", include_in_schema=False)
@@ -48,32 +47,7 @@ def visible_communities(scope: Scope, svc: Services) -> list[CommunityRecord]:
 
 def statuses(scope: Scope, svc: Services, now_ms: int, tz: ZoneInfo) -> list[pages.SiteNow]:
     """Every site in scope with its state now (pages.site_status)."""
-    sites = scope.sites()
-    site_ids = {s.id for s in sites}
-    sensors = [s for s in svc.db.sensors() if s.site in site_ids]
-    with svc.db.cases() as tx:
-        states = tx.load_states(newest_only=True)
-        not_closed = [c for c in tx.not_closed() if c.site in site_ids]
-    by_site: dict[str, list[Case]] = {}
-    for c in not_closed:
-        by_site.setdefault(c.site, []).append(c)
-    kinds = {s.id: s.kind for s in sensors}
-    of_site: dict[str, list[str]] = {}
-    for s in sensors:
-        of_site.setdefault(s.site, []).append(s.id)
-    return [
-        pages.site_status(
-            site,
-            of_site.get(site.id, []),
-            kinds,
-            states,
-            by_site.get(site.id, []),
-            svc.policy.of(scope.community_of_grid(site.grid)),  # its community's rules
-            tz,
-            now_ms,
-        )
-        for site in sites
-    ]
+    return site_statuses(scope, svc, scope.sites(), now_ms, tz)
 
 
 def community_rows(

@@ -12,6 +12,7 @@ import re
 import secrets
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import quote
@@ -44,7 +45,7 @@ from linli.rules.complaint import MAX_TEXT_CHARS, priority
 from linli.rules.disclosure import Part, Reader, sees
 from linli.rules.links import BadLink, Claims, verify
 from linli.rules.names import STATE_NAMES, rule_name
-from linli.store import Duplicate, Grant, NotFound, Role, StateConflict
+from linli.store import Duplicate, Grant, NotFound, Role, SiteRecord, StateConflict
 
 router = APIRouter(prefix="/board", include_in_schema=False)
 
@@ -276,6 +277,38 @@ def _csrf_refused(session: Session | None) -> HTMLResponse:
 # -- the overview ----------------------------------------------------------------------
 
 
+def site_statuses(
+    scope: Scope, svc: Services, sites: Sequence[SiteRecord], now_ms: int, tz: ZoneInfo
+) -> list[pages.SiteNow]:
+    """Each of `sites` with its state now (pages.site_status), by its community's rules:
+    the overview's and the street's rows, computed once."""
+    site_ids = {s.id for s in sites}
+    sensors = [s for s in svc.db.sensors() if s.site in site_ids]
+    with svc.db.cases() as tx:
+        states = tx.load_states(newest_only=True)
+        not_closed = [c for c in tx.not_closed() if c.site in site_ids]
+    by_site: dict[str, list[Case]] = {}
+    for c in not_closed:
+        by_site.setdefault(c.site, []).append(c)
+    kinds = {s.id: s.kind for s in sensors}
+    of_site: dict[str, list[str]] = {}
+    for s in sensors:
+        of_site.setdefault(s.site, []).append(s.id)
+    return [
+        pages.site_status(
+            site,
+            of_site.get(site.id, []),
+            kinds,
+            states,
+            by_site.get(site.id, []),
+            svc.policy.of(scope.community_of_grid(site.grid)),  # its community's rules
+            tz,
+            now_ms,
+        )
+        for site in sites
+    ]
+
+
 @router.get("/overview")
 def overview(request: Request, t: str | None = None, community: str | None = None) -> Response:
     """Every site's state now, grouped by grid, linking to its cases; a signed link of its
@@ -301,33 +334,9 @@ def overview(request: Request, t: str | None = None, community: str | None = Non
         sites = [s for s in sites if scope.community_of_grid(s.grid) == community]
     elif len(communities) == 1:
         heading = next(iter(communities.values()))
-    site_ids = {s.id for s in sites}
-    sensors = [s for s in svc.db.sensors() if s.site in site_ids]
-    with svc.db.cases() as tx:
-        states = tx.load_states(newest_only=True)
-        not_closed = [c for c in tx.not_closed() if c.site in site_ids]
-    by_site: dict[str, list[Case]] = {}
-    for c in not_closed:
-        by_site.setdefault(c.site, []).append(c)
     now = _now_ms()
     tz = _tz(svc)
-    kinds = {s.id: s.kind for s in sensors}
-    of_site: dict[str, list[str]] = {}
-    for s in sensors:
-        of_site.setdefault(s.site, []).append(s.id)
-    statuses = [
-        pages.site_status(
-            site,
-            of_site.get(site.id, []),
-            kinds,
-            states,
-            by_site.get(site.id, []),
-            svc.policy.of(scope.community_of_grid(site.grid)),  # its community's rules
-            tz,
-            now,
-        )
-        for site in sites
-    ]
+    statuses = site_statuses(scope, svc, sites, now, tz)
     names = {g.id: g.name for g in svc.db.grids()}
     grid_ids = [g.id for g in grids] or sorted({s.grid for s in sites})
     groups = []
