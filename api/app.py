@@ -24,6 +24,7 @@ from linli.api.routers import (
     open311,
     readings,
     rejected,
+    reports,
     rules,
     sensors,
     sites,
@@ -98,6 +99,7 @@ def create_app(
         deliveries,
         rules,
         complaints,
+        reports,
     ):
         responses = {} if module is health else errors.GUARDED
         app.include_router(module.router, prefix=API_PREFIX, responses=responses)

@@ -90,6 +90,7 @@ F_PM: Final = "pm"
 F_NMHC: Final = "nmhc"
 F_FAN_ON: Final = "fan_on"
 F_PURIFIER_ON: Final = "purifier_on"
+F_PURIFIER_CURRENT: Final = "purifier_current"
 
 F_PERIOD_S: Final = "period_s"
 # CONTRACT §8: a reading's HJ 212 data flag when it is not monitoring data (string field).

@@ -82,7 +82,7 @@ def parse_month(text: str) -> Month:
     """`YYYY-MM` as a Month; ValueError with one sentence otherwise."""
     match = _MONTH_RE.fullmatch(text.strip())
     if match is None or not 1 <= int(match[2]) <= 12 or int(match[1]) < 1:
-        raise ValueError(f"month {text!r} is not a month as YYYY-MM, e.g. 2025-11")
+        raise ValueError(f"month {text!r} is not a month as YYYY-MM (such as 2025-11)")
     return Month(int(match[1]), int(match[2]))
 
 
@@ -133,6 +133,40 @@ class LimitsInForce:
     def changes(self) -> Sequence[LimitChange]:
         """The changes, oldest first."""
         return self._changes
+
+
+class StoredLimit(NamedTuple):
+    """The limit a noise reading was stored with (ingest's `limit_db`): what it was judged by."""
+
+    ts_ms: int
+    period_s: int
+    limit_db: float
+
+
+def limits_from_stored(
+    stored: Iterable[StoredLimit], calendar: Calendar, day_db: float, night_db: float
+) -> LimitsInForce:
+    """The limits in force over time, from the limits readings were stored with: a change
+    from the first reading (its own period's start) that carries a new value. Before the
+    first reading of a period kind, its first stored value; none at all: `day_db`/`night_db`
+    (the site's limits now)."""
+    rows = sorted(
+        (measured_at_ms(s.ts_ms, s.period_s), s.ts_ms - s.period_s * 1000, s.limit_db)
+        for s in stored
+    )
+    periods = [calendar.period(mid) for mid, _, _ in rows]
+    first = {Period.DAY: day_db, Period.NIGHT: night_db}
+    for period in (Period.DAY, Period.NIGHT):
+        found = next((r[2] for r, p in zip(rows, periods, strict=True) if p is period), None)
+        if found is not None:
+            first[period] = found
+    now = dict(first)
+    changes = [LimitChange(-(2**62), first[Period.DAY], first[Period.NIGHT])]
+    for (_, start, limit), period in zip(rows, periods, strict=True):
+        if limit != now[period]:
+            now[period] = limit
+            changes.append(LimitChange(start, now[Period.DAY], now[Period.NIGHT]))
+    return LimitsInForce(changes)
 
 
 # -- the periods of a month --------------------------------------------------------------

@@ -18,7 +18,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from linli.rules.hj212_profile import Hj212Profile
 from linli.rules.registry import Registry, Sensor
 from linli.rules.rejection import ReasonCode, Rejection
-from linli.store import board, migrate
+from linli.store import board, migrate, reports
 from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
@@ -400,6 +400,13 @@ class Database:
         """The outbox (deliveries to send) in one transaction."""
         with self._transaction() as conn:
             yield OutboxTx(conn)
+
+    # -- reports (CONTRACT §10) ---------------------------------------------------------
+
+    def site_events(self, site: str, from_ms: int, to_ms: int) -> reports.SiteEvents:
+        """When a site's cases were opened and its complaints received in `[from_ms, to_ms)`."""
+        with self._reading() as conn:
+            return reports.site_events(conn, site, from_ms, to_ms)
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -15,9 +15,11 @@ from linli.rules.month import (
     LimitChange,
     LimitsInForce,
     Month,
+    StoredLimit,
     Verdict,
     day_verdict,
     fetch_range,
+    limits_from_stored,
     parse_month,
     site_month,
     spans,
@@ -253,3 +255,23 @@ def test_month_parsing_and_fields():
     assert (NOV.next(), NOV.previous()) == (Month(2025, 12), Month(2025, 10))
     assert Month(2025, 12).next() == Month(2026, 1)
     assert FIELDS[:3] == ("ld", "ln", "limit_day") and FIELDS[-2:] == ("cases_opened", "complaints")
+
+
+def test_the_limits_in_force_from_those_readings_were_stored_with():
+    stored = [
+        StoredLimit(at(14, "12:00"), 60, 60.0),
+        StoredLimit(at(14, "23:00"), 60, 50.0),
+        StoredLimit(at(15, "06:01"), 60, 55.0),  # the zone changed overnight
+        StoredLimit(at(15, "23:00"), 60, 45.0),
+    ]
+    limits = limits_from_stored(stored, CAL, 70, 55)  # the site's limits now: class 4a
+    assert limits.at(at(1, "12:00"), Period.DAY) == 60  # before the first: the first stored
+    assert limits.at(at(14, "23:30"), Period.NIGHT) == 50
+    assert limits.at(at(15, "06:00"), Period.DAY) == 55  # from the start of that reading
+    assert limits.at(at(15, "05:00"), Period.NIGHT) == 50
+    assert limits.at(at(15, "22:59"), Period.NIGHT) == 45
+    result = site_month("s", NOV, [noise_at(at(15, "12:00"), 58)], limits, CAL)
+    assert (row(result, 15).limit_day, row(result, 15).minutes_over) == (55, 1.0)
+    assert (row(result, 14).limit_day, row(result, 14).limit_night) == (60, 50)
+    nothing = limits_from_stored([], CAL, 70, 55)
+    assert (nothing.at(0, Period.DAY), nothing.at(0, Period.NIGHT)) == (70, 55)
