@@ -15,6 +15,7 @@ from typing import Any
 from linli.api.services import Services
 from linli.influx.month import month_readings
 from linli.rules.limits import Limit
+from linli.rules.localtime import Calendar
 from linli.rules.month import (
     FIELDS,
     Figures,
@@ -35,7 +36,7 @@ class SiteMonthReport:
 
     site: SiteRecord
     month: SiteMonth
-    tz: str
+    calendar: Calendar  # its community's: the days' and nights' bounds, the time zone
     noise_limits: tuple[Limit, ...]  # day, night: the clauses cited
     fume_limits: tuple[Limit, ...]  # concentration limits, then the purifier's
     min_coverage: float
@@ -67,7 +68,7 @@ def site_month_report(services: Services, site: SiteRecord, month: Month) -> Sit
     return SiteMonthReport(
         site,
         figures,
-        calendar.tz,
+        calendar,
         (limits.noise_day, limits.noise_night),
         (*limits.fume, limits.purifier),
         policy.min_coverage,
@@ -89,7 +90,7 @@ def month_doc(report: SiteMonthReport) -> dict[str, Any]:
     return {
         "site": m.site,
         "month": str(m.month),
-        "tz": report.tz,
+        "tz": report.calendar.tz,
         "noise": m.noise,
         "fume": m.fume,
         "days": [_day(d.date, d.figures) for d in m.days],

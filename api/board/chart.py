@@ -72,6 +72,7 @@ class ChartSpec:
     on_off: Mapping[str, Sequence[Band]] = field(default_factory=dict)
     width: int = 360
     height: int = 200
+    svg_id: str = "case-chart"  # the case page's; a page of several charts names each
 
 
 @dataclass(frozen=True, slots=True)
@@ -261,7 +262,7 @@ def _empty(spec: ChartSpec) -> str:
     w, h = spec.width, spec.height
     title = escape(f"{spec.title}（{spec.unit}）")
     return (
-        f'<svg id="case-chart" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'<svg id="{escape(spec.svg_id)}" xmlns="http://www.w3.org/2000/svg" role="img" '
         f'aria-label="{escape(spec.title)}：暂无读数" viewBox="0 0 {w} {h}" width="{w}" '
         f'height="{h}"><title>{title}</title>'
         f'<text class="label" x="4" y="13" font-size="11">{title}</text>'
@@ -271,7 +272,7 @@ def _empty(spec: ChartSpec) -> str:
 
 
 def render_chart(spec: ChartSpec) -> str:
-    """The chart as one `<svg id="case-chart">` string (docs/board.md: its ids, classes)."""
+    """The chart as one `<svg id="case-chart">` (or `svg_id`) string (docs/board.md)."""
     values = [v for _, v in spec.points if v is not None and math.isfinite(v)]
     if not values:
         return _empty(spec)
@@ -290,7 +291,7 @@ def render_chart(spec: ChartSpec) -> str:
     columns = max(1, int(f.right - f.left))
     title = escape(f"{spec.title}（{spec.unit}）")
     out: list[str] = [
-        f'<svg id="case-chart" xmlns="http://www.w3.org/2000/svg" role="img" '
+        f'<svg id="{escape(spec.svg_id)}" xmlns="http://www.w3.org/2000/svg" role="img" '
         f'aria-label="{escape(_summary(spec, values))}" viewBox="0 0 {spec.width} {total_h}" '
         f'width="{spec.width}" height="{total_h}" font-family="sans-serif">',
         f"<title>{title}</title>",

@@ -18,6 +18,7 @@ from linli.rules.events import RuleId
 from linli.rules.judge import SensorState
 from linli.rules.limits import Period
 from linli.rules.messages import LEVEL_NAMES, Facts, local, measured_line, window_line
+from linli.rules.month import Month, month_of
 from linli.rules.names import rule_name
 from linli.rules.policy import Escalation, RulePolicy, SiteLimits
 from linli.rules.reading import Reading, SensorKind
@@ -404,3 +405,12 @@ def level_name(level: Level | str) -> str:
         return LEVEL_NAMES[Level(level)]
     except ValueError:
         return str(level)
+
+
+# -- reports (CONTRACT §10) ------------------------------------------------------------
+
+
+def report_months(now_ms: int, tz: str) -> list[tuple[str, Month]]:
+    """(label, month) of the reports a page links: this month's and the last one's."""
+    this = month_of(now_ms, tz)
+    return [("本月月报", this), ("上月月报", this.previous())]

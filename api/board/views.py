@@ -108,6 +108,9 @@ def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+now_ms = _now_ms  # the board's clock, for its other pages
+
+
 def render(name: str, status: int = 200, **context: Any) -> HTMLResponse:
     """A page from its template, with the board's security headers."""
     body = ENV.get_template(name).render(**context)
@@ -119,6 +122,11 @@ def error_page(
 ) -> HTMLResponse:
     """A page saying what went wrong, in one sentence, and where to go."""
     return render("error.html", status, title=title, message=message, session=session)
+
+
+def login_redirect(request: Request) -> RedirectResponse:
+    """To the sign-in page, and back to this page after."""
+    return _login_redirect(request)
 
 
 def _login_redirect(request: Request) -> RedirectResponse:
@@ -176,6 +184,11 @@ def _case_in_scope(svc: Services, session: Session, case_id: int) -> Case:
     if sites is not None and case.site not in sites:
         raise NotFound(f"case {case_id} does not exist")
     return case
+
+
+def not_found(session: Session | None, what: str = "工单") -> HTMLResponse:
+    """The page of a thing that does not exist or is outside the reader's scope (404)."""
+    return _not_found(session, what)
 
 
 def _not_found(session: Session | None, what: str = "工单") -> HTMLResponse:
@@ -352,6 +365,7 @@ def overview(request: Request, t: str | None = None, community: str | None = Non
         totals=totals,
         heading=heading,
         street=len(communities) > 1 and session.grant.role in (Role.ADMIN, Role.STAFF),
+        report_months=pages.report_months(now, svc.policy.calendar.tz),
     )
 
 
@@ -486,7 +500,15 @@ def case_page(
         return _not_found(session)
 
 
-def _open_link(request: Request, svc: Services, case_id: int | None, token: str) -> Response:
+def open_link(request: Request, svc: Services, token: str, target: str) -> Response:
+    """A signed link without a case (the overview's kind) that leads to `target`, a board
+    page of the reader's scope (a report: api/board/reports.py)."""
+    return _open_link(request, svc, None, token, target)
+
+
+def _open_link(
+    request: Request, svc: Services, case_id: int | None, token: str, to: str | None = None
+) -> Response:
     """Verify a signed link, start its session, and send the reader to the clean URL.
 
     A browser already signed in as someone else keeps its session: the page asks which
@@ -497,7 +519,7 @@ def _open_link(request: Request, svc: Services, case_id: int | None, token: str)
     except BadLink as err:
         return error_page(403, "链接无法打开", str(err) + "。")
     grant = sessions.grant_of(claims)
-    target = _link_target(case_id)
+    target = to or _link_target(case_id)
     session = sessions.current(request, svc)
     if session is None:
         return _start_link(request, svc, claims, target)
@@ -653,6 +675,7 @@ def _case_view(
         max_photos=svc.config.board_max_photos,
         note_chars=NOTE_CHARS,
         local=lambda ms, fmt="%m-%d %H:%M": pages.shown_time(ms, tz, fmt),
+        report_months=pages.report_months(now, policy.calendar.tz),
     )
 
 

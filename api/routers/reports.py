@@ -52,7 +52,9 @@ def site_month(
     site_id: str,
     scope: ScopeDep,
     services: ServicesDep,
-    month: Annotated[str, Query(max_length=16, description="YYYY-MM, local")],
+    month: Annotated[
+        str | None, Query(max_length=16, description="YYYY-MM, local; default this month")
+    ] = None,
     format: Annotated[
         Literal["json", "csv", "xlsx"], Query(description="json, csv (UTF-8, BOM) or xlsx")
     ] = "json",
