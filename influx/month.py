@@ -52,28 +52,30 @@ def _query(measurement: str, fields: tuple[str, ...], site: str, from_ms: int, t
     )
 
 
-def _columns(s: ResultSeries, fields: tuple[str, ...]) -> list[int]:
+def _columns(s: ResultSeries, fields: tuple[str, ...]) -> list[int]:  # (fume)
     """Each field's column; a field no point of the span has points at a null column."""
     null = len(s.columns)
     return [s.columns.index(f) if f in s.columns else null for f in fields]
 
 
 def _noise(series: list[ResultSeries], out: MonthReadings) -> None:
+    noise = SensorKind.NOISE
+    readings, limits = out.readings, out.limits
     for s in series:
         sensor = s.tags.get(TAG_SENSOR, "")
-        i_laeq, i_period, i_flag, i_limit = _columns(s, NOISE_FIELDS)
-        for values in s.values:
-            row = [*values, None]
-            laeq = row[i_laeq]
+        if s.columns == ["time", *NOISE_FIELDS]:  # every field there: the fast path
+            rows = s.values
+        else:  # a field no point of the span has: null
+            null = len(s.columns)
+            at = [s.columns.index(f) if f in s.columns else null for f in ("time", *NOISE_FIELDS)]
+            rows = [[[*v, None][i] for i in at] for v in s.values]
+        for ts, laeq, period, flag, limit in rows:
             if laeq is None:
                 continue
-            ts, period = int(row[0]), int(row[i_period] or DEFAULT_PERIOD_S)
-            flag = row[i_flag]
-            out.readings.append(
-                Reading(sensor, SensorKind.NOISE, ts, 0, period, {F_LAEQ: laeq}, flag)
-            )
-            if row[i_limit] is not None and flag is None:
-                out.limits.append(StoredLimit(ts, period, float(row[i_limit])))
+            period_s = period or DEFAULT_PERIOD_S
+            readings.append(Reading(sensor, noise, ts, 0, period_s, {F_LAEQ: laeq}, flag))
+            if limit is not None and flag is None:
+                limits.append(StoredLimit(ts, period_s, limit))
 
 
 def _fume(series: list[ResultSeries], out: MonthReadings) -> None:
