@@ -162,3 +162,16 @@ def test_bench_street(tmp_path: Path) -> None:
     assert re.search(rf"^\| \(1\) a street of 3 communities × 10; .* \| {NUMBER} readings/s \({NUMBER} × one community\) \|$", out, re.M), log  # fmt: skip
     for page in ("street page /board/street", "one community's overview"):
         assert re.search(rf"^\| \(2\) {page}, 3 communities, 5 requests \| median {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms, {NUMBER} KB \|$", out, re.M), log  # fmt: skip
+
+
+@SERVERS
+def test_bench_report(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "report", "--sensors", "5", "--days", "3", "--runs", "2")
+    assert code == 0, log
+    assert re.search(r"^wrote 21,600 readings \(3 days × 5 sensors\) in [0-9]+ s$", out, re.M), log
+    table = rows(out, "| measurement | result |")
+    assert table[0] == "| --- | --- |"
+    for site in ("noise site", "fume site"):
+        for fmt in ("json", "csv", "xlsx"):
+            assert re.search(rf"^\| GET report, {site}, {fmt} \| median {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms \|$", out, re.M), log  # fmt: skip
+    assert re.search(rf"^\| in process, noise site: read the month back \({NUMBER} readings\) \| median {NUMBER} ms, p95 {NUMBER} ms \|$", out, re.M), log  # fmt: skip
