@@ -27,6 +27,7 @@ from linli.store.complaints import ComplaintTx
 from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, NotFound, StoreError
 from linli.store.outbox import OutboxTx
+from linli.store.public import PublicTx
 from linli.store.records import (
     CommunityRecord,
     GridRecord,
@@ -400,6 +401,12 @@ class Database:
         """The outbox (deliveries to send) in one transaction."""
         with self._transaction() as conn:
             yield OutboxTx(conn)
+
+    @contextmanager
+    def public(self) -> Iterator[PublicTx]:
+        """The public's rows (CONTRACT §11) in one transaction."""
+        with self._transaction() as conn:
+            yield PublicTx(conn)
 
     # -- plumbing -------------------------------------------------------------------
 
