@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from linli import __version__
 from linli.api import docs, errors
 from linli.api.board import complaints as board_complaints
+from linli.api.board import replies as board_replies
 from linli.api.board import street as board_street
 from linli.api.board import views as board
 from linli.api.guard import Guard
@@ -111,6 +112,7 @@ def create_app(
     app.include_router(board.router)
     app.include_router(board_complaints.router)
     app.include_router(board_street.router)
+    app.include_router(board_replies.router)
     app.mount("/board/static", StaticFiles(directory=board.STATIC), name="board-static")
     # residents and the public (CONTRACT §11): no sign-in
     app.state.public = public.Public.of(app.state.services, app.state.board_key)

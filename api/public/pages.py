@@ -97,7 +97,7 @@ def site_page(request: Request, site_id: str) -> Response:
     def make() -> tuple[str, int]:
         site = _site(pub, site_id)
         if site is None:
-            return not_found("地点").body.decode(), 404
+            return bytes(not_found("地点").body).decode(), 404
         now = pub.now_ms()
         record = site_public(pub, site, now)
         community = _community_name(pub, record.community)
@@ -129,7 +129,7 @@ def community_page(request: Request, community_id: str) -> Response:
     def make() -> tuple[str, int]:
         named = _community_name(pub, community_id)
         if named is None:
-            return not_found("社区").body.decode(), 404
+            return bytes(not_found("社区").body).decode(), 404
         db = pub.services.db
         grids = {g.id for g in db.grids() if g.community == community_id}
         now = pub.now_ms()
@@ -221,7 +221,7 @@ def _chart(record: SitePublic) -> str | None:
                 f'stroke="{color}" stroke-dasharray="4 3"/>'
             )
     for idx, color in ((1, "#c60"), (2, "#06c")):
-        pts = " ".join(f"{x(p[0])},{y(p[idx])}" for p in points if p[idx] is not None)
+        pts = " ".join(f"{x(int(p[0]))},{y(float(v))}" for p in points if (v := p[idx]) is not None)
         if pts:
             parts.append(f'<polyline fill="none" stroke="{color}" points="{pts}"/>')
     parts.append("</svg>")
