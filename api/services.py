@@ -41,8 +41,8 @@ class SpoolView(Protocol):
 
 
 class CodeSender(Protocol):
-    """Sends a resident's one-time code by SMS on a community's `sms` channel (CONTRACT
-    §11); the composition root builds it from the community files (linli/codes.py)."""
+    """Sends a resident's one-time code by SMS on a community's `sms` channel
+    (CONTRACT §11); the composition root builds it from the community files (linli/codes.py)."""
 
     def __call__(self, community: str, phone: str, code: str, ttl_min: int) -> str | None:
         """Send `code`; None when the service took it, else one line saying why not."""
