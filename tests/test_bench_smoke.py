@@ -162,3 +162,16 @@ def test_bench_street(tmp_path: Path) -> None:
     assert re.search(rf"^\| \(1\) a street of 3 communities × 10; .* \| {NUMBER} readings/s \({NUMBER} × one community\) \|$", out, re.M), log  # fmt: skip
     for page in ("street page /board/street", "one community's overview"):
         assert re.search(rf"^\| \(2\) {page}, 3 communities, 5 requests \| median {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms, {NUMBER} KB \|$", out, re.M), log  # fmt: skip
+
+
+@SERVERS
+def test_bench_public(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "public", "--days", "2", "--shops", "2", "--requests", "3")
+    # exit 1 says a page's p95 was over its budget: the benchmark's verdict, not this test's
+    verdict = re.search(rf"^bench: the slowest warm page's p95 {NUMBER} ms, (under|OVER) 100 ms$", out, re.M)  # fmt: skip
+    assert verdict and code == (0 if verdict[1] == "under" else 1), log
+    table = rows(out, "page ")
+    assert len(table) == 9, log
+    for page in ("site \\(shop\\)", "site \\(residential\\)", "community list"):
+        for how in ("cold", "cached", "recomputed"):
+            assert re.search(rf"^{page}\s+{how}\s+[0-9]+\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", out, re.M), log  # fmt: skip
