@@ -51,7 +51,7 @@ def render(name: str, status: int = 200, cache_s: float = 0, **context: Any) -> 
     """A public page with its security headers: cacheable by anyone for `cache_s`, or
     `no-store` (a form, a private link)."""
     body = ENV.get_template(name).render(**context)
-    cache = f"public, max-age={int(cache_s)}" if cache_s > 0 else "no-store"
+    cache = f"public, max-age=0, s-maxage={int(cache_s)}" if cache_s > 0 else "no-store"
     return HTMLResponse(body, status_code=status, headers={**SECURITY, "Cache-Control": cache})
 
 
@@ -80,7 +80,7 @@ def _cached(pub: Public, key: tuple[str, ...], make: Any) -> HTMLResponse:
             return HTMLResponse(body, status, headers={**SECURITY, "Cache-Control": "no-store"})
         if ttl > 0:
             pub.pages.put(key, body, now_s + ttl)
-    cache = f"public, max-age={int(ttl)}" if ttl > 0 else "no-store"
+    cache = f"public, max-age=0, s-maxage={int(ttl)}" if ttl > 0 else "no-store"
     return HTMLResponse(body, 200, headers={**SECURITY, "Cache-Control": cache})
 
 

@@ -146,7 +146,7 @@ def test_the_public_pages_carry_nothing_personal(app: TestClient, sms: AliyunSms
         assert "<script" not in page.text
     site = app.get("/public/sites/rest-1")
     assert "蜀味小馆" in site.text and 'id="case"' in site.text
-    assert "public, max-age=" in site.headers["cache-control"]
+    assert site.headers["cache-control"] == "public, max-age=0, s-maxage=60"
 
 
 def _write_days(
