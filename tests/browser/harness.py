@@ -158,7 +158,7 @@ def community() -> File:
         rules={"escalate_unacknowledged_s": 3600, "escalate_unresolved_s": [7200, 14400]},
         channels=[
             *(
-                {"id": f"ding-{site}", "type": "dingtalk", "url": "env:BT_DING_URL"}
+                dict[str, object](id=f"ding-{site}", type="dingtalk", url="env:BT_DING_URL")
                 for site, _ in SHOPS
             ),
             {  # residents' codes on the public page (CONTRACT §11)
