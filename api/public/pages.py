@@ -17,7 +17,6 @@ from fastapi.responses import HTMLResponse, Response
 
 from linli.api.public.public import Public, public
 from linli.api.public.record import SitePublic, site_public
-from linli.rules.disclosure import SiteClass
 from linli.rules.month import Verdict
 from linli.store import NotFound, SiteRecord
 
@@ -188,9 +187,8 @@ def qr_svg(url: str) -> bytes:
 
 def _chart(record: SitePublic) -> str | None:
     """A shop's 30 days as a small SVG: each day's Ld (and Ln) against the limit lines.
-    Only a shop's: CONTRACT §11 (rules/disclosure.py `SitePart.NUMBERS`)."""
-    if record.cls is not SiteClass.SHOP:
-        return None
+    Only where rules/disclosure.py shows `SitePart.NUMBERS` (a shop's: CONTRACT §11);
+    the caller asks it."""
     points = [
         (i, d.figures.ld, d.figures.ln)
         for i, d in enumerate(record.days)

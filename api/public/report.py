@@ -31,7 +31,7 @@ from linli.api.public.public import CSRF_COOKIE, CSRF_TTL_S, Public, client_of, 
 from linli.rules.case import CaseState
 from linli.rules.complaint import Source
 from linli.rules.corroboration import Verdict
-from linli.rules.disclosure import SiteClass, site_class
+from linli.rules.disclosure import SiteClass, SitePart, public_sees, site_class
 from linli.rules.messages import LEVEL_NAMES
 from linli.rules.reading import SensorKind
 from linli.store import Duplicate, Invalid, NotFound, SiteRecord, StateConflict
@@ -78,7 +78,8 @@ def verdict_sentence(c: dict[str, Any], cls: SiteClass, told: str | None) -> str
     shop (a flat's sensor is not a public microphone: rules/disclosure.py)."""
     verdict = Verdict(c["verdict"])
     words = VERDICT_WORDS[verdict]
-    if cls is SiteClass.SHOP and c.get("measured") is not None and c.get("limit") is not None:
+    numbers_shown = public_sees(cls, SitePart.NUMBERS)
+    if numbers_shown and c.get("measured") is not None and c.get("limit") is not None:
         unit = c.get("unit") or ""
         numbers = f"测得 {float(c['measured']):.1f} {unit}，限值 {float(c['limit']):g}"
         words = f"{numbers}（{c.get('clause') or c.get('standard') or ''}）：{words}"
