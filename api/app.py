@@ -11,10 +11,14 @@ from fastapi.staticfiles import StaticFiles
 from linli import __version__
 from linli.api import docs, errors
 from linli.api.board import complaints as board_complaints
+from linli.api.board import replies as board_replies
 from linli.api.board import reports as board_reports
 from linli.api.board import street as board_street
 from linli.api.board import views as board
 from linli.api.guard import Guard
+from linli.api.public import pages as public_pages
+from linli.api.public import public
+from linli.api.public import report as public_report
 from linli.api.routers import (
     cases,
     communities,
@@ -32,7 +36,7 @@ from linli.api.routers import (
     spool,
     tokens,
 )
-from linli.api.services import ApiConfig, Services
+from linli.api.services import ApiConfig, CodeSender, Services
 from linli.api.throttle import FailedAttempts
 from linli.influx.client import InfluxClient
 from linli.rules.complaint import ComplaintRules
@@ -61,6 +65,7 @@ def create_app(
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict,
     max_backtest_points: int = DEFAULT_MAX_BACKTEST_POINTS,
     complaint_rules: ComplaintRules | None = None,
+    code_sender: CodeSender | None = None,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -85,6 +90,7 @@ def create_app(
         max_backtest_points,
         FailedAttempts(config.api_auth_failures, config.api_auth_window_s),
         complaint_rules or ComplaintRules(),
+        code_sender,
     )
     for module in (
         health,
@@ -110,7 +116,12 @@ def create_app(
     app.include_router(board_complaints.router)
     app.include_router(board_street.router)
     app.include_router(board_reports.router)
+    app.include_router(board_replies.router)
     app.mount("/board/static", StaticFiles(directory=board.STATIC), name="board-static")
+    # residents and the public (CONTRACT §11): no sign-in
+    app.state.public = public.Public.of(app.state.services, app.state.board_key)
+    app.include_router(public_pages.router)
+    app.include_router(public_report.router)
     app.include_router(open311.router)  # GeoReport v2: its own errors and api_key
     errors.install(app)
     app.add_middleware(

@@ -182,6 +182,36 @@ def receive(services: Services, scope: Scope, intake: Intake) -> Filed:
     request again is the complaint kept for it; 422 for a window linli cannot judge, 404
     for an unknown site."""
     require_creator(scope)
+    received, from_ms, to_ms = _checked(services, intake)
+    site = _site_of(scope, intake)
+    return _file(
+        services,
+        intake,
+        site,
+        partition(scope, site),
+        acting.actor(scope.grant),
+        received,
+        from_ms,
+        to_ms,
+    )
+
+
+PUBLIC_ACTOR: Final = "public"  # a resident's own report from a site's public page
+
+
+def receive_public(services: Services, site: Site, intake: Intake) -> Filed:
+    """A resident's own report from the site's public page (CONTRACT §11): the same intake
+    as every complaint (judged, joined or opened, told), matched among the complaints of
+    the site's grid; `intake.request_id` says which reports are the same one (the same
+    phone about the same night: api/public/report.py)."""
+    received, from_ms, to_ms = _checked(services, intake)
+    return _file(
+        services, intake, site, f"grid:{site.grid}", PUBLIC_ACTOR, received, from_ms, to_ms
+    )
+
+
+def _checked(services: Services, intake: Intake) -> tuple[int, int, int]:
+    """(received, from, to) of a complaint whose shape is right; Invalid (422) if not."""
     if not intake.text.strip():
         raise Invalid("text: a complaint needs its text (what the resident said)")
     if intake.site is None and not (intake.address or "").strip():
@@ -193,8 +223,19 @@ def receive(services: Services, scope: Scope, intake: Intake) -> Filed:
         )
     except WindowError as err:
         raise Invalid(f"window: {err}") from err
-    site = _site_of(scope, intake)
-    part = partition(scope, site)
+    return received, from_ms, to_ms
+
+
+def _file(
+    services: Services,
+    intake: Intake,
+    site: Site | None,
+    part: str,
+    actor: str,
+    received: int,
+    from_ms: int,
+    to_ms: int,
+) -> Filed:
     judged = judge(services, site, intake.kind, from_ms, to_ms)
     new = NewComplaint(
         site=None if site is None else site.id,
@@ -208,7 +249,7 @@ def receive(services: Services, scope: Scope, intake: Intake) -> Filed:
         text=intake.text,
         contact=intake.contact,
         received_ms=received,
-        actor=acting.actor(scope.grant),
+        actor=actor,
         fingerprint=fingerprint(intake, part, from_ms, to_ms),
         external_key=None
         if intake.external_id is None
@@ -377,10 +418,33 @@ def followup(
     reopens the case (a closed one cannot be: a new complaint case takes the complaint).
     A board form's `nonce` is kept with it: the same form again raises Duplicate."""
     require_creator(scope)
+    return _followup(
+        services, complaint_id, satisfied, note, nonce, acting.actor(scope.grant), scope
+    )
+
+
+def followup_public(
+    services: Services, complaint_id: int, satisfied: bool, words: str, nonce: str
+) -> ComplaintRecord:
+    """The resident's own rating from their private follow link (CONTRACT §11): the same
+    follow-up record staff keep after a call, by `public`; `words` the choice (基本满意)."""
+    return _followup(services, complaint_id, satisfied, words, nonce, PUBLIC_ACTOR, None)
+
+
+def _followup(
+    services: Services,
+    complaint_id: int,
+    satisfied: bool,
+    note: str,
+    nonce: str | None,
+    actor: str,
+    scope: Scope | None,
+) -> ComplaintRecord:
     at = now_ms()
     with services.db.complaints() as tx:
         record = tx.complaint(complaint_id)
-        in_scope(scope, record)
+        if scope is not None:
+            in_scope(scope, record)
         if record.case_id is None:
             raise StateConflict(f"complaint {complaint_id} is on no case: there is nothing to rate")
         case = tx.get(record.case_id)
@@ -397,7 +461,7 @@ def followup(
         text = f"回访 {quote(record.reference)}: {words}." + (f" {quote(note)}" if note else "")
         if satisfied or case.state is CaseState.RESOLVED:
             action = Action.COMMENT if satisfied else Action.REOPEN
-            acting.act(services, tx, case, action, at, acting.actor(scope.grant), text)
+            acting.act(services, tx, case, action, at, actor, text)
         else:
             _reopen_closed(services, tx, case, record, text, at)
         return tx.complaint(complaint_id)

@@ -40,6 +40,15 @@ class SpoolView(Protocol):
         ...
 
 
+class CodeSender(Protocol):
+    """Sends a resident's one-time code by SMS on a community's `sms` channel
+    (CONTRACT §11); the composition root builds it from the community files (linli/codes.py)."""
+
+    def __call__(self, community: str, phone: str, code: str, ttl_min: int) -> str | None:
+        """Send `code`; None when the service took it, else one line saying why not."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class ApiConfig:
     """What the API takes of the settings (CONTRACT §1): each field is the `Settings` field
@@ -60,6 +69,15 @@ class ApiConfig:
     board_max_photo_bytes: int
     board_max_photos: int
     board_max_upload_bytes: int  # a board form's body (api/guard.py)
+    # residents and the public (api/public/)
+    public_cache_s: float
+    public_code_ttl_s: int
+    public_code_tries: int
+    public_window_s: float
+    public_reports_per_phone: int
+    public_reports_per_client: int
+    public_sms_per_hour: int
+    public_max_waiting: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +99,8 @@ class Services:
     failed_attempts: FailedAttempts = field(default_factory=FailedAttempts)
     # residents' complaints: window, coverage, deadlines, `near` (the community file)
     complaint_rules: ComplaintRules = field(default_factory=ComplaintRules)
+    # a resident's SMS code (api/public/report.py); None: no community has an sms channel
+    code_sender: CodeSender | None = None
 
     def policy_of(self, site_id: str) -> RulePolicy:
         """The rule policy of a site: its community's `[rules]` (CONTRACT §9)."""

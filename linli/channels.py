@@ -98,6 +98,7 @@ def build_channel(model: ChannelConfig, environ: Mapping[str, str] | None = None
                 get("sign_name"),
                 get("template"),
                 timeout_s=timeout_s,
+                code_template=model.code_template,
             )
     raise ChannelConfigError(f"channel {model.id!r} field 'type': {model.type!r} is not known")
 

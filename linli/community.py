@@ -167,6 +167,9 @@ class SmsConfig(_ChannelConfig):
     access_key_secret: str
     sign_name: str = Field(min_length=1)
     template: str = Field(min_length=1)
+    # the account's 验证码 template for a resident's one-time code (CONTRACT §11), with
+    # `${code}`; none: the notification template carries it
+    code_template: str | None = Field(default=None, min_length=1)
 
 
 ChannelConfig = Annotated[

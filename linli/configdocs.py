@@ -139,6 +139,9 @@ KEY_MEANINGS: Final[dict[str, str]] = {
     "SmsConfig.access_key_secret": "the AccessKey secret",
     "SmsConfig.sign_name": "the approved signature (签名)",
     "SmsConfig.template": "the approved template code",
+    "SmsConfig.code_template": "the approved 验证码 template code (with `${code}`) for a "
+    "resident's one-time code on the public page (docs/public.md); none: the notification "
+    "template carries it",
     "RulesModel.night": "night in local time (GB 3096-2008 §3.7; a county may move it); "
     "also `limit_db` and the dashboards' day/night split (whole hours there)",
     "RulesModel.business_hours": "up to three `HH:MM-HH:MM` windows; empty: all day "

@@ -496,6 +496,18 @@ def _banner(
         f"                {c.community.name} only: {board}/board/overview?community={c.id}"
         for c in communities
     )
+    public = "\n".join(
+        f"                {c.community.name}: {board}/public/communities/{c.id}   (红绿榜)"
+        for c in communities
+    )
+    shop = next(
+        (s.id for c in communities for s in c.site if s.kind == "shop" and s.merchant), None
+    )
+    if shop is not None:
+        public += (
+            f"\n                a shop: {board}/public/sites/{shop}   (QR code: …/qr.svg; "
+            "report there, the code comes by SMS)"
+        )
     print(
         f"""
 case board (工单台) — open this first; it signs this browser in as staff:
@@ -505,6 +517,8 @@ linli demo — Jianqiao street (笕桥街道): {names}
   street board  {board}/board/street   (the communities side by side,
                 once the link above signed this browser in)
 {each}
+  public pages  no sign-in (CONTRACT §11):
+{public}
   API docs      http://{host}:{port}/docs   (token: Bearer {settings.admin_token})
   health        http://{host}:{port}/api/v1/health
   rejected      http://{host}:{port}/api/v1/rejected/counts

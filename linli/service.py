@@ -208,6 +208,7 @@ def api_service(
 
     from linli.api.app import create_app
     from linli.api.intake import Rejudging
+    from linli.codes import code_sender
     from linli.wiring import load_complaint_rules
 
     host, port = settings.api_host_port()
@@ -220,6 +221,7 @@ def api_service(
         tellers=[notifier.teller],
         channel_health=notifier.health,
         complaint_rules=load_complaint_rules(config),
+        code_sender=code_sender(config, notifier.channels.ready),
     )
     rejudging = Rejudging(app.state.services, every_s=rejudge_every_s).start()
     server = uvicorn.Server(server_config(app, settings, host, port))

@@ -168,6 +168,40 @@ class Settings(BaseSettings):
         "`LINLI_API_MAX_BODY_BYTES`)",
     )
 
+    # Residents and the public (docs/public.md, CONTRACT §11).
+    public_cache_s: float = Field(
+        default=60.0,
+        ge=0,
+        description="how long a public page (a site's, a community's list) is served from "
+        "memory before it is computed again; past days are kept until they change",
+    )
+    public_code_ttl_s: int = Field(
+        default=300, ge=30, description="how long a report's SMS code can be entered"
+    )
+    public_code_tries: int = Field(
+        default=5, ge=1, description="wrong codes a report may take before it is void"
+    )
+    public_window_s: float = Field(
+        default=3600.0, gt=0, description="the window of the per-phone and per-client throttles"
+    )
+    public_reports_per_phone: int = Field(
+        default=3, ge=1, description="reports (SMS codes) one phone number may ask per window"
+    )
+    public_reports_per_client: int = Field(
+        default=10, ge=1, description="reports one client address may send per window"
+    )
+    public_sms_per_hour: int = Field(
+        default=200,
+        ge=0,
+        description="SMS codes one community sends per hour at most (each costs money); "
+        "0: reporting from the public page is off",
+    )
+    public_max_waiting: int = Field(
+        default=500,
+        ge=1,
+        description="reports of one community waiting for their code at most (storage bound)",
+    )
+
     # Rejected records (docs/devices.md): the oldest messages evicted first, their counts
     # kept; 0 turns a bound off.
     rejected_retention_days: float = Field(

@@ -43,6 +43,7 @@ class Message:
     link: str  # {LINLI_PUBLIC_URL}/board/cases/{id}
     payload: Mapping[str, Any] = field(default_factory=dict)  # the webhook body (CONTRACT §6)
     sms_params: Mapping[str, str] = field(default_factory=dict)  # the SMS template's parameters
+    sms_template: str | None = None  # another of the SMS account's templates (a code's)
 
 
 class Channel(Protocol):

@@ -69,12 +69,14 @@ class AliyunSms(transport.HttpChannel):
         http: httpx.Client | None = None,
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], str] = lambda: uuid.uuid4().hex,
+        code_template: str | None = None,
     ) -> None:
         super().__init__(id, url.rstrip("/") + "/", timeout_s=timeout_s, http=http)
         self.access_key_id = access_key_id
         self.access_key_secret = access_key_secret
         self.sign_name = sign_name
         self.template = template
+        self.code_template = code_template  # a resident's one-time code (验证码模板)
         self.clock = clock
         self.nonce = nonce
 
@@ -93,7 +95,7 @@ class AliyunSms(transport.HttpChannel):
             "Timestamp": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
             "PhoneNumbers": ",".join(numbers),
             "SignName": self.sign_name,
-            "TemplateCode": self.template,
+            "TemplateCode": message.sms_template or self.template,
             "TemplateParam": orjson.dumps(template_param).decode(),
             "OutId": message.delivery[:64],  # echoed in receipts; not a dedupe key
         }

@@ -206,3 +206,46 @@ def tell_note_for(reader: Reader, note: str, deliveries: Sequence[Delivery]) -> 
             shown = delivery_for(reader, d)
             return f"{d.event} → {d.channel} ({shown.who}): {outcome}"
     return WITHHELD
+
+
+# -- a site's public record (CONTRACT §11) ---------------------------------------------
+
+
+class SitePart(StrEnum):
+    """What of a site its public page may show."""
+
+    DAYS = "days"  # each day of the last 30 within the limits or not
+    STANDARD = "standard"  # the limits that apply and their standard
+    CASE = "case"  # its open case and that case's state, in plain words
+    REPLY = "reply"  # the merchant's public reply
+    NUMBERS = "numbers"  # readings finer than a day's verdict: a day's dB, the case's measure
+
+
+class SiteClass(StrEnum):
+    """Whether someone answers for a site in public: a shop's merchant does; a flat's
+    sensor is not a public microphone (CONTRACT §11, docs/public.md)."""
+
+    SHOP = "shop"
+    RESIDENTIAL = "residential"
+
+
+# The public reader's table of a site, by its class. Anything not named: shown to nobody.
+PUBLIC_SITE: Final[Mapping[SitePart, frozenset[SiteClass]]] = {
+    SitePart.DAYS: frozenset(SiteClass),
+    SitePart.STANDARD: frozenset(SiteClass),
+    SitePart.CASE: frozenset(SiteClass),
+    SitePart.REPLY: frozenset({SiteClass.SHOP}),
+    SitePart.NUMBERS: frozenset({SiteClass.SHOP}),
+}
+
+
+def public_sees(site: SiteClass, part: SitePart) -> bool:
+    """Whether the public (no token: the site's page, its QR code, a resident's own
+    follow page) may be shown `part` of a site of class `site`."""
+    return site in PUBLIC_SITE.get(part, frozenset())
+
+
+def site_class(kind: str, has_merchant: bool) -> SiteClass:
+    """A registry site's class: a shop with a merchant answers in public; anything else
+    (residential, or a shop nobody is registered for) is residential, the safe default."""
+    return SiteClass.SHOP if kind == "shop" and has_merchant else SiteClass.RESIDENTIAL

@@ -27,6 +27,7 @@ from linli.store.complaints import ComplaintTx
 from linli.store.connect import open_engine
 from linli.store.errors import Duplicate, NotFound, StoreError
 from linli.store.outbox import OutboxTx
+from linli.store.public import PublicTx
 from linli.store.records import (
     CommunityRecord,
     GridRecord,
@@ -407,6 +408,12 @@ class Database:
         """When a site's cases were opened and its complaints received in `[from_ms, to_ms)`."""
         with self._reading() as conn:
             return reports.site_events(conn, site, from_ms, to_ms)
+
+    @contextmanager
+    def public(self) -> Iterator[PublicTx]:
+        """The public's rows (CONTRACT §11) in one transaction."""
+        with self._transaction() as conn:
+            yield PublicTx(conn)
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -360,3 +360,44 @@ board_nonces = Table(
     Column("case_id", BigInteger, nullable=False),
     Column("at_ms", BigInteger, nullable=False, index=True),
 )
+
+# -- residents and the public (CONTRACT §11, migration 0014) -------------------------
+
+# A merchant's public reply on its site's public page (one a site, edited in place);
+# staff may hide it.
+public_replies = Table(
+    "public_replies",
+    metadata,
+    Column("site", String(ID_LEN), primary_key=True),
+    Column("text", Text, nullable=False),
+    Column("at_ms", BigInteger, nullable=False),
+    Column("actor", Text, nullable=False),
+    Column("hidden", Boolean, nullable=False, default=False),
+)
+
+# A resident's report waiting for its SMS code: the code and the phone hashed (keyed),
+# the report itself until it is confirmed; expired rows are deleted as new ones come.
+public_reports = Table(
+    "public_reports",
+    metadata,
+    Column("id", _BigId, primary_key=True, autoincrement=True),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("community", String(32), nullable=False),
+    Column("phone_hash", String(64), nullable=False, index=True),
+    Column("code_hash", String(64), nullable=False),
+    Column("created_ms", BigInteger, nullable=False, index=True),
+    Column("expires_ms", BigInteger, nullable=False),
+    Column("tries", Integer, nullable=False, default=0),
+    Column("report", JSON, nullable=False),  # site, kind, from_ms, text, phone
+    Column("complaint_id", BigInteger, nullable=True),  # once confirmed
+    Index("ix_public_reports_community_created", "community", "created_ms"),
+)
+
+# A resident's private link to follow their complaint (a capability: the token hashed).
+public_follows = Table(
+    "public_follows",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("complaint_id", BigInteger, nullable=False, index=True),
+    Column("created_ms", BigInteger, nullable=False),
+)

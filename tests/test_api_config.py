@@ -24,6 +24,14 @@ CHANGED = {
     "board_max_photo_bytes": 2048,
     "board_max_photos": 2,
     "board_max_upload_bytes": 8192,
+    "public_cache_s": 5.0,
+    "public_code_ttl_s": 120,
+    "public_code_tries": 2,
+    "public_window_s": 600.0,
+    "public_reports_per_phone": 1,
+    "public_reports_per_client": 4,
+    "public_sms_per_hour": 7,
+    "public_max_waiting": 9,
 }
 
 

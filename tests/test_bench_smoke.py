@@ -175,3 +175,16 @@ def test_bench_report(tmp_path: Path) -> None:
         for fmt in ("json", "csv", "xlsx"):
             assert re.search(rf"^\| GET report, {site}, {fmt} \| median {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms \|$", out, re.M), log  # fmt: skip
     assert re.search(rf"^\| in process, noise site: read the month back \({NUMBER} readings\) \| median {NUMBER} ms, p95 {NUMBER} ms \|$", out, re.M), log  # fmt: skip
+
+
+@SERVERS
+def test_bench_public(tmp_path: Path) -> None:
+    code, out, log = bench(tmp_path, "public", "--days", "2", "--shops", "2", "--requests", "3")
+    # exit 1 says a page's p95 was over its budget: the benchmark's verdict, not this test's
+    verdict = re.search(rf"^bench: the slowest warm page's p95 {NUMBER} ms, (under|OVER) 100 ms$", out, re.M)  # fmt: skip
+    assert verdict and code == (0 if verdict[1] == "under" else 1), log
+    table = rows(out, "page ")
+    assert len(table) == 9, log
+    for page in ("site \\(shop\\)", "site \\(residential\\)", "community list"):
+        for how in ("cold", "cached", "recomputed"):
+            assert re.search(rf"^{page}\s+{how}\s+[0-9]+\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", out, re.M), log  # fmt: skip

@@ -26,7 +26,7 @@ from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.remote.webdriver import WebDriver
 from selenium.webdriver.remote.webelement import WebElement
 
-from linli.standins import DingTalkStandIn
+from linli.standins import AliyunSmsStandIn, DingTalkStandIn
 from tests.helpers import Publisher, wait_for
 from tests.notify.community import File
 from tests.notify.serve import TOKEN, Serve
@@ -157,8 +157,20 @@ def community() -> File:
     return File(
         rules={"escalate_unacknowledged_s": 3600, "escalate_unresolved_s": [7200, 14400]},
         channels=[
-            {"id": f"ding-{site}", "type": "dingtalk", "url": "env:BT_DING_URL"}
-            for site, _ in SHOPS
+            *(
+                dict[str, object](id=f"ding-{site}", type="dingtalk", url="env:BT_DING_URL")
+                for site, _ in SHOPS
+            ),
+            {  # residents' codes on the public page (CONTRACT §11)
+                "id": "sms",
+                "type": "sms",
+                "url": "env:BT_SMS_URL",
+                "access_key_id": "LTAI-standin",
+                "access_key_secret": "standin-secret",
+                "sign_name": "天新社区",
+                "template": "SMS_000000",
+                "code_template": "SMS_CODE",
+            },
         ],
         shops=[(site, name, [f"ding-{site}"]) for site, name in SHOPS],
         residential=["probe"],
@@ -172,6 +184,13 @@ class Board:
         self, tmp: Path, *, mqtt_url: str, influx_url: str, influx_db: str, prefix: str
     ) -> None:
         self.ding = DingTalkStandIn(token="shop-token", secret=None, rate_per_min=1000).start()
+        self.sms = AliyunSmsStandIn(
+            templates={
+                "SMS_000000": "${site}: ${rule}。请处理: ${link}",
+                "SMS_CODE": "您的验证码为${code}，5分钟内有效。",
+            },
+            per_number_per_min=1000,
+        ).start()
         config = tmp / "community.toml"
         config.write_text(community().text(), encoding="utf-8")
         self.serve = Serve(
@@ -183,6 +202,7 @@ class Board:
             topic_prefix=prefix,
             env={
                 "BT_DING_URL": self.ding.url,
+                "BT_SMS_URL": self.sms.url,
                 "LINLI_BOARD_SECRET": BOARD_SECRET,
                 "LINLI_NOTIFY_GROUP_WAIT_S": "0",
             },
@@ -204,6 +224,7 @@ class Board:
         self.serve.close()
         self.pub.close()
         self.ding.stop()
+        self.sms.stop()
 
     @property
     def api(self) -> httpx.Client:

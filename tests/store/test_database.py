@@ -23,6 +23,9 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
     assert tables == {
         "alembic_version",
         "communities",
+        "public_replies",
+        "public_reports",
+        "public_follows",
         "grids",
         "sites",
         "sensors",
