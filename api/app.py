@@ -28,6 +28,7 @@ from linli.api.routers import (
     sensors,
     sites,
     spool,
+    stats,
     tokens,
 )
 from linli.api.services import ApiConfig, Services
@@ -59,6 +60,7 @@ def create_app(
     channel_health: Callable[[], Mapping[str, tuple[bool, str]]] = dict,
     max_backtest_points: int = DEFAULT_MAX_BACKTEST_POINTS,
     complaint_rules: ComplaintRules | None = None,
+    clock: Callable[[], int] | None = None,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -83,6 +85,7 @@ def create_app(
         max_backtest_points,
         FailedAttempts(config.api_auth_failures, config.api_auth_window_s),
         complaint_rules or ComplaintRules(),
+        **({} if clock is None else {"clock": clock}),
     )
     for module in (
         health,
@@ -98,6 +101,7 @@ def create_app(
         deliveries,
         rules,
         complaints,
+        stats,
     ):
         responses = {} if module is health else errors.GUARDED
         app.include_router(module.router, prefix=API_PREFIX, responses=responses)

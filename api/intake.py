@@ -186,7 +186,7 @@ def receive(services: Services, scope: Scope, intake: Intake) -> Filed:
         raise Invalid("text: a complaint needs its text (what the resident said)")
     if intake.site is None and not (intake.address or "").strip():
         raise Invalid("a complaint names a site or an address")
-    received = now_ms()
+    received = services.clock()
     try:
         from_ms, to_ms = window_of(
             intake.from_ms, intake.to_ms, received, services.complaint_rules.window_s
@@ -377,7 +377,7 @@ def followup(
     reopens the case (a closed one cannot be: a new complaint case takes the complaint).
     A board form's `nonce` is kept with it: the same form again raises Duplicate."""
     require_creator(scope)
-    at = now_ms()
+    at = services.clock()
     with services.db.complaints() as tx:
         record = tx.complaint(complaint_id)
         in_scope(scope, record)

@@ -52,7 +52,7 @@ class CaseFacts:
     reopened: bool  # reopened at least once
     sign_by_ms: int | None = None  # a complaint case's time limits (CONTRACT §7)
     handle_by_ms: int | None = None
-    complaints: int = 0  # residents' complaints on the case (a repeated order counted once)
+    complaints: int = 0  # residents' complaints on the case
     followups: int = 0  # of them, rated at the follow-up call (回访)
     satisfied: int = 0  # of those, satisfied
 
@@ -221,3 +221,37 @@ def total(
     """Every case of the period as one group (its median is over all of them, not a
     median of the groups' medians)."""
     return figures("", cases, escalation_of, now_ms)
+
+
+# Every figure with what a Chinese reader calls it: the CSV's headers, the board's table
+# and the monthly message read this one table, so a figure has one name everywhere.
+LABELS: Final[tuple[tuple[str, str], ...]] = (
+    ("opened", "新开工单"),
+    ("acknowledged", "已签收"),
+    ("acknowledged_in_time", "及时签收"),
+    ("resolved", "已办结"),
+    ("resolved_in_time", "按时办结"),
+    ("closed", "已结案"),
+    ("reopened", "重新打开"),
+    ("median_ack_s", "签收用时中位数（秒）"),
+    ("complaints", "居民投诉"),
+    ("followups", "回访"),
+    ("followups_satisfied", "回访满意"),
+    ("ack_in_time_rate", "及时签收率"),
+    ("resolved_in_time_rate", "按时办结率"),
+    ("closure_rate", "结案率"),
+    ("reopen_rate", "重开率"),
+    ("satisfaction_rate", "回访满意率"),
+)
+
+GROUP_NAMES: Final = {
+    GroupBy.COMMUNITY: "社区",
+    GroupBy.GRID: "网格",
+    GroupBy.SITE: "点位",
+    GroupBy.RULE: "规则",
+}
+
+
+def percent(rate: float | None) -> str:
+    """A rate as people read it: "87.5%", or "—" when there is nothing to divide by."""
+    return "—" if rate is None else f"{rate * 100:.1f}%"
