@@ -307,7 +307,8 @@ deliveries = Table(
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
     Column("key", String(40), nullable=False, unique=True),  # the webhook's `delivery`
-    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
+    # NULL: a message about no case, a community's monthly report (migration 0015)
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=True, index=True),
     Column("event", String(24), nullable=False),
     Column("channel", String(ID_LEN), nullable=False),
     Column("recipients", JSON, nullable=False),  # addresses on the channel

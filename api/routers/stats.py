@@ -3,7 +3,7 @@
 Within the caller's scope, like `GET /cases` (api/scope.py): the street's staff and admin
 count every case, a community's staff the cases of their communities' grids, a grid
 worker those of their grids, a merchant those of its own site. A merchant reads its own
-cases, their times and how many complaints they carry already (CONTRACT §5, §7); the
+cases, their times and how many complaints they carry already (CONTRACT §5, CONTRACT §7); the
 figures add nothing about a resident (counts only), so its own site's statistics are its
 evidence rather than something to refuse.
 """
