@@ -11,6 +11,7 @@ from fastapi.staticfiles import StaticFiles
 from linli import __version__
 from linli.api import docs, errors
 from linli.api.board import complaints as board_complaints
+from linli.api.board import stats as board_stats
 from linli.api.board import street as board_street
 from linli.api.board import views as board
 from linli.api.guard import Guard
@@ -110,6 +111,7 @@ def create_app(
     app.include_router(board.router)
     app.include_router(board_complaints.router)
     app.include_router(board_street.router)
+    app.include_router(board_stats.router)
     app.mount("/board/static", StaticFiles(directory=board.STATIC), name="board-static")
     app.include_router(open311.router)  # GeoReport v2: its own errors and api_key
     errors.install(app)

@@ -352,6 +352,7 @@ def overview(request: Request, t: str | None = None, community: str | None = Non
         totals=totals,
         heading=heading,
         street=len(communities) > 1 and session.grant.role in (Role.ADMIN, Role.STAFF),
+        stats=session.grant.role in (Role.ADMIN, Role.STAFF),  # api/board/stats.py READERS
     )
 
 
@@ -458,6 +459,12 @@ def case_list(
 # -- one case --------------------------------------------------------------------------
 
 
+def open_link(request: Request, svc: Services, token: str, target: str) -> Response:
+    """A signed link without a case (the monthly report's, api/board/stats.py): verified,
+    its session started, and the reader sent on to `target` (a board page)."""
+    return _open_link(request, svc, None, token, _safe_next(target))
+
+
 @router.get("/cases/{case_id}")
 def case_page(
     request: Request, case_id: int, t: str | None = None, ok: str | None = None
@@ -486,7 +493,13 @@ def case_page(
         return _not_found(session)
 
 
-def _open_link(request: Request, svc: Services, case_id: int | None, token: str) -> Response:
+def _open_link(
+    request: Request,
+    svc: Services,
+    case_id: int | None,
+    token: str,
+    target: str | None = None,
+) -> Response:
     """Verify a signed link, start its session, and send the reader to the clean URL.
 
     A browser already signed in as someone else keeps its session: the page asks which
@@ -497,7 +510,7 @@ def _open_link(request: Request, svc: Services, case_id: int | None, token: str)
     except BadLink as err:
         return error_page(403, "链接无法打开", str(err) + "。")
     grant = sessions.grant_of(claims)
-    target = _link_target(case_id)
+    target = target or _link_target(case_id)  # a page's own link (the monthly statistics)
     session = sessions.current(request, svc)
     if session is None:
         return _start_link(request, svc, claims, target)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,6 +17,7 @@ import pytest
 
 from linli.community import apply_street, load_street
 from linli.rules.engine.engine import Engine
+from linli.rules.links import LinkSigner, community_token
 from linli.rules.policy import Escalation, RulePolicy
 from linli.rules.reading import Reading, SensorKind
 from linli.store import Database, Role
@@ -262,3 +264,19 @@ def test_bad_range_is_422_with_one_sentence(month, params, says):
     assert r.status_code == 422
     detail = r.json()["detail"]
     assert isinstance(detail, str) and says in detail
+
+
+def test_the_monthly_messages_link_opens_its_communitys_page_only(month, db):
+    """The link of linli/monthly.py signs its reader in as Tianxin's staff, on the page."""
+    client = month["client"]
+    signer = LinkSigner(db.board_key().encode())
+    token = community_token(signer, "tianxin", time.time_ns() // 1_000_000)
+    r = client.get(f"/board/stats?month=2025-11&t={token}", follow_redirects=False)
+    assert r.status_code == 303
+    assert r.headers["location"] == "/board/stats?month=2025-11"
+    page = client.get("/board/stats?month=2025-11")
+    assert page.status_code == 200
+    assert "2025年11月 治理统计" in page.text
+    assert "天新一网格" in page.text and "环丁" not in page.text
+    assert 'data-figure="opened">2<' in page.text and "1幢302" not in page.text
+    assert client.get("/board/stats?month=2025-13").status_code == 422
