@@ -2,9 +2,11 @@
 
 One statement on SQLite and PostgreSQL alike: the cases opened in `[from, to)` (by
 `ix_cases_opened_ms`) with their grid's community, each one's first taking-up and
-whether it was ever reopened (its timeline, by `ix_timeline_case_id`, aggregated per
-case), and its complaints and follow-ups (by `ix_complaints_case_id`, aggregated per
-case). No query per case: a street's year is a few tens of thousands of rows read once.
+whether it was ever reopened (correlated subqueries answered from the covering index
+`ix_timeline_case_action`, migration 0015: a case's timeline is mostly messages told,
+whose rows are never read), and its complaints and follow-ups (by
+`ix_complaints_case_id`, aggregated per case). No query per case from Python: a
+street's year is a few tens of thousands of rows read once.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Final
 
-from sqlalchemy import Connection, and_, case, func, literal, or_, select
+from sqlalchemy import Connection, and_, case, exists, func, select
 
 from linli.rules.case import Action, CaseState
 from linli.rules.stats import CaseFacts
@@ -35,26 +37,14 @@ def case_facts(
     """The facts of every case opened in `[from_ms, to_ms)`, limited to `grid_ids` and
     `site_ids` when given (a caller's scope)."""
     in_period = and_(cases.c.opened_ms >= from_ms, cases.c.opened_ms < to_ms)
-    taking = [a.value for a in TAKING]
-    steps = (
-        select(
-            timeline.c.case_id.label("case_id"),
-            func.min(case((timeline.c.action.in_(taking), timeline.c.at_ms))).label("taken_ms"),
-            func.max(
-                case((timeline.c.to_state == CaseState.REOPENED.value, literal(1)), else_=0)
-            ).label("reopened"),
-        )
-        .join(cases, cases.c.id == timeline.c.case_id)
-        .where(in_period)
-        .where(
-            or_(
-                timeline.c.action.in_(taking),
-                timeline.c.to_state == CaseState.REOPENED.value,
-            )
-        )
-        .group_by(timeline.c.case_id)
-        .subquery("steps")
+    own = timeline.c.case_id == cases.c.id
+    # per case, answered from ix_timeline_case_action alone (index seeks, no table rows)
+    taken = (
+        select(func.min(timeline.c.at_ms))
+        .where(own, timeline.c.action.in_([a.value for a in TAKING]))
+        .scalar_subquery()
     )
+    reopened = exists().where(own, timeline.c.to_state == CaseState.REOPENED.value)
     rated = complaints.c.followup_ms.is_not(None)
     said = (
         select(
@@ -83,15 +73,14 @@ def case_facts(
             cases.c.resolved_ms,
             cases.c.sign_by_ms,
             cases.c.handle_by_ms,
-            steps.c.taken_ms,
-            steps.c.reopened,
+            taken.label("taken_ms"),
+            reopened.label("reopened"),
             said.c.n,
             said.c.rated,
             said.c.satisfied,
         )
         .select_from(cases)
         .outerjoin(grids, grids.c.id == cases.c.grid)
-        .outerjoin(steps, steps.c.case_id == cases.c.id)
         .outerjoin(said, said.c.case_id == cases.c.id)
         .where(in_period)
     )
@@ -99,23 +88,27 @@ def case_facts(
         q = q.where(cases.c.grid.in_(list(grid_ids)))
     if site_ids is not None:
         q = q.where(cases.c.site.in_(list(site_ids)))
-    return [
-        CaseFacts(
-            id=int(r.id),
-            community=r.community,
-            grid=r.grid,
-            site=r.site,
-            rule=r.rule,
-            opened_ms=int(r.opened_ms),
-            state=CaseState(r.state),
-            taken_ms=None if r.taken_ms is None else int(r.taken_ms),
-            resolved_ms=None if r.resolved_ms is None else int(r.resolved_ms),
-            reopened=bool(r.reopened),
-            sign_by_ms=None if r.sign_by_ms is None else int(r.sign_by_ms),
-            handle_by_ms=None if r.handle_by_ms is None else int(r.handle_by_ms),
-            complaints=int(r.n or 0),
-            followups=int(r.rated or 0),
-            satisfied=int(r.satisfied or 0),
+    out = []
+    for row in conn.execute(q.order_by(cases.c.id)):
+        (id_, community, grid, site, rule, opened, state, resolved, sign_by, handle_by,
+         taken_ms, was_reopened, n, n_rated, n_satisfied) = row  # fmt: skip
+        out.append(
+            CaseFacts(
+                int(id_),
+                community,
+                grid,
+                site,
+                rule,
+                int(opened),
+                CaseState(state),
+                None if taken_ms is None else int(taken_ms),
+                None if resolved is None else int(resolved),
+                bool(was_reopened),
+                None if sign_by is None else int(sign_by),
+                None if handle_by is None else int(handle_by),
+                int(n or 0),  # PostgreSQL's sums are numeric: ints here
+                int(n_rated or 0),
+                int(n_satisfied or 0),
+            )
         )
-        for r in conn.execute(q.order_by(cases.c.id))
-    ]
+    return out

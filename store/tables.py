@@ -249,6 +249,9 @@ timeline = Table(
     Column("to_state", String(16), nullable=False),
     Column("level", String(24), nullable=False),
     Column("note", Text, nullable=False),
+    # the statistics' per-case questions (first taken up, ever reopened) answered from
+    # the index alone (store/stats.py, migration 0015)
+    Index("ix_timeline_case_action", "case_id", "to_state", "action", "at_ms"),
 )
 
 # Residents' complaints (CONTRACT §7). `external_key` (a hash of the order's source and
