@@ -13,6 +13,7 @@ from linli.api import docs, errors
 from linli.api.board import complaints as board_complaints
 from linli.api.board import replies as board_replies
 from linli.api.board import reports as board_reports
+from linli.api.board import stats as board_stats
 from linli.api.board import street as board_street
 from linli.api.board import views as board
 from linli.api.guard import Guard
@@ -34,6 +35,7 @@ from linli.api.routers import (
     sensors,
     sites,
     spool,
+    stats,
     tokens,
 )
 from linli.api.services import ApiConfig, CodeSender, Services
@@ -66,6 +68,7 @@ def create_app(
     max_backtest_points: int = DEFAULT_MAX_BACKTEST_POINTS,
     complaint_rules: ComplaintRules | None = None,
     code_sender: CodeSender | None = None,
+    clock: Callable[[], int] | None = None,
 ) -> FastAPI:
     """The API app; it owns none of the clients it is given, and closes none."""
     app = FastAPI(
@@ -91,6 +94,7 @@ def create_app(
         FailedAttempts(config.api_auth_failures, config.api_auth_window_s),
         complaint_rules or ComplaintRules(),
         code_sender,
+        **({} if clock is None else {"clock": clock}),
     )
     for module in (
         health,
@@ -107,6 +111,7 @@ def create_app(
         rules,
         complaints,
         reports,
+        stats,
     ):
         responses = {} if module is health else errors.GUARDED
         app.include_router(module.router, prefix=API_PREFIX, responses=responses)
@@ -117,6 +122,7 @@ def create_app(
     app.include_router(board_street.router)
     app.include_router(board_reports.router)
     app.include_router(board_replies.router)
+    app.include_router(board_stats.router)
     app.mount("/board/static", StaticFiles(directory=board.STATIC), name="board-static")
     # residents and the public (CONTRACT §11): no sign-in
     app.state.public = public.Public.of(app.state.services, app.state.board_key)

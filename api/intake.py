@@ -216,7 +216,7 @@ def _checked(services: Services, intake: Intake) -> tuple[int, int, int]:
         raise Invalid("text: a complaint needs its text (what the resident said)")
     if intake.site is None and not (intake.address or "").strip():
         raise Invalid("a complaint names a site or an address")
-    received = now_ms()
+    received = services.clock()
     try:
         from_ms, to_ms = window_of(
             intake.from_ms, intake.to_ms, received, services.complaint_rules.window_s
@@ -440,7 +440,7 @@ def _followup(
     actor: str,
     scope: Scope | None,
 ) -> ComplaintRecord:
-    at = now_ms()
+    at = services.clock()
     with services.db.complaints() as tx:
         record = tx.complaint(complaint_id)
         if scope is not None:

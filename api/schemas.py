@@ -650,7 +650,7 @@ class DeliveryOut(BaseModel):
         )
 
     key: str = Field(description="unique; a webhook's `delivery`")
-    case_id: int
+    case_id: int | None = Field(description="null: a community's monthly report")
     event: str
     channel: str
     to: list[str]

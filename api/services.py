@@ -3,6 +3,7 @@ passed to create_app (the composition root, linli/service.py, builds them)."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,6 +102,8 @@ class Services:
     complaint_rules: ComplaintRules = field(default_factory=ComplaintRules)
     # a resident's SMS code (api/public/report.py); None: no community has an sms channel
     code_sender: CodeSender | None = None
+    # epoch ms of a person's action and of "now" in the statistics: wall time, or a test's
+    clock: Callable[[], int] = field(default=lambda: time.time_ns() // 1_000_000)
 
     def policy_of(self, site_id: str) -> RulePolicy:
         """The rule policy of a site: its community's `[rules]` (CONTRACT §9)."""

@@ -41,9 +41,11 @@ def delivery_lines(items: Sequence[Delivery], outcome: str, detail: str, at_ms: 
         series = (d.channel, outcome, d.event)
         offset = seen.get(series, 0)
         seen[series] = offset + 1
-        fields = {F_CASE_ID: d.case_id, F_DETAIL: detail[:DETAIL_MAX_CHARS]}
+        fields: dict[str, object] = {F_DETAIL: detail[:DETAIL_MAX_CHARS]}
+        if d.case_id is not None:  # a monthly report is about no case
+            fields[F_CASE_ID] = d.case_id
         point = line(M_DELIVERY, tags, fields, at_ms + offset)
-        assert point is not None  # case_id is always there
+        assert point is not None  # the detail is always there
         out.append(point)
     return "\n".join(out) + "\n"
 

@@ -438,6 +438,16 @@ class ComplaintsModel(_Model):
         return value
 
 
+class ReportModel(_Model):
+    """A `[[report]]` table: the community's statistics sent on a schedule (CONTRACT §10):
+    the last month's figures and a link to the board's statistics page, on the 1st at
+    09:00 local, exactly once (the outbox: linli/monthly.py)."""
+
+    id: str = Field(default="monthly", pattern=f"^{ENTRY_ID_PATTERN}$")
+    every: Literal["monthly"]
+    to: list[str] = Field(min_length=1)  # [[channel]] ids
+
+
 class Community(_Model):
     """A whole community file."""
 
@@ -450,6 +460,7 @@ class Community(_Model):
     sensor: list[SensorModel] = Field(default_factory=list)
     hj212_profile: list[Hj212ProfileModel] = Field(default_factory=list)
     complaints: ComplaintsModel = Field(default_factory=ComplaintsModel)
+    report: list[ReportModel] = Field(default_factory=list)
 
     def complaint_rules(self) -> ComplaintRules:
         """The complaints' settings as the core takes them."""
@@ -579,6 +590,7 @@ class Street:
             sensor=[x for m in self.communities for x in m.sensor],
             hj212_profile=[p for m in self.communities for p in m.hj212_profile],
             complaints=first.complaints,
+            report=[r for m in self.communities for r in m.report],
         )
 
 
@@ -839,4 +851,17 @@ def _channel_references(community: Community) -> list[str]:
             check(
                 f"[[site]] #{n} {site.id!r} merchant", merchant.notify, merchant.contacts, "contact"
             )
+    reports: set[str] = set()
+    for n, report in enumerate(community.report, 1):
+        for channel in report.to:
+            if channel not in known:
+                problems.append(
+                    f"[[report]] #{n} {report.id!r} field 'to': {channel!r} is not a [[channel]] id"
+                )
+        if report.id in reports:
+            problems.append(
+                f"[[report]] #{n} field 'id': {report.id!r} is another [[report]]'s already "
+                "(give each report of the file its own id)"
+            )
+        reports.add(report.id)
     return problems

@@ -34,6 +34,7 @@ from linli.community import (
     Hj212Model,
     Hj212ProfileModel,
     MerchantModel,
+    ReportModel,
     RulesModel,
     SensorModel,
     SiteModel,
@@ -185,6 +186,13 @@ KEY_MEANINGS: Final[dict[str, str]] = {
     "DeadlineModel.sign_for_h": "sign for (acknowledge) within this many hours",
     "DeadlineModel.handle_working_days": "handle within this many working days (China's public "
     "holidays off)",
+    "Community.report": "statistics sent on a schedule (docs/statistics.md)",
+    "ReportModel.id": "the report's id in this file; with the community and the month it makes "
+    "each message's identity, so a restart never sends it twice",
+    "ReportModel.every": '`"monthly"`: on the 1st at 09:00 local (`LINLI_TZ`), the last month\'s '
+    "figures (CONTRACT §10)",
+    "ReportModel.to": "the [[channel]] ids it goes to (a group robot, a webhook; an e-mail or "
+    "SMS channel reaches the `[community]` contacts' addresses on it)",
 }
 
 # The community file's tables, in the order the page lists them: (heading, model, note).
@@ -220,6 +228,7 @@ TABLES: Final[tuple[tuple[str, type[BaseModel], str], ...]] = (
         DeadlineModel,
         "",
     ),
+    ("[[report]]", ReportModel, ""),
 )
 
 HEADER: Final = """# Configuration

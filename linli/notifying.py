@@ -22,12 +22,15 @@ from zoneinfo import ZoneInfo
 from linli.channels import Channels, build_channels
 from linli.community import Community, Street, contacts_of, load_config, load_street
 from linli.influx.deliveries import delivery_writer
+from linli.monthly import MonthlyReports
 from linli.notify.worker import DeliveryWorker
 from linli.rules.engine.telling import ASKED, OutboxTeller
 from linli.rules.links import LinkSigner
+from linli.rules.policy import RulePolicy
 from linli.rules.registry import Registry
 from linli.rules.routing import ChannelType, Directory, Group, NotifyPlan, directory_of
 from linli.settings import Settings
+from linli.store import Database
 from linli.wiring import ConfigArg, board_key, given, load_policy
 
 log = logging.getLogger(__name__)
@@ -153,6 +156,7 @@ def start_notifier(db, settings: Settings, config: ConfigArg, influx=None) -> No
     teller = make_teller(db, plan, settings, remind_s)
     every_s = REMINDER_CHECK_S if remind_s <= 0 else min(REMINDER_CHECK_S, remind_s / 2)
     reminders = Reminders(db, teller, every_s=every_s)
+    reports = monthly_reports(db, settings, config, policy)
     worker = DeliveryWorker(
         db,
         channels.ready,
@@ -160,11 +164,30 @@ def start_notifier(db, settings: Settings, config: ConfigArg, influx=None) -> No
         broken=channels.broken,
         group_wait_s=settings.notify_group_wait_s,
         retry_most_s=settings.notify_retry_most_s,
-        before_pass=reminders.check,
+        before_pass=lambda now_ms: _before_pass(now_ms, reminders, reports),
         on_outcome=None if influx is None else delivery_writer(influx.write),
     )
     teller.wake = worker.wake
     return Notifier(teller, worker.start(), channels)
+
+
+def monthly_reports(
+    db: Database, settings: Settings, config: ConfigArg, policy: RulePolicy
+) -> MonthlyReports:
+    """The community files' `[[report]]`s (CONTRACT §10), their links signed as the
+    teller's are."""
+    street = load_street(config) if config is not None and given(config) else None
+    signer = LinkSigner(board_key(settings.board_secret, db), settings.board_link_ttl_s)
+    return MonthlyReports.of_street(db, street, policy, settings.tz, settings.public_url, signer)
+
+
+def _before_pass(now_ms: int, reminders: Reminders, reports: MonthlyReports) -> None:
+    """What the worker writes before it sends: the reminders, the monthly reports; one
+    failing does not keep the other from its turn."""
+    try:
+        reminders.check(now_ms)
+    finally:
+        reports.check(now_ms)
 
 
 class Reminders:

@@ -81,7 +81,7 @@ class DeliveryWorker:
         retry_s: float = 5.0,
         retry_most_s: float = BACKOFF_MAX_S,
         clock: Callable[[], int] | None = None,
-        before_pass: Callable[[int], None] | None = None,
+        before_pass: Callable[[int], object] | None = None,
         on_outcome: OnOutcome | None = None,
     ) -> None:
         self._store = store
@@ -194,7 +194,9 @@ class DeliveryWorker:
         grouped: dict[tuple[str, ...], list[Delivery]] = defaultdict(list)
         for d in due:
             kind = self._types.get(d.channel)
-            if kind is ChannelType.WEBHOOK:
+            if kind is ChannelType.WEBHOOK or d.case_id is None:
+                # a webhook's receiver dedupes each; a report is a message of its own,
+                # never a line of a digest of cases
                 yield (d.channel, d.key), [d]
             elif kind in GROUP_TYPES:
                 grouped[(d.channel,)].append(d)

@@ -29,10 +29,11 @@ class DeliveryState(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Delivery:
-    """One message to one channel's recipients about one case change."""
+    """One message to one channel's recipients about one case change (or, with no case,
+    a community's monthly report: rules/monthly.py)."""
 
     key: str  # unique: CONTRACT §6's webhook `delivery`
-    case_id: int
+    case_id: int | None
     event: str  # rules/routing.Event
     channel: str
     to: tuple[str, ...]

@@ -181,6 +181,20 @@ class LinkSigner:
         return sign(self.key, claims)
 
 
+def community_token(signer: LinkSigner, community: str, at_ms: int, person: str = "") -> str:
+    """The token of a link to a page of one community (its monthly statistics): its staff's
+    scope, that community only (CONTRACT §9), no case in it."""
+    claims = Claims(
+        role=STAFF,
+        exp_s=at_ms // 1000 + signer.ttl_s,
+        level=Level.COMMUNITY.value,
+        person=person[:60],
+        extra={COMMUNITIES: [community]},
+        sent_s=at_ms // 1000,
+    )
+    return sign(signer.key, claims)
+
+
 def with_token(link: str, token: str) -> str:
     """The link with its token (`?t=`): the board verifies it and drops it from the URL."""
     return f"{link}?t={token}"

@@ -18,7 +18,8 @@ from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 from linli.rules.hj212_profile import Hj212Profile
 from linli.rules.registry import Registry, Sensor
 from linli.rules.rejection import ReasonCode, Rejection
-from linli.store import board, migrate, reports
+from linli.rules.stats import CaseFacts
+from linli.store import board, migrate, reports, stats
 from linli.store import registry_repo as repo
 from linli.store import rejections as rejected
 from linli.store import tokens as tokens_repo
@@ -395,6 +396,18 @@ class Database:
         """Complaints and the cases they join in one transaction (a `CaseTx` too)."""
         with self._transaction() as conn:
             yield ComplaintTx(conn)
+
+    def case_facts(
+        self,
+        from_ms: int,
+        to_ms: int,
+        *,
+        grid_ids: Collection[str] | None = None,
+        site_ids: Collection[str] | None = None,
+    ) -> list[CaseFacts]:
+        """The statistics' facts of the cases opened in `[from_ms, to_ms)` (store/stats.py)."""
+        with self._reading() as conn:
+            return stats.case_facts(conn, from_ms, to_ms, grid_ids=grid_ids, site_ids=site_ids)
 
     @contextmanager
     def outbox(self) -> Iterator[OutboxTx]:

@@ -47,7 +47,7 @@ def _row(d: Delivery) -> dict[str, Any]:
 def _delivery(m: Any) -> Delivery:
     return Delivery(
         key=m["key"],
-        case_id=int(m["case_id"]),
+        case_id=None if m["case_id"] is None else int(m["case_id"]),
         event=m["event"],
         channel=m["channel"],
         to=tuple(m["recipients"]),
@@ -81,6 +81,13 @@ class OutboxTx:
         rows = [_row(d) for d in items]
         if rows:
             self.conn.execute(_INSERT, rows)
+
+    def kept(self, keys: Collection[str]) -> set[str]:
+        """Which of `keys` the outbox holds already (whatever their state)."""
+        if not keys:
+            return set()
+        q = select(deliveries.c.key).where(deliveries.c.key.in_(list(keys)))
+        return {str(k) for (k,) in self.conn.execute(q)}
 
     def due(self, now_ms: int, limit: int = 500) -> list[Delivery]:
         """Pending deliveries due by `now_ms`, the longest waiting first."""
@@ -180,7 +187,7 @@ class OutboxTx:
         )
         found = self.conn.execute(
             select(cases.c.id, cases.c.state, cases.c.level).where(
-                cases.c.id.in_({d.case_id for d in items})
+                cases.c.id.in_({d.case_id for d in items if d.case_id is not None})
             )
         )
         now = {int(r.id): (r.state, r.level) for r in found}
@@ -189,8 +196,10 @@ class OutboxTx:
             outcome = f"retry in {max(0, due_ms - now_ms) // 1000} s"
         rows = []
         for d in items:
-            case_state, level = now.get(d.case_id, (None, None))
-            if case_state is None:
+            case_state, level = (
+                (None, None) if d.case_id is None else now.get(d.case_id, (None, None))
+            )
+            if case_state is None:  # a report's (no case), or a case no longer there
                 continue
             rows.append(
                 {

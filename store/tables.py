@@ -249,6 +249,9 @@ timeline = Table(
     Column("to_state", String(16), nullable=False),
     Column("level", String(24), nullable=False),
     Column("note", Text, nullable=False),
+    # the statistics' per-case questions (first taken up, ever reopened) answered from
+    # the index alone (store/stats.py, migration 0015)
+    Index("ix_timeline_case_action", "case_id", "to_state", "action", "at_ms"),
 )
 
 # Residents' complaints (CONTRACT §7). `external_key` (a hash of the order's source and
@@ -307,7 +310,8 @@ deliveries = Table(
     metadata,
     Column("id", _BigId, primary_key=True, autoincrement=True),
     Column("key", String(40), nullable=False, unique=True),  # the webhook's `delivery`
-    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=False, index=True),
+    # NULL: a message about no case, a community's monthly report (migration 0015)
+    Column("case_id", BigInteger, ForeignKey("cases.id"), nullable=True, index=True),
     Column("event", String(24), nullable=False),
     Column("channel", String(ID_LEN), nullable=False),
     Column("recipients", JSON, nullable=False),  # addresses on the channel

@@ -188,3 +188,16 @@ def test_bench_public(tmp_path: Path) -> None:
     for page in ("site \\(shop\\)", "site \\(residential\\)", "community list"):
         for how in ("cold", "cached", "recomputed"):
             assert re.search(rf"^{page}\s+{how}\s+[0-9]+\s+{NUMBER}\s+{NUMBER}\s+{NUMBER}$", out, re.M), log  # fmt: skip
+
+
+def test_bench_stats(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "stats", "--communities", "2", "--sites", "3", "--cases", "8", "--requests", "2"
+    )
+    # exit 1 says a p95 was over 1 s: the benchmark's verdict, not this test's
+    verdict = re.search(rf"^bench: the slowest p95 {NUMBER} ms, (under|OVER) 1000 ms$", out, re.M)
+    assert verdict and code == (0 if verdict[1] == "under" else 1), log
+    assert re.search(r"^bench: store sqlite, 2 communities, 6 sites, 48 cases in the year", out, re.M), log  # fmt: skip
+    table = rows(out, "GET /api/v1/stats/cases, a year")
+    assert [line.split()[0] for line in table] == ["by=community", "by=grid", "by=site", "by=rule"]
+    assert all(re.fullmatch(rf"\S+(\s+{NUMBER}){{3}}", line) for line in table), table

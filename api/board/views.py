@@ -366,6 +366,7 @@ def overview(request: Request, t: str | None = None, community: str | None = Non
         heading=heading,
         street=len(communities) > 1 and session.grant.role in (Role.ADMIN, Role.STAFF),
         report_months=pages.report_months(now, svc.policy.calendar.tz),
+        stats=session.grant.role in (Role.ADMIN, Role.STAFF),  # api/board/stats.py READERS
     )
 
 
@@ -472,6 +473,12 @@ def case_list(
 # -- one case --------------------------------------------------------------------------
 
 
+def open_link(request: Request, svc: Services, token: str, target: str) -> Response:
+    """A signed link without a case (the monthly report's, api/board/stats.py): verified,
+    its session started, and the reader sent on to `target` (a board page)."""
+    return _open_link(request, svc, None, token, _safe_next(target))
+
+
 @router.get("/cases/{case_id}")
 def case_page(
     request: Request, case_id: int, t: str | None = None, ok: str | None = None
@@ -500,14 +507,12 @@ def case_page(
         return _not_found(session)
 
 
-def open_link(request: Request, svc: Services, token: str, target: str) -> Response:
-    """A signed link without a case (the overview's kind) that leads to `target`, a board
-    page of the reader's scope (a report: api/board/reports.py)."""
-    return _open_link(request, svc, None, token, target)
-
-
 def _open_link(
-    request: Request, svc: Services, case_id: int | None, token: str, to: str | None = None
+    request: Request,
+    svc: Services,
+    case_id: int | None,
+    token: str,
+    target: str | None = None,
 ) -> Response:
     """Verify a signed link, start its session, and send the reader to the clean URL.
 
@@ -519,7 +524,7 @@ def _open_link(
     except BadLink as err:
         return error_page(403, "链接无法打开", str(err) + "。")
     grant = sessions.grant_of(claims)
-    target = to or _link_target(case_id)
+    target = target or _link_target(case_id)  # a page's own link (the monthly statistics)
     session = sessions.current(request, svc)
     if session is None:
         return _start_link(request, svc, claims, target)

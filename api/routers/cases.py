@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Annotated, Final
 
 from fastapi import APIRouter, Query
@@ -111,7 +110,7 @@ def act(case_id: RowId, body: ActionIn, scope: ScopeDep, services: ServicesDep) 
         case = tx.get(case_id)
         _in_scope(scope, case.site, case_id)
         require_action(scope.grant, body.action)  # 403 inside the scope, 404 outside
-        at_ms = time.time_ns() // 1_000_000
+        at_ms = services.clock()
         act_on(services, tx, case, body.action, at_ms, actor(scope.grant), body.note)
         detail = tx.detail(case_id)
     return _detail_out(detail, scope, services)

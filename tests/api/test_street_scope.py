@@ -352,6 +352,12 @@ QUERY: dict[str, dict[str, str]] = {
         "to": str(time.time_ns() // 1_000_000 + MIN),
     },
     "/api/v1/deliveries": {"state": "pending"},
+    # the statistics of the days around now, by grid and by site: only Tianxin's are counted
+    "/api/v1/stats/cases": {
+        "from": str(time.time_ns() // 1_000_000 - 30 * 86_400_000),
+        "to": str(time.time_ns() // 1_000_000 + 86_400_000),
+        "by": "site",
+    },
 }
 # filters naming a thing: `name` of the other community's is as if it did not exist
 FILTERS: dict[str, tuple[str, str]] = {

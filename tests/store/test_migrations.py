@@ -107,7 +107,7 @@ def test_a_store_from_before_migrations_is_stamped_and_upgraded(tmp_path: Path) 
     old.create_all(create_engine(url))  # what the Database did before migrations
     Database(url).close()
     with sqlite3.connect(tmp_path / "old.db") as conn:
-        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0014",)]
+        assert conn.execute("SELECT version_num FROM alembic_version").fetchall() == [("0015",)]
         names = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"cases", "timeline", "evidence", "deliveries"} <= names
 
@@ -329,3 +329,32 @@ def test_0012_gives_the_grids_of_before_their_one_community(store_url: str) -> N
         back = conn.execute(select(OLD_GRIDS.c.id)).scalars().all()
     engine.dispose()
     assert "g-api" in back
+
+
+def test_0015_lets_a_delivery_be_about_no_case(store_url: str) -> None:
+    """A monthly report's delivery has no case (CONTRACT §10): refused before 0015, kept
+    after it, and dropped again by its downgrade."""
+    from linli.store.tables import deliveries
+
+    row: dict[str, object] = {
+        "key": "rpt-1", "case_id": None, "event": "report.monthly", "channel": "c",
+        "recipients": [], "levels": [], "who": "", "title": "", "text": "", "link": "",
+        "sms": {}, "payload": {}, "state": "pending", "created_ms": 1, "due_ms": 1,
+        "attempts": 0, "detail": "",
+    }  # fmt: skip
+    Database(store_url).close()
+    _alembic(store_url, "downgrade", "0014")
+    engine = open_engine(store_url)
+    with pytest.raises(IntegrityError), engine.begin() as conn:
+        conn.execute(insert(deliveries), [row])
+    engine.dispose()
+    Database(store_url).close()  # upgrades to head
+    engine = open_engine(store_url)
+    with engine.begin() as conn:
+        conn.execute(insert(deliveries), [row])
+    engine.dispose()
+    _alembic(store_url, "downgrade", "0012")
+    engine = open_engine(store_url)
+    with engine.connect() as conn:
+        assert conn.execute(select(deliveries.c.key)).all() == []
+    engine.dispose()
