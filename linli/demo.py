@@ -508,6 +508,13 @@ def _banner(
             f"\n                a shop: {board}/public/sites/{shop}   (QR code: …/qr.svg; "
             "report there, the code comes by SMS)"
         )
+    reports = f"  reports       {board}/board/stats   (the month's governance figures; A4)"
+    if shop is not None:
+        api = f"http://{host}:{port}/api/v1/reports/sites/{shop}"
+        reports += (
+            f"\n                a shop's month: {board}/board/reports/sites/{shop}"
+            f"\n                as CSV or XLSX: {api}?format=csv (or xlsx)"
+        )
     print(
         f"""
 case board (工单台) — open this first; it signs this browser in as staff:
@@ -519,6 +526,7 @@ linli demo — Jianqiao street (笕桥街道): {names}
 {each}
   public pages  no sign-in (CONTRACT §11):
 {public}
+{reports}
   API docs      http://{host}:{port}/docs   (token: Bearer {settings.admin_token})
   health        http://{host}:{port}/api/v1/health
   rejected      http://{host}:{port}/api/v1/rejected/counts
