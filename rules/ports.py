@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from linli.rules.case import Case, TimelineEntry
+from linli.rules.checkpoint import Claim
 from linli.rules.delivery import Delivery
 from linli.rules.disclosure import Resident
 from linli.rules.engine.decide import CaseChange
@@ -147,6 +148,12 @@ class CaseTx(Protocol):
     def residents(self, case_id: int) -> list[Resident]:
         """What names the residents of the case's complaints (a merchant's message must
         not: rules/disclosure.py)."""
+        ...
+
+    def advance(self, claim: Claim, to_seq: int) -> Claim:
+        """Move a partition's checkpoint to `to_seq` in this transaction (`to_seq` equal to
+        the claim's: only check it still holds); raises `StaleOwner` (rules/checkpoint.py)
+        when another owner claimed it or committed past it since. Returns the new claim."""
         ...
 
 

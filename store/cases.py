@@ -15,13 +15,14 @@ from typing import Any, Final
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
+from linli.rules.checkpoint import Claim
 from linli.rules.delivery import Delivery
 from linli.rules.disclosure import Resident
 from linli.rules.events import Breach
 from linli.rules.judge import SensorState
 from linli.rules.ports import PendingSnapshot, Proof
 from linli.rules.reading import Reading
-from linli.store import board
+from linli.store import board, partitions
 from linli.store.errors import NotFound
 from linli.store.outbox import OutboxTx
 from linli.store.rulestate import newest_state_of, state_doc, state_of
@@ -506,6 +507,11 @@ class CaseTx:
             int(row.start_ms),
             int(row.end_ms),
         )
+
+    def advance(self, claim: Claim, to_seq: int) -> Claim:
+        """A partition's checkpoint moved in this transaction (store/partitions.py); raises
+        `StaleOwner` when the claim no longer holds."""
+        return partitions.advance(self.conn, claim, to_seq)
 
     def add_deliveries(self, items: Sequence[Delivery]) -> None:
         """Keep deliveries in this transaction (the outbox)."""
