@@ -9,7 +9,7 @@ and tells what it decided to `Teller`s inside its transaction and to a `Tell` af
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -129,8 +129,8 @@ class CaseTx(Protocol):
         """Every case not closed, for the tick."""
         ...
 
-    def load_states(self) -> dict[str, SensorState]:
-        """Every sensor's saved rules' memory."""
+    def load_states(self, *, sensors: Collection[str] | None = None) -> dict[str, SensorState]:
+        """Every sensor's saved rules' memory, or only these `sensors`'."""
         ...
 
     def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:

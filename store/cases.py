@@ -8,7 +8,7 @@ engine's `CaseTx` port (rules/ports.py) on SQLAlchemy, with the API's reads besi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -334,11 +334,17 @@ class CaseTx:
 
     # -- the rules' memory --------------------------------------------------------------
 
-    def load_states(self, *, newest_only: bool = False) -> dict[str, SensorState]:
-        """Every sensor's saved rules' memory (a JSON document each: store/rulestate.py);
-        `newest_only`: its faults and newest reading alone, for the board's overviews."""
+    def load_states(
+        self, *, newest_only: bool = False, sensors: Collection[str] | None = None
+    ) -> dict[str, SensorState]:
+        """Every sensor's saved rules' memory (a JSON document each: store/rulestate.py), or
+        only these `sensors`' (an engine owning a share); `newest_only`: its faults and
+        newest reading alone, for the board's overviews."""
         read = newest_state_of if newest_only else state_of
-        return {r.sensor: read(r.sensor, r.doc) for r in self.conn.execute(select(rule_state))}
+        query = select(rule_state)
+        if sensors is not None:
+            query = query.where(rule_state.c.sensor.in_(list(sensors)))
+        return {r.sensor: read(r.sensor, r.doc) for r in self.conn.execute(query)}
 
     def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:
         """Replace these sensors' saved rules' memory."""
