@@ -8,7 +8,7 @@ import nats
 import pytest
 
 from linli.cluster.layout import Layout
-from linli.cluster.reader import Gap, PartitionReader
+from linli.cluster.reader import Gap, Message, PartitionReader
 from linli.cluster.setup import setup
 from linli.rules.partitions import site_partition
 
@@ -30,13 +30,13 @@ def test_a_partition_is_read_in_order_from_its_checkpoint_and_a_redelivery_is_a_
             await js.publish(layout.stored_subject("rest-1", "f-01"), f"{i}".encode())
             await js.publish(layout.stored_subject(other, "n-01"), b"x")
         reader = PartitionReader(js, layout.stored_stream, layout.stored_filter(part), 0, batch=7)
-        first = []
+        first: list[Message] = []
         while len(first) < 30:
             first += await reader.fetch()
         await reader.ack(first[-1])
         # a new owner whose checkpoint is the 10th message's sequence reads from the 11th
         await reader.restart(first[9].seq)
-        again = []
+        again: list[Message] = []
         while len(again) < 20:
             again += await reader.fetch()
         # a message not acknowledged and asked again comes a second time: out of order
