@@ -29,7 +29,7 @@ from linli.rules.constants import (
     TS_MAX_AGE_MS,
     TS_MAX_AHEAD_MS,
 )
-from linli.rules.identity import DUPLICATE, FRESH, Stored, conflict, judge
+from linli.rules.identity import DUPLICATE, FRESH, RECENT_PER_SENSOR, Stored, conflict, judge
 from linli.rules.reading import METRICS, Metric, Reading
 from linli.rules.rejection import Rejection
 
@@ -71,6 +71,57 @@ def newest_stored(influx: InfluxClient, now_ms: int) -> dict[str, int]:
         for ts, *_ in series.values:
             newest[sensor] = max(newest.get(sensor, -1), int(ts))
     return newest
+
+
+@dataclass(frozen=True, slots=True)
+class Owned:
+    """Sensors an ingest worker gained (CONTRACT §12) and what InfluxDB stores of them: per
+    sensor its newest `keep` readings as (ts, stored), oldest first."""
+
+    sensors: frozenset[str]
+    newest: dict[str, list[tuple[int, Stored]]]
+    keep: int
+
+    def complete(self, sensor: str) -> bool:
+        """Whether every stored reading of the sensor in the accepted window is known."""
+        return len(self.newest.get(sensor, ())) < self.keep
+
+
+def owned_stored(
+    influx: InfluxClient,
+    sensors: Iterable[str],
+    now_ms: int,
+    keep: int = RECENT_PER_SENSOR,
+    per_statement: int = 500,
+) -> Owned:
+    """The newest `keep` stored readings of each gained sensor, in one request (a statement
+    per `per_statement` sensors), over the window readings are accepted in: the identity
+    memory and seq baseline of an ingest worker owning them, so their readings need no
+    check in InfluxDB afterwards (a redelivery of what the last owner stored is decided
+    in memory)."""
+    wanted = sorted(set(sensors))
+    since, until = now_ms - TS_MAX_AGE_MS - 60_000, now_ms + TS_MAX_AHEAD_MS + 60_000
+    statements = []
+    for i in range(0, len(wanted), per_statement):
+        names = " OR ".join(
+            f"\"{TAG_SENSOR}\" = '{_quote(s)}'" for s in wanted[i : i + per_statement]
+        )
+        statements.append(
+            f'SELECT * FROM "{M_NOISE}", "{M_FUME}" WHERE ({names}) '
+            f"AND time >= {since}ms AND time <= {until}ms "
+            f'GROUP BY "{TAG_SENSOR}" ORDER BY time DESC LIMIT {keep}'
+        )
+    newest: dict[str, list[tuple[int, Stored]]] = {}
+    if statements:
+        for series in influx.query(";".join(statements)):
+            sensor = series.tags.get(TAG_SENSOR, "") if series.tags else ""
+            col = {name: i for i, name in enumerate(series.columns)}
+            metrics = [m for m in METRICS if m in col]
+            for row in series.values:
+                newest.setdefault(sensor, []).append((int(row[0]), _stored(row, col, metrics)))
+    for sensor, rows in newest.items():  # oldest first, the newest `keep` of both kinds
+        newest[sensor] = sorted(rows, key=lambda r: r[0])[-keep:]
+    return Owned(frozenset(wanted), newest, keep)
 
 
 def stored_readings(

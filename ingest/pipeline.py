@@ -13,11 +13,11 @@ import logging
 import queue
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
 
-from linli.ingest.identity import Unchecked
+from linli.ingest.identity import Owned, Unchecked
 from linli.ingest.lineprotocol import LineBuilder
 from linli.ingest.refusal import Origin
 from linli.rules.hj212 import Decoded, unregistered
@@ -101,6 +101,7 @@ class Pipeline:
         keep_readings: bool = False,
         seq_accounting: bool = True,
         policy: RulePolicy | None = None,
+        owned_sensors: bool = False,
     ) -> None:
         self._source = registry_source
         self._submit = submit
@@ -115,7 +116,9 @@ class Pipeline:
         self._builder = LineBuilder(policy)
         # With a shared subscription a sensor's messages are spread over the workers, so
         # no worker sees its whole seq: accounting is then off (docs/devices.md, "Several workers").
-        self._seq = SeqTracker(seq_grace_ms) if seq_accounting else None
+        # With `owned_sensors` (a worker owning a share, CONTRACT §12) only the sensors gained
+        # (`own`) are remembered and accounted; any other is checked in InfluxDB.
+        self._seq = SeqTracker(seq_grace_ms, owned_only=owned_sensors) if seq_accounting else None
         self._changes = registry_source.changes_here
         self.registry: Registry = registry_source.load_registry()
         self._builder.use(self.registry)
@@ -128,9 +131,13 @@ class Pipeline:
         self._seed: queue.SimpleQueue[Mapping[str, int]] = queue.SimpleQueue()
         self._found_duplicates: queue.SimpleQueue[Counter[str]] = queue.SimpleQueue()
         self._duplicates: Counter[str] = Counter()
+        self._handover: queue.SimpleQueue[Owned | frozenset[str]] = queue.SimpleQueue()
+        self._lost_left: Counter[str] = Counter()  # confirmed lost of sensors given up
 
     def accept(self, topic: str, payload: bytes, mid: int, received_ms: int) -> None:
         """Judge one message and add it to the current batch; `mid` 0 means QoS 0."""
+        if not self._handover.empty():
+            self._hand_over()
         batch = self._batch
         if batch is None:
             batch = self._batch = Batch(self.epoch, received_ms)
@@ -201,6 +208,8 @@ class Pipeline:
         writer — but not through seq accounting: HJ 212 has no counter, their seq is the
         period's end (rules/hj212.py), and a device's 2011 and 2051 data interleave.
         """
+        if not self._handover.empty():
+            self._hand_over()
         batch = self._batch
         if batch is None:
             batch = self._batch = Batch(self.epoch, received_ms)
@@ -273,6 +282,36 @@ class Pipeline:
             if self._keep_readings:  # handed on only if the check finds it fresh (writer.py)
                 batch.readings.append(reading)
 
+    def own(self, owned: Owned) -> None:
+        """Any thread: sensors gained and what InfluxDB stores of them
+        (`identity.owned_stored`), taken up before the next message: their identity is
+        then decided in memory, their seq accounted from the newest stored."""
+        self._handover.put(owned)
+
+    def disown(self, sensors: Iterable[str]) -> None:
+        """Any thread: sensors lost to another owner, forgotten before the next message."""
+        self._handover.put(frozenset(sensors))
+
+    def _hand_over(self) -> None:
+        while not self._handover.empty():
+            change = self._handover.get()
+            if isinstance(change, Owned):
+                for sensor in change.sensors:
+                    stored = change.newest.get(sensor, [])
+                    self._identity.own(sensor, stored, change.complete(sensor))
+                    if self._seq is not None:
+                        last = None
+                        if stored:
+                            ts, held = stored[-1]
+                            seq = held.seq if isinstance(held, Reading) else held[0]
+                            last = (seq, ts)
+                        self._seq.own(sensor, last)
+            else:
+                for sensor in change:
+                    self._identity.disown(sensor)
+                    if self._seq is not None:
+                        self._lost_left[sensor] += self._seq.disown(sensor)
+
     def seed_identity(self, newest_stored: Mapping[str, int]) -> None:
         """Any thread: each sensor's newest stored ts, taken up at the next tick."""
         self._seed.put(newest_stored)
@@ -294,6 +333,8 @@ class Pipeline:
         """Flush an old batch, confirm seq gaps, and pick up registry changes."""
         while not self._seed.empty():
             self._identity.seed(self._seed.get())
+        if not self._handover.empty():
+            self._hand_over()
         while not self._found_duplicates.empty():
             found = self._found_duplicates.get()
             self.stats.duplicates += found.total()
@@ -336,6 +377,10 @@ class Pipeline:
         # seq gaps from the SeqTracker; duplicates from the readings' identity (in memory
         # and found by the writer's check), the one place they are decided
         harvest = {s: (lost, 0) for s, (lost, _) in self._seq.harvest(now_ms).items() if lost}
+        for sensor, lost in self._lost_left.items():  # of sensors given up since
+            if lost:
+                harvest[sensor] = (harvest.get(sensor, (0, 0))[0] + lost, 0)
+        self._lost_left.clear()
         for sensor, n in self._duplicates.items():
             lost, _ = harvest.get(sensor, (0, 0))
             harvest[sensor] = (lost, n)

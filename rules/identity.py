@@ -16,7 +16,7 @@ not remembered) is checked against InfluxDB by the writer (ingest/identity.py).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from enum import IntEnum
 from typing import Final
 
@@ -109,7 +109,7 @@ class _Sensor:
     def __init__(self, newest: int) -> None:
         self.newest = newest  # every ts sent or found stored is at or below it
         self.floor = newest  # every such ts not in `recent` is at or below it
-        self.recent: dict[int, Reading] = {}
+        self.recent: dict[int, Stored] = {}
         self.sent = -1  # the newest ts sent to check (what the seed cannot know of)
 
 
@@ -135,6 +135,22 @@ class RecentReadings:
         for sensor, state in self._sensors.items():  # seen while blind: all sent as CHECK
             state.newest = state.floor = max(state.sent, newest_stored.get(sensor, -1))
         self.seeded = True
+
+    def own(self, sensor: str, stored: Sequence[tuple[int, Stored]], complete: bool) -> None:
+        """Know a sensor gained (an ingest worker owning a share): `stored` are its newest
+        stored readings as (ts, what is stored), oldest first; `complete` when they are all
+        it has stored within the accepted window. Until then (blind) its readings were
+        CHECKs; what was sent so stays at or below the floor, checked."""
+        sent = self._sensors[sensor].sent if sensor in self._sensors else -1
+        state = self._sensors[sensor] = _Sensor(-1)
+        state.recent = dict(stored)
+        newest = stored[-1][0] if stored else -1
+        floor = -1 if complete or not stored else stored[0][0] - 1
+        state.newest, state.floor, state.sent = max(newest, sent), max(floor, sent), sent
+
+    def disown(self, sensor: str) -> None:
+        """Forget a sensor lost to another owner: blind again (CHECK) if it comes back."""
+        self._sensors.pop(sensor, None)
 
     def judge(self, reading: Reading) -> Identity:
         """FRESH, DUPLICATE, CONFLICT or CHECK; a FRESH reading is remembered as sent."""

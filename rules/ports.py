@@ -9,12 +9,13 @@ and tells what it decided to `Teller`s inside its transaction and to a `Tell` af
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
 from linli.rules.case import Case, TimelineEntry
+from linli.rules.checkpoint import Claim
 from linli.rules.delivery import Delivery
 from linli.rules.disclosure import Resident
 from linli.rules.engine.decide import CaseChange
@@ -128,8 +129,8 @@ class CaseTx(Protocol):
         """Every case not closed, for the tick."""
         ...
 
-    def load_states(self) -> dict[str, SensorState]:
-        """Every sensor's saved rules' memory."""
+    def load_states(self, *, sensors: Collection[str] | None = None) -> dict[str, SensorState]:
+        """Every sensor's saved rules' memory, or only these `sensors`'."""
         ...
 
     def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:
@@ -147,6 +148,12 @@ class CaseTx(Protocol):
     def residents(self, case_id: int) -> list[Resident]:
         """What names the residents of the case's complaints (a merchant's message must
         not: rules/disclosure.py)."""
+        ...
+
+    def advance(self, claim: Claim, to_seq: int) -> Claim:
+        """Move a partition's checkpoint to `to_seq` in this transaction (`to_seq` equal to
+        the claim's: only check it still holds); raises `StaleOwner` (rules/checkpoint.py)
+        when another owner claimed it or committed past it since. Returns the new claim."""
         ...
 
 

@@ -34,16 +34,37 @@ class _SensorSeq:
 class SeqTracker:
     """Counts duplicates and seq gaps for every sensor; pure state, the caller passes `now`."""
 
-    __slots__ = ("_grace_ms", "_sensors")
+    __slots__ = ("_grace_ms", "_owned", "_sensors")
 
-    def __init__(self, grace_ms: int = 10 * 60 * 1000) -> None:
+    def __init__(self, grace_ms: int = 10 * 60 * 1000, *, owned_only: bool = False) -> None:
         self._grace_ms = grace_ms
         self._sensors: dict[str, _SensorSeq] = {}
+        # owned_only: only the sensors `own`ed are accounted (a worker owning a share)
+        self._owned: set[str] | None = set() if owned_only else None
+
+    def own(self, sensor: str, last: tuple[int, int] | None) -> None:
+        """Account a sensor gained from here on: `last` is its newest stored (seq, ts), the
+        baseline a gap across the hand-over is counted from (None: nothing stored)."""
+        if self._owned is not None:
+            self._owned.add(sensor)
+        self._sensors.pop(sensor, None)
+        if last is not None:
+            self._sensors[sensor] = _SensorSeq(*last)
+
+    def disown(self, sensor: str) -> int:
+        """Stop accounting a sensor lost; returns what it had confirmed lost and not yet
+        reported. Its gaps still in their grace period are not counted (by anyone)."""
+        if self._owned is not None:
+            self._owned.discard(sensor)
+        state = self._sensors.pop(sensor, None)
+        return 0 if state is None else state.lost
 
     def observe(self, sensor: str, seq: int, ts_ms: int, now_ms: int) -> int:
         """Record one reading; returns a `Verdict`."""
         state = self._sensors.get(sensor)
         if state is None:
+            if self._owned is not None and sensor not in self._owned:
+                return Verdict.NEW  # not this worker's to account
             self._sensors[sensor] = _SensorSeq(seq, ts_ms)
             return Verdict.NEW
         if seq == state.last_seq + 1:

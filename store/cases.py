@@ -8,20 +8,21 @@ engine's `CaseTx` port (rules/ports.py) on SQLAlchemy, with the API's reads besi
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
 from sqlalchemy import ColumnElement, Connection, bindparam, delete, func, insert, select, update
 
 from linli.rules.case import Action, Case, CaseKind, CaseState, Level, TimelineEntry
+from linli.rules.checkpoint import Claim
 from linli.rules.delivery import Delivery
 from linli.rules.disclosure import Resident
 from linli.rules.events import Breach
 from linli.rules.judge import SensorState
 from linli.rules.ports import PendingSnapshot, Proof
 from linli.rules.reading import Reading
-from linli.store import board
+from linli.store import board, partitions
 from linli.store.errors import NotFound
 from linli.store.outbox import OutboxTx
 from linli.store.rulestate import newest_state_of, state_doc, state_of
@@ -333,11 +334,17 @@ class CaseTx:
 
     # -- the rules' memory --------------------------------------------------------------
 
-    def load_states(self, *, newest_only: bool = False) -> dict[str, SensorState]:
-        """Every sensor's saved rules' memory (a JSON document each: store/rulestate.py);
-        `newest_only`: its faults and newest reading alone, for the board's overviews."""
+    def load_states(
+        self, *, newest_only: bool = False, sensors: Collection[str] | None = None
+    ) -> dict[str, SensorState]:
+        """Every sensor's saved rules' memory (a JSON document each: store/rulestate.py), or
+        only these `sensors`' (an engine owning a share); `newest_only`: its faults and
+        newest reading alone, for the board's overviews."""
         read = newest_state_of if newest_only else state_of
-        return {r.sensor: read(r.sensor, r.doc) for r in self.conn.execute(select(rule_state))}
+        query = select(rule_state)
+        if sensors is not None:
+            query = query.where(rule_state.c.sensor.in_(list(sensors)))
+        return {r.sensor: read(r.sensor, r.doc) for r in self.conn.execute(query)}
 
     def save_states(self, states: Mapping[str, SensorState], now_ms: int) -> None:
         """Replace these sensors' saved rules' memory."""
@@ -506,6 +513,11 @@ class CaseTx:
             int(row.start_ms),
             int(row.end_ms),
         )
+
+    def advance(self, claim: Claim, to_seq: int) -> Claim:
+        """A partition's checkpoint moved in this transaction (store/partitions.py); raises
+        `StaleOwner` when the claim no longer holds."""
+        return partitions.advance(self.conn, claim, to_seq)
 
     def add_deliveries(self, items: Sequence[Delivery]) -> None:
         """Keep deliveries in this transaction (the outbox)."""

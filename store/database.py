@@ -401,6 +401,12 @@ class Database:
         with self._transaction() as conn:
             yield OutboxTx(conn)
 
+    @contextmanager
+    def partitions(self) -> Iterator[Connection]:
+        """One transaction for the partition checkpoints (store/partitions.py `claim`)."""
+        with self._transaction() as conn:
+            yield conn
+
     # -- plumbing -------------------------------------------------------------------
 
     @contextmanager

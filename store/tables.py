@@ -300,6 +300,18 @@ rule_state = Table(
     Column("updated_ms", BigInteger, nullable=False),
 )
 
+# -- the partitions a worker owns (CONTRACT §12): the fencing epoch and the checkpoint --
+
+partition_checkpoints = Table(
+    "partition_checkpoints",
+    metadata,
+    Column("stream", Text, primary_key=True),
+    Column("part", Integer, primary_key=True, autoincrement=False),
+    Column("epoch", Integer, nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("owner", Text, nullable=True),
+)
+
 # -- the outbox (CONTRACT §6): deliveries written with the case change that causes them --
 
 deliveries = Table(

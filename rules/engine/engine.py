@@ -38,9 +38,10 @@ import queue
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Final
 
+from linli.rules.checkpoint import Claim, StaleOwner
 from linli.rules.engine.decide import CaseChange, Decision, age, decide
 from linli.rules.engine.evidence import Snapshots
 from linli.rules.events import Event, Signal
@@ -62,6 +63,8 @@ log = logging.getLogger(__name__)
 IDLE_SAVE_S: Final = 0.2  # a queue quiet this long: save the rules' state
 
 Stored = Reading | DeviceStatus  # what the writer hands over once durable, in arrival order
+# `owns` of an engine that judges only the partitions it gains (CONTRACT §12)
+OWNS_NOTHING: Final[Callable[[str], bool]] = frozenset[str]().__contains__
 NEW_EPISODE: Final = (Signal.BREACH, Signal.FAULT)  # the events an occurrence is added by
 
 
@@ -90,6 +93,10 @@ class Sites:
         """The rule policy of a site: its community's (CONTRACT §9)."""
         return self._policy.of(self._registry.community_of(site_id))
 
+    def sensors_of(self, owns: Callable[[str], bool]) -> list[str]:
+        """The registered sensors of the sites `owns` accepts."""
+        return [s.id for s in self._registry.sensors.values() if owns(s.site)]
+
     def limits_of(self, site: Site) -> SiteLimits:
         """Every limit in force at a site."""
         limits = self._limits.get(site.id)
@@ -117,6 +124,7 @@ class Engine:
         checkpoint_s: float = 5.0,
         round_readings: int = 50_000,
         round_s: float = 0.1,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self._db = db
         self.history = history
@@ -129,9 +137,18 @@ class Engine:
         self._tick_s = tick_s
         self._retry_s = retry_s
         self._sites = Sites(db, policy)
+        # The share it owns (CONTRACT §12): None, every site (one engine for the deployment);
+        # else the sites `owns` accepts and those of the partitions gained (`gain`).
+        self._owns = owns
+        self._parts: dict[int, tuple[Claim, Callable[[str], bool]]] = {}
+        self._site_part: dict[str, int | None] = {}  # a site's owning partition (None: `owns`)
+        self._lock = threading.RLock()  # process, tick, gain, lose: one at a time
+        sensors = None if owns is None else self._sites.sensors_of(owns)
         with db.cases() as tx:
-            self._states = tx.load_states()
+            self._states = tx.load_states(sensors=sensors)
             pending = tx.pending_snapshots()
+        if sensors is not None:
+            pending = [p for p in pending if p.sensor in set(sensors)]
         self._snapshots = Snapshots(policy.evidence_margin_s, history, pending)
         # each sensor's window of readings: as long as the longest community's needs
         self._keep_ms = max(keep_ms(p) for p in (policy, *policy.communities.values()))
@@ -143,6 +160,8 @@ class Engine:
         self._round_s = round_s
         self._thread: threading.Thread | None = None
         self.judged = 0
+        self.skipped = 0  # readings of batches at or below their partition's checkpoint
+        self.foreign = 0  # readings of sites this engine does not own: ignored
 
     def _series_of(self, sensor: str, kind: SensorKind) -> Series:
         series = self._series.get(sensor)
@@ -172,38 +191,139 @@ class Engine:
         """Nothing queued, nothing being judged, the rules' state saved."""
         return self._queue.unfinished_tasks == 0 and not self._dirty
 
-    def replay(self, now_ms: int, chunk: int = 5000) -> int:
+    def replay(
+        self,
+        now_ms: int,
+        chunk: int = 5000,
+        *,
+        sensors: Collection[str] | None = None,
+        part: int | None = None,
+    ) -> int:
         """Refill each sensor's series from InfluxDB and judge what is newer than its watermark.
 
         Readings acknowledged but not judged when linli died are in InfluxDB (those still
         in the spool come from the writer at start). Only readings at most `replay_s` old
-        are read. Returns the number of readings judged.
+        are read, of every sensor this engine owns or only of `sensors` (a partition
+        gained: its commits then fenced by `part`'s claim). Returns the number judged.
         """
         if self.history is None:
             return 0
-        horizon = now_ms - self._replay_s * 1000
-        keep = self._keep_ms
-        replayed = 0
-        for sensor, newest in sorted(self.history.newest(horizon).items()):
-            watermark = self._watermark(sensor)
-            if self._sites.site_of(sensor) is None:
-                continue
-            after = horizon if watermark is None else max(horizon, watermark - keep)
-            if newest <= after:
-                continue
-            readings = self.history.readings_after(sensor, after)
-            seen = [r for r in readings if watermark is not None and r.ts_ms <= watermark]
-            if seen:  # judged before: memory only
-                series = self._series_of(sensor, seen[0].kind)
-                series.extend(seen)
-                series.trim()
-            fresh = readings[len(seen) :]
-            for i in range(0, len(fresh), chunk):
-                self.process(fresh[i : i + chunk], self._clock())
-            replayed += len(fresh)
-        if replayed:
-            log.info("rule engine: replayed %d stored readings not judged before", replayed)
-        return replayed
+        with self._lock:
+            horizon = now_ms - self._replay_s * 1000
+            keep = self._keep_ms
+            replayed = 0
+            for sensor, newest in sorted(self.history.newest(horizon).items()):
+                if sensors is not None and sensor not in sensors:
+                    continue
+                watermark = self._watermark(sensor)
+                site = self._sites.site_of(sensor)
+                if site is None or not self._judges(site.id, part):
+                    continue
+                after = horizon if watermark is None else max(horizon, watermark - keep)
+                if newest <= after:
+                    continue
+                readings = self.history.readings_after(sensor, after)
+                seen = [r for r in readings if watermark is not None and r.ts_ms <= watermark]
+                if seen:  # judged before: memory only
+                    series = self._series_of(sensor, seen[0].kind)
+                    series.extend(seen)
+                    series.trim()
+                fresh = readings[len(seen) :]
+                for i in range(0, len(fresh), chunk):
+                    self.process(fresh[i : i + chunk], self._clock(), part=part)
+                replayed += len(fresh)
+            if replayed:
+                log.info("rule engine: replayed %d stored readings not judged before", replayed)
+            return replayed
+
+    # -- owning a share (CONTRACT §12) ----------------------------------------------
+
+    def gain(self, claim: Claim, owns: Callable[[str], bool]) -> int:
+        """Own a partition: the sites `owns` accepts, fenced by `claim` (store/partitions.py).
+
+        Their sensors' saved rule state and pending evidence are loaded and their window
+        replayed from InfluxDB, as at start (`replay`), before their first batch. Returns
+        the readings replayed; raises `StaleOwner` (the partition dropped again) when
+        another owner claimed it meanwhile.
+        """
+        if self._owns is None:
+            raise ValueError("an engine judging every site owns no partition: give it `owns`")
+        with self._lock:
+            self._sites.refresh()
+            self._parts[claim.part] = (claim, owns)
+            self._site_part.clear()
+            sensors = set(self._sites.sensors_of(owns))
+            with self._db.cases() as tx:
+                tx.advance(claim, claim.seq)  # still ours: else nothing loaded
+                states = tx.load_states(sensors=sensors)
+                pending = [p for p in tx.pending_snapshots() if p.sensor in sensors]
+            for sensor in sensors:  # what a former share of it left in memory is stale
+                self._series.pop(sensor, None)
+                self._states.pop(sensor, None)
+                self._dirty.discard(sensor)
+            self._states = {**self._states, **states}
+            self._snapshots.drop(sensors)
+            self._snapshots.take(pending)
+            try:
+                return self.replay(self._clock(), sensors=sensors, part=claim.part)
+            except StaleOwner:
+                self.lose(claim.part)
+                raise
+
+    def lose(self, part: int) -> None:
+        """Stop owning a partition: its sensors' memory dropped. What was judged and not yet
+        saved the next owner judges again from InfluxDB (`gain`), adding nothing."""
+        with self._lock:
+            held = self._parts.pop(part, None)
+            if held is None:
+                return
+            owns = held[1]
+            self._site_part.clear()
+            gone = set()
+            for sensor in (*self._states, *self._series):
+                site = self._sites.site_of(sensor)
+                if site is not None and owns(site.id) and not self._judges(site.id, None):
+                    gone.add(sensor)
+            self._states = {s: st for s, st in self._states.items() if s not in gone}
+            for sensor in gone:
+                self._series.pop(sensor, None)
+                self._dirty.discard(sensor)
+            self._snapshots.drop(gone)
+
+    def claims(self) -> dict[int, Claim]:
+        """The partitions owned, each at its last committed sequence."""
+        with self._lock:
+            return {part: claim for part, (claim, _) in self._parts.items()}
+
+    def _part_of(self, sensor: str) -> int | None:
+        """The gained partition a sensor's site belongs to, if any."""
+        site = self._sites.site_of(sensor)
+        return None if site is None else self._site_part_of(site.id)
+
+    def _fence(self, tx: CaseTx) -> None:
+        """Inside a transaction saving state or aging cases of every share: each claim must
+        still hold (a stale one: everything rolls back, that partition is dropped)."""
+        for part, (claim, _) in list(self._parts.items()):
+            try:
+                tx.advance(claim, claim.seq)
+            except StaleOwner:
+                self.lose(part)
+                raise
+
+    def _site_part_of(self, site_id: str) -> int | None:
+        if site_id not in self._site_part:
+            found = [p for p, (_, owns) in self._parts.items() if owns(site_id)]
+            self._site_part[site_id] = found[0] if found else None
+        return self._site_part[site_id]
+
+    def _judges(self, site_id: str, part: int | None) -> bool:
+        """Whether this engine judges the site: every site (no share), the batch's
+        partition's sites, or (no partition given) the sites it owns."""
+        if self._owns is None:
+            return True
+        if part is not None:
+            return self._site_part_of(site_id) == part
+        return self._owns(site_id) or self._site_part_of(site_id) is not None
 
     def _run(self) -> None:
         while self.history is not None:
@@ -266,7 +386,14 @@ class Engine:
 
     # -- judging and deciding -------------------------------------------------------
 
-    def process(self, items: Sequence[Stored], now_ms: int) -> None:
+    def process(
+        self,
+        items: Sequence[Stored],
+        now_ms: int,
+        *,
+        part: int | None = None,
+        seq: int | None = None,
+    ) -> bool:
         """Judge durable readings and statuses at `now_ms`; apply the decisions in one transaction.
 
         Per sensor, statuses keep their place among the readings (a last will, then the
@@ -274,7 +401,41 @@ class Engine:
         The rules' new state is saved in the same transaction when a case changed, else
         at most every `checkpoint_s` (and when the queue runs empty): what a crash loses
         of it is judged again from InfluxDB at start, and adds nothing (see the module).
+
+        A batch of a gained partition (`part`, its last stream sequence `seq`) advances the
+        partition's checkpoint first in the same transaction: a batch at or below it was
+        committed before (delivered again after a crash) and is skipped (returns False);
+        a claim another owner took raises `StaleOwner`, nothing committed, the partition
+        dropped. Readings of sites the engine does not judge are ignored and counted
+        (`foreign`: a sensor moved to another site while its readings were on their way).
         """
+        with self._lock:
+            held = None
+            if part is not None:
+                held = self._parts.get(part)
+                if held is None:
+                    raise StaleOwner(Claim("", part, 0, 0), seq or 0)
+                if seq is not None and seq <= held[0].seq:
+                    self.skipped += len(items)
+                    return False
+            try:
+                claim = self._process(items, now_ms, part, seq, held)
+            except StaleOwner:
+                if part is not None:
+                    self.lose(part)
+                raise
+            if held is not None and claim is not None:
+                self._parts[claim.part] = (claim, held[1])
+            return True
+
+    def _process(
+        self,
+        items: Sequence[Stored],
+        now_ms: int,
+        part: int | None,
+        seq: int | None,
+        held: tuple[Claim, Callable[[str], bool]] | None,
+    ) -> Claim | None:
         self._sites.refresh()
         by_sensor: dict[str, list[Stored]] = defaultdict(list)
         for item in items:
@@ -282,11 +443,20 @@ class Engine:
         changes: list[CaseChange] = []
         states = dict(self._states)
         judged: list[str] = []
+        claim = None
+        shared = self._owns is not None
         self._snapshots.begin()
         with self._db.cases() as tx:
+            if held is not None:  # first: its row lock makes a racing owner wait, then fail
+                claim = tx.advance(held[0], held[0].seq if seq is None else seq)
+            elif self._parts:  # not one partition's batch: every claim must hold
+                self._fence(tx)
             for sensor_id, stored in by_sensor.items():
                 site = self._sites.site_of(sensor_id)
                 if site is None:
+                    continue
+                if shared and not self._judges(site.id, part):
+                    self.foreign += len(stored)
                     continue
                 state = states.get(sensor_id) or SensorState(sensor_id)
                 policy = self._sites.policy_of(site.id)
@@ -307,8 +477,11 @@ class Engine:
             dirty = self._dirty.union(judged)
             due = time.monotonic() - self._saved_at >= self._checkpoint_s
             if dirty and (changes or due):
-                _save_states(tx, states, dirty, now_ms)
-                dirty = set()
+                # a partition's transaction saves its own sensors' state only (others'
+                # are fenced by their own claims)
+                saving = dirty if part is None else {s for s in dirty if self._part_of(s) == part}
+                _save_states(tx, states, saving, now_ms)
+                dirty = dirty - saving
             self._tell_within(tx, changes)
         self._states = states
         self._dirty = dirty
@@ -317,26 +490,36 @@ class Engine:
         self._snapshots.keep()
         self.judged += len(items)
         self._told(changes)
+        return claim
 
     def checkpoint(self, now_ms: int) -> None:
         """Save the rules' state of every sensor judged since the last save."""
-        if self._dirty:
-            with self._db.cases() as tx:
-                _save_states(tx, self._states, self._dirty, now_ms)
-            self._dirty = set()
-        self._saved_at = time.monotonic()
+        with self._lock:
+            if self._dirty:
+                with self._db.cases() as tx:
+                    self._fence(tx)
+                    _save_states(tx, self._states, self._dirty, now_ms)
+                self._dirty = set()
+            self._saved_at = time.monotonic()
 
     def tick(self, now_ms: int) -> None:
-        """Silent sensors, escalation, verification windows, finished snapshots."""
+        """Silent sensors, escalation, verification windows, finished snapshots: of the
+        sites this engine judges (a stale partition's claim: `StaleOwner`, nothing kept)."""
+        with self._lock:
+            self._tick(now_ms)
+
+    def _tick(self, now_ms: int) -> None:
         self._sites.refresh()
         changes: list[CaseChange] = []
         states = dict(self._states)
         changed: list[str] = []
+        shared = self._owns is not None
         self._snapshots.begin()
         with self._db.cases() as tx:
+            self._fence(tx)
             for sensor_id, state in states.items():
                 site = self._sites.site_of(sensor_id)
-                if site is None:
+                if site is None or (shared and not self._judges(site.id, None)):
                     continue
                 new, events = judge_silence(self._sites.policy_of(site.id), site, state, now_ms)
                 if events:
@@ -345,6 +528,8 @@ class Engine:
                     for event in events:
                         changes += self._event(tx, site, new, event, now_ms)
             for case in tx.not_closed():
+                if shared and not self._judges(case.site, None):
+                    continue
                 changes += _write(tx, age(case, self._sites.policy_of(case.site), now_ms))
             _save_states(tx, states, changed, now_ms)
             self._tell_within(tx, changes)

@@ -81,6 +81,18 @@ class Snapshots:
             self._pending[snap.sensor].append(Pending(snap, self._give_up(snap)))
         self._new: list[Pending] = []
 
+    def take(self, pending: Iterable[PendingSnapshot]) -> None:
+        """Snapshots still pending of sensors gained (an engine owning a share)."""
+        for snap in pending:
+            items = self._pending[snap.sensor]
+            if all(p.snapshot.evidence_id != snap.evidence_id for p in items):
+                items.append(Pending(snap, self._give_up(snap)))
+
+    def drop(self, sensors: Iterable[str]) -> None:
+        """Forget the pending snapshots of sensors lost: their new owner reads them back."""
+        for sensor in sensors:
+            self._pending.pop(sensor, None)
+
     def _give_up(self, snap: PendingSnapshot) -> int:
         """When a snapshot stops waiting for readings: late data keeps arriving for a while."""
         return max(snap.until_ms, snap.noticed_ms + self._margin_ms) + self._margin_ms

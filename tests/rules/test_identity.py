@@ -109,3 +109,39 @@ def test_a_conflict_says_what_differs():
         "batch[2]: sensor 'n-01': a reading for ts 2025-11-27T02:15:00.000+00:00 is already "
         "stored; this one differs (seq 1 → 7, laeq 50.0 → 120.0) and was not written over it"
     )
+
+
+# An owned sensor (CONTRACT §12): its newest stored readings loaded, then each reading.
+OWNED = [
+    pytest.param([], True, [_r(10), _r(5)], [F, F], id="nothing stored → every ts fresh"),
+    pytest.param(
+        [(10, (1, 60, {"laeq": 50.0})), (20, (2, 60, {"laeq": 50.0}))],
+        False,
+        [_r(20, seq=2), _r(20, seq=9), _r(15), _r(5), _r(30)],
+        [D, C, F, K, F],
+        id="newest loaded: redelivery duplicate, resend conflict, between fresh, older check",
+    ),
+    pytest.param(
+        [(10, (1, 60, {"laeq": 50.0}))],
+        True,
+        [_r(5)],
+        [F],
+        id="all stored known → an older ts never stored is fresh",
+    ),
+]
+
+
+@pytest.mark.parametrize(("stored", "complete", "readings", "verdicts"), OWNED)
+def test_an_owned_sensor_is_decided_in_memory(stored, complete, readings, verdicts):
+    memory = RecentReadings(keep=2)
+    memory.own("n-01", stored, complete)
+    assert [memory.judge(r) for r in readings] == verdicts
+
+
+def test_a_sensor_given_up_is_blind_again_and_what_was_sent_blind_stays_checked():
+    memory = RecentReadings(keep=2)
+    assert memory.judge(_r(40)) is K  # not owned (never seeded): checked
+    memory.own("n-01", [(10, (1, 60, {"laeq": 50.0}))], complete=True)
+    assert [memory.judge(_r(40)), memory.judge(_r(50))] == [K, F]  # 40 was sent to check
+    memory.disown("n-01")
+    assert memory.judge(_r(60)) is K

@@ -41,3 +41,17 @@ def test_gap_waits_for_the_grace_period():
     assert tracker.harvest(now_ms=60_999) == {}
     assert tracker.harvest(now_ms=61_000) == {"n-01": (1, 0)}
     assert tracker.harvest(now_ms=200_000) == {}
+
+
+def test_an_owned_sensor_is_accounted_from_its_newest_stored_seq_and_others_not() -> None:
+    tracker = SeqTracker(grace_ms=0, owned_only=True)
+    tracker.own("n-01", (10, 1000))
+    tracker.observe("n-01", 12, 3000, 0)  # 11 lost across the hand-over
+    tracker.observe("n-02", 1, 1000, 0)
+    tracker.observe("n-02", 5, 2000, 0)  # not owned: not this worker's to account
+    assert tracker.harvest(1) == {"n-01": (1, 0)}
+    tracker.observe("n-01", 15, 4000, 0)
+    assert tracker.harvest(1) == {"n-01": (2, 0)}
+    tracker.observe("n-01", 18, 5000, 0)
+    tracker.harvest(-1)  # 16, 17 still in their grace period
+    assert tracker.disown("n-01") == 0  # given up: not counted by anyone
