@@ -103,8 +103,13 @@ class Writer:
         retry_s: float = 1.0,
         on_stored: Callable[[Sequence[Reading | DeviceStatus]], None] | None = None,
         accounting: Accounting | None = None,
+        hand_on_first: bool = False,
     ) -> None:
         self.accounting = accounting
+        # In a cluster (CONTRACT §12) handing on is publishing to the stored stream, and the
+        # acknowledgement moves the partition's checkpoint past the batch: hand on first,
+        # or a worker dying between the two would leave stored readings never judged.
+        self._hand_on_first = hand_on_first
         self._influx = influx
         self._rejects = rejects
         self._spool = spool
@@ -164,18 +169,24 @@ class Writer:
                 if batch is None:
                     return
                 held = self._make_durable(batch)
+                if self._hand_on_first:
+                    self._hand_on(batch, held)
                 self.stats.acked_messages += len(batch.mids)
                 self._ack(batch.epoch, batch.mids)
                 for done in batch.after:  # HJ 212 answers (ingest/hj212.py)
                     done()
-                if self._on_stored is not None and batch.readings:
-                    readings = batch.readings
-                    if held:  # not stored, or still to be checked: not judged now
-                        readings = [r for r in readings if held.keeps(r)]
-                    if readings:
-                        self._on_stored(readings)
+                if not self._hand_on_first:
+                    self._hand_on(batch, held)
             finally:
                 self._queue.task_done()
+
+    def _hand_on(self, batch: Batch, held: Held) -> None:
+        if self._on_stored is not None and batch.readings:
+            readings = batch.readings
+            if held:  # not stored, or still to be checked: not judged now
+                readings = [r for r in readings if held.keeps(r)]
+            if readings:
+                self._on_stored(readings)
 
     def _make_durable(self, batch: Batch) -> Held:
         """Rejections stored, lines written or spooled; returns what of the batch's readings

@@ -169,7 +169,7 @@ def nats_cluster(data_dir: Path, size: int = 3, name: str = "linli") -> NatsClus
     return NatsCluster(nodes)
 
 
-def warm_mqtt(port: int, deadline: float) -> None:
+def warm_mqtt(port: int, deadline: float, host: str = "127.0.0.1") -> None:
     """One QoS 1 publish acknowledged on this MQTT listener, retried until `deadline`.
 
     A fresh cluster's first MQTT connections can time out while the listener creates its
@@ -178,7 +178,7 @@ def warm_mqtt(port: int, deadline: float) -> None:
     while True:
         client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"warm-{uuid.uuid4().hex[:8]}")
         try:
-            client.connect("127.0.0.1", port, keepalive=10)
+            client.connect(host, port, keepalive=10)
             client.loop_start()
             info = client.publish("linli-warm/ping", b"1", qos=1)
             info.wait_for_publish(timeout=5)
