@@ -82,7 +82,7 @@ class PartitionReader:
             self._sub = await self._open()
         try:
             msgs = await self._sub.fetch(self._batch, timeout=timeout_s)
-        except NatsTimeout:
+        except (NatsTimeout, TimeoutError):  # nothing new (nats-py raises either)
             return []
         out = []
         for m in msgs:
