@@ -108,7 +108,9 @@ class Writer:
         self.accounting = accounting
         # In a cluster (CONTRACT §12) handing on is publishing to the stored stream, and the
         # acknowledgement moves the partition's checkpoint past the batch: hand on first,
-        # or a worker dying between the two would leave stored readings never judged.
+        # or a worker dying between the two would leave stored readings never judged. For
+        # the same reason a duplicate the check finds is handed on again (the worker before
+        # may have died between storing and handing on; the stream drops a repeat).
         self._hand_on_first = hand_on_first
         self._influx = influx
         self._rejects = rejects
@@ -232,15 +234,18 @@ class Writer:
         fresh: list[identity.Unchecked] = []
         conflicts: list[Rejection] = []
         duplicates: Counter[str] = Counter()
+        repeated: list[identity.Unchecked] = []
         if unchecked:
             decided = identity.decide(self._influx, unchecked)
             fresh, conflicts, duplicates = decided.fresh, decided.conflicts, decided.duplicates
+            repeated = decided.repeated if self._hand_on_first else []
             self.stats.checked_readings += len(unchecked)
         every = [*lines, *(u.line for u in fresh)] if fresh else lines
         refused = isolate(self._influx.write, every) if every else []
         now_ms = time.time_ns() // 1_000_000
         rejections = list(conflicts)
         not_written = {id(u.reading) for u in unchecked} - {id(u.reading) for u in fresh}
+        not_written -= {id(u.reading) for u in repeated}  # stored before: handed on again
         refused_at: set[tuple[str, int]] = set()
         for i, message in refused:
             if i < len(lines):

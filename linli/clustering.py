@@ -11,13 +11,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
+import sys
 import time
 from collections.abc import Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import nats
+import nats.errors
 from nats.js import JetStreamContext
 
 from linli.cluster import codec
@@ -43,6 +46,31 @@ from linli.wiring import ConfigArg, StartupError, load_policy, open_influx, open
 log = logging.getLogger(__name__)
 
 INGEST, ENGINE = "ingest", "engine"
+
+# Test hooks for the fault test (tests/cluster/test_faults.py), honoured only when set: a
+# worker exits at once (no cleanup, as if killed) right after its Nth commit, before its
+# acknowledgement — the engine after the transaction, ingest after the InfluxDB write.
+CRASH_AFTER_COMMIT = "LINLI_TEST_CRASH_AFTER_COMMIT"
+CRASH_AFTER_STORE = "LINLI_TEST_CRASH_AFTER_STORE"
+CRASHED = 75  # the exit status of such a crash
+
+
+class CrashAfter:
+    """Counts commits and ends the process at the Nth when `variable` names N."""
+
+    def __init__(self, variable: str) -> None:
+        self.variable = variable
+        self.left = int(os.environ.get(variable) or 0)
+
+    def count(self) -> None:
+        """One more commit; the Nth ends the process (`os._exit`, no cleanup)."""
+        if self.left <= 0:
+            return
+        self.left -= 1
+        if self.left == 0:
+            sys.stderr.write(f"{self.variable}: exiting after the commit, before the ack\n")
+            sys.stderr.flush()
+            os._exit(CRASHED)
 
 
 def layout_of(settings: Settings) -> Layout:
@@ -115,6 +143,7 @@ class EngineWorker:
         self._tasks: dict[int, asyncio.Task[None]] = {}
         self._membership: Membership | None = None
         self._js: JetStreamContext | None = None
+        self._crash = CrashAfter(CRASH_AFTER_COMMIT)
 
     async def gain(self, part: int) -> bool:
         """Claim the partition, load its sites and replay their window, read on."""
@@ -161,12 +190,14 @@ class EngineWorker:
                 items = [codec.decode(m.data) for m in msgs]
                 now_ms = time.time_ns() // 1_000_000
                 try:
-                    await asyncio.to_thread(
+                    committed = await asyncio.to_thread(
                         self.engine.process, items, now_ms, part=part, seq=msgs[-1].seq
                     )
                 except StaleOwner:
                     log.warning("%s: partition %d claimed by another owner", self.member, part)
                     break
+                if committed:
+                    self._crash.count()
                 await reader.ack(msgs[-1])  # after the commit: a crash before it reads again
         except asyncio.CancelledError:
             raise
@@ -289,6 +320,7 @@ class IngestWorker:
         self._js: JetStreamContext | None = None
         self._membership: Membership | None = None
         self._background: set[asyncio.Future[None]] = set()
+        self._crash = CrashAfter(CRASH_AFTER_STORE)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` on the loop, kept referenced until it is done."""
@@ -302,6 +334,7 @@ class IngestWorker:
         """Publish each stored item by its site and wait for the stream's acknowledgement
         (before the checkpoint moves: the writer hands on first)."""
         assert self._loop is not None
+        self._crash.count()  # stored in InfluxDB, not yet handed on nor acknowledged
         future = asyncio.run_coroutine_threadsafe(self._publish(items), self._loop)
         future.result()
 
@@ -312,21 +345,39 @@ class IngestWorker:
     # -- the loop ---------------------------------------------------------------------------
 
     async def _publish(self, items: Sequence[Reading | DeviceStatus]) -> None:
-        assert self._js is not None
+        """Each item on its site's subject, a sensor's one after another (the stream keeps
+        each sensor's order even when a publish must be sent again), sensors side by side;
+        returns once the stream holds them all."""
         registry = self.pipeline.registry
-        waits = []
+        by_sensor: dict[str, list[tuple[str, bytes, str]]] = {}
         for item in items:
             sensor = registry.sensors.get(item.sensor)
             if sensor is None:
                 continue
             subject = self.layout.stored_subject(sensor.site, item.sensor)
-            waits.append(
-                self._js.publish(
-                    subject, codec.encode(item), headers={"Nats-Msg-Id": codec.msg_id(item)}
-                )
+            by_sensor.setdefault(item.sensor, []).append(
+                (subject, codec.encode(item), codec.msg_id(item))
             )
-        for i in range(0, len(waits), 256):
-            await asyncio.gather(*waits[i : i + 256])
+        await asyncio.gather(*(self._publish_in_order(run) for run in by_sensor.values()))
+
+    async def _publish_in_order(self, run: Sequence[tuple[str, bytes, str]]) -> None:
+        """Publish one sensor's items in order, each until the stream acknowledges it.
+
+        While a NATS node dies the stream's new leader is elected within seconds and a
+        publish meanwhile fails or is not answered: sent again (its Nats-Msg-Id makes a
+        second copy a no-op) until it is held. The writer waits, and behind it the reading.
+        """
+        assert self._js is not None
+        for subject, body, msg_id in run:
+            delay = 0.1
+            while True:
+                try:
+                    await self._js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})
+                    break
+                except (nats.errors.Error, TimeoutError) as err:
+                    log.warning("%s: publishing %s: %r; again", self.member, msg_id, err)
+                    await asyncio.sleep(delay)
+                    delay = min(delay * 2, 2.0)
 
     def _acked(self, mids: list[int]) -> None:
         last: dict[int, Message] = {}
