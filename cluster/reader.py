@@ -19,6 +19,8 @@ from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
+CHECK_QUIET_S = 5.0  # nothing fetched this long: look whether the consumer still exists
+
 
 class Gap(RuntimeError):
     """The partition's messages did not come one after the other: read again."""
@@ -57,6 +59,7 @@ class PartitionReader:
         self._idle_s = idle_s
         self._sub: JetStreamContext.PullSubscription | None = None
         self._delivered = 0
+        self._quiet_s = 0.0  # since the last message or look at the consumer
 
     async def _open(self) -> JetStreamContext.PullSubscription:
         config = ConsumerConfig(
@@ -83,7 +86,12 @@ class PartitionReader:
         try:
             msgs = await self._sub.fetch(self._batch, timeout=timeout_s)
         except (NatsTimeout, TimeoutError):  # nothing new (nats-py raises either)
+            self._quiet_s += timeout_s
+            if self._quiet_s >= CHECK_QUIET_S:
+                self._quiet_s = 0.0
+                await self._check()
             return []
+        self._quiet_s = 0.0
         out = []
         for m in msgs:
             meta = m.metadata
@@ -96,6 +104,15 @@ class PartitionReader:
                 )
             out.append(Message(meta.sequence.stream, m.subject, m.data, m))
         return out
+
+    async def _check(self) -> None:
+        """Nothing new for a while: is the consumer still there? Its one replica lives on
+        one node; when that node dies a fetch only times out, as if nothing came."""
+        assert self._sub is not None
+        try:
+            await self._sub.consumer_info()
+        except Exception as err:
+            raise Gap(f"{self.stream} {self.filter}: the consumer is gone ({err!r})") from err
 
     async def ack(self, upto: Message) -> None:
         """Acknowledge every message up to `upto` (after its commit)."""
