@@ -16,6 +16,7 @@ those of one `linli serve` on mosquitto given the same scenario, each opened onc
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import subprocess
@@ -204,8 +205,18 @@ def cases_of(db: Database) -> list[tuple[Any, ...]]:
     with db.cases() as tx:
         found, _ = tx.list_cases()
     return sorted(
-        (c.site, c.rule, c.state.value, sorted(windows[c.id or 0]), opens[c.id or 0]) for c in found
+        (c.site, c.rule, c.state.value, window_of(c.rule, windows[c.id or 0]), opens[c.id or 0])
+        for c in found
     )
+
+
+def window_of(rule: str, windows: list[tuple[str, int, int]]) -> list[Any]:
+    """The occurrences to compare: a silence's sensors only (the tick notices it at the
+    wall clock's time, in both runs after the half hour of yesterday's readings), every
+    other rule's windows exactly (the readings' times)."""
+    if rule == "device_offline":
+        return sorted({sensor for sensor, _, _ in windows})
+    return sorted(windows)
 
 
 def settled(db: Database) -> list[tuple[Any, ...]]:
@@ -293,12 +304,12 @@ def stored_stream(servers: str, settings: Settings) -> list[tuple[int, str, Any]
                 inactive_threshold=30,
             )
             sub = await js.pull_subscribe(
-                layout.stored_subjects, durable=None, stream=layout.stored_stream, config=config
+                f"{layout.name}.s.>", durable=None, stream=layout.stored_stream, config=config
             )
-            info = await js.stream_info(layout.stored_stream)
+            last = (await js.stream_info(layout.stored_stream)).state.last_seq
             out: list[tuple[int, str, Any]] = []
-            while len(out) < info.state.messages:
-                for m in await sub.fetch(1000, timeout=10):
+            while not out or out[-1][0] < last:
+                for m in await sub.fetch(1000, timeout=WAIT_S):
                     out.append((m.metadata.sequence.stream, m.subject, codec.decode(m.data)))
             await sub.unsubscribe()
             return out
@@ -464,7 +475,9 @@ def test_the_cluster_under_faults_judges_as_one_linli(
 
         wait_for(lambda: checkpoints() == last_of)
         wait_for(lambda: judged_to(cdb) == last_ts)
-        wait_for(lambda: cases_of(cdb) == expected, WAIT_S)
+        with contextlib.suppress(AssertionError):  # the ticks' escalations may lag
+            wait_for(lambda: cases_of(cdb) == expected, 30)
+        assert cases_of(cdb) == expected
     finally:
         for w in (*ingests, *engines):
             w.stop()
