@@ -56,6 +56,7 @@ class Decided:
     fresh: list[Unchecked] = field(default_factory=list)
     conflicts: list[Rejection] = field(default_factory=list)
     duplicates: Counter[str] = field(default_factory=Counter)
+    repeated: list[Unchecked] = field(default_factory=list)  # the duplicates themselves
 
 
 def newest_stored(influx: InfluxClient, now_ms: int) -> dict[str, int]:
@@ -188,6 +189,7 @@ def decide(influx: InfluxClient, unchecked: Sequence[Unchecked]) -> Decided:
             out.fresh.append(u)
         elif verdict is DUPLICATE:
             out.duplicates[r.sensor] += 1
+            out.repeated.append(u)
         else:
             assert held is not None
             out.conflicts.append(

@@ -113,6 +113,10 @@ class Pipeline:
         self._unknown_checked_ms = -unknown_check_ms
         self._account_every_ms = account_every_ms
         self._keep_readings = keep_readings
+        # A worker owning a share hands a duplicate on again: it may be a reading its last
+        # owner stored and died before handing on (publishing it by site, where the
+        # stream drops a repeat by its Nats-Msg-Id: cluster/codec.py).
+        self._hand_on_duplicates = keep_readings and owned_sensors
         self._builder = LineBuilder(policy)
         # With a shared subscription a sensor's messages are spread over the workers, so
         # no worker sees its whole seq: accounting is then off (docs/devices.md, "Several workers").
@@ -270,6 +274,8 @@ class Pipeline:
         if verdict is DUPLICATE:
             batch.duplicates += 1  # stored once (CONTRACT §2): not written again
             self._duplicates[reading.sensor] += 1
+            if self._hand_on_duplicates:
+                batch.readings.append(reading)
         elif verdict is CONFLICT:
             stored = self._identity.stored(reading.sensor, reading.ts_ms)
             assert stored is not None

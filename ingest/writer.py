@@ -103,8 +103,15 @@ class Writer:
         retry_s: float = 1.0,
         on_stored: Callable[[Sequence[Reading | DeviceStatus]], None] | None = None,
         accounting: Accounting | None = None,
+        hand_on_first: bool = False,
     ) -> None:
         self.accounting = accounting
+        # In a cluster (CONTRACT §12) handing on is publishing to the stored stream, and the
+        # acknowledgement moves the partition's checkpoint past the batch: hand on first,
+        # or a worker dying between the two would leave stored readings never judged. For
+        # the same reason a duplicate the check finds is handed on again (the worker before
+        # may have died between storing and handing on; the stream drops a repeat).
+        self._hand_on_first = hand_on_first
         self._influx = influx
         self._rejects = rejects
         self._spool = spool
@@ -164,18 +171,24 @@ class Writer:
                 if batch is None:
                     return
                 held = self._make_durable(batch)
+                if self._hand_on_first:
+                    self._hand_on(batch, held)
                 self.stats.acked_messages += len(batch.mids)
                 self._ack(batch.epoch, batch.mids)
                 for done in batch.after:  # HJ 212 answers (ingest/hj212.py)
                     done()
-                if self._on_stored is not None and batch.readings:
-                    readings = batch.readings
-                    if held:  # not stored, or still to be checked: not judged now
-                        readings = [r for r in readings if held.keeps(r)]
-                    if readings:
-                        self._on_stored(readings)
+                if not self._hand_on_first:
+                    self._hand_on(batch, held)
             finally:
                 self._queue.task_done()
+
+    def _hand_on(self, batch: Batch, held: Held) -> None:
+        if self._on_stored is not None and batch.readings:
+            readings = batch.readings
+            if held:  # not stored, or still to be checked: not judged now
+                readings = [r for r in readings if held.keeps(r)]
+            if readings:
+                self._on_stored(readings)
 
     def _make_durable(self, batch: Batch) -> Held:
         """Rejections stored, lines written or spooled; returns what of the batch's readings
@@ -221,15 +234,18 @@ class Writer:
         fresh: list[identity.Unchecked] = []
         conflicts: list[Rejection] = []
         duplicates: Counter[str] = Counter()
+        repeated: list[identity.Unchecked] = []
         if unchecked:
             decided = identity.decide(self._influx, unchecked)
             fresh, conflicts, duplicates = decided.fresh, decided.conflicts, decided.duplicates
+            repeated = decided.repeated if self._hand_on_first else []
             self.stats.checked_readings += len(unchecked)
         every = [*lines, *(u.line for u in fresh)] if fresh else lines
         refused = isolate(self._influx.write, every) if every else []
         now_ms = time.time_ns() // 1_000_000
         rejections = list(conflicts)
         not_written = {id(u.reading) for u in unchecked} - {id(u.reading) for u in fresh}
+        not_written -= {id(u.reading) for u in repeated}  # stored before: handed on again
         refused_at: set[tuple[str, int]] = set()
         for i, message in refused:
             if i < len(lines):

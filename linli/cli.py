@@ -51,6 +51,16 @@ def build_parser() -> argparse.ArgumentParser:
         "sensor's whole window)",
     )
     _common(sub.add_parser("api", help="the HTTP API alone"))
+    _common(
+        sub.add_parser(
+            "engine", help="the rule engine alone, on its share of a NATS cluster's partitions"
+        )
+    )
+    nats_cmd = sub.add_parser("nats", help="linli's streams on a NATS cluster (docs/cluster.md)")
+    nats_sub = nats_cmd.add_subparsers(dest="action", required=True)
+    nats_sub.add_parser(
+        "setup", help="create the streams, mappings, consumers and buckets (idempotent)"
+    )
     demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
     _common(demo, several=False)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
@@ -218,6 +228,14 @@ def main(argv: list[str] | None = None) -> int:
             return service.ingest(settings, args.config, args.workers, rules=args.rules)
         if args.command == "api":
             return service.api(settings, args.config)
+        if args.command == "engine":
+            from linli import clustering
+
+            return clustering.engine(settings, args.config)
+        if args.command == "nats":
+            from linli import clustering
+
+            return clustering.nats_setup(settings)
         if args.command == "demo":
             from linli import demo
 

@@ -170,6 +170,7 @@ def _main(
     tellers = [] if plan is None else [notifying.make_teller(db, plan, settings, remind_s)]
     engine = wiring.make_engine(db, influx, policy, tellers, settings.engine_tick_s).start()
     wiring.tune_gc()
+    log.info("rule engine: taking batches")
     try:
         while True:
             try:

@@ -142,7 +142,7 @@ class Notifier:
                 close()
 
 
-def start_notifier(db, settings: Settings, config: ConfigArg, influx=None) -> Notifier:  # type: ignore[no-untyped-def]
+def start_notifier(db, settings: Settings, config: ConfigArg, influx=None, active=None) -> Notifier:  # type: ignore[no-untyped-def]
     """Build the channels (each misconfigured one reported in one line), the teller and the
     delivery worker with its reminders, and start the worker; with `influx`, each outcome
     is also a `delivery` point there (the dashboards' failed deliveries)."""
@@ -166,6 +166,7 @@ def start_notifier(db, settings: Settings, config: ConfigArg, influx=None) -> No
         retry_most_s=settings.notify_retry_most_s,
         before_pass=lambda now_ms: _before_pass(now_ms, reminders, reports),
         on_outcome=None if influx is None else delivery_writer(influx.write),
+        active=active,
     )
     teller.wake = worker.wake
     return Notifier(teller, worker.start(), channels)

@@ -68,6 +68,15 @@ def ingest(settings: Settings, config: ConfigArg, workers: int = 1, rules: bool 
     `rules` runs the rule engine too, with one worker only: with several, a sensor's
     readings are split between processes and none could judge its window.
     """
+    if settings.nats_url:
+        from linli.clustering import ingest as cluster_ingest
+
+        if workers > 1 or rules:
+            raise StartupError(
+                "with LINLI_NATS_URL start one `linli ingest` per worker, and the rules as "
+                "`linli engine` (docs/cluster.md)"
+            )
+        return cluster_ingest(settings, config)
     if workers > 1:
         if rules:
             raise StartupError("--rules needs one worker: with several no process sees a window")
@@ -238,15 +247,22 @@ def _run_api(
 ) -> None:
     """The HTTP API in the foreground, with the delivery worker beside it (the one sender
     of the outbox: linli/notifying.py)."""
+    from linli.clustering import notifier_lease
     from linli.notifying import start_notifier
 
-    notifier = start_notifier(db, settings, config, influx=influx)
+    # in a cluster (CONTRACT §12) every API replica runs a delivery worker, and the one
+    # holding the lease sends; the others stand by
+    lease = notifier_lease(settings)
+    active = None if lease is None else lease.held
+    notifier = start_notifier(db, settings, config, influx=influx, active=active)
     api = api_service(settings, config, db, influx, broker_status, notifier, policy)
     try:
         api.server.run()
     finally:
         api.stop()
         notifier.stop()
+        if lease is not None:
+            lease.stop()
 
 
 def serve(settings: Settings, config: ConfigArg) -> int:

@@ -219,6 +219,40 @@ class Settings(BaseSettings):
     # Day and night are not settings: they are the community file's [rules] night, the
     # one calendar of the engine, ingest's limit_db and the dashboards (service.py).
 
+    # A cluster on NATS JetStream (CONTRACT §12, docs/cluster.md).
+    nats_url: str | None = Field(
+        default=None,
+        description="NATS servers (`nats://host:4222,nats://host2:4222`): when set, `linli "
+        "ingest` and `linli engine` take their partitions from JetStream",
+    )
+    nats_partitions: int = Field(
+        default=16,
+        ge=1,
+        le=1024,
+        description="partitions of the readings (by sensor) and of the stored readings (by "
+        "site); fixed by `linli nats setup`: the most workers of a kind that share the work",
+    )
+    nats_name: str = Field(
+        default="linli",
+        pattern=r"^[a-z][a-z0-9_]{0,31}$",
+        description="this linli's name in NATS: its streams, subjects and buckets begin with it",
+    )
+    nats_replicas: int = Field(
+        default=3, ge=1, le=5, description="replicas of linli's streams and buckets"
+    )
+    nats_max_age_h: float = Field(
+        default=72.0,
+        gt=0,
+        description="how long the partition streams keep a reading (a worker down longer "
+        "than this loses what it had not taken)",
+    )
+    nats_member_ttl_s: float = Field(
+        default=3.0,
+        ge=1.0,
+        description="a worker silent this long is taken for dead and its partitions are "
+        "given to the others",
+    )
+
     # `linli dashboards push` (docs/dashboards.md).
     grafana_url: str | None = Field(
         default=None, description="Grafana, for `linli dashboards push`"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
@@ -104,11 +104,19 @@ def load_calendar(settings: Settings, config: ConfigArg) -> Calendar:
     return load_policy(settings, config).calendar
 
 
-def make_engine(db, influx: InfluxClient, policy: RulePolicy, tellers=(), tick_s: float = 10.0):  # type: ignore[no-untyped-def]
+def make_engine(  # type: ignore[no-untyped-def]
+    db,
+    influx: InfluxClient,
+    policy: RulePolicy,
+    tellers=(),
+    tick_s: float = 10.0,
+    owns: Callable[[str], bool] | None = None,
+):
     """The rule engine (not started): `tellers` in each case change's transaction (the
     outbox), then the `case_event` annotations in InfluxDB after it.
 
     At start it first replays from InfluxDB what was stored but not judged (a kill -9).
+    With `owns` (CONTRACT §12) it judges only those sites and the partitions it gains.
     """
     from linli.influx.annotations import SiteCommunities, influx_teller
     from linli.influx.history import InfluxHistory
@@ -122,6 +130,7 @@ def make_engine(db, influx: InfluxClient, policy: RulePolicy, tellers=(), tick_s
         tellers=tuple(tellers),
         history=InfluxHistory(influx),
         tick_s=tick_s,
+        owns=owns,
     )
 
 

@@ -83,8 +83,12 @@ class DeliveryWorker:
         clock: Callable[[], int] | None = None,
         before_pass: Callable[[int], object] | None = None,
         on_outcome: OnOutcome | None = None,
+        active: Callable[[], bool] | None = None,
     ) -> None:
         self._store = store
+        # In a cluster only the lease's holder sends (CONTRACT §12: one active notifier,
+        # the others standing by); None: this worker is the only one.
+        self._active = active
         self._channels = dict(channels)
         self._types = dict(types)
         self._broken = dict(broken or {})
@@ -124,6 +128,10 @@ class DeliveryWorker:
     def _run(self) -> None:
         recovered = False
         while not self._stop.is_set():
+            if self._active is not None and not self._active():
+                recovered = False  # taking over: recover what the last holder left sending
+                self._stop.wait(self._poll_s)
+                continue
             try:
                 if not recovered:
                     self.recover()

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from linli.localservers import LocalServer, influxd, mosquitto
+from linli.natsservers import NatsCluster, nats_cluster
 from tests.pg import Postgres
 
 _counter = itertools.count()
@@ -35,7 +36,16 @@ TESTS = Path(__file__).resolve().parent
 # so a fixture built on these is covered): the broker, influxd, PostgreSQL, Chromium and
 # `linli serve` in the browser tests, `linli serve` subprocesses of the notify tests.
 SERVER_FIXTURES = frozenset(
-    {"servers_dir", "broker", "influx_server", "postgres", "board", "_chrome", "_chrome_nojs"}
+    {
+        "servers_dir",
+        "broker",
+        "influx_server",
+        "postgres",
+        "board",
+        "_chrome",
+        "_chrome_nojs",
+        "nats_servers",
+    }
 )
 # Test modules whose tests start a server or `linli` in their own body, not by a fixture.
 SERVER_MODULES = frozenset(
@@ -52,6 +62,7 @@ SERVER_PROGRAMS = frozenset(
         "chromium",
         "chromedriver",
         "linli",
+        "nats-server",
     }
 )
 
@@ -129,6 +140,21 @@ def influx_server(servers_dir: Path) -> Iterator[LocalServer]:
     server = influxd(servers_dir / "influxd").start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def nats_servers(servers_dir: Path) -> Iterator[NatsCluster]:
+    """A 3-node NATS cluster (JetStream, MQTT listeners), ready and warmed. A test that
+    kills a node starts it again (`NatsCluster.restart`) before it ends."""
+    cluster = nats_cluster(servers_dir / "nats").start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def nats_name() -> str:
+    """A name of this test's own in NATS (streams, subjects, buckets: cluster/layout.py)."""
+    return f"t{next(_counter)}_{uuid.uuid4().hex[:6]}"
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ import orjson
 import pytest
 
 from linli import engineproc
+from linli.cluster import codec as stored_codec
 from linli.influx import history
 from linli.influx.client import InfluxClient
 from linli.ingest import lineprotocol
@@ -129,6 +130,12 @@ def test_the_engine_pipe_round_trips():
     assert engineproc.decode(engineproc.encode(items)) == items
 
 
+def test_the_stored_stream_round_trips():
+    items = stored()
+    assert [stored_codec.decode(stored_codec.encode(x)) for x in items] == items
+    assert all(type(stored_codec.decode(stored_codec.encode(x))) is type(x) for x in items)
+
+
 def test_the_rule_state_round_trips():
     states = list(RuleId)
     for i, (sensor, recent) in enumerate(by_sensor(readings()).items()):
@@ -210,6 +217,8 @@ Declared = Callable[[], Sequence[str]]
 DECLARED = [
     pytest.param(lambda: engineproc.READING_FIELDS, Reading, id="engine pipe: Reading"),
     pytest.param(lambda: engineproc.STATUS_FIELDS, DeviceStatus, id="engine pipe: DeviceStatus"),
+    pytest.param(lambda: stored_codec.READING_FIELDS, Reading, id="stored stream: Reading"),
+    pytest.param(lambda: stored_codec.STATUS_FIELDS, DeviceStatus, id="stored stream: DeviceStatus"),
     pytest.param(lambda: ("sensor", *rulestate.RECENT_FIELDS), Reading, id="rule state: a recent reading (its sensor the document's)"),
     pytest.param(lambda: rulestate.RULE_STATE_FIELDS, RuleState, id="rule state: RuleState"),
     pytest.param(lambda: ("sensor", *rulestate.STATE_FIELDS), SensorState, id="rule state: SensorState (its sensor the row's)"),

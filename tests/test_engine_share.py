@@ -173,9 +173,9 @@ def test_a_batch_delivered_again_after_its_commit_opens_nothing_twice(
     b = engine(again, influx, owns=OWNS_NOTHING)
     held = claim(again, STREAM, 0, "engine-b")
     assert held == Claim(STREAM, 0, 2, 12)
-    # the rule state was saved with the case (the 8th reading): the 4 judged since are
-    # judged again from InfluxDB, adding nothing
-    assert b.gain(held, part_of(0)) == 4
+    # the rule state was saved with every checkpoint (the 12th reading): nothing to judge
+    # again at the gain, the stream goes on after the checkpoint
+    assert b.gain(held, part_of(0)) == 0
     assert b.process(stream[2][1], NOW, part=0, seq=12) is False
     assert b.skipped == 4
     for seq, batch in stream[3:]:
@@ -203,12 +203,12 @@ def test_a_partition_moving_mid_scenario_gives_the_cases_of_one_engine(
         a.process(store(influx, n), NOW, part=0, seq=n_seq)
         a.process(store(influx, f), NOW, part=1, seq=f_seq)
     # ingest stored the next noise batch; engine B takes partition 0 before A judged it,
-    # replaying from A's last saved state (saved with the case, at the 8th reading) to
-    # the 24th, the newest stored
+    # from A's state saved with its last checkpoint (the 20th reading): the 21st to the
+    # 24th, stored, are judged from the stream (after the checkpoint), not at the gain
     store(influx, noise[5][1])
     other = Database(store_url)
     b = engine(other, influx, owns=OWNS_NOTHING)
-    assert b.gain(claim(other, STREAM, 0, "engine-b"), part_of(0)) == 24 - 8
+    assert b.gain(claim(other, STREAM, 0, "engine-b"), part_of(0)) == 0
     # A's next batch of it commits nothing
     before = cases(db), outbox(db)
     with pytest.raises(StaleOwner, match="partition sites/0: epoch 1 at seq 20"):

@@ -162,6 +162,7 @@ class Engine:
         self.judged = 0
         self.skipped = 0  # readings of batches at or below their partition's checkpoint
         self.foreign = 0  # readings of sites this engine does not own: ignored
+        self.late = 0  # readings judged after a newer one of their sensor: out of order
 
     def _series_of(self, sensor: str, kind: SensorKind) -> Series:
         series = self._series.get(sensor)
@@ -198,6 +199,7 @@ class Engine:
         *,
         sensors: Collection[str] | None = None,
         part: int | None = None,
+        judge: bool = True,
     ) -> int:
         """Refill each sensor's series from InfluxDB and judge what is newer than its watermark.
 
@@ -205,6 +207,8 @@ class Engine:
         in the spool come from the writer at start). Only readings at most `replay_s` old
         are read, of every sensor this engine owns or only of `sensors` (a partition
         gained: its commits then fenced by `part`'s claim). Returns the number judged.
+        Without `judge` only the memory is refilled: what is newer comes again in order
+        (a partition's stream from its checkpoint, see `gain`).
         """
         if self.history is None:
             return 0
@@ -228,7 +232,7 @@ class Engine:
                     series = self._series_of(sensor, seen[0].kind)
                     series.extend(seen)
                     series.trim()
-                fresh = readings[len(seen) :]
+                fresh = readings[len(seen) :] if judge else []
                 for i in range(0, len(fresh), chunk):
                     self.process(fresh[i : i + chunk], self._clock(), part=part)
                 replayed += len(fresh)
@@ -242,9 +246,14 @@ class Engine:
         """Own a partition: the sites `owns` accepts, fenced by `claim` (store/partitions.py).
 
         Their sensors' saved rule state and pending evidence are loaded and their window
-        replayed from InfluxDB, as at start (`replay`), before their first batch. Returns
-        the readings replayed; raises `StaleOwner` (the partition dropped again) when
-        another owner claimed it meanwhile.
+        read back from InfluxDB into memory (`replay` without judging), before their first
+        batch. A partition's state is saved with each of its checkpoints (`process`), so
+        every reading after the state's watermark comes from the partition's stream after
+        the checkpoint, in order: judging InfluxDB's newer readings here instead would
+        judge them ahead of the stream, and the stream's older ones (fallen out of the
+        window meanwhile) as late data, twice. Returns the readings judged (0); raises
+        `StaleOwner` (the partition dropped again) when another owner claimed it
+        meanwhile.
         """
         if self._owns is None:
             raise ValueError("an engine judging every site owns no partition: give it `owns`")
@@ -265,7 +274,7 @@ class Engine:
             self._snapshots.drop(sensors)
             self._snapshots.take(pending)
             try:
-                return self.replay(self._clock(), sensors=sensors, part=claim.part)
+                return self.replay(self._clock(), sensors=sensors, part=claim.part, judge=False)
             except StaleOwner:
                 self.lose(claim.part)
                 raise
@@ -465,6 +474,7 @@ class Engine:
                         state, events = judge_status(policy, site, state, run, now_ms)
                     else:
                         series = self._series_of(sensor_id, run[0].kind)
+                        self._count_late(state, series, run)
                         limits = self._sites.limits_of(site)
                         state, events = judge_readings(
                             policy, site, state, series, run, now_ms, limits
@@ -476,9 +486,10 @@ class Engine:
                     judged.append(sensor_id)
             dirty = self._dirty.union(judged)
             due = time.monotonic() - self._saved_at >= self._checkpoint_s
-            if dirty and (changes or due):
+            if dirty and (changes or due or held is not None):
                 # a partition's transaction saves its own sensors' state only (others'
-                # are fenced by their own claims)
+                # are fenced by their own claims), with every checkpoint: the next owner
+                # reads on from the checkpoint, and the state must be where it is (`gain`)
                 saving = dirty if part is None else {s for s in dirty if self._part_of(s) == part}
                 _save_states(tx, states, saving, now_ms)
                 dirty = dirty - saving
@@ -491,6 +502,32 @@ class Engine:
         self.judged += len(items)
         self._told(changes)
         return claim
+
+    def _count_late(self, state: SensorState, series: Series, run: Sequence[Reading]) -> None:
+        """Count (and log) the readings of `run` older than one of their sensor judged
+        before them and not judged themselves: judged out of order. A sensor's readings
+        come in order (CONTRACT §2) unless a device backfills late data, so in a cluster
+        (CONTRACT §12) this stays 0: each partition is read in order from its checkpoint.
+        A reading judged already (a redelivery) is not late."""
+        newest = state.watermark_ms
+        late = 0
+        for r in run:
+            if newest is not None and r.ts_ms <= newest:
+                if not series.has(r) and not any(
+                    x.ts_ms == r.ts_ms and x.seq == r.seq for x in state.recent
+                ):
+                    late += 1
+            else:
+                newest = r.ts_ms
+        if late:
+            self.late += late
+            log.warning(
+                "rule engine: %d readings of %s judged out of order (older than %s judged "
+                "before them)",
+                late,
+                state.sensor,
+                newest,
+            )
 
     def checkpoint(self, now_ms: int) -> None:
         """Save the rules' state of every sensor judged since the last save."""

@@ -1,7 +1,8 @@
 """Ingest owning a share of the sensors (CONTRACT §12), on a real influxd: the identity
 memory and seq baseline of the sensors gained are loaded in one query, after which no
-reading of theirs is checked in InfluxDB; duplicates and conflicts (CONTRACT §2, CONTRACT §3: the
-first stored reading is the evidence) are judged right across a hand-over."""
+reading of theirs is checked in InfluxDB; duplicates and conflicts (CONTRACT §2 and
+CONTRACT §3: the first stored reading is the evidence) are judged right across a
+hand-over."""
 
 from __future__ import annotations
 

@@ -1,0 +1,169 @@
+"""Who is alive and who owns which partition: heartbeats in a key-value bucket with a TTL.
+
+Each worker of a role (`ingest`, `engine`) writes `<role>.<member>` → the partitions it
+holds, every third of the bucket's TTL; an entry not written again within the TTL is
+gone (the worker died). Each beat, every worker lists the live entries of its role,
+computes the same assignment (rules/partitions.py `assign`) and:
+
+1. releases the partitions it holds and no longer owns, and says so (writes its entry);
+2. takes the partitions it owns that no other live worker says it holds.
+
+So a partition changes hands only after its holder let go or died: two workers read a
+partition at once only when one was taken for dead while alive (a pause longer than the
+TTL), and then the partition checkpoint's fencing epoch (store/partitions.py) lets only
+the newer commit. nats-py has no consumer-group API; this is that protocol, by hand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import uuid
+from typing import Protocol
+
+import orjson
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, NoKeysError
+from nats.js.kv import KeyValue
+
+from linli.cluster.layout import Layout
+from linli.rules.partitions import assign
+
+log = logging.getLogger(__name__)
+
+
+class Owner(Protocol):
+    """What a worker does when it gains or loses a partition."""
+
+    async def gain(self, part: int) -> bool:
+        """Start on `part`; False when it could not (tried again at the next beat)."""
+        ...
+
+    async def lose(self, part: int) -> None:
+        """Stop on `part`: nothing of it is committed after this returns."""
+        ...
+
+
+def member_id(role: str) -> str:
+    """A worker's name: its host and PID, and a random tail (a restarted PID is new)."""
+    host = socket.gethostname().split(".")[0].lower()
+    safe = "".join(c if c.isalnum() or c == "-" else "-" for c in host) or "host"
+    return f"{role}-{safe}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+class Membership:
+    """One worker's place among the live workers of its role."""
+
+    def __init__(
+        self,
+        js: JetStreamContext,
+        layout: Layout,
+        role: str,
+        owner: Owner,
+        member: str | None = None,
+        beat_s: float | None = None,
+    ) -> None:
+        self._js = js
+        self.layout = layout
+        self.role = role
+        self.owner = owner
+        self.member = member or member_id(role)
+        self.beat_s = beat_s if beat_s is not None else layout.member_ttl_s / 3
+        self.held: set[int] = set()
+        self._kv: KeyValue | None = None
+        self._key = f"{role}.{self.member}"
+        self._wake = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Beat until `stop`; then release everything and leave (the others take over at
+        their next beat, not after the TTL)."""
+        self._kv = await self._js.key_value(self.layout.members_bucket)
+        try:
+            while not stop.is_set():
+                try:
+                    await self.beat()
+                except Exception:  # a node lost, a timeout: the next beat tries again
+                    log.exception("%s: beat failed", self.member)
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(_either(stop, self._wake), self.beat_s)
+        finally:
+            await self.leave()
+
+    async def beat(self) -> None:
+        """Say I am alive, release what is no longer mine, take what is mine and free."""
+        await self._say()
+        live = await self.live()
+        live[self.member] = frozenset(self.held)
+        mine = assign(live, self.layout.partitions).get(self.member, frozenset())
+        lost = sorted(self.held - mine)
+        for part in lost:
+            await self.owner.lose(part)
+            self.held.discard(part)
+        if lost:
+            await self._say()
+            log.info("%s released partitions %s", self.member, lost)
+        busy = {p for m, parts in live.items() if m != self.member for p in parts}
+        gained = []
+        for part in sorted(mine - self.held - busy):
+            if await self.owner.gain(part):
+                self.held.add(part)
+                gained.append(part)
+        if gained:
+            await self._say()
+            log.info("%s took partitions %s", self.member, gained)
+
+    def drop(self, part: int) -> None:
+        """The owner lost `part` on its own (another worker claimed it): forget it, and
+        beat soon (it is taken again if it is still ours)."""
+        self.held.discard(part)
+        self._wake.set()
+
+    async def live(self) -> dict[str, frozenset[int]]:
+        """The live members of my role and the partitions each says it holds."""
+        kv = self._kv
+        assert kv is not None
+        try:
+            keys = await kv.keys()
+        except NoKeysError:
+            return {}
+        prefix = f"{self.role}."
+        out = {}
+        for key in keys:
+            if not key.startswith(prefix):
+                continue
+            try:
+                entry = await kv.get(key)
+            except KeyNotFoundError:  # expired between the listing and the read
+                continue
+            if entry.value:
+                out[key[len(prefix) :]] = frozenset(orjson.loads(entry.value)["held"])
+        return out
+
+    async def _say(self) -> None:
+        assert self._kv is not None
+        await self._kv.put(self._key, orjson.dumps({"held": sorted(self.held)}))
+
+    async def leave(self) -> None:
+        """Release every partition and take my entry out."""
+        for part in sorted(self.held):
+            try:
+                await self.owner.lose(part)
+            except Exception:
+                log.exception("%s: releasing partition %d failed", self.member, part)
+        self.held.clear()
+        if self._kv is not None:
+            with contextlib.suppress(Exception):
+                await self._kv.delete(self._key)
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event) -> None:
+    waits = [asyncio.create_task(a.wait()), asyncio.create_task(b.wait())]
+    try:
+        await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waits:
+            w.cancel()
