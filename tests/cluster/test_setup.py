@@ -12,6 +12,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from linli.cluster.layout import Layout
 from linli.cluster.setup import MQTT_STREAM, setup
 from linli.rules.partitions import partition_of, site_partition
+from tests.helpers import WAIT_S
 
 PARTS = 16
 
@@ -53,7 +54,7 @@ def test_readings_land_in_their_sensors_partition_as_python_computes_it(nats_ser
             info.wait_for_publish(10)
         client.loop_stop()
         client.disconnect()
-        for _ in range(100):
+        for _ in range(int(WAIT_S * 10)):
             state = (await js.stream_info(layout.readings_stream)).state
             if state.messages >= len(sensors):
                 break
@@ -62,7 +63,12 @@ def test_readings_land_in_their_sensors_partition_as_python_computes_it(nats_ser
             (await js.get_msg(layout.readings_stream, seq)).subject
             for seq in range(1, state.messages + 1)
         ]
-        left = (await js.consumer_info(MQTT_STREAM, layout.mqtt_consumer)).num_ack_pending
+        # the source acknowledges what it copied a moment after the copy lands: wait for it
+        for _ in range(int(WAIT_S * 10)):
+            left = (await js.consumer_info(MQTT_STREAM, layout.mqtt_consumer)).num_ack_pending
+            if left == 0:
+                break
+            await asyncio.sleep(0.1)
         await nc.close()
         return subjects, left
 
