@@ -48,7 +48,13 @@ SHOPS = (
     ("rest-8", "东北饺子馆"),
     ("rest-9", "潮汕牛肉火锅"),
     ("rest-10", "云南米线"),
-)
+    ("rest-11", "兰州牛肉面"),
+    ("rest-12", "重庆小面"),
+    ("rest-13", "徽州臭鳜鱼"),
+    ("rest-14", "西北烤串"),
+    ("rest-15", "桂林米粉"),
+    ("rest-16", "新疆大盘鸡"),
+)  # one a test that opens a case of its own (Board.new_case): more than the tests take
 LINK = re.compile(r"(http://127\.0\.0\.1:\d+/board/cases/(\d+)\?t=[A-Za-z0-9_\-.]+)")
 
 
