@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import platform
 import shutil
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nats
+import nats.js.errors
 import orjson
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from sqlalchemy import select
@@ -268,30 +270,36 @@ def checkpoints(db: Database, stream: str) -> dict[int, int]:
 
 
 async def partition_ends(servers: str, layout: Layout) -> dict[int, int]:
-    """Each partition's last message in the stored stream (its stream sequence)."""
+    """Each partition's last message in the stored stream (its stream sequence): the last
+    message of each subject (a site's sensor), the newest of each partition's."""
     nc = await nats.connect(servers.split(","))
     try:
         js = nc.jetstream()
-        ends: dict[int, int] = {}
-        for part in range(layout.partitions):
+        for attempt in range(20):  # a loaded cluster may not answer a consumer's first fetch
             config = ConsumerConfig(
-                deliver_policy=DeliverPolicy.LAST,
+                deliver_policy=DeliverPolicy.LAST_PER_SUBJECT,
                 ack_policy=AckPolicy.NONE,
                 num_replicas=1,
                 mem_storage=True,
                 inactive_threshold=30,
             )
             sub = await js.pull_subscribe(
-                f"{layout.name}.s.{part}.>", durable=None, stream=layout.stored_stream,
-                config=config,
-            )  # fmt: skip
+                f"{layout.name}.s.>", durable=None, stream=layout.stored_stream, config=config
+            )
+            ends: dict[int, int] = {}
             try:
-                msgs = await sub.fetch(1, timeout=2)
-                ends[part] = msgs[0].metadata.sequence.stream
+                while True:
+                    for m in await sub.fetch(1000, timeout=2):
+                        part = int(m.subject.split(".")[2])
+                        ends[part] = max(ends.get(part, 0), m.metadata.sequence.stream)
             except TimeoutError:
-                pass  # no site of this partition had a reading
-            await sub.unsubscribe()
-        return ends
+                return ends  # every subject's last read
+            except nats.js.errors.ServiceUnavailableError:
+                await asyncio.sleep(0.5 * (attempt + 1))
+            finally:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
+        raise RuntimeError(f"{layout.stored_stream}: its last messages not readable")
     finally:
         await nc.close()
 
@@ -329,7 +337,7 @@ def report(runs: list[Run], sensors: int, partitions: int) -> None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--sensors", type=int, default=1_000)
-    parser.add_argument("--readings", type=int, default=20_000)
+    parser.add_argument("--readings", type=int, default=60_000)
     parser.add_argument("--workers", default="1,2,4", help="a comma list of worker counts")
     parser.add_argument("--partitions", type=int, default=8)
     args = parser.parse_args()

@@ -162,3 +162,18 @@ def test_bench_street(tmp_path: Path) -> None:
     assert re.search(rf"^\| \(1\) a street of 3 communities × 10; .* \| {NUMBER} readings/s \({NUMBER} × one community\) \|$", out, re.M), log  # fmt: skip
     for page in ("street page /board/street", "one community's overview"):
         assert re.search(rf"^\| \(2\) {page}, 3 communities, 5 requests \| median {NUMBER} ms, p95 {NUMBER} ms, max {NUMBER} ms, {NUMBER} KB \|$", out, re.M), log  # fmt: skip
+
+
+@SERVERS
+def test_bench_cluster(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "cluster", "--sensors", "20", "--readings", "400", "--workers", "1,2",
+        "--partitions", "4",
+    )  # fmt: skip
+    assert code == 0, log
+    table = rows(out, "| workers | readings | seconds | readings/s | ratio to one linli serve |")
+    assert [row.split("|")[1].strip() for row in table[1:]] == [
+        "one linli serve", "1 ingest + 1 engine", "2 ingest + 2 engine",
+    ]  # fmt: skip
+    for row in table[1:]:
+        assert re.fullmatch(rf"\| [^|]+ \| 400 \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", row), log
