@@ -43,6 +43,7 @@ def test_open_creates_the_folder_and_switches_sqlite_to_wal(tmp_path: Path) -> N
         "complaints",
         "sqlite_sequence",  # SQLite's own: the largest token id ever given (AUTOINCREMENT)
         "hj212_profiles",
+        "partition_checkpoints",
     }
 
 
