@@ -240,7 +240,7 @@ class Bench:
         published = publish_all("127.0.0.1", port, messages, client_id=f"pub-{prefix[:-3]}")
         if published.acked != published.messages:
             raise RuntimeError(f"{what}: {published.acked} of {published.messages} acknowledged")
-        wait(f"{what}: every reading judged", lambda: judged(db, last_ts), 900, 0.2)
+        wait(f"{what}: every reading judged", lambda: judged(db, last_ts), 300, 0.2)
         return Run(what, workers, len(messages), time.perf_counter() - t0, published.seconds)
 
 
