@@ -58,6 +58,7 @@ class PartitionReader:
         self._ack_wait_s = ack_wait_s
         self._idle_s = idle_s
         self._sub: JetStreamContext.PullSubscription | None = None
+        self._consumer: str | None = None
         self._delivered = 0
         self._quiet_s = 0.0  # since the last message or look at the consumer
 
@@ -74,9 +75,11 @@ class PartitionReader:
             mem_storage=True,
         )
         self._delivered = 0
-        return await self._js.pull_subscribe(
+        sub = await self._js.pull_subscribe(
             self.filter, durable=None, stream=self.stream, config=config
         )
+        self._consumer = config.name  # named by pull_subscribe: deleted again by close
+        return sub
 
     async def fetch(self, timeout_s: float = 1.0) -> list[Message]:
         """The next messages in order (none when there is nothing new within the timeout);
@@ -124,8 +127,14 @@ class PartitionReader:
         self.after = after
 
     async def close(self) -> None:
-        """Drop the consumer."""
+        """Drop the consumer: unsubscribe, and delete it on the server at once (left to its
+        inactivity threshold, a worker that gains, loses and re-reads partitions often
+        piles up consumers until the stream refuses new ones: JetStream's 10026)."""
         sub, self._sub = self._sub, None
+        name, self._consumer = self._consumer, None
         if sub is not None:
             with contextlib.suppress(Exception):
                 await sub.unsubscribe()
+        if name is not None:
+            with contextlib.suppress(Exception):  # its node gone: the threshold ends it
+                await self._js.delete_consumer(self.stream, name)

@@ -201,3 +201,18 @@ def test_bench_stats(tmp_path: Path) -> None:
     table = rows(out, "GET /api/v1/stats/cases, a year")
     assert [line.split()[0] for line in table] == ["by=community", "by=grid", "by=site", "by=rule"]
     assert all(re.fullmatch(rf"\S+(\s+{NUMBER}){{3}}", line) for line in table), table
+
+
+@SERVERS
+def test_bench_cluster(tmp_path: Path) -> None:
+    code, out, log = bench(
+        tmp_path, "cluster", "--sensors", "20", "--readings", "400", "--workers", "1,2",
+        "--partitions", "4",
+    )  # fmt: skip
+    assert code == 0, log
+    table = rows(out, "| workers | readings | seconds | readings/s | ratio to one linli serve |")
+    assert [row.split("|")[1].strip() for row in table[1:]] == [
+        "one linli serve", "1 ingest + 1 engine", "2 ingest + 2 engine",
+    ]  # fmt: skip
+    for row in table[1:]:
+        assert re.fullmatch(rf"\| [^|]+ \| 400 \| {NUMBER} \| {NUMBER} \| {NUMBER} \|", row), log

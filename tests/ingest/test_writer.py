@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import Counter
 from collections.abc import Sequence
@@ -16,7 +17,7 @@ from linli.localservers import free_port
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.rules.registry import SensorTags, Zone
 from linli.rules.rejection import ReasonCode, Rejection
-from tests.helpers import builder_for, wait_for
+from tests.helpers import WAIT_S, builder_for, wait_for
 
 T0 = (int(time.time()) // 60 - 60) * 60_000  # an hour ago, on the minute
 
@@ -131,3 +132,103 @@ def test_readings_spooled_unchecked_are_checked_before_the_replayer_writes_them(
         writer.stop()
         influx.close()
         dead.close()
+
+
+def unchecked_batch(epoch: int, readings: Sequence[Reading], tags: SensorTags) -> Batch:
+    """A batch of readings to check before writing, as a cluster's ingest worker has them
+    (a share's readings may be redelivered), each its own message."""
+    builder = builder_for(tags)
+    batch = Batch(epoch, T0)
+    for i, r in enumerate(readings):
+        line = builder.reading(r, tags)
+        batch.unchecked.append(Unchecked(r, line, "t/n-01/telemetry", b"{%d}" % i, T0 + i, None))
+        batch.readings.append(r)
+        batch.mids.append(i + 1)
+    return batch
+
+
+def test_in_a_cluster_readings_are_handed_on_before_the_acknowledgement(
+    influx_url: str, influx_db: str, tmp_path: Path
+) -> None:
+    # CONTRACT §12: handing on is publishing to the stored stream, the acknowledgement
+    # moves the partition's checkpoint; a worker dying between the two must not leave
+    # stored readings never handed on
+    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    readings = [Reading("n-01", SensorKind.NOISE, T0 + 60_000 * i, i, 60, {"laeq": 50.0}) for i in range(3)]  # fmt: skip
+    influx = InfluxClient(influx_url, influx_db)
+    influx.ensure_database("400d")
+    events: list[tuple[str, object]] = []
+
+    def ack(epoch: int, mids: Sequence[int]) -> None:
+        # what InfluxDB holds when the acknowledgement comes, and what was handed on
+        stored = influx.query('SELECT count("laeq") FROM "noise"')[0].values[0][1]
+        events.append(("ack", (epoch, list(mids), stored)))
+
+    def hand_on(stored: Sequence[Reading | DeviceStatus]) -> None:
+        events.append(("handed", list(stored)))
+
+    writer = Writer(
+        influx, NoRejects(), Spool(tmp_path / "spool", 10_000_000), ack,
+        on_stored=hand_on, hand_on_first=True,
+    )  # fmt: skip
+    writer.start()
+    try:
+        writer.submit(unchecked_batch(7, readings, tags))
+        wait_for(lambda: writer.drained())
+        assert events == [("handed", readings), ("ack", (7, [1, 2, 3], 3))]
+    finally:
+        writer.stop()
+        influx.close()
+
+
+def test_a_worker_dying_between_storing_and_acking_still_leaves_the_readings_handed_on(
+    influx_url: str, influx_db: str, tmp_path: Path
+) -> None:
+    tags = SensorTags("n-01", SensorKind.NOISE, "s1", "g1", Zone.Z2)
+    readings = [Reading("n-01", SensorKind.NOISE, T0 + 60_000 * i, i, 60, {"laeq": 50.0 + i}) for i in range(3)]  # fmt: skip
+    influx = InfluxClient(influx_url, influx_db)
+    influx.ensure_database("400d")
+    # the first worker stores the batch and stops dead before handing on (its process
+    # killed there): nothing handed on, nothing acknowledged
+    dying = threading.Event()
+    dead = threading.Event()
+    acked: list[list[int]] = []
+
+    def die(_: Sequence[Reading | DeviceStatus]) -> None:
+        dying.set()
+        dead.wait(WAIT_S)  # a process killed here does no more
+
+    first = Writer(
+        influx, NoRejects(), Spool(tmp_path / "spool-1", 10_000_000),
+        lambda e, mids: acked.append(list(mids)), on_stored=die, hand_on_first=True,
+    )  # fmt: skip
+    first.start()
+    first.submit(unchecked_batch(1, readings, tags))
+    try:
+        wait_for(dying.is_set)
+        assert influx.query('SELECT count("laeq") FROM "noise"')[0].values[0][1] == 3
+        assert acked == []
+        # the next owner of the partition gets the same messages again (never acked): it
+        # finds them stored and hands them on all the same, then acknowledges
+        handed: list[Reading | DeviceStatus] = []
+        counted = Counted()
+        second = Writer(
+            influx, NoRejects(), Spool(tmp_path / "spool-2", 10_000_000),
+            lambda e, mids: acked.append(list(mids)), on_stored=handed.extend,
+            accounting=counted, hand_on_first=True,
+        )  # fmt: skip
+        second.start()
+        try:
+            second.submit(unchecked_batch(2, readings, tags))
+            wait_for(lambda: second.drained())
+            assert handed == readings
+            assert acked == [[1, 2, 3]]
+            assert counted.duplicates == Counter({"n-01": 3})  # stored once, not twice
+            rows = influx.query('SELECT seq, laeq FROM "noise"')[0].values
+            assert rows == [[r.ts_ms, r.seq, r.metrics["laeq"]] for r in readings]
+        finally:
+            second.stop()
+    finally:
+        dead.set()
+        first.stop()
+        influx.close()

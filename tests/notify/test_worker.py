@@ -24,6 +24,7 @@ from linli.rules.registry import Contact
 from linli.rules.routing import Audience, ChannelType, Directory
 from linli.standins import AliyunSmsStandIn, DingTalkStandIn
 from linli.store import Database
+from tests.helpers import wait_for
 
 T0 = time.time_ns() // 1_000_000  # the stand-in checks a signature's time against its own
 WANG = Contact("王丽", channels={"ding": "13800000001", "sms": "13800000001"})
@@ -300,3 +301,49 @@ def test_reminders_come_every_remind_s_until_acknowledged(db):
         assert due.event == "case.reminder" and due.title.startswith("【工单催办】")
         acked, _ = apply(case, Action.ACKNOWLEDGE, T0 + 61_000, "grid_worker")
         assert t.reminders(tx, [acked], {}, T0 + 3_600_000) == []
+
+
+class Gate:
+    """The notifier's lease as the worker sees it (`active=`): held or not, and how
+    often the worker asked."""
+
+    def __init__(self) -> None:
+        self.held = False
+        self.asked = 0
+
+    def __call__(self) -> bool:
+        self.asked += 1
+        return self.held
+
+
+def test_in_a_cluster_only_the_active_notifier_sends_and_taking_over_it_sends_what_waited(
+    db, robot
+):
+    # CONTRACT §12: one notifier sends, the others stand by; a standby taking over sends
+    # what is pending and what the last holder left `sending` when it died
+    clock = Clock()
+    t = teller(["s1", "s2"])
+    waiting, in_flight = open_cases(db, t, ["s1", "s2"], T0)
+    with db.outbox() as box:
+        (left,) = box.of_case(in_flight)
+        box.set_state([left.id], DeliveryState.SENDING)  # the last holder died sending it
+    gate = Gate()
+    standby = worker(db, robot, clock, poll_s=0.02, active=gate).start()
+    try:
+        wait_for(lambda: gate.asked >= 10 or robot.accepted())  # passes standing by
+        assert robot.accepted() == []
+        with db.outbox() as box:
+            states = [d.state for c in (waiting, in_flight) for d in box.of_case(c)]
+        assert states == [DeliveryState.PENDING, DeliveryState.SENDING]
+        gate.held = True  # the lease is this worker's now
+        standby.wake()
+
+        def delivered() -> list[DeliveryState]:
+            with db.outbox() as box:
+                return [d.state for c in (waiting, in_flight) for d in box.of_case(c)]
+
+        wait_for(lambda: delivered() == [DeliveryState.DELIVERED] * 2)
+    finally:
+        standby.stop()
+    texts = "".join(call.reply.text for call in robot.accepted())
+    assert "店s1" in texts and "店s2" in texts
