@@ -113,9 +113,20 @@ def nats_setup(settings: Settings, timeout_s: float = 60.0) -> int:
     return 0
 
 
-def _stop_on_signal(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+def _until_signal(worker: EngineWorker | IngestWorker, doing: str) -> int:
+    """Run one worker of either role until SIGINT or SIGTERM."""
+    tune_gc()
+    log.info("%s: %s its share of %d partitions", worker.member, doing, worker.layout.partitions)
+
+    async def main() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await worker.run(stop)
+
+    asyncio.run(main())
+    return 0
 
 
 # --- the engine --------------------------------------------------------------------------
@@ -246,19 +257,7 @@ class EngineWorker:
 
 def engine(settings: Settings, config: ConfigArg) -> int:
     """`linli engine`: one engine worker until SIGINT or SIGTERM."""
-    worker = EngineWorker(settings, config)
-    tune_gc()
-    log.info(
-        "engine %s: judging its share of %d partitions", worker.member, worker.layout.partitions
-    )
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signal(asyncio.get_running_loop(), stop)
-        await worker.run(stop)
-
-    asyncio.run(main())
-    return 0
+    return _until_signal(EngineWorker(settings, config), "judging")
 
 
 # --- ingest ------------------------------------------------------------------------------
@@ -498,19 +497,7 @@ class IngestWorker:
 
 def ingest(settings: Settings, config: ConfigArg) -> int:
     """`linli ingest` with LINLI_NATS_URL: one worker until SIGINT or SIGTERM."""
-    worker = IngestWorker(settings, config)
-    tune_gc()
-    log.info(
-        "ingest %s: storing its share of %d partitions", worker.member, worker.layout.partitions
-    )
-
-    async def main() -> None:
-        stop = asyncio.Event()
-        _stop_on_signal(asyncio.get_running_loop(), stop)
-        await worker.run(stop)
-
-    asyncio.run(main())
-    return 0
+    return _until_signal(IngestWorker(settings, config), "storing")
 
 
 def notifier_lease(settings: Settings) -> LeaseThread | None:
