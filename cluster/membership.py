@@ -176,6 +176,7 @@ class Membership:
         if self._kv is not None:
             with contextlib.suppress(Exception):
                 await self._say()  # holding nothing: the others need not wait for the TTL
+            with contextlib.suppress(Exception):
                 await self._kv.delete(self._key)
 
 
