@@ -341,10 +341,7 @@ class Pipeline:
             self._identity.seed(self._seed.get())
         if not self._handover.empty():
             self._hand_over()
-        while not self._found_duplicates.empty():
-            found = self._found_duplicates.get()
-            self.stats.duplicates += found.total()
-            self._duplicates.update(found)
+        self._take_found_duplicates()
         if now_ms - self._accounted_ms >= self._account_every_ms:
             self._accounted_ms = now_ms
             self._account(now_ms)
@@ -354,6 +351,20 @@ class Pipeline:
         if now_ms - self._checked_ms >= self._refresh_ms:
             self._checked_ms = now_ms
             self._refresh()
+
+    def finish(self, now_ms: int) -> None:
+        """At stop: account the seq gaps and duplicates counted since the last accounting
+        (a stop between two accountings would lose them) and hand the last batch over."""
+        self._take_found_duplicates()
+        self._accounted_ms = now_ms
+        self._account(now_ms)
+        self.flush()
+
+    def _take_found_duplicates(self) -> None:
+        while not self._found_duplicates.empty():
+            found = self._found_duplicates.get()
+            self.stats.duplicates += found.total()
+            self._duplicates.update(found)
 
     def flush(self) -> None:
         """Hand the current batch to the writer."""

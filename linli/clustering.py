@@ -481,7 +481,7 @@ class IngestWorker:
         try:
             await self._membership.run(stop)
         finally:
-            self.pipeline.flush()
+            self.pipeline.finish(time.time_ns() // 1_000_000)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not self.writer.drained(True):
                 await asyncio.sleep(0.05)

@@ -153,7 +153,7 @@ class Ingest:
             self.source.run(self._stop, can_read=self._can_read, tick=self._tick)
         finally:
             with self._lock:
-                self.pipeline.flush()
+                self.pipeline.finish(time.time_ns() // 1_000_000)
             self.writer.stop()
 
     def _seed(self, spooled: dict[str, int]) -> None:

@@ -429,10 +429,11 @@ def test_the_cluster_under_faults_judges_as_one_linli(
             ).all()
         return {r.owner for r in rows} if len(rows) == PARTITIONS else set()
 
-    # early: a loaded machine stores in fewer, larger batches
-    ingests[0].start(**{CRASH_AFTER_STORE: "3"})
+    # at the first store and the fifth commit: a loaded machine stores and judges in fewer,
+    # larger batches, and a worker's share can move before a later count is reached
+    ingests[0].start(**{CRASH_AFTER_STORE: "1"})
     ingests[1].start()
-    engines[0].start(**{CRASH_AFTER_COMMIT: "15"})
+    engines[0].start(**{CRASH_AFTER_COMMIT: "5"})
     engines[1].start()
     killed_node = False
     try:

@@ -208,6 +208,23 @@ def test_a_conflict_leaves_the_stored_reading_right_away_and_after_a_restart(wor
         ingest.stop()
 
 
+def test_a_stop_between_two_accountings_writes_what_it_counted(world: World):
+    # an hour between accountings: only the stop itself can write the duplicate
+    t = _recent_ms()
+    ingest = Ingest(
+        world.settings, world.db, world.db, world.influx, account_every_ms=3_600_000
+    ).start(wait_subscribed_s=WAIT_S)
+    try:
+        world.pub.send(world.topic("n-01"), noise(t, 1, 50.0))
+        world.pub.send(world.topic("n-01"), noise(t, 1, 50.0))  # the same again
+        wait_for(lambda: ingest.source.acked == 2)
+        wait_for(lambda: ingest.pipeline.stats.duplicates == 1)
+        assert _duplicates(world, "n-01") == 0  # counted, not yet written
+    finally:
+        ingest.stop()
+    assert _duplicates(world, "n-01") == 1
+
+
 def _acked(ingest: Ingest, n: int) -> bool:
     return ingest.source.acked == n
 
