@@ -1,19 +1,22 @@
 """Query and path parameters the routers share, each bounded (422 with a sentence, never a
 500).
 
-Times are RFC 3339 or epoch ms within 1970–2100, durations at most a year; offsets,
-ids and free-text parameters have limits, so that no value reaches SQLite or InfluxDB
-out of what they can hold.
+Times are RFC 3339 or epoch ms within 1970–2100 (where a period is asked for in days, a
+plain local date too), months YYYY-MM, durations at most a year; offsets, ids and
+free-text parameters have limits, so that no value reaches SQLite or InfluxDB out of what
+they can hold.
 """
 
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Final
+from zoneinfo import ZoneInfo
 
 from fastapi import HTTPException, Path, Query, status
 
+from linli.rules.month import Month, parse_month
 from linli.store.tables import ID_LEN
 
 # 1970–2100 as written in any offset: a day more either side in UTC
@@ -35,13 +38,24 @@ TIME_PATTERN: Final = (
     r"T([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]{1,6})?)?"
     r"(Z|[+-]([01][0-9]|2[0-3]):[0-5][0-9]))$"
 )
+# ...or, where the API asks for a period in days (the statistics), a plain date: the
+# day's start in the deployment's time zone
+DATE_PATTERN: Final = r"(19[7-9][0-9]|20[0-9][0-9])-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+TIME_OR_DATE_PATTERN: Final = f"{TIME_PATTERN[:-2]}|{DATE_PATTERN})$"
 DURATION_PATTERN: Final = r"^([0-9]{1,12})(ms|s|m|h|d)$"
+FIRST_YEAR: Final = 1970  # of a month
+LAST_YEAR: Final = 2099
 _TIME = re.compile(TIME_PATTERN)
+_DATE = re.compile(DATE_PATTERN)
 _DURATION = re.compile(DURATION_PATTERN)
 # The keywords of a time's Query(): its length and its pattern in the OpenAPI document.
 TIME: Final[dict[str, Any]] = {
     "max_length": _TIME_CHARS,
     "json_schema_extra": {"pattern": TIME_PATTERN},
+}
+TIME_OR_DATE: Final[dict[str, Any]] = {
+    "max_length": _TIME_CHARS,
+    "json_schema_extra": {"pattern": TIME_OR_DATE_PATTERN},
 }
 _UNIT_MS: Final = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 
@@ -81,6 +95,47 @@ def parse_time_ms(name: str, value: str) -> int:
     if not MIN_TIME_MS <= ms < MAX_TIME_MS:
         raise _invalid(f"{name}: {shown!r} is not between 1970 and 2100")
     return ms
+
+
+def parse_time_or_date_ms(name: str, value: str, tz: ZoneInfo) -> int:
+    """Epoch milliseconds from a time as `parse_time_ms` takes it, or from a plain date
+    `YYYY-MM-DD`: that day's 00:00 in `tz`."""
+    if _DATE.fullmatch(value) is None:
+        try:
+            return parse_time_ms(name, value)
+        except HTTPException as err:
+            if "neither" not in str(err.detail):
+                raise
+            shown = value if len(value) <= _TIME_CHARS else f"{value[:_TIME_CHARS]}…"
+            raise _invalid(
+                f"{name}: {shown!r} is neither a date (YYYY-MM-DD), epoch milliseconds nor "
+                "an RFC 3339 time with an offset"
+            ) from None
+    try:
+        day = date.fromisoformat(value)
+    except ValueError:
+        raise _invalid(f"{name}: {value!r} is not a date that exists") from None
+    return int(datetime(day.year, day.month, day.day, tzinfo=tz).timestamp() * 1000)
+
+
+def month_param(text: str, name: str = "month") -> Month:
+    """`?month=` as a Month; 422 with one sentence when it is not one in 1970–2099."""
+    try:
+        month = parse_month(text)
+    except ValueError as err:
+        raise _invalid(str(err)) from None
+    if not FIRST_YEAR <= month.year <= LAST_YEAR:
+        raise _invalid(f"{name} {text!r} lies outside {FIRST_YEAR}–{LAST_YEAR}")
+    return month
+
+
+def month_bounds_ms(month: Month, tz: ZoneInfo) -> tuple[int, int]:
+    """`[its first day 00:00, the next month's first day 00:00)` in `tz`, epoch ms."""
+    start, stop = month.first(), month.next().first()
+    return (
+        int(datetime(start.year, start.month, 1, tzinfo=tz).timestamp() * 1000),
+        int(datetime(stop.year, stop.month, 1, tzinfo=tz).timestamp() * 1000),
+    )
 
 
 def _outside_years(value: str) -> bool:

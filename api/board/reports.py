@@ -21,7 +21,7 @@ from fastapi.responses import Response
 from linli.api import exports
 from linli.api.board import sessions, views
 from linli.api.board.chart import ChartSpec, LimitStep, render_chart
-from linli.api.routers.reports import FIRST_YEAR, LAST_YEAR
+from linli.api.params import FIRST_YEAR, LAST_YEAR
 from linli.api.scope import Scope
 from linli.api.services import services
 from linli.api.sitemonth import SiteMonthReport, site_month_report

@@ -4,36 +4,20 @@ CSV (UTF-8 with a BOM, for Excel) or XLSX."""
 from __future__ import annotations
 
 import time
-from typing import Annotated, Final, Literal
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, Query
 from fastapi.responses import Response
 
 from linli.api import exports
+from linli.api.params import month_param
 from linli.api.report_schemas import SiteMonthOut
 from linli.api.scope import ScopeDep
 from linli.api.services import ServicesDep
 from linli.api.sitemonth import month_doc, site_month_report
-from linli.rules.month import Month, month_of, parse_month
+from linli.rules.month import month_of
 
 router = APIRouter(prefix="/reports", tags=["reports"])
-
-FIRST_YEAR: Final = 1970
-LAST_YEAR: Final = 2099
-
-
-def month_param(text: str) -> Month:
-    """`?month=` as a Month; 422 with one sentence when it is not one in 1970–2099."""
-    try:
-        month = parse_month(text)
-    except ValueError as err:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(err)) from None
-    if not FIRST_YEAR <= month.year <= LAST_YEAR:
-        raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_CONTENT,
-            f"month {text!r} lies outside {FIRST_YEAR}–{LAST_YEAR}",
-        )
-    return month
 
 
 @router.get(

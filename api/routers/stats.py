@@ -13,12 +13,19 @@ from __future__ import annotations
 import csv
 import io
 from typing import Annotated, Final, Literal
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, HTTPException, Query, status
 from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from linli.api.params import MAX_DURATION_MS, TIME, parse_time_ms
+from linli.api.params import (
+    MAX_DURATION_MS,
+    TIME_OR_DATE,
+    month_bounds_ms,
+    month_param,
+    parse_time_or_date_ms,
+)
 from linli.api.scope import Scope, ScopeDep
 from linli.api.services import Services, ServicesDep
 from linli.rules.localtime import rfc3339
@@ -142,15 +149,32 @@ def compute(
     return groups, figures_out(total(facts, escalation_of, now_ms), "合计")
 
 
-def parse_range(from_: str, to: str) -> tuple[int, int]:
-    """`[from, to)` in epoch ms; 422 with one sentence when reversed or over a year."""
-    from_ms = parse_time_ms("from", from_)
-    to_ms = parse_time_ms("to", to)
+def parse_range(from_: str, to: str, tz: ZoneInfo) -> tuple[int, int]:
+    """`[from, to)` in epoch ms (a plain date is its day's start in `tz`); 422 with one
+    sentence when reversed or over a year."""
+    from_ms = parse_time_or_date_ms("from", from_, tz)
+    to_ms = parse_time_or_date_ms("to", to, tz)
     if to_ms <= from_ms:
         raise _invalid(f"to: {to!r} is not after from {from_!r}")
     if to_ms - from_ms > MAX_DURATION_MS:
         raise _invalid(f"from {from_!r} to {to!r} is longer than 366 days")
     return from_ms, to_ms
+
+
+def parse_period(
+    from_: str | None, to: str | None, month: str | None, tz: ZoneInfo
+) -> tuple[int, int]:
+    """The period asked for: a local month, or `[from, to)`; 422 with one sentence when it
+    is both, neither, or half a range."""
+    if month is not None:
+        if from_ is not None or to is not None:
+            raise _invalid("give either month or from and to, not both")
+        return month_bounds_ms(month_param(month), tz)
+    if from_ is None:
+        raise _invalid("from: required, with to (or give month instead)")
+    if to is None:
+        raise _invalid("to: required, with from (or give month instead)")
+    return parse_range(from_, to, tz)
 
 
 def _cell(value: object) -> str:
@@ -176,16 +200,29 @@ def case_stats(
     scope: ScopeDep,
     services: ServicesDep,
     from_: Annotated[
-        str, Query(alias="from", **TIME, description="cases opened at or after (RFC 3339)")
-    ],
-    to: Annotated[str, Query(**TIME, description="cases opened before (RFC 3339)")],
+        str | None,
+        Query(
+            alias="from",
+            **TIME_OR_DATE,
+            description="cases opened at or after: RFC 3339, epoch ms or a local date",
+        ),
+    ] = None,
+    to: Annotated[
+        str | None,
+        Query(**TIME_OR_DATE, description="cases opened before: RFC 3339, epoch ms or a date"),
+    ] = None,
+    month: Annotated[
+        str | None,
+        Query(max_length=16, description="YYYY-MM, local: that month's cases (not with from/to)"),
+    ] = None,
     by: Annotated[GroupBy, Query(description="community, grid, site or rule")] = (
         GroupBy.COMMUNITY
     ),
     format: Annotated[Literal["json", "csv"], Query(description="json or csv")] = "json",
 ) -> StatsOut | Response:
-    """The governance figures of the cases opened in `[from, to)`, per group."""
-    from_ms, to_ms = parse_range(from_, to)
+    """The governance figures of the cases opened in `[from, to)` or in a local month, per
+    group."""
+    from_ms, to_ms = parse_period(from_, to, month, ZoneInfo(services.config.tz))
     groups, whole = compute(scope, services, from_ms, to_ms, by)
     if format == "csv":
         name = f"linli-stats-{by.value}.csv"

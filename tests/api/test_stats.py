@@ -200,6 +200,25 @@ def test_street_month_by_community_equals_hand_counts(month):
 
 
 @pytest.mark.parametrize(
+    "period",
+    [
+        {"month": "2025-11"},
+        {"from": "2025-11-01", "to": "2025-12-01"},  # local days (Asia/Shanghai)
+        {"from": "2025-11-01", "to": "2025-12-01T00:00:00+08:00"},
+    ],
+)
+def test_a_local_month_or_plain_dates_ask_for_the_same_cases(month, period):
+    r = month["client"].get("/api/v1/stats/cases", params={**period, "by": "community"},
+                            headers=month["h"]["street"])  # fmt: skip
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert (body["from"], body["to"]) == (
+        "2025-10-31T16:00:00.000+00:00", "2025-11-30T16:00:00.000+00:00",
+    )  # fmt: skip
+    assert row(body["total"]) == STREET
+
+
+@pytest.mark.parametrize(
     ("by", "groups"),
     [
         ("grid", {"hd-g1": 2, "tx-g1": 2}),
@@ -257,6 +276,16 @@ def test_csv_opens_with_chinese_headers(month):
         ({**NOV, "by": "street"}, "by"),
         ({"from": "2024-01-01T00:00:00+08:00", "to": "2025-12-01T00:00:00+08:00"}, "366 days"),
         ({"to": "2025-12-01T00:00:00+08:00"}, "from"),
+        ({}, "from: required"),
+        ({"from": "2025-11-01"}, "to: required"),
+        (
+            {"from": "2025-02-29", "to": "2025-03-01"},
+            "from: '2025-02-29' is not a date that exists",
+        ),
+        ({"from": "01/11/2025", "to": "2025-12-01"}, "neither a date (YYYY-MM-DD)"),
+        ({**NOV, "month": "2025-11"}, "not both"),
+        ({"month": "2025-13"}, "month '2025-13'"),
+        ({"month": "1969-12"}, "lies outside 1970–2099"),
     ],
 )
 def test_bad_range_is_422_with_one_sentence(month, params, says):
