@@ -122,7 +122,16 @@ def normalise(address: str) -> str:
     return _SPACE.sub("", unicodedata.normalize("NFKC", address)).lower()
 
 
-_DISTRICT: Final = re.compile(r"^(?:[^省市]{1,8}[省市])?(?:[^区县]{1,8}[区县])")
+# A leading administrative prefix: a district or county (上城区, 淳安县), after a province
+# and a city or not (浙江省杭州市上城区). What ends in 区 inside an address is more often
+# its own name (红街小区, 天新社区, 科技园区, 天城东区): a 区 after one of these characters
+# is never taken for a district, and a district's name is one to three characters. Left
+# in, a district costs only the exact match; taken out wrongly, "红街小区3幢" and
+# "天城小区3幢" would both be "3幢".
+_DISTRICT: Final = re.compile(
+    r"^(?:[^省市区县]{2,3}省)?(?:[^省市区县]{2,4}市)?"
+    r"[^省市区县]{1,3}(?<![小社园景街校厂片营矿东西南北中宅活公商业院])[区县]"
+)
 
 
 def _key(text: str) -> str:

@@ -26,6 +26,7 @@ from linli.rules.complaint import (
 )
 from linli.rules.policy import Escalation
 from linli.rules.reading import SensorKind
+from linli.rules.registry import Site, SiteKind
 from linli.rules.workdays import add_working_days, china_workday
 
 TZ = "Asia/Shanghai"
@@ -54,6 +55,31 @@ def local_ms(y: int, mo: int, d: int, h: int = 0, mi: int = 0) -> int:
 )
 def test_an_address_is_matched_to_the_communitys_sites(address, site):
     found = match_site(address, SITES.values())
+    assert (None if found is None else found.id) == site
+
+
+def _homes(*addresses: str) -> list[Site]:
+    zone = SITES["hj-b5"].zone
+    return [
+        Site(f"s{i}", f"住宅{i}", SiteKind.RESIDENTIAL, zone, "g1", address)
+        for i, address in enumerate(addresses)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("address", "site"),
+    [
+        pytest.param("红街小区3幢2单元", "s1", id="a 小区 is the address's own name"),
+        pytest.param("杭州市上城区红街小区3幢", "s1", id="city and district left out, not 小区"),
+        pytest.param("天城社区 天城小区3幢", "s0", id="社区 and 小区 both kept"),
+        pytest.param("红街东区5号楼", "s3", id="a 东区 of an estate is kept"),
+        pytest.param("浙江省杭州市上城区天城东区5号楼", "s2", id="province, city and district"),
+        pytest.param("上城区 5号楼", None, id="the number alone names no site"),
+    ],
+)
+def test_only_an_administrative_prefix_is_left_out_of_an_address(address, site):
+    sites = _homes("天城小区3幢", "红街小区3幢", "上城区天城东区5号楼", "红街东区5号楼")
+    found = match_site(address, sites)
     assert (None if found is None else found.id) == site
 
 
