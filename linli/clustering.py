@@ -439,8 +439,7 @@ class IngestWorker:
         prefix = self.settings.topic_prefix
         try:
             while part in self._parts:
-                while not self.writer.ready():  # the writer is behind: hold back
-                    await asyncio.sleep(0.05)
+                await self._room()  # the writer is behind: hold back
                 try:
                     msgs = await reader.fetch()
                 except Gap as gap:
@@ -449,6 +448,9 @@ class IngestWorker:
                     continue
                 received_ms = time.time_ns() // 1_000_000
                 for m in msgs:
+                    await self._room()  # this message may complete a batch
+                    if part not in self._parts:
+                        return  # lost while waiting: the next owner reads it again
                     # <name>.r.<part>.<sensor>.<kind> → the device's topic
                     _, _, _, sensor, kind = m.subject.split(".", 4)
                     self._mids += 1
@@ -464,8 +466,22 @@ class IngestWorker:
         finally:
             await reader.close()
 
+    async def _room(self) -> None:
+        """Until the writer's queue has room for a batch.
+
+        Whatever may hand the writer a batch on this loop (accepting a message, a tick, the
+        last flush) waits here first: the writer's thread waits for this loop to publish
+        what it stored, so a batch handed to a full queue would block the loop, and with it
+        the publish the writer waits for, for good (the process silent, its partitions
+        taken over as a dead member's). Only this loop hands the writer batches, so room
+        seen here is still there when the pipeline flushes.
+        """
+        while not self.writer.ready():
+            await asyncio.sleep(0.01)
+
     async def _tick(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
+            await self._room()
             self.pipeline.tick(time.time_ns() // 1_000_000)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.05)
@@ -481,6 +497,8 @@ class IngestWorker:
         try:
             await self._membership.run(stop)
         finally:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._room(), 10)
             self.pipeline.finish(time.time_ns() // 1_000_000)
             deadline = time.monotonic() + 10
             while time.monotonic() < deadline and not self.writer.drained(True):

@@ -38,6 +38,9 @@ class Running:
 
         self._loop.run_until_complete(main())
 
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def stop(self) -> None:
         wait_for(lambda: self._stop is not None)
         assert self._stop is not None

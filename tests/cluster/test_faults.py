@@ -40,6 +40,7 @@ from linli.community import apply_street, load_street
 from linli.influx.client import InfluxClient
 from linli.localservers import free_port, spawn_logged
 from linli.natsservers import NatsCluster
+from linli.rules.partitions import partition_of, site_partition
 from linli.rules.reading import Reading
 from linli.settings import Settings
 from linli.sim.device import Kind, SensorSpec
@@ -75,7 +76,7 @@ id = "g1"
 name = "一网格"
 
 [[site]]
-id = "ktv-1"
+id = "ktv-3"
 name = "欢唱KTV"
 kind = "shop"
 category = "ktv"
@@ -96,7 +97,7 @@ cooking_heads = 3
 merchant = { name = "烧烤老板" }
 
 [[site]]
-id = "bbq-2"
+id = "bbq-4"
 name = "老街烧烤"
 kind = "shop"
 category = "restaurant"
@@ -118,7 +119,7 @@ grid = "g1"
 [[sensor]]
 id = "n-ktv"
 kind = "noise"
-site = "ktv-1"
+site = "ktv-3"
 
 [[sensor]]
 id = "n-bbq"
@@ -126,7 +127,7 @@ kind = "noise"
 site = "bbq-1"
 
 [[sensor]]
-id = "n-res"
+id = "n-res2"
 kind = "noise"
 site = "res-1"
 
@@ -136,17 +137,20 @@ kind = "fume"
 site = "bbq-1"
 
 [[sensor]]
-id = "f-bbq2"
+id = "f-bbq4"
 kind = "fume"
-site = "bbq-2"
+site = "bbq-4"
 """
 
+# Named so that each of the 4 partitions holds a sensor (n-res2 0, f-bbq4 1, f-bbq1 2,
+# n-ktv and n-bbq 3) and a site (ktv-3 0, bbq-4 1, bbq-1 2, res-1 3): every worker that owns
+# a partition has work, and each crash hook below is reached whatever its worker owns.
 SENSORS = [
     SensorSpec("n-ktv", Kind.NOISE, "ktv"),
     SensorSpec("n-bbq", Kind.NOISE, "bbq"),
-    SensorSpec("n-res", Kind.NOISE, "residential"),
+    SensorSpec("n-res2", Kind.NOISE, "residential"),
     SensorSpec("f-bbq1", Kind.FUME, "bbq"),
-    SensorSpec("f-bbq2", Kind.FUME, "bbq"),
+    SensorSpec("f-bbq4", Kind.FUME, "bbq"),
 ]
 
 # 21:50 on: the KTV loud into the night, one barbecue's fume over the limit, the other's
@@ -155,7 +159,7 @@ SCENARIO = {
     "event": [
         {"sensor": "n-ktv", "type": "noise", "at": "5m", "for": "20m", "set_db": 72},
         {"sensor": "f-bbq1", "type": "fume", "at": "2m", "for": "20m", "set_mg_m3": 4.5},
-        {"sensor": "f-bbq2", "type": "purifier_off", "at": "4m", "for": "15m"},
+        {"sensor": "f-bbq4", "type": "purifier_off", "at": "4m", "for": "15m"},
     ]
 }
 
@@ -304,6 +308,37 @@ def base_env(settings: Settings, db_url: str) -> dict[str, str]:
     }
 
 
+def streams_state(servers: str, settings: Settings) -> dict[str, Any]:
+    """For a failure's message: each stream's messages, last seq, messages per partition and
+    its sources' lag."""
+    layout = layout_of(settings)
+
+    async def read() -> dict[str, Any]:
+        nc = await nats.connect(servers.split(","))
+        try:
+            js = nc.jetstream()
+            out: dict[str, Any] = {}
+            for name in (layout.readings_stream, layout.stored_stream):
+                info = await js.stream_info(name, subjects_filter=">")
+                per_part: Counter[str] = Counter()
+                for subject, n in (info.state.subjects or {}).items():
+                    per_part[subject.split(".")[2]] += n
+                out[name] = {
+                    "messages": info.state.messages,
+                    "last_seq": info.state.last_seq,
+                    "per_partition": dict(sorted(per_part.items())),
+                    "sources": [(x.name, x.lag, x.active) for x in info.sources or []],
+                }
+            return out
+        finally:
+            await nc.close()
+
+    try:
+        return asyncio.run(read())
+    except Exception as err:  # the message says what it could
+        return {"error": repr(err)}
+
+
 def stored_stream(servers: str, settings: Settings) -> list[tuple[int, str, Any]]:
     """Every message of the stored stream: (stream seq, subject, the decoded item)."""
     layout = layout_of(settings)
@@ -416,6 +451,9 @@ def test_the_cluster_under_faults_judges_as_one_linli(
         own = {**env, "LINLI_SPOOL_DIR": str(tmp_path / f"spool-{role}-{i}")}
         return Worker(f"{role}-{i}", [role], own, tmp_path / f"{role}-{i}.log")
 
+    assert {partition_of(s.id, PARTITIONS) for s in SENSORS} == set(range(PARTITIONS))
+    sites = {s.id for s in street.merged().site_records()}
+    assert {site_partition(s, PARTITIONS) for s in sites} == set(range(PARTITIONS))
     ingests = [worker("ingest", i) for i in range(2)]
     engines = [worker("engine", i) for i in range(3)]
     layout = layout_of(settings)
@@ -467,7 +505,17 @@ def test_the_cluster_under_faults_judges_as_one_linli(
 
         # every reading the fleet had acknowledged stored once, in order, the same as one
         # linli stored
-        wait_for(lambda: stored_count(cinflux) == total)
+        try:
+            wait_for(lambda: stored_count(cinflux) == total)
+        except AssertionError:
+            got = {s: len(v) for s, v in stored(cinflux).items()}
+            want = {s: len(v) for s, v in expected_stored.items()}
+            with cdb.partitions() as conn:
+                marks = conn.execute(select(partition_checkpoints)).all()
+            raise AssertionError(
+                f"stored {got}, expected {want}; checkpoints {[tuple(m) for m in marks]}; "
+                f"streams {streams_state(nats_servers.url, settings)}"
+            ) from None
         assert stored(cinflux) == expected_stored
         # ...handed on once each (the stored stream dropped what a worker published again)
         messages = stored_stream(nats_servers.url, settings)
