@@ -11,6 +11,7 @@ be in order, and the owner reads again from its checkpoint (`restart`). Acknowle
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from dataclasses import dataclass
 
@@ -18,8 +19,10 @@ from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from nats.js.errors import ServiceUnavailableError
 
 CHECK_QUIET_S = 5.0  # nothing fetched this long: look whether the consumer still exists
+NO_RESPONDER_S = 0.1  # before asking again when the consumer did not answer (503)
 
 
 class Gap(RuntimeError):
@@ -89,10 +92,14 @@ class PartitionReader:
         try:
             msgs = await self._sub.fetch(self._batch, timeout=timeout_s)
         except (NatsTimeout, TimeoutError):  # nothing new (nats-py raises either)
-            self._quiet_s += timeout_s
-            if self._quiet_s >= CHECK_QUIET_S:
-                self._quiet_s = 0.0
-                await self._check()
+            await self._quiet(timeout_s)
+            return []
+        except ServiceUnavailableError:
+            # no responder for the pull request: a consumer just made whose leader is not
+            # listening yet (seen on a loaded machine), or one whose node is gone; the
+            # first answers soon, the second is found out as a quiet one is
+            await asyncio.sleep(NO_RESPONDER_S)
+            await self._quiet(NO_RESPONDER_S)
             return []
         self._quiet_s = 0.0
         out = []
@@ -107,6 +114,13 @@ class PartitionReader:
                 )
             out.append(Message(meta.sequence.stream, m.subject, m.data, m))
         return out
+
+    async def _quiet(self, for_s: float) -> None:
+        """Nothing came for `for_s` more: after CHECK_QUIET_S, look at the consumer."""
+        self._quiet_s += for_s
+        if self._quiet_s >= CHECK_QUIET_S:
+            self._quiet_s = 0.0
+            await self._check()
 
     async def _check(self) -> None:
         """Nothing new for a while: is the consumer still there? Its one replica lives on
