@@ -20,6 +20,8 @@ from dataclasses import dataclass
 
 from linli.rules.partitions import site_token
 
+MQTT_STREAM = "$MQTT_msgs"  # NATS's own: every QoS 1 publish of its MQTT listener
+
 
 @dataclass(frozen=True, slots=True)
 class Layout:

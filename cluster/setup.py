@@ -34,11 +34,10 @@ from nats.js.api import (
 )
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from linli.cluster.layout import Layout
+from linli.cluster.layout import MQTT_STREAM, Layout
 
 log = logging.getLogger(__name__)
 
-MQTT_STREAM = "$MQTT_msgs"
 # unacknowledged messages the MQTT source may have in flight (flow control needs a bound)
 MQTT_MAX_ACK_PENDING = 20_000
 

@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
     nats_sub.add_parser(
         "setup", help="create the streams, mappings, consumers and buckets (idempotent)"
     )
+    nats_sub.add_parser(
+        "status",
+        help="members, the notifier's lease and each partition against its checkpoint "
+        "(exit 1: a partition nobody reads)",
+    )
     demo = sub.add_parser("demo", help="everything on this machine with the Tianxin community")
     _common(demo, several=False)
     demo.add_argument("--duration", type=float, default=None, help="stop after N seconds")
@@ -235,6 +240,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "nats":
             from linli import clustering
 
+            if args.action == "status":
+                return clustering.nats_status(settings)
             return clustering.nats_setup(settings)
         if args.command == "demo":
             from linli import demo

@@ -29,6 +29,7 @@ from linli.cluster.lease import LeaseThread
 from linli.cluster.membership import Membership, member_id
 from linli.cluster.reader import Gap, Message, PartitionReader
 from linli.cluster.setup import setup
+from linli.cluster.status import Status, read_status, status_lines
 from linli.influx.client import InfluxClient
 from linli.ingest import identity
 from linli.ingest.pipeline import Pipeline
@@ -111,6 +112,28 @@ def nats_setup(settings: Settings, timeout_s: float = 60.0) -> int:
     for line in asyncio.run(run()):
         print(line)
     return 0
+
+
+def nats_status(settings: Settings) -> int:
+    """`linli nats status`: the members, the notifier's lease, the source's backlog and each
+    partition against its checkpoint (cluster/status.py); 1 when a partition is stuck."""
+    db = open_store(settings, None)
+    try:
+        marks = checkpoints.checkpoints(db)
+    finally:
+        db.close()
+
+    async def run() -> Status:
+        nc = await nats.connect(servers_of(settings))
+        try:
+            return await read_status(nc.jetstream(), layout_of(settings), marks)
+        finally:
+            await nc.close()
+
+    status = asyncio.run(run())
+    for line in status_lines(status):
+        print(line)
+    return 1 if status.stuck() else 0
 
 
 def _until_signal(worker: EngineWorker | IngestWorker, doing: str) -> int:

@@ -26,7 +26,15 @@ from linli.store.tables import partition_checkpoints as table
 if TYPE_CHECKING:
     from linli.store.database import Database
 
-__all__ = ["Claim", "StaleOwner", "advance", "checkpoint_of", "claim", "confirm"]
+__all__ = [
+    "Claim",
+    "StaleOwner",
+    "advance",
+    "checkpoint_of",
+    "checkpoints",
+    "claim",
+    "confirm",
+]
 
 _ROW: Final = (table.c.stream == bindparam("stream_")) & (table.c.part == bindparam("part_"))
 _BUMP: Final = (
@@ -93,3 +101,11 @@ def checkpoint_of(conn: Connection, stream: str, part: int) -> Claim | None:
         select(table.c.epoch, table.c.seq).where(table.c.stream == stream, table.c.part == part)
     ).first()
     return None if row is None else Claim(stream, part, int(row.epoch), int(row.seq))
+
+
+def checkpoints(database: Database) -> dict[tuple[str, int], tuple[str | None, int]]:
+    """Every partition's last claimer and committed sequence, `(stream, part) → (owner,
+    seq)` (for `linli nats status`)."""
+    with database.partitions() as conn:
+        rows = conn.execute(select(table.c.stream, table.c.part, table.c.owner, table.c.seq))
+        return {(r.stream, int(r.part)): (r.owner, int(r.seq)) for r in rows}
