@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from linli.rules.partitions import site_token
 
 MQTT_STREAM = "$MQTT_msgs"  # NATS's own: every QoS 1 publish of its MQTT listener
+MQTT_QOS_HEADER = "Nmqtt-Pub"  # on a device's publish as a NATS message: its QoS
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,22 @@ class Layout:
     def mqtt_filter(self) -> str:
         """The QoS 1 publishes under the topic prefix, in `$MQTT_msgs`."""
         return f"$MQTT.msgs.{self.topic_subject}.>"
+
+    @property
+    def health_subject(self) -> str:
+        """The devices' health messages as plain NATS messages: QoS 0 publishes are never in
+        `$MQTT_msgs`, so ingest takes them here, one worker of a queue group each."""
+        return f"{self.topic_subject}.*.health"
+
+    @property
+    def health_queue(self) -> str:
+        """The ingest workers' queue group for the health messages."""
+        return f"{self.name}_health"
+
+    def health_topic(self, subject: str) -> str:
+        """The device's MQTT topic of a health message's subject."""
+        sensor = subject[len(self.topic_subject) + 1 : -len(".health")]
+        return f"{self.topic_prefix}/{sensor}/health"
 
     @property
     def readings_transform(self) -> tuple[str, str]:

@@ -21,10 +21,11 @@ from typing import Any
 
 import nats
 import nats.errors
+from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from linli.cluster import codec
-from linli.cluster.layout import Layout
+from linli.cluster.layout import MQTT_QOS_HEADER, Layout
 from linli.cluster.lease import LeaseThread
 from linli.cluster.membership import Membership, member_id
 from linli.cluster.reader import Gap, Message, PartitionReader
@@ -350,6 +351,10 @@ class IngestWorker:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def held(self) -> frozenset[int]:
+        """The partitions this worker reads now (any thread; for tests and tools)."""
+        return frozenset(self._parts)
+
     # -- the writer's thread --------------------------------------------------------------
 
     def _hand_on(self, items: Sequence[Reading | DeviceStatus]) -> None:
@@ -489,6 +494,18 @@ class IngestWorker:
         finally:
             await reader.close()
 
+    async def _health(self, msg: Msg) -> None:
+        """A device's health message (CONTRACT §2: QoS 0, so never in `$MQTT_msgs`), one
+        worker of the queue group each; stored as one `linli serve` stores it. Nothing to
+        acknowledge: its message id is in no partition's pending. A QoS 1 one (the
+        `Nmqtt-Pub` header says which) comes through its sensor's partition instead."""
+        if (msg.headers or {}).get(MQTT_QOS_HEADER, "0") != "0":
+            return
+        await self._room()
+        self._mids += 1
+        topic = self.layout.health_topic(msg.subject)
+        self.pipeline.accept(topic, msg.data, self._mids, time.time_ns() // 1_000_000)
+
     async def _room(self) -> None:
         """Until the writer's queue has room for a batch.
 
@@ -517,9 +534,14 @@ class IngestWorker:
         await asyncio.to_thread(self.writer.start)  # hands the spool's batches on first
         self._membership = Membership(self._js, self.layout, INGEST, self, member=self.member)
         ticking = asyncio.create_task(self._tick(stop))
+        health = await nc.subscribe(
+            self.layout.health_subject, queue=self.layout.health_queue, cb=self._health
+        )
         try:
             await self._membership.run(stop)
         finally:
+            with contextlib.suppress(Exception):
+                await health.unsubscribe()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._room(), 10)
             self.pipeline.finish(time.time_ns() // 1_000_000)

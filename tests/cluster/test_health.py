@@ -1,0 +1,79 @@
+"""A device's health messages reach InfluxDB on a cluster as on one machine (CONTRACT §2):
+QoS 0 ones, which NATS never keeps in `$MQTT_msgs`, through the ingest workers' queue
+group; a QoS 1 one through its sensor's partition; each stored once, by one of two
+workers."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import orjson
+
+from linli.clustering import IngestWorker, nats_setup
+from linli.influx.client import InfluxClient
+from linli.store import Database
+from tests.cluster.test_cluster_e2e import Running
+from tests.helpers import Publisher, settings_for, wait_for
+from tests.test_cases_e2e import fill
+
+
+def test_health_at_qos_0_and_1_is_stored_once(
+    nats_servers, nats_name, influx_url, influx_db, tmp_path: Path
+):
+    prefix = f"{nats_name}/v1"
+    db_name = f"{influx_db}_health"
+    settings = settings_for(
+        nats_servers.nodes[0].mqtt_url, influx_url, db_name, prefix, tmp_path,
+        nats_url=nats_servers.url, nats_name=nats_name, nats_partitions=2,
+        nats_member_ttl_s=2.0,
+    )  # fmt: skip
+    db = Database(settings.db_url)
+    fill(db)
+    influx = InfluxClient(influx_url, db_name)
+    influx.ensure_database("400d")
+    assert nats_setup(settings) == 0
+    workers = []
+    for i in range(2):
+        own = settings.model_copy(update={"spool_dir": tmp_path / f"spool-{i}"})
+        workers.append(Running(IngestWorker(own, None, member=f"ingest-{i}")))
+    now = int(time.time() * 1000)
+    sent = {
+        ("n-01", 0): {"ts": now - 3000, "battery_v": 3.9, "rssi_dbm": -71},
+        ("f-01", 0): {"ts": now - 2000, "temp_c": 31.5, "uptime_s": 86400},
+        ("n-02", 1): {"ts": now - 1000, "battery_v": 3.7},
+    }
+    pub = Publisher(nats_servers.nodes[1].mqtt_url, f"pub-{nats_name}")
+    try:
+        # every partition held: its holder subscribed to the health messages before it
+        # took any (a QoS 0 message nobody is subscribed to is gone)
+        wait_for(lambda: frozenset().union(*(w.worker.held() for w in workers)) == {0, 1})
+        for (sensor, qos), body in sent.items():
+            pub.send(f"{prefix}/{sensor}/health", orjson.dumps(body), qos=qos)
+        wait_for(lambda: len(points(influx)) == 3)
+        assert points(influx) == {
+            ("n-01", now - 3000, 3.9, -71.0, None, None),
+            ("f-01", now - 2000, None, None, 31.5, 86400),
+            ("n-02", now - 1000, 3.7, None, None, None),
+        }
+        # each taken by one worker, once: the QoS 1 one not also from the queue group (an
+        # InfluxDB point written twice would look the same)
+        assert sum(w.worker.pipeline.stats.messages for w in workers) == 3
+    finally:
+        pub.close()
+        for w in workers:
+            w.stop()
+        influx.query(f'DROP DATABASE "{db_name}"')
+        influx.close()
+        db.close()
+
+
+def points(influx: InfluxClient) -> set[tuple[object, ...]]:
+    """The device measurement's health points: (sensor, ts, battery, rssi, temp, uptime)."""
+    q = 'SELECT battery_v, rssi_dbm, temp_c, uptime_s, sensor FROM device GROUP BY "sensor"'
+    out = set()
+    for series in influx.query(q):
+        for ts, battery, rssi, temp, uptime, _ in series.values:
+            if (battery, rssi, temp, uptime) != (None, None, None, None):
+                out.add((series.tags["sensor"], ts, battery, rssi, temp, uptime))
+    return out
