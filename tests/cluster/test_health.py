@@ -71,7 +71,7 @@ def test_health_at_qos_0_and_1_is_stored_once(
 def points(influx: InfluxClient) -> set[tuple[object, ...]]:
     """The device measurement's health points: (sensor, ts, battery, rssi, temp, uptime)."""
     q = 'SELECT battery_v, rssi_dbm, temp_c, uptime_s, sensor FROM device GROUP BY "sensor"'
-    out = set()
+    out: set[tuple[object, ...]] = set()
     for series in influx.query(q):
         for ts, battery, rssi, temp, uptime, _ in series.values:
             if (battery, rssi, temp, uptime) != (None, None, None, None):
