@@ -6,36 +6,21 @@ workers."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import orjson
 
-from linli.clustering import IngestWorker, nats_setup
+from linli.clustering import IngestWorker
 from linli.influx.client import InfluxClient
-from linli.store import Database
 from tests.cluster.test_cluster_e2e import Running
-from tests.helpers import Publisher, settings_for, wait_for
-from tests.test_cases_e2e import fill
+from tests.helpers import Publisher, wait_for
 
 
-def test_health_at_qos_0_and_1_is_stored_once(
-    nats_servers, nats_name, influx_url, influx_db, tmp_path: Path
-):
-    prefix = f"{nats_name}/v1"
-    db_name = f"{influx_db}_health"
-    settings = settings_for(
-        nats_servers.nodes[0].mqtt_url, influx_url, db_name, prefix, tmp_path,
-        nats_url=nats_servers.url, nats_name=nats_name, nats_partitions=2,
-        nats_member_ttl_s=2.0,
-    )  # fmt: skip
-    db = Database(settings.db_url)
-    fill(db)
-    influx = InfluxClient(influx_url, db_name)
-    influx.ensure_database("400d")
-    assert nats_setup(settings) == 0
+def test_health_at_qos_0_and_1_is_stored_once(small_cluster, nats_servers, nats_name):
+    world = small_cluster(2)
+    settings, influx, prefix = world.settings, world.influx, world.prefix
     workers = []
     for i in range(2):
-        own = settings.model_copy(update={"spool_dir": tmp_path / f"spool-{i}"})
+        own = settings.model_copy(update={"spool_dir": settings.spool_dir / str(i)})
         workers.append(Running(IngestWorker(own, None, member=f"ingest-{i}")))
     now = int(time.time() * 1000)
     sent = {
@@ -63,9 +48,6 @@ def test_health_at_qos_0_and_1_is_stored_once(
         pub.close()
         for w in workers:
             w.stop()
-        influx.query(f'DROP DATABASE "{db_name}"')
-        influx.close()
-        db.close()
 
 
 def points(influx: InfluxClient) -> set[tuple[object, ...]]:

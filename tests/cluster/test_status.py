@@ -7,14 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from pathlib import Path
 
-from linli.clustering import EngineWorker, IngestWorker, nats_setup
-from linli.influx.client import InfluxClient
-from linli.store import Database
+from linli.clustering import EngineWorker, IngestWorker
 from tests.cluster.test_cluster_e2e import SCENARIO, TOTAL, Running, stored_count
-from tests.helpers import WAIT_S, Publisher, settings_for, wait_for
-from tests.test_cases_e2e import fill
+from tests.helpers import WAIT_S, Publisher, wait_for
 
 
 def status(settings, nats_url: str) -> subprocess.CompletedProcess[str]:
@@ -32,20 +28,10 @@ def status(settings, nats_url: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_status_shows_each_partitions_holder_and_a_partition_nobody_reads(
-    nats_servers, nats_name, influx_url, influx_db, tmp_path: Path
+    small_cluster, nats_servers, nats_name
 ):
-    prefix = f"{nats_name}/v1"
-    db_name = f"{influx_db}_status"
-    settings = settings_for(
-        nats_servers.nodes[0].mqtt_url, influx_url, db_name, prefix, tmp_path,
-        nats_url=nats_servers.url, nats_name=nats_name, nats_partitions=2,
-        nats_member_ttl_s=2.0,
-    )  # fmt: skip
-    db = Database(settings.db_url)
-    fill(db)
-    influx = InfluxClient(influx_url, db_name)
-    influx.ensure_database("400d")
-    assert nats_setup(settings) == 0
+    world = small_cluster(2)
+    settings, influx, prefix = world.settings, world.influx, world.prefix
     readings = sorted((r["ts"], sensor, r) for sensor, rs in SCENARIO for r in rs)
     first, later = readings[: TOTAL // 2], readings[TOTAL // 2 :]
     pub = Publisher(nats_servers.nodes[0].mqtt_url, f"pub-{nats_name}")
@@ -56,19 +42,24 @@ def test_status_shows_each_partitions_holder_and_a_partition_nobody_reads(
             pub.send(f"{prefix}/{sensor}/telemetry", r)
         wait_for(lambda: stored_count(influx) == len(first))
         # both workers hold both partitions of their stream, and have read them to the end
+        # (asked until the workers' entries are in the bucket and their checkpoints at the
+        # end: a beat late on a loaded machine lets an entry lapse for a moment)
+        holding = (
+            "ingest members: 1\n  ingest-0: partitions [0, 1]\n"
+            "engine members: 1\n  engine-0: partitions [0, 1]\n"
+        )
         done = wait_for(lambda: (s := status(settings, nats_servers.url)).returncode == 0
-                        and "STUCK" not in s.stdout and _caught_up(s.stdout) and s)  # fmt: skip
+                        and s.stdout.startswith(holding) and _caught_up(s.stdout) and s)  # fmt: skip
         out = done.stdout
         print(out)  # in the log of a failure
-        assert "ingest members: 1\n  ingest-0: partitions [0, 1]" in out
-        assert "engine members: 1\n  engine-0: partitions [0, 1]" in out
+        assert "STUCK" not in out
         assert "readings waiting in $MQTT_msgs: 0 (" in out, out
         # the ingest worker leaves; what comes now is behind, and nobody reads it
         ingest.stop()
         for _, sensor, r in later:
             pub.send(f"{prefix}/{sensor}/telemetry", r)
-        late = status(settings, nats_servers.url)
-        assert late.returncode == 1, late.stdout + late.stderr
+        # (once the readings stream has them: sourced from $MQTT_msgs after the PUBACK)
+        late = wait_for(lambda: (s := status(settings, nats_servers.url)).returncode == 1 and s)
         assert "ingest members: 0" in late.stdout
         stuck = [line for line in late.stdout.splitlines() if "STUCK" in line]
         assert stuck and all("_READINGS" in line for line in stuck)
@@ -76,9 +67,6 @@ def test_status_shows_each_partitions_holder_and_a_partition_nobody_reads(
         pub.close()
         ingest.stop()
         engine.stop()
-        influx.query(f'DROP DATABASE "{db_name}"')
-        influx.close()
-        db.close()
 
 
 def _caught_up(out: str) -> bool:
