@@ -56,12 +56,12 @@ def test_last_will_opens_device_offline_at_once_and_return_closes_it(
     try:
         device.publish(
             f"{p}/n-01/status", b'{"online": true, "ts": %d}' % (now - 10 * MIN), 1, True
-        ).wait_for_publish(5)
+        ).wait_for_publish(WAIT_S)
         for seq in range(1, 4):
             info = device.publish(
                 f"{p}/n-01/telemetry", orjson.dumps(noise(now - (10 - seq) * MIN, seq, 45.0)), 1
             )
-            info.wait_for_publish(5)
+            info.wait_for_publish(WAIT_S)
         wait_for(lambda: engine.judged == 4)
         assert cases(db) == []
         device.loop_stop()

@@ -144,7 +144,7 @@ def send_all(db: Database, worker: DeliveryWorker) -> None:
         with db.outbox() as box:
             return not box.due(time.time_ns() // 1_000_000)
 
-    wait_for(sent, 30)
+    wait_for(sent)
 
 
 @pytest.fixture

@@ -134,7 +134,7 @@ def test_status_will_health_and_seq_gaps_reach_the_device_measurement(
     device.loop_start()
     device.publish(
         f"{p}/n-02/status", b'{"online": true, "fw": "1.4.2", "ts": %d}' % (now - 5000), 1, True
-    ).wait_for_publish(5)
+    ).wait_for_publish(WAIT_S)
     pub = Publisher(mqtt_url, f"pub-dev-{p.split('/')[0]}")
     try:
         pub.send(
