@@ -51,7 +51,7 @@ def test_readings_land_in_their_sensors_partition_as_python_computes_it(nats_ser
             client.publish(f"{layout.topic_prefix}/{s}/telemetry", b"{}", qos=1) for s in sensors
         ]
         for info in infos:
-            info.wait_for_publish(10)
+            info.wait_for_publish(WAIT_S)
         client.loop_stop()
         client.disconnect()
         for _ in range(int(WAIT_S * 10)):
