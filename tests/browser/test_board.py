@@ -171,7 +171,7 @@ def test_a_grid_worker_signs_in_finds_the_case_and_resolves_it_with_a_note_and_a
     # kept re-encoded (api/board/photos.py): the same pixels, not the same bytes
     with Image.open(io.BytesIO(got.content)) as kept, Image.open(photo) as sent:
         assert kept.size == sent.size == (64, 48)
-        assert list(kept.convert("RGB").getdata()) == list(sent.convert("RGB").getdata())
+        assert kept.convert("RGB").tobytes() == sent.convert("RGB").tobytes()
     with httpx.Client(timeout=10) as anonymous:  # a photo is not public
         assert anonymous.get(src, follow_redirects=False).status_code in (303, 401, 404)
     detail = board.case(case_id)
