@@ -344,6 +344,7 @@ class IngestWorker:
         self._membership: Membership | None = None
         self._background: set[asyncio.Future[None]] = set()
         self._crash = CrashAfter(CRASH_AFTER_STORE)
+        self.health_messages = 0  # taken from the queue group (QoS 0)
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` on the loop, kept referenced until it is done."""
@@ -502,6 +503,7 @@ class IngestWorker:
         if (msg.headers or {}).get(MQTT_QOS_HEADER, "0") != "0":
             return
         await self._room()
+        self.health_messages += 1
         self._mids += 1
         topic = self.layout.health_topic(msg.subject)
         self.pipeline.accept(topic, msg.data, self._mids, time.time_ns() // 1_000_000)
