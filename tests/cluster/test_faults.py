@@ -171,11 +171,15 @@ def evening_start() -> int:
 
 
 def run_fleet(mqtt_url: str, prefix: str, speed: float, start_s: int) -> Fleet:
-    """The scripted fleet, ready to `run` (the same readings for the same start)."""
+    """The scripted fleet, ready to `run`: the same readings, values too, for the same
+    start. The simulator draws its randomness a chunk of simulated time at a time, and cuts
+    a chunk where real time has got to; a chunk of one simulated second (`chunk_readings`
+    1 for these 5 sensors' one reading a second) makes every cut the same in both runs,
+    whatever the speed and the machine's load."""
     options = FleetOptions(
         mqtt_url=mqtt_url, prefix=prefix, period_s=PERIOD_S, speed=speed, start_s=start_s,
         duration_s=DURATION_S, connections=PER_DEVICE, health_every_s=0, seed=11,
-        drain_timeout_real_s=60.0,
+        drain_timeout_real_s=60.0, chunk_readings=1,
     )  # fmt: skip
     return Fleet(SENSORS, options, parse_scenario(SCENARIO))
 
@@ -192,6 +196,16 @@ def stored(influx: InfluxClient) -> dict[str, list[tuple[int, int]]]:
         sensor = series.tags["sensor"] if series.tags else ""
         out[sensor] += [(int(seq), int(ts)) for ts, seq in series.values]
     return {s: sorted(v, key=lambda x: x[1]) for s, v in out.items()}
+
+
+def values(influx: InfluxClient) -> dict[str, list[tuple[Any, ...]]]:
+    """Each sensor's stored values that the rules judge, in time order."""
+    q = 'SELECT "laeq", "lamax", "oil_fume", "fan_on", "purifier_on" FROM "noise", "fume" GROUP BY "sensor"'
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for series in influx.query(q):
+        sensor = series.tags["sensor"] if series.tags else ""
+        out[sensor] += [tuple(row) for row in series.values]
+    return {s: sorted(v, key=lambda row: row[0]) for s, v in out.items()}
 
 
 def stored_count(influx: InfluxClient) -> int:
@@ -416,6 +430,7 @@ def test_the_cluster_under_faults_judges_as_one_linli(
         total = fleet.counters().readings
         wait_for(lambda: stored_count(influx) == total)
         expected_stored = stored(influx)
+        expected_values = values(influx)
         last_ts = {s: v[-1][1] for s, v in expected_stored.items()}
         wait_for(lambda: judged_to(sdb) == last_ts)
         single_cases = settled(sdb)
@@ -528,6 +543,7 @@ def test_the_cluster_under_faults_judges_as_one_linli(
                 f"streams {streams_state(nats_servers.url, settings)}"
             ) from None
         assert stored(cinflux) == expected_stored
+        assert values(cinflux) == expected_values  # the same readings: the same cases due
         # ...handed on once each (the stored stream dropped what a worker published again)
         messages = stored_stream(nats_servers.url, settings)
         readings = [(sub, item) for _, sub, item in messages if isinstance(item, Reading)]
