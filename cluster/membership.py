@@ -32,6 +32,8 @@ from nats.js.kv import KeyValue
 from linli.cluster.layout import Layout
 from linli.rules.partitions import assign
 
+LIST_TIMEOUT_S = 5.0  # listing the members' bucket (nats-py sets no limit of its own)
+
 log = logging.getLogger(__name__)
 
 
@@ -145,7 +147,7 @@ class Membership:
         kv = self._kv
         assert kv is not None
         try:
-            keys = await kv.keys()
+            keys = await listed_keys(kv)
         except NoKeysError:
             return {}
         prefix = f"{self.role}."
@@ -178,6 +180,15 @@ class Membership:
                 await self._say()  # holding nothing: the others need not wait for the TTL
             with contextlib.suppress(Exception):
                 await self._kv.delete(self._key)
+
+
+async def listed_keys(kv: KeyValue) -> list[str]:
+    """The bucket's keys, or TimeoutError after LIST_TIMEOUT_S. nats-py's `keys()` waits
+    without a limit for its watcher's end-of-listing marker; when that never came, a
+    member's beat waited for good: the member silent, its entry lapsed, its partitions
+    taken over while it still held them (seen once in the membership test). A failed
+    listing is a failed beat: the next one lists again."""
+    return await asyncio.wait_for(kv.keys(), LIST_TIMEOUT_S)
 
 
 async def _either(a: asyncio.Event, b: asyncio.Event) -> None:

@@ -18,6 +18,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NoKeysError, NotFoundError
 
 from linli.cluster.layout import MQTT_STREAM, Layout
+from linli.cluster.membership import listed_keys
 
 INGEST = "ingest"
 ENGINE = "engine"
@@ -72,7 +73,7 @@ async def read_status(
     members: dict[str, dict[str, tuple[int, ...]]] = {INGEST: {}, ENGINE: {}}
     kv = await js.key_value(layout.members_bucket)
     try:
-        keys = await kv.keys()
+        keys = await listed_keys(kv)
     except NoKeysError:
         keys = []
     for key in keys:
