@@ -127,6 +127,7 @@ class Pipeline:
         self.registry: Registry = registry_source.load_registry()
         self._builder.use(self.registry)
         self._checked_ms = self._accounted_ms = _now_ms()
+        self._account_ts_ms = 0  # the last accounting point's time
         self._batch: Batch | None = None
         self.epoch = 0
         self.stats = PipelineStats()
@@ -404,6 +405,10 @@ class Pipeline:
         self._duplicates.clear()
         if not harvest:
             return
+        # a point a millisecond after the last one at the least: two accountings in one
+        # millisecond (ticks come that fast while messages wait, and a stop's last one can
+        # follow a tick's) would be one InfluxDB point, the second's counts over the first's
+        at_ms = self._account_ts_ms = max(now_ms, self._account_ts_ms + 1)
         if self._batch is None:
             self._batch = Batch(self.epoch, now_ms)
         batch = self._batch
@@ -411,7 +416,7 @@ class Pipeline:
         for sensor, (lost, duplicates) in harvest.items():
             tags = self.registry.tags.get(sensor)
             if tags is not None:
-                batch.lines.append(self._builder.accounting(tags, lost, duplicates, now_ms))
+                batch.lines.append(self._builder.accounting(tags, lost, duplicates, at_ms))
 
     def _may_check_unknown(self, now_ms: int) -> bool:
         """At most one registry check per `unknown_check_ms` for unknown sensors, however
