@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from fastapi import HTTPException, Path, Query, status
 
 from linli.rules.month import Month, parse_month
+from linli.rules.monthly import month_bounds
 from linli.store.tables import ID_LEN
 
 # 1970–2100 as written in any offset: a day more either side in UTC
@@ -131,11 +132,7 @@ def month_param(text: str, name: str = "month") -> Month:
 
 def month_bounds_ms(month: Month, tz: ZoneInfo) -> tuple[int, int]:
     """`[its first day 00:00, the next month's first day 00:00)` in `tz`, epoch ms."""
-    start, stop = month.first(), month.next().first()
-    return (
-        int(datetime(start.year, start.month, 1, tzinfo=tz).timestamp() * 1000),
-        int(datetime(stop.year, stop.month, 1, tzinfo=tz).timestamp() * 1000),
-    )
+    return month_bounds(str(month), tz)
 
 
 def _outside_years(value: str) -> bool:
