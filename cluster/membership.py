@@ -5,13 +5,17 @@ holds, every third of the bucket's TTL; an entry not written again within the TT
 gone (the worker died). Each beat, every worker lists the live entries of its role,
 computes the same assignment (rules/partitions.py `assign`) and:
 
-1. releases the partitions it holds and no longer owns, and says so (writes its entry);
-2. takes the partitions it owns that no other live worker says it holds.
+1. lets go of the partitions another worker has claimed since it took them (their
+   checkpoint's fencing epoch moved on, store/partitions.py);
+2. releases the partitions it holds and no longer owns, and says so (writes its entry);
+3. takes the partitions it owns that no other live worker says it holds, from its second
+   beat on: by then the others have heard of it, and it of them.
 
-So a partition changes hands only after its holder let go or died: two workers read a
-partition at once only when one was taken for dead while alive (a pause longer than the
-TTL), and then the partition checkpoint's fencing epoch (store/partitions.py) lets only
-the newer commit. nats-py has no consumer-group API; this is that protocol, by hand.
+So a partition changes hands only after its holder let go or died. Two workers read a
+partition at once only when a listing missed one of them (a loaded cluster, or one taken
+for dead while alive: a pause longer than the TTL); then the fencing epoch lets only the
+newer claim commit, and the older holder lets go at its next beat, committing or not.
+nats-py has no consumer-group API; this is that protocol, by hand.
 """
 
 from __future__ import annotations
@@ -48,6 +52,10 @@ class Owner(Protocol):
         """Stop on `part`: nothing of it is committed after this returns."""
         ...
 
+    async def superseded(self) -> set[int]:
+        """The partitions held whose claim another worker has replaced since."""
+        ...
+
 
 def member_id(role: str) -> str:
     """A worker's name: its host and PID, and a random tail (a restarted PID is new)."""
@@ -80,6 +88,7 @@ class Membership:
         self._wake = asyncio.Event()
         # each member last listed holding something: when, and what (see `_alive`)
         self._heard: dict[str, tuple[float, frozenset[int]]] = {}
+        self._heard_of = False  # said I am alive at least once: may take (see `beat`)
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beat until `stop`; then release everything and leave (the others take over at
@@ -98,7 +107,18 @@ class Membership:
             await self.leave()
 
     async def beat(self) -> None:
-        """Say I am alive, release what is no longer mine, take what is mine and free."""
+        """Say I am alive, let go of what another claimed, release what is no longer mine,
+        take what is mine and free."""
+        try:
+            claimed = sorted(await self.owner.superseded() & self.held)
+        except Exception:  # the store unreachable: say I am alive all the same
+            log.exception("%s: checking its claims failed", self.member)
+            claimed = []
+        for part in claimed:
+            await self.owner.lose(part)
+            self.held.discard(part)
+        if claimed:
+            log.warning("%s: partitions %s claimed by another; let go", self.member, claimed)
         await self._say()
         live = self._alive(await self.live(), asyncio.get_running_loop().time())
         live[self.member] = frozenset(self.held)
@@ -110,6 +130,9 @@ class Membership:
         if lost:
             await self._say()
             log.info("%s released partitions %s", self.member, lost)
+        if not self._heard_of:  # the first beat only says I am here (two starting at once
+            self._heard_of = True  # would each take all, neither listed by the other)
+            return
         busy = {p for m, parts in live.items() if m != self.member for p in parts}
         gained = []
         for part in sorted(mine - self.held - busy):

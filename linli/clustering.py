@@ -204,6 +204,11 @@ class EngineWorker:
                 await task
         await asyncio.to_thread(self.engine.lose, part)
 
+    async def superseded(self) -> set[int]:
+        """The partitions another engine worker has claimed since this one did."""
+        claims = self.engine.claims().values()
+        return await asyncio.to_thread(checkpoints.superseded, self.db, claims)
+
     async def _read(self, part: int, after: int) -> None:
         assert self._js is not None
         reader = PartitionReader(
@@ -454,6 +459,11 @@ class IngestWorker:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await held.task
         self.pipeline.disown(held.sensors)
+
+    async def superseded(self) -> set[int]:
+        """The partitions another ingest worker has claimed since this one did."""
+        claims = [held.claim for held in self._parts.values()]
+        return await asyncio.to_thread(checkpoints.superseded, self.db, claims)
 
     async def _drop(self, part: int) -> None:
         await self.lose(part)

@@ -15,6 +15,7 @@ otherwise collide with the winner's on their keys).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import Connection, bindparam, insert, select, update
@@ -34,6 +35,7 @@ __all__ = [
     "checkpoints",
     "claim",
     "confirm",
+    "superseded",
 ]
 
 _ROW: Final = (table.c.stream == bindparam("stream_")) & (table.c.part == bindparam("part_"))
@@ -101,6 +103,24 @@ def checkpoint_of(conn: Connection, stream: str, part: int) -> Claim | None:
         select(table.c.epoch, table.c.seq).where(table.c.stream == stream, table.c.part == part)
     ).first()
     return None if row is None else Claim(stream, part, int(row.epoch), int(row.seq))
+
+
+def superseded(database: Database, claims: Iterable[Claim]) -> set[int]:
+    """The partitions of `claims` another owner has claimed since (their epoch moved on):
+    an owner that never commits (nothing to read) learns it here, not at a commit."""
+    mine = {(c.stream, c.part): c.epoch for c in claims}
+    if not mine:
+        return set()
+    streams = {stream for stream, _ in mine}
+    with database.partitions() as conn:
+        rows = conn.execute(
+            select(table.c.stream, table.c.part, table.c.epoch).where(table.c.stream.in_(streams))
+        )
+        return {
+            int(r.part)
+            for r in rows
+            if (r.stream, int(r.part)) in mine and int(r.epoch) != mine[(r.stream, int(r.part))]
+        }
 
 
 def checkpoints(database: Database) -> dict[tuple[str, int], tuple[str | None, int]]:
