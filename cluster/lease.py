@@ -16,11 +16,11 @@ import logging
 import threading
 import time
 
-import nats
 from nats.js.errors import KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
 from linli.cluster.layout import Layout
+from linli.cluster.link import Link
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +35,7 @@ class Lease:
         self.ttl_s = ttl_s
         self._revision: int | None = None
         self._renewed = 0.0  # monotonic time of the last successful write
+        self._failing = False  # the last write failed (told once)
 
     def held(self) -> bool:
         """Whether this contender holds the lease now."""
@@ -51,12 +52,17 @@ class Lease:
                     self.name, self.holder.encode(), last=self._revision
                 )
             self._renewed = time.monotonic()
+            if self._failing:
+                log.info("%s: lease %s written again", self.holder, self.name)
+                self._failing = False
         except KeyWrongLastSequenceError:  # someone else holds it (or took it over)
             if self._revision is not None:
                 log.warning("%s: lost the lease %s", self.holder, self.name)
             self._revision = None
-        except Exception:  # a node lost, a timeout: `held` lapses on its own
-            log.exception("%s: lease %s not renewed", self.holder, self.name)
+        except Exception as err:  # a node lost, a timeout: `held` lapses on its own
+            if not self._failing:  # told once, not at every beat of an outage
+                log.warning("%s: lease %s not written: %r", self.holder, self.name, err)
+                self._failing = True
         return self.held()
 
     async def release(self) -> None:
@@ -76,6 +82,7 @@ class LeaseThread:
         self._layout = layout
         self._name = name
         self._holder = holder
+        self._link = Link(servers, f"{holder} ({name} lease)")
         self._lease: Lease | None = None
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._main, name=f"linli-lease-{name}", daemon=True)
@@ -97,8 +104,13 @@ class LeaseThread:
     def _main(self) -> None:
         asyncio.run(self._run())
 
+    def nats_up(self) -> bool:
+        """Whether its connection to NATS is up now (the API's /health, in a cluster)."""
+        return self._link.up()
+
     async def _run(self) -> None:
-        nc = await nats.connect(self._servers, max_reconnect_attempts=-1)
+        nc = await self._link.connect()
+        assert nc is not None  # no stop event: it tries until it is connected
         try:
             kv = await nc.jetstream().key_value(self._layout.leases_bucket)
             self._lease = Lease(kv, self._name, self._holder, self._layout.member_ttl_s)
@@ -109,4 +121,4 @@ class LeaseThread:
                 )
             await self._lease.release()
         finally:
-            await nc.close()
+            await self._link.close()

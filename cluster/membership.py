@@ -28,6 +28,7 @@ import socket
 import uuid
 from typing import Protocol
 
+import nats.errors
 import orjson
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NoKeysError
@@ -95,10 +96,25 @@ class Membership:
         their next beat, not after the TTL)."""
         self._kv = await self._js.key_value(self.layout.members_bucket)
         try:
+            failing = False
             while not stop.is_set():
                 try:
                     await self.beat()
-                except Exception:  # a node lost, a timeout: the next beat tries again
+                    if failing:
+                        log.info("%s: beats again", self.member)
+                    failing = False
+                except (nats.errors.Error, TimeoutError) as err:
+                    # a node lost, all of NATS lost: the next beat tries again; told once
+                    if not failing:
+                        log.warning(
+                            "%s: beat failed (%r); trying again at every beat, holding "
+                            "partitions %s",
+                            self.member,
+                            err,
+                            sorted(self.held),
+                        )
+                    failing = True
+                except Exception:  # anything else: with its traceback, each time
                     log.exception("%s: beat failed", self.member)
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):

@@ -16,6 +16,7 @@ import contextlib
 from dataclasses import dataclass
 
 from nats.aio.msg import Msg
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
@@ -23,6 +24,7 @@ from nats.js.errors import ServiceUnavailableError
 
 CHECK_QUIET_S = 5.0  # nothing fetched this long: look whether the consumer still exists
 NO_RESPONDER_S = 0.1  # before asking again when the consumer did not answer (503)
+NOT_ANSWERING_S = 1.0  # before trying again to make a consumer NATS did not make
 
 
 class Gap(RuntimeError):
@@ -88,7 +90,13 @@ class PartitionReader:
         """The next messages in order (none when there is nothing new within the timeout);
         raises Gap when they are not the next ones."""
         if self._sub is None:
-            self._sub = await self._open()
+            try:
+                self._sub = await self._open()
+            except (NatsTimeout, TimeoutError, NoRespondersError, ServiceUnavailableError):
+                # NATS or the stream's leader not answering (a node lost, all of NATS
+                # lost): nothing to read yet; the owner asks again
+                await asyncio.sleep(NOT_ANSWERING_S)
+                return []
         try:
             msgs = await self._sub.fetch(self._batch, timeout=timeout_s)
         except (NatsTimeout, TimeoutError):  # nothing new (nats-py raises either)

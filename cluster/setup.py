@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from dataclasses import dataclass
 
 from nats.js import JetStreamContext
@@ -44,6 +45,10 @@ MQTT_MAX_ACK_PENDING = 20_000
 
 class SetupError(RuntimeError):
     """The cluster cannot be set up (no MQTT stream yet, a conflicting stream)."""
+
+
+class NotSetUp(SetupError):
+    """A stream or bucket of the layout does not exist yet: `linli nats setup` has not run."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +129,56 @@ async def setup(js: JetStreamContext, layout: Layout, timeout_s: float = 30.0) -
     for bucket in (layout.members_bucket, layout.leases_bucket):
         lines.append(await _bucket(js, bucket, layout.replicas, layout.member_ttl_s))
     return SetupReport(tuple(lines))
+
+
+async def check(js: JetStreamContext, layout: Layout) -> None:
+    """That the cluster is set up as `layout` says, before a worker takes a partition.
+
+    Raises `NotSetUp` when a stream or bucket is missing (a worker can wait for the setup)
+    and `SetupError` when the streams were set up for another partition count or the
+    buckets for another TTL: a worker reading partition 3 of 8 while the mapping cuts 4
+    would read a quarter of another share, and the members' entries would lapse at other
+    times than the workers beat."""
+    found = []
+    for name in (layout.readings_stream, layout.stored_stream):
+        try:
+            info = await js.stream_info(name)
+        except NotFoundError:
+            raise NotSetUp(f"no stream {name}: run `linli nats setup` first") from None
+        config = info.config
+        if name == layout.readings_stream:
+            sources = config.sources or []
+            transforms = (sources[0].subject_transforms or []) if sources else []
+            dest = transforms[0].dest if transforms else None
+        else:
+            dest = config.subject_transform.dest if config.subject_transform else None
+        found.append((name, _partitions_of(dest)))
+    for name, count in found:
+        if count is None:
+            raise SetupError(f"stream {name} has no partition mapping: run `linli nats setup`")
+        if count != layout.partitions:
+            raise SetupError(
+                f"stream {name} is set up for {count} partitions and LINLI_NATS_PARTITIONS "
+                f"is {layout.partitions}: every worker must use the count `linli nats setup` "
+                "used (changing it remaps every sensor and site: drain the streams, then set "
+                "up again)"
+            )
+    for bucket in (layout.members_bucket, layout.leases_bucket):
+        try:
+            status = await (await js.key_value(bucket)).status()
+        except BucketNotFoundError:
+            raise NotSetUp(f"no bucket {bucket}: run `linli nats setup` first") from None
+        if status.ttl != layout.member_ttl_s:
+            raise SetupError(
+                f"bucket {bucket} keeps entries {status.ttl}s, not {layout.member_ttl_s}s: "
+                "LINLI_NATS_MEMBER_TTL_S must be the same for every worker and setup"
+            )
+
+
+def _partitions_of(dest: str | None) -> int | None:
+    """The partition count in a mapping's destination (`….{{partition(8,1)}}.…`)."""
+    match = re.search(r"partition\((\d+),", dest or "")
+    return int(match.group(1)) if match else None
 
 
 async def _consumer(js: JetStreamContext, stream: str, config: ConsumerConfig) -> str:

@@ -21,15 +21,17 @@ from typing import Any
 
 import nats
 import nats.errors
+from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
 from linli.cluster import codec
 from linli.cluster.layout import MQTT_QOS_HEADER, Layout
 from linli.cluster.lease import LeaseThread
+from linli.cluster.link import Link
 from linli.cluster.membership import Membership, member_id
 from linli.cluster.reader import Gap, Message, PartitionReader
-from linli.cluster.setup import setup
+from linli.cluster.setup import NotSetUp, SetupError, check, setup
 from linli.cluster.status import Status, read_status, status_lines
 from linli.influx.client import InfluxClient
 from linli.ingest import identity
@@ -55,6 +57,7 @@ INGEST, ENGINE = "ingest", "engine"
 CRASH_AFTER_COMMIT = "LINLI_TEST_CRASH_AFTER_COMMIT"
 CRASH_AFTER_STORE = "LINLI_TEST_CRASH_AFTER_STORE"
 CRASHED = 75  # the exit status of such a crash
+SETUP_WAIT_S = 2.0  # between two looks for the streams of `linli nats setup`
 
 
 class CrashAfter:
@@ -135,6 +138,35 @@ def nats_status(settings: Settings) -> int:
     for line in status_lines(status):
         print(line)
     return 1 if status.stuck() else 0
+
+
+async def joined(link: Link, layout: Layout, stop: asyncio.Event) -> JetStreamContext | None:
+    """Connected to NATS, its streams set up as `layout` says: a worker started before
+    NATS or before `linli nats setup` waits for them, each told once in the log; None when
+    `stop` came first. Streams set up otherwise (another partition count): StartupError."""
+    nc = await link.connect(stop)
+    if nc is None:
+        return None
+    js = nc.jetstream()
+    told = ""
+    while not stop.is_set():
+        try:
+            await check(js, layout)
+            if told:
+                log.info("%s: the streams are set up; starting", link.who)
+            return js
+        except NotSetUp as err:
+            why = str(err)
+        except SetupError as err:
+            raise StartupError(str(err)) from None
+        except (nats.errors.Error, TimeoutError) as err:  # JetStream not ready, NATS lost
+            why = f"JetStream did not answer ({err!r})"
+        if why != told:
+            log.warning("%s: %s; waiting", link.who, why)
+            told = why
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), SETUP_WAIT_S)
+    return None
 
 
 def _until_signal(worker: EngineWorker | IngestWorker, doing: str) -> int:
@@ -266,10 +298,20 @@ class EngineWorker:
                     await self.lose(part)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop`: own partitions, judge them, tick."""
-        nc = await nats.connect(servers_of(self.settings), max_reconnect_attempts=-1)
-        self._js = nc.jetstream()
-        self._membership = Membership(self._js, self.layout, ENGINE, self, member=self.member)
+        """Until `stop`: once NATS is there and set up, own partitions, judge them, tick."""
+        link = Link(servers_of(self.settings), self.member)
+        try:
+            js = await joined(link, self.layout, stop)
+            if js is not None:
+                await self._judge(js, stop)
+        finally:
+            await link.close()
+            self.influx.close()
+            self.db.close()
+
+    async def _judge(self, js: JetStreamContext, stop: asyncio.Event) -> None:
+        self._js = js
+        self._membership = Membership(js, self.layout, ENGINE, self, member=self.member)
         ticking = asyncio.create_task(self._tick(stop))
         try:
             await self._membership.run(stop)
@@ -279,9 +321,6 @@ class EngineWorker:
                 await ticking
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(self.engine.checkpoint, time.time_ns() // 1_000_000)
-            await nc.close()
-            self.influx.close()
-            self.db.close()
 
 
 def engine(settings: Settings, config: ConfigArg) -> int:
@@ -402,15 +441,19 @@ class IngestWorker:
         """
         assert self._js is not None
         for subject, body, msg_id in run:
-            delay = 0.1
+            delay, tries = 0.1, 0
             while True:
                 try:
                     await self._js.publish(subject, body, headers={"Nats-Msg-Id": msg_id})
                     break
                 except (nats.errors.Error, TimeoutError) as err:
-                    log.warning("%s: publishing %s: %r; again", self.member, msg_id, err)
+                    if tries == 0:  # told once: NATS may be gone for a minute
+                        log.warning("%s: publishing %s: %r; again", self.member, msg_id, err)
+                    tries += 1
                     await asyncio.sleep(delay)
                     delay = min(delay * 2, 2.0)
+            if tries:
+                log.info("%s: published %s at try %d", self.member, msg_id, tries + 1)
 
     def _acked(self, mids: list[int]) -> None:
         last: dict[int, Message] = {}
@@ -539,10 +582,21 @@ class IngestWorker:
                 await asyncio.wait_for(stop.wait(), 0.05)
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Until `stop`: own partitions, store them, hand them on."""
+        """Until `stop`: once NATS is there and set up, own partitions, store them, hand
+        them on."""
         self._loop = asyncio.get_running_loop()
-        nc = await nats.connect(servers_of(self.settings), max_reconnect_attempts=-1)
-        self._js = nc.jetstream()
+        link = Link(servers_of(self.settings), self.member)
+        try:
+            js = await joined(link, self.layout, stop)
+            if js is not None and link.nc is not None:
+                await self._store(link.nc, js, stop)
+        finally:
+            await link.close()
+            self.influx.close()
+            self.db.close()
+
+    async def _store(self, nc: Client, js: JetStreamContext, stop: asyncio.Event) -> None:
+        self._js = js
         await asyncio.to_thread(self.writer.start)  # hands the spool's batches on first
         self._membership = Membership(self._js, self.layout, INGEST, self, member=self.member)
         ticking = asyncio.create_task(self._tick(stop))
@@ -565,9 +619,6 @@ class IngestWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticking
             await asyncio.to_thread(self.writer.stop)
-            await nc.close()
-            self.influx.close()
-            self.db.close()
 
 
 def ingest(settings: Settings, config: ConfigArg) -> int:

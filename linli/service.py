@@ -254,6 +254,8 @@ def _run_api(
     # holding the lease sends; the others stand by
     lease = notifier_lease(settings)
     active = None if lease is None else lease.held
+    if lease is not None:  # the broker is NATS: /health tells its connection's state
+        broker_status = lease.nats_up
     notifier = start_notifier(db, settings, config, influx=influx, active=active)
     api = api_service(settings, config, db, influx, broker_status, notifier, policy)
     try:

@@ -62,26 +62,33 @@ def publish(mqtt_url: str, prefix: str, name: str) -> None:
     pub.close()
 
 
-def test_two_ingest_and_two_engine_workers_judge_as_one_linli(
-    nats_servers, nats_name, mqtt_url, influx_url, influx_db, tmp_path: Path
-):
-    prefix = f"{nats_name}/v1"
-    # the single linli's run, for the cases to compare with
+def single_cases(
+    mqtt_url: str, influx_url: str, influx_db: str, prefix: str, tmp_path: Path, name: str
+) -> list[tuple[Any, ...]]:
+    """The cases one linli on mosquitto opens for SCENARIO (`summary`), to compare with."""
+    from tests.test_cases_e2e import Linli
+
     single = settings_for(mqtt_url, influx_url, influx_db, prefix, tmp_path / "single")
     (tmp_path / "single").mkdir()
     db = Database(single.db_url)
     fill(db)
     influx = InfluxClient(influx_url, influx_db)
     influx.ensure_database("400d")
-    from tests.test_cases_e2e import Linli
-
     one = Linli(single, influx, None)
-    publish(mqtt_url, prefix, f"{nats_name}-1")
+    publish(mqtt_url, prefix, f"{name}-1")
     wait_for(lambda: one.engine.judged == TOTAL)
     one.stop()
     expected = sorted(summary(db))
     db.close()
     assert expected  # the scenario opens cases
+    return expected
+
+
+def test_two_ingest_and_two_engine_workers_judge_as_one_linli(
+    nats_servers, nats_name, mqtt_url, influx_url, influx_db, tmp_path: Path
+):
+    prefix = f"{nats_name}/v1"
+    expected = single_cases(mqtt_url, influx_url, influx_db, prefix, tmp_path, nats_name)
 
     # the cluster's run, on its own store and database
     cdb = f"{influx_db}_c"
