@@ -74,17 +74,19 @@ def _invalid(detail: str) -> HTTPException:
     return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail)
 
 
-def parse_time_ms(name: str, value: str) -> int:
-    """Epoch milliseconds from epoch milliseconds or an RFC 3339 time with an offset."""
+_TIME_FORMS: Final = "epoch milliseconds nor an RFC 3339 time with an offset"
+
+
+def parse_time_ms(name: str, value: str, forms: str = _TIME_FORMS) -> int:
+    """Epoch milliseconds from epoch milliseconds or an RFC 3339 time with an offset;
+    `forms` is what a 422 says was expected ("neither …")."""
     shown = value if len(value) <= _TIME_CHARS else f"{value[:_TIME_CHARS]}…"
     if len(value) > _TIME_CHARS:
         raise _invalid(f"{name}: {shown!r} is longer than {_TIME_CHARS} characters")
     if _TIME.fullmatch(value) is None:
         if (value.isascii() and value.isdigit()) or _outside_years(value):
             raise _invalid(f"{name}: {shown!r} is not between 1970 and 2100")
-        raise _invalid(
-            f"{name}: {shown!r} is neither epoch milliseconds nor an RFC 3339 time with an offset"
-        )
+        raise _invalid(f"{name}: {shown!r} is neither {forms}")
     if value.isdigit():  # the pattern let only ASCII digits through
         ms = int(value)
     else:
@@ -102,16 +104,7 @@ def parse_time_or_date_ms(name: str, value: str, tz: ZoneInfo) -> int:
     """Epoch milliseconds from a time as `parse_time_ms` takes it, or from a plain date
     `YYYY-MM-DD`: that day's 00:00 in `tz`."""
     if _DATE.fullmatch(value) is None:
-        try:
-            return parse_time_ms(name, value)
-        except HTTPException as err:
-            if "neither" not in str(err.detail):
-                raise
-            shown = value if len(value) <= _TIME_CHARS else f"{value[:_TIME_CHARS]}…"
-            raise _invalid(
-                f"{name}: {shown!r} is neither a date (YYYY-MM-DD), epoch milliseconds nor "
-                "an RFC 3339 time with an offset"
-            ) from None
+        return parse_time_ms(name, value, f"a date (YYYY-MM-DD), {_TIME_FORMS}")
     try:
         day = date.fromisoformat(value)
     except ValueError:
