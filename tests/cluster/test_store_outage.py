@@ -19,6 +19,7 @@ import logging
 import shutil
 import tempfile
 from collections.abc import Iterator, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -106,7 +107,8 @@ def jetstream(settings: Settings, marks: dict[tuple[str, int], tuple[str | None,
                 parts = {filter_of(p): p for p in range(layout.partitions)}
                 for info in await js.consumers_info(stream):
                     part = parts[info.config.filter_subject or ""]
-                    floors.setdefault((stream, part), []).append(info.ack_floor.stream_seq or 0)
+                    floor = info.ack_floor.stream_seq if info.ack_floor else 0
+                    floors.setdefault((stream, part), []).append(floor or 0)
             return status, floors
         finally:
             await nc.close()
@@ -225,8 +227,8 @@ def test_the_case_store_down_holds_the_backlog_and_catches_up(
         )  # fmt: skip
         assert sorted(summary(db)) == expected  # committed with the checkpoints
         assert stored_count(influx) == TOTAL  # each reading once
-        for w in workers:
-            wait_for(lambda w=w: said(caplog, f"{w.worker.member}: {BACK}", back_from))
+        for member in (w.worker.member for w in workers):
+            wait_for(partial(said, caplog, f"{member}: {BACK}", back_from))
         assert all(w.alive() for w in workers)
     finally:
         if pg_stopped:
