@@ -36,6 +36,7 @@ from nats.js.kv import KeyValue
 
 from linli.cluster.layout import Layout
 from linli.rules.partitions import assign
+from linli.store.outage import Outage
 
 LIST_TIMEOUT_S = 5.0  # listing the members' bucket (nats-py sets no limit of its own)
 
@@ -90,6 +91,12 @@ class Membership:
         # each member last listed holding something: when, and what (see `_alive`)
         self._heard: dict[str, tuple[float, frozenset[int]]] = {}
         self._heard_of = False  # said I am alive at least once: may take (see `beat`)
+        # the owner's claims unreadable (its store down): said once, not at every beat
+        self.claims_outage = Outage(
+            log,
+            f"{self.member}: the store of its claims",
+            "said alive all the same; asked again each beat",
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Beat until `stop`; then release everything and leave (the others take over at
@@ -127,9 +134,11 @@ class Membership:
         take what is mine and free."""
         try:
             claimed = sorted(await self.owner.superseded() & self.held)
-        except Exception:  # the store unreachable: say I am alive all the same
-            log.exception("%s: checking its claims failed", self.member)
+        except Exception as err:  # the store unreachable: say I am alive all the same
+            self.claims_outage.failed(err, "checking its claims")
             claimed = []
+        else:
+            self.claims_outage.ok()
         for part in claimed:
             await self.owner.lose(part)
             self.held.discard(part)

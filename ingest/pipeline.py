@@ -29,6 +29,7 @@ from linli.rules.reading import DeviceStatus, Reading
 from linli.rules.registry import Registry
 from linli.rules.rejection import ReasonCode, Rejection
 from linli.rules.sequence import SeqTracker
+from linli.store.outage import Outage
 
 log = logging.getLogger(__name__)
 
@@ -104,6 +105,9 @@ class Pipeline:
         owned_sensors: bool = False,
     ) -> None:
         self._source = registry_source
+        self._source_outage = Outage(
+            log, "ingest: the registry's store", "the registry in memory is kept meanwhile"
+        )
         self._submit = submit
         self._prefix = prefix
         self._max_readings = max_readings
@@ -432,16 +436,19 @@ class Pipeline:
         try:
             self._changes = self._source.changes_here  # before reading: nothing missed
             version = self._source.registry_version()
-            if version != self.registry.version:
-                self.registry = self._source.load_registry()
-                self._builder.use(self.registry)
-                log.info("registry reloaded: %r", self.registry)
-                return True
-        except Exception:  # the store is briefly unavailable: keep the snapshot we have
-            log.exception(
-                "could not refresh the registry; keeping version %s", self.registry.version
-            )
-        return False
+            reload = version != self.registry.version
+            if reload:
+                registry = self._source.load_registry()
+        except Exception as err:  # the store is unavailable: keep the snapshot we have
+            self._source_outage.failed(err, f"refreshing version {self.registry.version}")
+            return False
+        self._source_outage.ok()
+        if not reload:
+            return False
+        self.registry = registry
+        self._builder.use(self.registry)
+        log.info("registry reloaded: %r", self.registry)
+        return True
 
 
 def _now_ms() -> int:

@@ -15,7 +15,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Coroutine, Sequence
+from collections.abc import Collection, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +44,10 @@ from linli.rules.partitions import partition_of, site_partition
 from linli.rules.policy import RulePolicy
 from linli.rules.reading import DeviceStatus, Reading
 from linli.settings import Settings
+from linli.store import Database
 from linli.store import partitions as checkpoints
+from linli.store.errors import StoreError
+from linli.store.outage import Outage
 from linli.wiring import ConfigArg, StartupError, load_policy, open_influx, open_store, tune_gc
 
 log = logging.getLogger(__name__)
@@ -58,6 +61,8 @@ CRASH_AFTER_COMMIT = "LINLI_TEST_CRASH_AFTER_COMMIT"
 CRASH_AFTER_STORE = "LINLI_TEST_CRASH_AFTER_STORE"
 CRASHED = 75  # the exit status of such a crash
 SETUP_WAIT_S = 2.0  # between two looks for the streams of `linli nats setup`
+
+STORE_RETRY_S = 1.0  # the case store down: how often ingest tries its checkpoints again
 
 
 class CrashAfter:
@@ -211,9 +216,16 @@ class EngineWorker:
         self._membership: Membership | None = None
         self._js: JetStreamContext | None = None
         self._crash = CrashAfter(CRASH_AFTER_COMMIT)
+        self.outage = Outage(
+            log,
+            f"{self.member}: the case store",
+            "nothing is committed nor acknowledged, the stored stream keeps the readings; "
+            "partitions are taken again from their checkpoints once it answers",
+        )
 
     async def gain(self, part: int) -> bool:
-        """Claim the partition, load its sites and replay their window, read on."""
+        """Claim the partition, load its sites and replay their window, read on. False
+        while the case store is down (the membership tries again at its next beat)."""
         P = self.layout.partitions
         try:
             claim = await asyncio.to_thread(
@@ -224,6 +236,11 @@ class EngineWorker:
             )
         except StaleOwner:
             return False
+        except StoreError as err:
+            self.outage.failed(err, f"taking partition {part}")
+            await asyncio.to_thread(self.engine.lose, part)  # if claimed before it failed
+            return False
+        self.outage.ok()
         self._tasks[part] = asyncio.create_task(self._read(part, claim.seq))
         return True
 
@@ -237,9 +254,10 @@ class EngineWorker:
         await asyncio.to_thread(self.engine.lose, part)
 
     async def superseded(self) -> set[int]:
-        """The partitions another engine worker has claimed since this one did."""
-        claims = self.engine.claims().values()
-        return await asyncio.to_thread(checkpoints.superseded, self.db, claims)
+        """The partitions another engine worker has claimed since this one did (none known
+        while the case store is down: nobody claims meanwhile, and nothing commits)."""
+        claims = list(self.engine.claims().values())
+        return await _superseded(self.db, claims, self.outage)
 
     async def _read(self, part: int, after: int) -> None:
         assert self._js is not None
@@ -268,7 +286,15 @@ class EngineWorker:
                 except StaleOwner:
                     log.warning("%s: partition %d claimed by another owner", self.member, part)
                     break
+                except StoreError as err:
+                    # nothing committed, so nothing acknowledged: the batch stays in the
+                    # stream. What the failed round judged in memory is dropped with the
+                    # partition; taken again, it reads on from its checkpoint (`gain`).
+                    self.outage.failed(err, f"committing partition {part}")
+                    await asyncio.to_thread(self.engine.lose, part)
+                    break
                 if committed:
+                    self.outage.ok()
                     self._crash.count()
                 await reader.ack(msgs[-1])  # after the commit: a crash before it reads again
         except asyncio.CancelledError:
@@ -288,8 +314,11 @@ class EngineWorker:
             try:
                 now_ms = time.time_ns() // 1_000_000
                 await asyncio.to_thread(self.engine.tick, now_ms)
+                self.outage.ok()
             except StaleOwner:
                 pass  # the engine dropped that partition; its reader stops at its next commit
+            except StoreError as err:
+                self.outage.failed(err, "ticking")
             except Exception:
                 log.exception("%s: tick failed", self.member)
             held = self.engine.claims()
@@ -389,6 +418,16 @@ class IngestWorker:
         self._background: set[asyncio.Future[None]] = set()
         self._crash = CrashAfter(CRASH_AFTER_STORE)
         self.health_messages = 0  # taken from the queue group (QoS 0)
+        # stored and handed on, its checkpoint not yet moved (the case store down): the
+        # last such message of each partition, acknowledged once its checkpoint moves
+        self._behind: dict[int, Message] = {}
+        self._tried_at = 0.0  # the last try to move them while the store is down
+        self.outage = Outage(
+            log,
+            f"{self.member}: the case store",
+            "readings are stored and handed on, not acknowledged: the readings stream "
+            "keeps them until their checkpoints move",
+        )
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
         """Run `coro` on the loop, kept referenced until it is done."""
@@ -456,22 +495,45 @@ class IngestWorker:
                 log.info("%s: published %s at try %d", self.member, msg_id, tries + 1)
 
     def _acked(self, mids: list[int]) -> None:
-        last: dict[int, Message] = {}
+        """The writer stored (and handed on) these messages: their partitions' checkpoints
+        move to the last of each, then that message is acknowledged (all before it too)."""
         for mid in mids:
             held = self._pending.pop(mid, None)
-            if held is not None:
-                last[held[0]] = held[1]
-        for part, msg in last.items():
+            if held is None:
+                continue
+            part, msg = held
+            behind = self._behind.get(part)
+            if behind is None or msg.seq > behind.seq:
+                self._behind[part] = msg
+        self._advance()
+
+    def _advance(self) -> None:
+        """Move the checkpoints of `_behind` and acknowledge. While the case store is down
+        they stay behind, unacknowledged, tried again every STORE_RETRY_S (`_tick`); a
+        message the checkpoint is already past (read again after a gap) is acknowledged."""
+        if self.outage.down:
+            if time.monotonic() - self._tried_at < STORE_RETRY_S:
+                return
+            self._tried_at = time.monotonic()
+        for part, msg in list(self._behind.items()):
             owned = self._parts.get(part)
             if owned is None:  # lost meanwhile: the next owner stores it again
+                del self._behind[part]
                 continue
-            try:
-                with self.db.partitions() as conn:
-                    owned.claim = checkpoints.advance(conn, owned.claim, msg.seq)
-            except StaleOwner:
-                log.warning("%s: partition %d claimed by another owner", self.member, part)
-                self._spawn(self._drop(part))
-                continue
+            if msg.seq > owned.claim.seq:
+                try:
+                    with self.db.partitions() as conn:
+                        owned.claim = checkpoints.advance(conn, owned.claim, msg.seq)
+                except StaleOwner:
+                    log.warning("%s: partition %d claimed by another owner", self.member, part)
+                    del self._behind[part]
+                    self._spawn(self._drop(part))
+                    continue
+                except StoreError as err:
+                    self.outage.failed(err, f"moving partition {part}'s checkpoint")
+                    return
+                self.outage.ok()
+            del self._behind[part]
             self._spawn(msg.msg.ack())
 
     async def gain(self, part: int) -> bool:
@@ -484,9 +546,13 @@ class IngestWorker:
             )
             now_ms = time.time_ns() // 1_000_000
             owned = await asyncio.to_thread(identity.owned_stored, self.influx, sensors, now_ms)
+        except StoreError as err:
+            self.outage.failed(err, f"taking partition {part}")
+            return False
         except Exception:
             log.exception("%s: could not take partition %d", self.member, part)
             return False
+        self.outage.ok()
         self.pipeline.own(owned)
         held = self._parts[part] = _Part(claim, sensors)
         held.task = asyncio.create_task(self._read(part, claim.seq))
@@ -504,9 +570,10 @@ class IngestWorker:
         self.pipeline.disown(held.sensors)
 
     async def superseded(self) -> set[int]:
-        """The partitions another ingest worker has claimed since this one did."""
+        """The partitions another ingest worker has claimed since this one did (none known
+        while the case store is down)."""
         claims = [held.claim for held in self._parts.values()]
-        return await asyncio.to_thread(checkpoints.superseded, self.db, claims)
+        return await _superseded(self.db, claims, self.outage)
 
     async def _drop(self, part: int) -> None:
         await self.lose(part)
@@ -578,6 +645,8 @@ class IngestWorker:
         while not stop.is_set():
             await self._room()
             self.pipeline.tick(time.time_ns() // 1_000_000)
+            if self._behind:  # the case store was down: move the checkpoints left behind
+                self._advance()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), 0.05)
 
@@ -619,6 +688,21 @@ class IngestWorker:
             with contextlib.suppress(asyncio.CancelledError):
                 await ticking
             await asyncio.to_thread(self.writer.stop)
+
+
+async def _superseded(database: Database, claims: Collection[Claim], outage: Outage) -> set[int]:
+    """store/partitions.py `superseded` off the loop; a store that does not answer is told
+    to `outage` and gives none (nobody claims while it is down; the check runs again at
+    the next beat)."""
+    if not claims:
+        return set()  # nothing to ask the store
+    try:
+        found = await asyncio.to_thread(checkpoints.superseded, database, claims)
+    except StoreError as err:
+        outage.failed(err, "checking its claims")
+        return set()
+    outage.ok()
+    return found
 
 
 def ingest(settings: Settings, config: ConfigArg) -> int:

@@ -36,7 +36,9 @@ def _as_postgres(argv: list[str]) -> list[str]:
 
 
 class Postgres:
-    """One cluster on a free loopback port; `url(db)` gives an SQLAlchemy URL."""
+    """One cluster on a free loopback port; `create_db` gives an SQLAlchemy URL. `start`
+    again after `stop` starts the same cluster, its data kept, on the same port (a test
+    of the case store down and back)."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -45,20 +47,13 @@ class Postgres:
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self) -> Postgres:
-        self.root.mkdir(parents=True, exist_ok=True)
-        if os.geteuid() == 0:
-            pw = pwd.getpwnam("postgres")
-            for p in (self.root, self.root.parent):
-                os.chown(p, pw.pw_uid, pw.pw_gid)
-        subprocess.run(
-            _as_postgres([_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"]),
-            check=True,
-            capture_output=True,
-        )
+        """Make the cluster (the first time) and start its server; returns once it answers."""
+        if not (self.data / "PG_VERSION").exists():
+            self._initdb()
         argv = [_bin("postgres"), "-D", str(self.data), "-p", str(self.port)]
         argv += ["-c", "listen_addresses=127.0.0.1", "-c", f"unix_socket_directories={self.root}"]
         argv += ["-c", "fsync=off"]
-        log = open(self.root / "postgres.log", "wb")  # noqa: SIM115 - owned by the process
+        log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(_as_postgres(argv), stdout=log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 120  # a loaded machine
         while True:
@@ -69,6 +64,18 @@ class Postgres:
                 if time.monotonic() > deadline or self.proc.poll() is not None:
                     raise
                 time.sleep(0.1)
+
+    def _initdb(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        if os.geteuid() == 0:
+            pw = pwd.getpwnam("postgres")
+            for p in (self.root, self.root.parent):
+                os.chown(p, pw.pw_uid, pw.pw_gid)
+        subprocess.run(
+            _as_postgres([_bin("initdb"), "-D", str(self.data), "-U", "postgres", "-A", "trust"]),
+            check=True,
+            capture_output=True,
+        )
 
     def _dsn(self, db: str) -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={db}"
@@ -90,3 +97,4 @@ class Postgres:
                 time.sleep(0.05)
         if self.proc is not None:
             self.proc.wait(10)
+            self.proc = None
