@@ -42,6 +42,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from typing import Final
 
 from linli.rules.checkpoint import Claim, StaleOwner
+from linli.rules.constants import TS_MAX_AGE_MS
 from linli.rules.engine.decide import CaseChange, Decision, age, decide
 from linli.rules.engine.evidence import Snapshots
 from linli.rules.events import Event, Signal
@@ -207,14 +208,21 @@ class Engine:
         in the spool come from the writer at start). Only readings at most `replay_s` old
         are read, of every sensor this engine owns or only of `sensors` (a partition
         gained: its commits then fenced by `part`'s claim). Returns the number judged.
-        Without `judge` only the memory is refilled: what is newer comes again in order
-        (a partition's stream from its checkpoint, see `gain`).
+        Without `judge` only the memory of `sensors` is refilled, each from the window
+        before its watermark however old (a backlog a day behind, or more): what is newer
+        comes again in order (a partition's stream from its checkpoint, see `gain`).
         """
         if self.history is None:
             return 0
         with self._lock:
             horizon = now_ms - self._replay_s * 1000
             keep = self._keep_ms
+            if not judge:  # memory only: each window before its watermark, as old as a
+                # reading in a stream can be (taken a week before it came, a week waiting)
+                marks = [self._watermark(s) for s in sensors or ()]
+                floor = now_ms - 2 * TS_MAX_AGE_MS
+                oldest = min((m - keep for m in marks if m is not None), default=horizon)
+                horizon = max(floor, min(horizon, oldest))
             replayed = 0
             for sensor, newest in sorted(self.history.newest(horizon).items()):
                 if sensors is not None and sensor not in sensors:

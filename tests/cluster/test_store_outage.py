@@ -163,15 +163,10 @@ def test_the_case_store_down_holds_the_backlog_and_catches_up(
     for i in range(2):
         own = settings.model_copy(update={"spool_dir": tmp_path / f"spool-{i}"})
         workers.append(Running(IngestWorker(own, None, member=f"ingest-{i}")))
-        engine = EngineWorker(settings, None, member=f"engine-{i}")
-        # A partition taken again refills its sensors' windows from InfluxDB only as far
-        # back as the engine's replay horizon (24 h from now); the scenario's kitchens
-        # cooked yesterday at noon and 18:00, more than 24 h ago in the evening. Without
-        # this, a kitchen's window after the outage holds only the readings after it, and
-        # its breach opens later than on one linli: a limit of taking a partition over
-        # (a rebalance shows it too), not of the outage.
-        engine.engine._replay_s = 8 * 24 * 3600
-        workers.append(Running(engine))
+        # the scenario's kitchens cooked yesterday at noon and 18:00, more than a day ago
+        # in the evening: a partition taken again after the outage refills their windows
+        # from before the day's replay horizon (Engine.replay without judging)
+        workers.append(Running(EngineWorker(settings, None, member=f"engine-{i}")))
     engines = [w.worker for w in workers if isinstance(w.worker, EngineWorker)]
     ingests = [w.worker for w in workers if isinstance(w.worker, IngestWorker)]
     pg_stopped = False
