@@ -113,14 +113,28 @@ class Linli:
         self.db.close()
 
 
-@pytest.mark.parametrize("late", [False, True], ids=["as it happens", "a day late"])
+@pytest.mark.parametrize(
+    "when",
+    [
+        pytest.param(None, id="as it happens"),
+        pytest.param("now", id="a day late"),
+        # the night a day and minutes old: the restart's replay horizon (a day) cuts the
+        # night's first half off, or all of it; each sensor's memory comes back all the same
+        pytest.param("22:10", id="a day late, at 22:10"),
+        pytest.param("23:30", id="a day late, at 23:30"),
+    ],
+)
 def test_a_published_day_opens_exactly_the_expected_cases(
-    late, mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
+    when, mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
 ):
     settings, db, influx = on_test_servers(mqtt_url, influx_url, influx_db, topic_prefix, tmp_path)
     db.close()
-    # as it happens: linli's clock a minute after the last reading sent; a day late: now
+    late = when is not None
+    # as it happens: linli's clock a minute after the last reading sent; a day late: now,
+    # or today's HH:MM (yesterday's readings a day and so much old)
     now_ms = [time.time_ns() // 1_000_000]
+    if when is not None and when != "now":
+        now_ms[0] = yesterday(when) + 24 * 3600 * 1000
 
     def clock() -> int:
         return now_ms[0]

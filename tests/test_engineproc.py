@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import pickle
 import signal
+import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +24,7 @@ from linli.ingestion import Ingest
 from linli.rules.reading import DeviceStatus, Reading, SensorKind
 from linli.store import Database
 from tests.helpers import WAIT_S, Publisher, wait_for
-from tests.test_cases_e2e import FUME, NIGHT, POLICY, on_test_servers
+from tests.test_cases_e2e import FUME, MIN, NIGHT, POLICY, TZ, on_test_servers
 
 
 def test_readings_and_statuses_cross_the_pipe_unchanged():
@@ -63,6 +65,25 @@ def cases(db: Database) -> list[tuple[Any, ...]]:
     return sorted((c.site, c.rule, c.occurrences) for c in found)
 
 
+def moved(readings: list[dict[str, Any]], start_ms: int) -> list[dict[str, Any]]:
+    """The readings moved in time to start at `start_ms`, one after the other as before."""
+    delta = start_ms - readings[0]["ts"]
+    return [{**r, "ts": r["ts"] + delta} for r in readings]
+
+
+def recent_night_hour(now_ms: int) -> int:
+    """The start of the latest local night hour (22:00–06:00) whose first 21 minutes are
+    over before `now_ms`: within the engine's day of replay at any time of day.
+    (Yesterday's 22:00 is more than a day old from 22:00 on: then a child started meanwhile
+    replays the newer part of a batch it is about to be handed, and the rest comes late.)"""
+    hour = now_ms // 3_600_000 * 3_600_000
+    while True:
+        local = datetime.fromtimestamp(hour / 1000, TZ).hour
+        if (local >= 22 or local < 6) and hour + 22 * MIN <= now_ms:
+            return hour
+        hour -= 3_600_000
+
+
 def test_the_engine_process_opens_cases_and_a_killed_one_is_replaced(
     mqtt_url, influx_url, influx_db, topic_prefix, tmp_path: Path
 ):
@@ -71,14 +92,17 @@ def test_the_engine_process_opens_cases_and_a_killed_one_is_replaced(
     ingest = Ingest(settings, db, db, influx, policy=POLICY, on_stored=engine.submit)
     ingest.start(wait_subscribed_s=WAIT_S)
     pub = Publisher(mqtt_url, f"pub-{topic_prefix.split('/')[0]}")
+    now_ms = time.time_ns() // 1_000_000
+    night = moved(NIGHT, recent_night_hour(now_ms) + MIN)  # as NIGHT: from hh:01 on
+    fume = moved(FUME, now_ms - (len(FUME) + 1) * MIN)  # fume limits hold at any hour
     try:
-        pub.send(f"{topic_prefix}/n-01/telemetry", {"batch": NIGHT})
+        pub.send(f"{topic_prefix}/n-01/telemetry", {"batch": night})
         wait_for(lambda: cases(db) == [("hj-b1", "noise_leq", 1)])
         # kill -9 the engine: the next batch finds the pipe broken and starts a new one
         assert engine._proc is not None
         os.kill(engine._proc.pid, signal.SIGKILL)
         engine._proc.join(10)
-        pub.send(f"{topic_prefix}/f-01/telemetry", {"batch": FUME})
+        pub.send(f"{topic_prefix}/f-01/telemetry", {"batch": fume})
         expected = [("hj-b1", "noise_leq", 1), ("rest-1", "fume_conc", 1)]
         wait_for(lambda: cases(db) == expected)
         assert engine.restarts == 1 and engine.alive()

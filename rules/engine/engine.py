@@ -205,34 +205,38 @@ class Engine:
         """Refill each sensor's series from InfluxDB and judge what is newer than its watermark.
 
         Readings acknowledged but not judged when linli died are in InfluxDB (those still
-        in the spool come from the writer at start). Only readings at most `replay_s` old
-        are read, of every sensor this engine owns or only of `sensors` (a partition
-        gained: its commits then fenced by `part`'s claim). Returns the number judged.
-        Without `judge` only the memory of `sensors` is refilled, each from the window
-        before its watermark however old (a backlog a day behind, or more): what is newer
-        comes again in order (a partition's stream from its checkpoint, see `gain`).
+        in the spool come from the writer at start). Of a sensor never judged, only
+        readings at most `replay_s` old are judged. A sensor judged before gets back the
+        window before its watermark however old it is (as old as a reading can be: taken
+        a week before it came, a week waiting in a stream), and what came after it is
+        judged: a night's readings a day late, judged across a restart, find the night's
+        first half in memory. Of every sensor this engine owns or only of `sensors` (a
+        partition gained: its commits then fenced by `part`'s claim). Returns the number
+        judged. Without `judge` only the memory is refilled: what is newer comes again in
+        order (a partition's stream from its checkpoint, see `gain`).
         """
         if self.history is None:
             return 0
         with self._lock:
             horizon = now_ms - self._replay_s * 1000
+            floor = now_ms - 2 * TS_MAX_AGE_MS
             keep = self._keep_ms
-            if not judge:  # memory only: each window before its watermark, as old as a
-                # reading in a stream can be (taken a week before it came, a week waiting)
-                marks = [self._watermark(s) for s in sensors or ()]
-                floor = now_ms - 2 * TS_MAX_AGE_MS
-                oldest = min((m - keep for m in marks if m is not None), default=horizon)
-                horizon = max(floor, min(horizon, oldest))
+            listed: dict[str, int | None] = dict(self.history.newest(horizon))
+            # judged before, its window reaching past the horizon: its newest is not listed
+            for sensor in self._states if sensors is None else sensors:
+                mark = self._watermark(sensor)
+                if sensor not in listed and mark is not None and floor <= mark - keep < horizon:
+                    listed[sensor] = None  # read to see
             replayed = 0
-            for sensor, newest in sorted(self.history.newest(horizon).items()):
+            for sensor, newest in sorted(listed.items()):
                 if sensors is not None and sensor not in sensors:
                     continue
                 watermark = self._watermark(sensor)
                 site = self._sites.site_of(sensor)
                 if site is None or not self._judges(site.id, part):
                     continue
-                after = horizon if watermark is None else max(horizon, watermark - keep)
-                if newest <= after:
+                after = horizon if watermark is None else max(floor, watermark - keep)
+                if newest is not None and newest <= after:
                     continue
                 readings = self.history.readings_after(sensor, after)
                 seen = [r for r in readings if watermark is not None and r.ts_ms <= watermark]
