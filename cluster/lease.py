@@ -78,7 +78,6 @@ class LeaseThread:
     process whose other parts are not async (the API with the delivery worker)."""
 
     def __init__(self, servers: list[str], layout: Layout, name: str, holder: str) -> None:
-        self._servers = servers
         self._layout = layout
         self._name = name
         self._holder = holder

@@ -10,6 +10,7 @@ from typing import Any
 
 from linli.clustering import EngineWorker, IngestWorker, layout_of, nats_setup
 from linli.influx.client import InfluxClient
+from linli.settings import Settings
 from linli.store import Database
 from tests.helpers import Publisher, settings_for, wait_for
 from tests.test_cases_e2e import FUME, NIGHT, NO_PURIFIER, fill
@@ -46,6 +47,17 @@ class Running:
         assert self._stop is not None
         self._loop.call_soon_threadsafe(self._stop.set)
         self._thread.join(60)
+
+
+def worker_pairs(settings: Settings, spools: Path, pairs: int) -> list[Running]:
+    """`pairs` ingest workers (each with a spool folder of its own under `spools`) and as
+    many engine workers, running in this process: ingest-0, engine-0, ingest-1, …"""
+    workers = []
+    for i in range(pairs):
+        own = settings.model_copy(update={"spool_dir": spools / f"spool-{i}"})
+        workers.append(Running(IngestWorker(own, None, member=f"ingest-{i}")))
+        workers.append(Running(EngineWorker(settings, None, member=f"engine-{i}")))
+    return workers
 
 
 def stored_count(influx: InfluxClient) -> int:
@@ -109,11 +121,7 @@ def test_two_ingest_and_two_engine_workers_judge_as_one_linli(
     cinflux = InfluxClient(influx_url, cdb)
     cinflux.ensure_database("400d")
     assert nats_setup(settings) == 0
-    workers = []
-    for i in range(2):
-        own = settings.model_copy(update={"spool_dir": tmp_path / "cluster" / f"spool-{i}"})
-        workers.append(Running(IngestWorker(own, None, member=f"ingest-{i}")))
-        workers.append(Running(EngineWorker(settings, None, member=f"engine-{i}")))
+    workers = worker_pairs(settings, tmp_path / "cluster", 2)
     try:
         engines = [w.worker for w in workers if isinstance(w.worker, EngineWorker)]
         wait_for(lambda: sum(len(e.engine.claims()) for e in engines) == 4)

@@ -32,7 +32,7 @@ from linli.influx.client import InfluxClient
 from linli.settings import Settings
 from linli.store import Database
 from linli.store import partitions as checkpoints
-from tests.cluster.test_cluster_e2e import SCENARIO, TOTAL, Running, stored_count
+from tests.cluster.test_cluster_e2e import SCENARIO, TOTAL, stored_count, worker_pairs
 from tests.helpers import Publisher, settings_for, wait_for
 from tests.pg import Postgres
 from tests.test_cases_e2e import Linli, fill
@@ -159,14 +159,10 @@ def test_the_case_store_down_holds_the_backlog_and_catches_up(
     influx = InfluxClient(influx_url, cdb)
     influx.ensure_database("400d")
     assert nats_setup(settings) == 0
-    workers = []
-    for i in range(2):
-        own = settings.model_copy(update={"spool_dir": tmp_path / f"spool-{i}"})
-        workers.append(Running(IngestWorker(own, None, member=f"ingest-{i}")))
-        # the scenario's kitchens cooked yesterday at noon and 18:00, more than a day ago
-        # in the evening: a partition taken again after the outage refills their windows
-        # from before the day's replay horizon (Engine.replay without judging)
-        workers.append(Running(EngineWorker(settings, None, member=f"engine-{i}")))
+    # the scenario's kitchens cooked yesterday at noon and 18:00, more than a day ago in
+    # the evening: a partition taken again after the outage refills their windows from
+    # before the day's replay horizon (Engine.replay)
+    workers = worker_pairs(settings, tmp_path, 2)
     engines = [w.worker for w in workers if isinstance(w.worker, EngineWorker)]
     ingests = [w.worker for w in workers if isinstance(w.worker, IngestWorker)]
     pg_stopped = False
